@@ -1,0 +1,71 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/usmhub/usmhub/core/readiness"
+	"github.com/usmhub/usmhub/core/store"
+)
+
+type readinessCmd struct{}
+
+func (readinessCmd) Synopsis() string {
+	return "Check the ten preconditions of an improvement initiative"
+}
+
+func (readinessCmd) Run(ctx context.Context, e *env, args []string) int {
+	fs := e.newFlags("readiness", "readiness [-initiative K] [-offline] [-json]")
+	initiative := fs.String("initiative", "", "the initiative (default: the only one)")
+	offline := fs.Bool("offline", false, "do not launch connectors to check the tools")
+	asJSON := fs.Bool("json", false, "print JSON")
+	if _, code, ok := parse(fs, args); !ok {
+		return code
+	}
+	checks, code := evaluateReadiness(ctx, e, *initiative, *offline)
+	if code != exitOK {
+		return code
+	}
+	if *asJSON {
+		return e.printJSON(checks)
+	}
+	passed := 0
+	for _, c := range checks {
+		if c.Status == readiness.Pass {
+			passed++
+		}
+		fmt.Fprintf(e.stdout, "%2d. [%s] %s: %s\n", c.Precondition, strings.ToUpper(string(c.Status)), c.Name, c.Reason)
+		if c.Next != "" {
+			fmt.Fprintf(e.stdout, "    next: %s\n", c.Next)
+		}
+	}
+	fmt.Fprintf(e.stdout, "\n%d of %d preconditions pass\n", passed, len(checks))
+	return exitOK
+}
+
+// evaluateReadiness runs the checks on the live config and store.
+func evaluateReadiness(ctx context.Context, e *env, initiative string, offline bool) ([]readiness.Check, int) {
+	cfg, err := e.config()
+	if err != nil {
+		return nil, e.fail(err)
+	}
+	in, err := cfg.Initiative(initiative)
+	if err != nil {
+		return nil, e.fail(err)
+	}
+	st, err := e.store(ctx)
+	if err != nil {
+		return nil, e.fail(err)
+	}
+	health := connectorHealth(ctx, e, cfg, offline)
+	var checks []readiness.Check
+	err = st.View(ctx, func(r store.Reader) error {
+		checks, err = readiness.Evaluate(readiness.Input{Config: cfg, Initiative: in, Reader: r, Connectors: health})
+		return err
+	})
+	if err != nil {
+		return nil, e.fail(err)
+	}
+	return checks, exitOK
+}

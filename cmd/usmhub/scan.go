@@ -1,0 +1,254 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/usmhub/usmhub/core/ingest"
+	"github.com/usmhub/usmhub/core/model"
+	"github.com/usmhub/usmhub/core/progress"
+	"github.com/usmhub/usmhub/core/store"
+)
+
+func scanCommands() map[string]command {
+	return map[string]command{
+		"import":  scanImportCmd{},
+		"list":    scanListCmd{},
+		"compare": scanCompareCmd{},
+	}
+}
+
+type scanImportCmd struct{}
+
+func (scanImportCmd) Synopsis() string {
+	return "Import a baseline or progress scan (CSV dimension,score)"
+}
+
+func (scanImportCmd) Run(ctx context.Context, e *env, args []string) int {
+	fs := e.newFlags("scan import", "scan import [-initiative K] -kind baseline|progress -method NAME -method-version V -date YYYY-MM-DD [-finding TEXT]… FILE")
+	initiative := fs.String("initiative", "", "the initiative (default: the only one)")
+	kind := fs.String("kind", "", "baseline or progress (required)")
+	method := fs.String("method", "", "the scan technique (required)")
+	methodVersion := fs.String("method-version", "", "the technique's version (required)")
+	date := fs.String("date", "", "the day the scan was taken, YYYY-MM-DD (required)")
+	var findings multiFlag
+	fs.Var(&findings, "finding", "a finding of the scan (repeatable)")
+	asJSON := fs.Bool("json", false, "print the stored scan as JSON")
+	pos, code, ok := parse(fs, args)
+	if !ok {
+		return code
+	}
+	if len(pos) != 1 {
+		return e.usageErr(fs, "name one CSV file with the columns dimension,score (and optionally respondents,note)")
+	}
+	var missing []string
+	for _, f := range []struct{ name, v string }{{"-kind", *kind}, {"-method", *method}, {"-method-version", *methodVersion}, {"-date", *date}} {
+		if f.v == "" {
+			missing = append(missing, f.name)
+		}
+	}
+	if len(missing) > 0 {
+		return e.usageErr(fs, "%s required", strings.Join(missing, ", "))
+	}
+	cfg, err := e.config()
+	if err != nil {
+		return e.fail(err)
+	}
+	in, err := cfg.Initiative(*initiative)
+	if err != nil {
+		return e.fail(err)
+	}
+	f, err := os.Open(pos[0])
+	if err != nil {
+		return e.fail(fmt.Errorf("scan import: %w", err))
+	}
+	defer f.Close()
+	scores, err := ingest.ReadScanScores(pos[0], f)
+	if err != nil {
+		var rowErrs ingest.Errors
+		if errors.As(err, &rowErrs) {
+			fmt.Fprintln(e.stderr, rowErrs.Error())
+			fmt.Fprintf(e.stderr, "usmhub: scan not imported: %d problem(s) in %s\n", len(rowErrs), pos[0])
+			return exitError
+		}
+		return e.fail(fmt.Errorf("scan not imported: %w", err))
+	}
+	scan := model.Scan{Initiative: in.Key, Kind: model.ScanKind(*kind), Method: *method, MethodVersion: *methodVersion,
+		TakenOn: *date, Scores: scores, Findings: findings}
+	if err := scan.Validate(); err != nil {
+		return e.fail(fmt.Errorf("scan not imported: %w", flattenErr(err)))
+	}
+	st, err := e.store(ctx)
+	if err != nil {
+		return e.fail(err)
+	}
+	already := false
+	err = st.Update(ctx, e.actor(), func(tx store.Tx) error {
+		scans, err := tx.Scans(in.Key)
+		if err != nil {
+			return err
+		}
+		for _, s := range scans {
+			if s.Kind == scan.Kind && s.Method == scan.Method && s.MethodVersion == scan.MethodVersion && s.TakenOn == scan.TakenOn {
+				already = true
+				scan = s
+				return nil
+			}
+		}
+		base, hasBase := progress.Baseline(scans)
+		switch {
+		case scan.Kind == model.Baseline && hasBase:
+			return fmt.Errorf("initiative %q already has a baseline (%s %s of %s); import later scans with -kind progress", in.Key, base.Method, base.MethodVersion, base.TakenOn)
+		case scan.Kind == model.Progress && !hasBase:
+			return progress.ErrNoBaseline
+		case scan.Kind == model.Progress:
+			if err := model.Comparable(base, scan); err != nil {
+				return err
+			}
+		}
+		return tx.CreateScan(&scan)
+	})
+	if err != nil {
+		return e.fail(fmt.Errorf("scan not imported: %w", err))
+	}
+	if *asJSON {
+		return e.printJSON(scan)
+	}
+	if already {
+		fmt.Fprintf(e.stdout, "%s scan %s %s of %s was already imported; nothing changed\n", scan.Kind, scan.Method, scan.MethodVersion, scan.TakenOn)
+		return exitOK
+	}
+	fmt.Fprintf(e.stdout, "imported %s scan %s %s of %s: %d dimension(s)\n", scan.Kind, scan.Method, scan.MethodVersion, scan.TakenOn, len(scan.Scores))
+	return exitOK
+}
+
+// multiFlag collects a repeatable string flag.
+type multiFlag []string
+
+func (m *multiFlag) String() string     { return strings.Join(*m, "; ") }
+func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
+
+type scanListCmd struct{}
+
+func (scanListCmd) Synopsis() string { return "List scans" }
+
+func (scanListCmd) Run(ctx context.Context, e *env, args []string) int {
+	fs := e.newFlags("scan list", "scan list [-initiative K] [-json]")
+	initiative := fs.String("initiative", "", "the initiative (default: the only one)")
+	asJSON := fs.Bool("json", false, "print JSON")
+	if _, code, ok := parse(fs, args); !ok {
+		return code
+	}
+	cfg, err := e.config()
+	if err != nil {
+		return e.fail(err)
+	}
+	in, err := cfg.Initiative(*initiative)
+	if err != nil {
+		return e.fail(err)
+	}
+	st, err := e.store(ctx)
+	if err != nil {
+		return e.fail(err)
+	}
+	var scans []model.Scan
+	err = st.View(ctx, func(r store.Reader) error {
+		scans, err = r.Scans(in.Key)
+		return err
+	})
+	if err != nil {
+		return e.fail(fmt.Errorf("list scans: %w", err))
+	}
+	if *asJSON {
+		if scans == nil {
+			scans = []model.Scan{}
+		}
+		return e.printJSON(scans)
+	}
+	tw := e.table()
+	fmt.Fprintln(tw, "DATE\tKIND\tMETHOD\tVERSION\tDIMENSIONS")
+	for _, s := range scans {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\n", s.TakenOn, s.Kind, s.Method, s.MethodVersion, len(s.Scores))
+	}
+	_ = tw.Flush()
+	return exitOK
+}
+
+type scanCompareCmd struct{}
+
+func (scanCompareCmd) Synopsis() string {
+	return "Compare the latest scan with the baseline per dimension"
+}
+
+func (scanCompareCmd) Run(ctx context.Context, e *env, args []string) int {
+	fs := e.newFlags("scan compare", "scan compare [-initiative K] [-json]")
+	initiative := fs.String("initiative", "", "the initiative (default: the only one)")
+	asJSON := fs.Bool("json", false, "print JSON")
+	if _, code, ok := parse(fs, args); !ok {
+		return code
+	}
+	cmp, code := compareScans(ctx, e, *initiative)
+	if code != exitOK {
+		return code
+	}
+	if *asJSON {
+		rows := cmp.Rows
+		if rows == nil {
+			rows = []progress.Row{}
+		}
+		return e.printJSON(rows)
+	}
+	fmt.Fprintf(e.stdout, "baseline %s (%s %s) → latest %s (%s)\n", cmp.Baseline.TakenOn, cmp.Baseline.Method, cmp.Baseline.MethodVersion, cmp.Latest.TakenOn, cmp.Latest.Kind)
+	tw := e.table()
+	fmt.Fprintln(tw, "DIMENSION\tBASELINE\tLATEST\tDELTA")
+	for _, r := range cmp.Rows {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.Dimension, fmtNum(r.Baseline), fmtNum(r.Latest), fmtDelta(r.Delta))
+	}
+	_ = tw.Flush()
+	return exitOK
+}
+
+func compareScans(ctx context.Context, e *env, initiative string) (progress.Comparison, int) {
+	cfg, err := e.config()
+	if err != nil {
+		return progress.Comparison{}, e.fail(err)
+	}
+	in, err := cfg.Initiative(initiative)
+	if err != nil {
+		return progress.Comparison{}, e.fail(err)
+	}
+	st, err := e.store(ctx)
+	if err != nil {
+		return progress.Comparison{}, e.fail(err)
+	}
+	var scans []model.Scan
+	err = st.View(ctx, func(r store.Reader) error {
+		scans, err = r.Scans(in.Key)
+		return err
+	})
+	if err != nil {
+		return progress.Comparison{}, e.fail(fmt.Errorf("read scans: %w", err))
+	}
+	cmp, err := progress.Compare(scans)
+	if err != nil {
+		return cmp, e.fail(fmt.Errorf("initiative %q: %w", in.Key, err))
+	}
+	return cmp, exitOK
+}
+
+func fmtNum(p *float64) string {
+	if p == nil {
+		return "-"
+	}
+	return fmt.Sprintf("%g", *p)
+}
+
+func fmtDelta(p *float64) string {
+	if p == nil {
+		return "-"
+	}
+	return fmt.Sprintf("%+g", *p)
+}

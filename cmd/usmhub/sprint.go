@@ -1,0 +1,319 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/usmhub/usmhub/core/model"
+	"github.com/usmhub/usmhub/core/sprint"
+	"github.com/usmhub/usmhub/core/store"
+)
+
+func sprintCommands() map[string]command {
+	return map[string]command{
+		"plan":  sprintPlanCmd{},
+		"list":  sprintListCmd{},
+		"show":  sprintShowCmd{},
+		"start": sprintMoveCmd{verb: "start"},
+		"close": sprintMoveCmd{verb: "close"},
+	}
+}
+
+// planJSON is the documented JSON of a planned sprint.
+type planJSON struct {
+	Number   int            `json:"number"`
+	Capacity float64        `json:"capacity"`
+	Used     float64        `json:"used"`
+	Goal     string         `json:"goal,omitempty"`
+	Start    string         `json:"start"`
+	End      string         `json:"end"`
+	Policy   string         `json:"policy"`
+	DryRun   bool           `json:"dry_run,omitempty"`
+	Items    []planItemJSON `json:"items"`
+	Skipped  []planItemJSON `json:"skipped,omitempty"`
+}
+
+type planItemJSON struct {
+	Key    string  `json:"key"`
+	Title  string  `json:"title,omitempty"`
+	Score  float64 `json:"score"`
+	Effort float64 `json:"effort"`
+}
+
+type sprintPlanCmd struct{}
+
+func (sprintPlanCmd) Synopsis() string {
+	return "Choose the next sprint's risks by the priority policy"
+}
+
+func (sprintPlanCmd) Run(ctx context.Context, e *env, args []string) int {
+	fs := e.newFlags("sprint plan", "sprint plan [-initiative K] -start DATE -end DATE [-capacity N] [-goal TEXT] [-dry-run] [-json]")
+	initiative := fs.String("initiative", "", "the initiative (default: the only one)")
+	start := fs.String("start", "", "first day, YYYY-MM-DD (required)")
+	end := fs.String("end", "", "last day, YYYY-MM-DD (required)")
+	capacity := fs.Float64("capacity", 0, "effort the sprint can hold (default: the initiative's sprint_capacity)")
+	goal := fs.String("goal", "", "the sprint's goal")
+	dryRun := fs.Bool("dry-run", false, "show the choice, store nothing")
+	asJSON := fs.Bool("json", false, "print JSON")
+	if _, code, ok := parse(fs, args); !ok {
+		return code
+	}
+	if *start == "" || *end == "" {
+		return e.usageErr(fs, "-start and -end are required (YYYY-MM-DD)")
+	}
+	cfg, err := e.config()
+	if err != nil {
+		return e.fail(err)
+	}
+	in, err := cfg.Initiative(*initiative)
+	if err != nil {
+		return e.fail(err)
+	}
+	capa := *capacity
+	if capa == 0 {
+		capa = in.SprintCapacity
+	}
+	if capa <= 0 {
+		return e.fail(fmt.Errorf("no capacity: pass -capacity N or set sprint_capacity in initiative %q", in.Key))
+	}
+	req := sprint.Request{Initiative: in.Key, Start: *start, End: *end, Capacity: capa, Goal: *goal, Now: time.Now()}
+	if p := cfg.Policy(in.Key); p != nil {
+		req.Policy = p.Policy
+	}
+	if req.Policy == nil {
+		return e.fail(fmt.Errorf("initiative %q: %w", in.Key, sprint.ErrNoPolicy))
+	}
+	st, err := e.store(ctx)
+	if err != nil {
+		return e.fail(err)
+	}
+	var p sprint.Proposal
+	err = st.Update(ctx, e.actor(), func(tx store.Tx) error {
+		var err error
+		if *dryRun {
+			p, err = sprint.Propose(tx, req)
+			if err == nil {
+				err = errDryRun
+			}
+			return err
+		}
+		p, err = sprint.Plan(tx, req)
+		return err
+	})
+	if err != nil && !errors.Is(err, errDryRun) {
+		return e.fail(fmt.Errorf("plan sprint: %w", flattenErr(err)))
+	}
+	out := planJSON{Number: p.Sprint.Number, Capacity: p.Sprint.Capacity, Used: p.Sprint.Used, Goal: p.Sprint.Goal,
+		Start: p.Sprint.Start, End: p.Sprint.End, Policy: p.Sprint.Policy, DryRun: *dryRun, Items: []planItemJSON{}}
+	for _, it := range p.Sprint.Items {
+		out.Items = append(out.Items, planItemJSON{Key: it.Key, Title: it.Title, Score: it.Score, Effort: it.Effort})
+	}
+	for _, c := range p.Skipped {
+		out.Skipped = append(out.Skipped, planItemJSON{Key: c.Risk.Key, Title: c.Risk.Title, Score: c.Score, Effort: c.Risk.Effort})
+	}
+	if *asJSON {
+		return e.printJSON(out)
+	}
+	head := "planned"
+	if *dryRun {
+		head = "would plan (dry run)"
+	}
+	fmt.Fprintf(e.stdout, "%s sprint %d of %s, %s – %s: %g of %g capacity used\n", head, out.Number, in.Key, out.Start, out.End, out.Used, out.Capacity)
+	fmt.Fprintf(e.stdout, "policy: %s\n", out.Policy)
+	if len(out.Items) == 0 {
+		fmt.Fprintln(e.stdout, "no accepted risk fits; accept risks with 'usmhub risk update R-n -status accepted'")
+		return exitOK
+	}
+	tw := e.table()
+	fmt.Fprintln(tw, "KEY\tSCORE\tEFFORT\tTITLE")
+	for _, it := range out.Items {
+		fmt.Fprintf(tw, "%s\t%.2f\t%g\t%s\n", it.Key, it.Score, it.Effort, it.Title)
+	}
+	_ = tw.Flush()
+	if n := len(out.Skipped); n > 0 {
+		fmt.Fprintf(e.stdout, "%d accepted risk(s) did not fit and stay accepted\n", n)
+	}
+	return exitOK
+}
+
+type sprintListCmd struct{}
+
+func (sprintListCmd) Synopsis() string { return "List sprints" }
+
+func (sprintListCmd) Run(ctx context.Context, e *env, args []string) int {
+	fs := e.newFlags("sprint list", "sprint list [-initiative K] [-json]")
+	initiative := fs.String("initiative", "", "only this initiative's sprints")
+	asJSON := fs.Bool("json", false, "print JSON")
+	if _, code, ok := parse(fs, args); !ok {
+		return code
+	}
+	st, err := e.store(ctx)
+	if err != nil {
+		return e.fail(err)
+	}
+	var sprints []model.Sprint
+	err = st.View(ctx, func(r store.Reader) error {
+		sprints, err = r.Sprints(*initiative)
+		return err
+	})
+	if err != nil {
+		return e.fail(fmt.Errorf("list sprints: %w", err))
+	}
+	if *asJSON {
+		if sprints == nil {
+			sprints = []model.Sprint{}
+		}
+		return e.printJSON(sprints)
+	}
+	tw := e.table()
+	fmt.Fprintln(tw, "INITIATIVE\tNUMBER\tSTATUS\tSTART\tEND\tUSED/CAPACITY\tITEMS\tGOAL")
+	for _, s := range sprints {
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%g/%g\t%d\t%s\n", s.Initiative, s.Number, s.Status, s.Start, s.End, s.Used, s.Capacity, len(s.Items), s.Goal)
+	}
+	_ = tw.Flush()
+	return exitOK
+}
+
+// sprintRef reads "[-initiative K] N".
+func sprintRef(e *env, initiative string, pos []string) (string, int, error) {
+	if len(pos) != 1 {
+		return "", 0, errors.New("name one sprint by its number")
+	}
+	n, err := strconv.Atoi(pos[0])
+	if err != nil || n < 1 {
+		return "", 0, fmt.Errorf("sprint number %q is not a number ≥ 1", pos[0])
+	}
+	cfg, err := e.config()
+	if err != nil {
+		return "", 0, err
+	}
+	in, err := cfg.Initiative(initiative)
+	if err != nil {
+		return "", 0, err
+	}
+	return in.Key, n, nil
+}
+
+type sprintShowCmd struct{}
+
+func (sprintShowCmd) Synopsis() string { return "Show a sprint with its items and their status now" }
+
+// sprintItemView is a sprint item with its risk's current status.
+type sprintItemView struct {
+	model.SprintItem
+	Status string `json:"status"`
+}
+
+func (sprintShowCmd) Run(ctx context.Context, e *env, args []string) int {
+	fs := e.newFlags("sprint show", "sprint show [-initiative K] N [-json]")
+	initiative := fs.String("initiative", "", "the initiative (default: the only one)")
+	asJSON := fs.Bool("json", false, "print JSON")
+	pos, code, ok := parse(fs, args)
+	if !ok {
+		return code
+	}
+	key, n, err := sprintRef(e, *initiative, pos)
+	if err != nil {
+		return e.fail(err)
+	}
+	st, err := e.store(ctx)
+	if err != nil {
+		return e.fail(err)
+	}
+	var s model.Sprint
+	var items []sprintItemView
+	err = st.View(ctx, func(r store.Reader) error {
+		var err error
+		if s, err = r.Sprint(key, n); err != nil {
+			return err
+		}
+		for _, it := range s.Items {
+			risk, err := r.Risk(it.RiskID)
+			if err != nil {
+				return err
+			}
+			items = append(items, sprintItemView{SprintItem: it, Status: string(risk.Status)})
+		}
+		return nil
+	})
+	if err != nil {
+		return e.fail(err)
+	}
+	if *asJSON {
+		return e.printJSON(struct {
+			model.Sprint
+			Items []sprintItemView `json:"items"`
+		}{s, items})
+	}
+	fmt.Fprintf(e.stdout, "Sprint %d of %s (%s), %s – %s\n", s.Number, s.Initiative, s.Status, s.Start, s.End)
+	if s.Goal != "" {
+		fmt.Fprintf(e.stdout, "Goal: %s\n", s.Goal)
+	}
+	fmt.Fprintf(e.stdout, "Capacity: %g used of %g\nPolicy: %s\n\n", s.Used, s.Capacity, s.Policy)
+	tw := e.table()
+	fmt.Fprintln(tw, "KEY\tSCORE WHEN CHOSEN\tEFFORT\tSTATUS NOW\tTITLE")
+	for _, it := range items {
+		fmt.Fprintf(tw, "%s\t%.2f\t%g\t%s\t%s\n", it.Key, it.Score, it.Effort, it.Status, it.Title)
+	}
+	_ = tw.Flush()
+	return exitOK
+}
+
+type sprintMoveCmd struct{ verb string }
+
+func (c sprintMoveCmd) Synopsis() string {
+	if c.verb == "start" {
+		return "Start a planned sprint: its risks go in progress"
+	}
+	return "Close a sprint: realised risks → realized, the rest back to accepted"
+}
+
+func (c sprintMoveCmd) Run(ctx context.Context, e *env, args []string) int {
+	usage := "sprint start [-initiative K] N"
+	if c.verb == "close" {
+		usage = "sprint close [-initiative K] [-realized R-1,R-2] N"
+	}
+	fs := e.newFlags("sprint "+c.verb, usage)
+	initiative := fs.String("initiative", "", "the initiative (default: the only one)")
+	var realized *string
+	if c.verb == "close" {
+		realized = fs.String("realized", "", "keys of the items realised in this sprint, comma-separated")
+	}
+	pos, code, ok := parse(fs, args)
+	if !ok {
+		return code
+	}
+	key, n, err := sprintRef(e, *initiative, pos)
+	if err != nil {
+		return e.fail(err)
+	}
+	st, err := e.store(ctx)
+	if err != nil {
+		return e.fail(err)
+	}
+	var s model.Sprint
+	err = st.Update(ctx, e.actor(), func(tx store.Tx) error {
+		var err error
+		if c.verb == "start" {
+			s, err = sprint.Start(tx, key, n)
+			return err
+		}
+		var keys []string
+		for _, k := range strings.Split(*realized, ",") {
+			if k = strings.TrimSpace(k); k != "" {
+				keys = append(keys, k)
+			}
+		}
+		s, err = sprint.Close(tx, key, n, keys)
+		return err
+	})
+	if err != nil {
+		return e.fail(fmt.Errorf("%s sprint %d: %w", c.verb, n, err))
+	}
+	fmt.Fprintf(e.stdout, "sprint %d of %s is %s\n", s.Number, s.Initiative, s.Status)
+	return exitOK
+}

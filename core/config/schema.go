@@ -1,0 +1,108 @@
+package config
+
+import "github.com/hashicorp/hcl/v2"
+
+// The gohcl schema of a config file. These structs mirror the HCL; Load
+// turns them into the exported types after checking them. The *Range fields
+// locate attribute values for diagnostics.
+
+type fileSchema struct {
+	Hubs        []*hubSchema        `hcl:"hub,block"`
+	Initiatives []*initiativeSchema `hcl:"initiative,block"`
+	Priorities  []*prioritySchema   `hcl:"priority,block"`
+	Connectors  []*connectorSchema  `hcl:"connector,block"`
+	Syncs       []*syncSchema       `hcl:"sync,block"`
+	Reports     []*reportSchema     `hcl:"report,block"`
+}
+
+type hubSchema struct {
+	DataDir   string `hcl:"data_dir,optional"`
+	LogLevel  string `hcl:"log_level,optional"`
+	LogFormat string `hcl:"log_format,optional"`
+	PluginDir string `hcl:"plugin_dir,optional"`
+	Strategy  string `hcl:"strategy,optional"`
+	Listen    string `hcl:"listen,optional"`
+	APIToken  string `hcl:"api_token,optional"`
+
+	LogLevelRange  hcl.Range `hcl:"log_level,attr_value_range"`
+	LogFormatRange hcl.Range `hcl:"log_format,attr_value_range"`
+	StrategyRange  hcl.Range `hcl:"strategy,attr_value_range"`
+	ListenRange    hcl.Range `hcl:"listen,attr_value_range"`
+	APITokenRange  hcl.Range `hcl:"api_token,attr_value_range"`
+	DefRange       hcl.Range `hcl:",def_range"`
+}
+
+type initiativeSchema struct {
+	Key            string            `hcl:"key,label"`
+	Name           string            `hcl:"name"`
+	Scope          string            `hcl:"scope,optional"`
+	Rationale      string            `hcl:"rationale,optional"`
+	Approach       string            `hcl:"approach,optional"`
+	Sponsor        string            `hcl:"sponsor,optional"`
+	CommittedOn    string            `hcl:"committed_on,optional"`
+	Lead           string            `hcl:"lead,optional"`
+	Team           []string          `hcl:"team,optional"`
+	SprintCapacity *float64          `hcl:"sprint_capacity,optional"`
+	SoundingBoard  []string          `hcl:"sounding_board,optional"`
+	Priority       string            `hcl:"priority,optional"`
+	Trainings      []*trainingSchema `hcl:"training,block"`
+
+	KeyRange            hcl.Range `hcl:"key,label_range"`
+	NameRange           hcl.Range `hcl:"name,attr_value_range"`
+	CommittedOnRange    hcl.Range `hcl:"committed_on,attr_value_range"`
+	SprintCapacityRange hcl.Range `hcl:"sprint_capacity,attr_value_range"`
+	PriorityRange       hcl.Range `hcl:"priority,attr_value_range"`
+	DefRange            hcl.Range `hcl:",def_range"`
+}
+
+type trainingSchema struct {
+	Person string `hcl:"person"`
+	Course string `hcl:"course"`
+	Date   string `hcl:"date"`
+
+	DateRange hcl.Range `hcl:"date,attr_value_range"`
+}
+
+type prioritySchema struct {
+	Name        string         `hcl:"name,label"`
+	Score       hcl.Expression `hcl:"score"`
+	Description string         `hcl:"description,optional"`
+
+	Body       hcl.Body  `hcl:",body"`
+	NameRange  hcl.Range `hcl:"name,label_range"`
+	ScoreRange hcl.Range `hcl:"score,attr_range"`
+	DefRange   hcl.Range `hcl:",def_range"`
+}
+
+type connectorSchema struct {
+	Type         string   `hcl:"type,label"`
+	Name         string   `hcl:"name,label"`
+	PluginSHA256 string   `hcl:"plugin_sha256,optional"`
+	Body         hcl.Body `hcl:",remain"`
+
+	TypeRange         hcl.Range `hcl:"type,label_range"`
+	NameRange         hcl.Range `hcl:"name,label_range"`
+	PluginSHA256Range hcl.Range `hcl:"plugin_sha256,attr_value_range"`
+	DefRange          hcl.Range `hcl:",def_range"`
+}
+
+type syncSchema struct {
+	Name string   `hcl:"name,label"`
+	Body hcl.Body `hcl:",remain"`
+
+	NameRange hcl.Range `hcl:"name,label_range"`
+	DefRange  hcl.Range `hcl:",def_range"`
+}
+
+type reportSchema struct {
+	Name       string         `hcl:"name,label"`
+	Kind       string         `hcl:"kind"`
+	Initiative string         `hcl:"initiative,optional"`
+	PublishTo  hcl.Expression `hcl:"publish_to,optional"`
+	Schedule   string         `hcl:"schedule,optional"`
+
+	NameRange       hcl.Range `hcl:"name,label_range"`
+	KindRange       hcl.Range `hcl:"kind,attr_value_range"`
+	InitiativeRange hcl.Range `hcl:"initiative,attr_value_range"`
+	DefRange        hcl.Range `hcl:",def_range"`
+}

@@ -1,0 +1,7 @@
+initiative "x" {
+  name = "First"
+}
+
+initiative "x" {
+  name = "Second"
+}

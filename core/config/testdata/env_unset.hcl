@@ -1,0 +1,3 @@
+hub {
+  api_token = env("USMHUB_TEST_SURELY_UNSET")
+}

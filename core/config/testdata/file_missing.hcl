@@ -1,0 +1,3 @@
+hub {
+  api_token = file("secrets/missing.txt")
+}

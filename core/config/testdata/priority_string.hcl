@@ -1,0 +1,3 @@
+priority "p" {
+  score = "high"
+}

@@ -1,0 +1,3 @@
+hub {
+  log_level = "info
+}

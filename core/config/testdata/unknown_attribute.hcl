@@ -1,0 +1,4 @@
+initiative "x" {
+  name    = "X"
+  sponser = "CIO"
+}

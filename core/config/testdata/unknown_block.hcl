@@ -1,0 +1,5 @@
+hub {}
+
+initiatve "x" {
+  name = "typo in the block type"
+}

@@ -1,0 +1,8 @@
+priority "default" {
+  score = likelihood * impact
+}
+
+initiative "x" {
+  name     = "X"
+  priority = "fast"
+}

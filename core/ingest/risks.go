@@ -1,0 +1,444 @@
+// Package ingest reads what people write by hand — risk inventories as CSV
+// or JSON, scan results as CSV — into core/model values, naming every bad
+// row by its line and column.
+//
+// It parses and validates; it never stores. Callers decide what a row means
+// for the store (create or update) inside their own transaction.
+package ingest
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/usmhub/usmhub/core/model"
+)
+
+// RiskColumns are the columns a risk inventory may have, in export order.
+var RiskColumns = []string{"key", "title", "description", "kind", "process", "source",
+	"likelihood", "impact", "effort", "owner", "status"}
+
+// Defaults for columns a row leaves out.
+const (
+	DefaultKind       = model.Threat
+	DefaultLikelihood = 3
+	DefaultImpact     = 3
+	DefaultEffort     = 1.0
+	DefaultStatus     = model.Proposed
+)
+
+// Pos is a position in an input file (1-based).
+type Pos struct {
+	Line, Col int
+}
+
+// RowError is one problem of one row, at a position.
+type RowError struct {
+	File   string
+	Pos    Pos
+	Column string // the column or JSON field, "" for the whole row
+	Msg    string
+}
+
+func (e *RowError) Error() string {
+	where := fmt.Sprintf("%s:%d,%d", e.File, e.Pos.Line, e.Pos.Col)
+	if e.Column != "" {
+		return fmt.Sprintf("%s: %s: %s", where, e.Column, e.Msg)
+	}
+	return fmt.Sprintf("%s: %s", where, e.Msg)
+}
+
+// Errors is a list of row errors; it is returned whole, so a user fixes every
+// bad row in one go.
+type Errors []*RowError
+
+func (es Errors) Error() string {
+	lines := make([]string, len(es))
+	for i, e := range es {
+		lines[i] = e.Error()
+	}
+	return strings.Join(lines, "\n")
+}
+
+// RiskRow is one parsed row of a risk inventory.
+type RiskRow struct {
+	// Pos is where the row starts; ColumnPos where each given column starts.
+	Pos       Pos
+	ColumnPos map[string]Pos
+	// Risk holds the row's values, with defaults filled in for columns not
+	// given (Given tells which were).
+	Risk  model.Risk
+	Given map[string]bool
+}
+
+// Err builds a RowError on a column of this row.
+func (r *RiskRow) Err(file, column, msg string) *RowError {
+	pos, ok := r.ColumnPos[column]
+	if !ok {
+		pos = r.Pos
+	}
+	return &RowError{File: file, Pos: pos, Column: column, Msg: msg}
+}
+
+// RiskReader reads a risk inventory row by row. Next returns io.EOF at the
+// end; a *RowError for a bad row (reading may go on); any other error is
+// fatal for the input.
+type RiskReader interface {
+	Next() (*RiskRow, error)
+}
+
+// NewRiskReader returns a reader for a CSV or JSON inventory; the format is
+// taken from the name's extension (.json is JSON, anything else CSV) unless
+// the content starts with '['.
+func NewRiskReader(name string, r io.Reader) (RiskReader, error) {
+	br := bufio.NewReader(r)
+	if isJSON(name, br) {
+		return newJSONRisks(name, br)
+	}
+	return newCSVRisks(name, br)
+}
+
+func isJSON(name string, br *bufio.Reader) bool {
+	if strings.HasSuffix(strings.ToLower(name), ".json") {
+		return true
+	}
+	for {
+		b, err := br.Peek(1)
+		if err != nil || len(b) == 0 {
+			return false
+		}
+		switch b[0] {
+		case ' ', '\t', '\r', '\n':
+			_, _ = br.ReadByte()
+			continue
+		case 0xEF: // UTF-8 BOM
+			return false
+		}
+		return b[0] == '['
+	}
+}
+
+type csvRisks struct {
+	name   string
+	r      *csv.Reader
+	header []string
+}
+
+func newCSVRisks(name string, r io.Reader) (*csvRisks, error) {
+	cr := csv.NewReader(r)
+	cr.FieldsPerRecord = -1 // we report wrong counts ourselves, by line
+	cr.TrimLeadingSpace = true
+	header, err := cr.Read()
+	if err == io.EOF {
+		return nil, fmt.Errorf("%s: empty file: the first line must be a header naming the columns (title is required)", name)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	var errs Errors
+	seen := map[string]bool{}
+	for i, h := range header {
+		h = strings.ToLower(strings.TrimSpace(strings.TrimPrefix(h, "\ufeff")))
+		header[i] = h
+		line, col := cr.FieldPos(i)
+		pos := Pos{line, col}
+		switch {
+		case !known(h):
+			errs = append(errs, &RowError{File: name, Pos: pos, Column: h,
+				Msg: fmt.Sprintf("unknown column; the columns are %s", strings.Join(RiskColumns, ", "))})
+		case seen[h]:
+			errs = append(errs, &RowError{File: name, Pos: pos, Column: h, Msg: "column appears twice"})
+		}
+		seen[h] = true
+	}
+	if !seen["title"] {
+		errs = append(errs, &RowError{File: name, Pos: Pos{1, 1}, Msg: "the header has no title column, which is required"})
+	}
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	return &csvRisks{name: name, r: cr, header: header}, nil
+}
+
+func known(col string) bool {
+	for _, c := range RiskColumns {
+		if c == col {
+			return true
+		}
+	}
+	return false
+}
+
+func (c *csvRisks) Next() (*RiskRow, error) {
+	for {
+		rec, err := c.r.Read()
+		if err == io.EOF {
+			return nil, io.EOF
+		}
+		if err != nil {
+			var pe *csv.ParseError
+			if errors.As(err, &pe) {
+				return nil, &RowError{File: c.name, Pos: Pos{pe.Line, pe.Column}, Msg: pe.Err.Error()}
+			}
+			return nil, fmt.Errorf("%s: %w", c.name, err)
+		}
+		line, _ := c.r.FieldPos(0)
+		if len(rec) == 1 && strings.TrimSpace(rec[0]) == "" {
+			continue // blank line
+		}
+		if len(rec) != len(c.header) {
+			return nil, &RowError{File: c.name, Pos: Pos{line, 1},
+				Msg: fmt.Sprintf("has %d fields, the header has %d", len(rec), len(c.header))}
+		}
+		row := &RiskRow{Pos: Pos{line, 1}, ColumnPos: map[string]Pos{}, Given: map[string]bool{}}
+		values := map[string]string{}
+		for i, h := range c.header {
+			l, col := c.r.FieldPos(i)
+			row.ColumnPos[h] = Pos{l, col}
+			values[h] = rec[i]
+		}
+		return row, fill(c.name, row, values)
+	}
+}
+
+type jsonRisks struct {
+	name string
+	data []byte
+	dec  *json.Decoder
+	idx  *lineIndex
+}
+
+func newJSONRisks(name string, r io.Reader) (*jsonRisks, error) {
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	j := &jsonRisks{name: name, data: data, dec: json.NewDecoder(bytes.NewReader(data)), idx: newLineIndex(data)}
+	j.dec.UseNumber()
+	tok, err := j.dec.Token()
+	if err != nil {
+		return nil, j.syntax(err)
+	}
+	if d, ok := tok.(json.Delim); !ok || d != '[' {
+		return nil, &RowError{File: name, Pos: j.idx.pos(0), Msg: "a JSON inventory must be an array of objects"}
+	}
+	return j, nil
+}
+
+func (j *jsonRisks) syntax(err error) error {
+	var se *json.SyntaxError
+	if errors.As(err, &se) {
+		return &RowError{File: j.name, Pos: j.idx.pos(int(se.Offset)), Msg: se.Error()}
+	}
+	var ue *json.UnmarshalTypeError
+	if errors.As(err, &ue) {
+		return &RowError{File: j.name, Pos: j.idx.pos(int(ue.Offset)), Column: ue.Field, Msg: ue.Error()}
+	}
+	return fmt.Errorf("%s: %w", j.name, err)
+}
+
+func (j *jsonRisks) Next() (*RiskRow, error) {
+	if !j.dec.More() {
+		return nil, io.EOF
+	}
+	start := int(j.dec.InputOffset())
+	// Skip the separator and white space to point at the object itself.
+	for start < len(j.data) && strings.ContainsRune(", \t\r\n", rune(j.data[start])) {
+		start++
+	}
+	var obj map[string]json.RawMessage
+	if err := j.dec.Decode(&obj); err != nil {
+		return nil, j.syntax(err)
+	}
+	row := &RiskRow{Pos: j.idx.pos(start), ColumnPos: map[string]Pos{}, Given: map[string]bool{}}
+	values := map[string]string{}
+	var errs Errors
+	keys := make([]string, 0, len(obj))
+	for k := range obj {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		raw := obj[k]
+		col := strings.ToLower(k)
+		row.ColumnPos[col] = j.idx.pos(start + fieldOffset(j.data[start:], k))
+		if !known(col) {
+			errs = append(errs, row.Err(j.name, k, fmt.Sprintf("unknown field; the fields are %s", strings.Join(RiskColumns, ", "))))
+			continue
+		}
+		v, err := scalar(raw)
+		if err != nil {
+			errs = append(errs, row.Err(j.name, col, err.Error()))
+			continue
+		}
+		values[col] = v
+	}
+	if err := fill(j.name, row, values); err != nil {
+		var more Errors
+		errors.As(err, &more)
+		errs = append(errs, more...)
+	}
+	if len(errs) > 0 {
+		sortErrors(errs)
+		return row, errs
+	}
+	return row, nil
+}
+
+// fieldOffset finds where "key" starts inside an object's text (best effort).
+func fieldOffset(obj []byte, key string) int {
+	if i := bytes.Index(obj, []byte(strconv.Quote(key))); i >= 0 {
+		return i
+	}
+	return 0
+}
+
+func scalar(raw json.RawMessage) (string, error) {
+	var v any
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	if err := dec.Decode(&v); err != nil {
+		return "", err
+	}
+	switch x := v.(type) {
+	case nil:
+		return "", nil
+	case string:
+		return x, nil
+	case json.Number:
+		return x.String(), nil
+	case bool:
+		return "", fmt.Errorf("must be a string or number, not a boolean")
+	default:
+		return "", fmt.Errorf("must be a string or number, not %T", x)
+	}
+}
+
+// fill parses the row's string values into row.Risk, applying defaults and
+// validating; every problem becomes a RowError on its column.
+func fill(file string, row *RiskRow, values map[string]string) error {
+	var errs Errors
+	r := &row.Risk
+	r.Kind, r.Likelihood, r.Impact, r.Effort, r.Status = DefaultKind, DefaultLikelihood, DefaultImpact, DefaultEffort, DefaultStatus
+	for col, raw := range values {
+		v := strings.TrimSpace(raw)
+		if v == "" && col != "title" {
+			continue // an empty cell means: not given
+		}
+		row.Given[col] = true
+		switch col {
+		case "key":
+			if !ValidKey(v) {
+				errs = append(errs, row.Err(file, col, fmt.Sprintf("%q is not a valid key: use letters, digits, '-', '_' or '.' (like R-12)", v)))
+			}
+			r.Key = v
+		case "title":
+			r.Title = v
+		case "description":
+			r.Description = strings.ReplaceAll(strings.TrimRight(raw, " \t\r\n"), "\r\n", "\n")
+		case "kind":
+			r.Kind = model.Kind(strings.ToLower(v))
+		case "process":
+			r.Process = model.Process(strings.ToLower(v))
+		case "source":
+			r.Source = v
+		case "owner":
+			r.Owner = v
+		case "status":
+			r.Status = model.Status(strings.ReplaceAll(strings.ToLower(v), " ", "_"))
+		case "likelihood", "impact":
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				errs = append(errs, row.Err(file, col, fmt.Sprintf("must be a whole number 1 to 5, not %q", v)))
+				n = 1 // keep validation of the other fields meaningful
+				row.Given[col] = false
+			}
+			if col == "likelihood" {
+				r.Likelihood = n
+			} else {
+				r.Impact = n
+			}
+		case "effort":
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				errs = append(errs, row.Err(file, col, fmt.Sprintf("must be a number of 0 or more, not %q", v)))
+				f = 0
+				row.Given[col] = false
+			}
+			r.Effort = f
+		}
+	}
+	if err := r.Validate(); err != nil {
+		for _, e := range unjoin(err) {
+			var fe *model.FieldError
+			if errors.As(e, &fe) {
+				errs = append(errs, row.Err(file, fe.Field, fe.Msg))
+			} else {
+				errs = append(errs, row.Err(file, "", e.Error()))
+			}
+		}
+	}
+	if len(errs) > 0 {
+		sortErrors(errs)
+		return errs
+	}
+	return nil
+}
+
+func sortErrors(errs Errors) {
+	sort.SliceStable(errs, func(i, j int) bool {
+		a, b := errs[i].Pos, errs[j].Pos
+		if a.Line != b.Line {
+			return a.Line < b.Line
+		}
+		return a.Col < b.Col
+	})
+}
+
+func unjoin(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
+}
+
+// ValidKey reports whether s is usable as a risk's human key.
+func ValidKey(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for _, c := range s {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+// lineIndex maps byte offsets to line and column.
+type lineIndex struct{ starts []int }
+
+func newLineIndex(data []byte) *lineIndex {
+	starts := []int{0}
+	for i, b := range data {
+		if b == '\n' {
+			starts = append(starts, i+1)
+		}
+	}
+	return &lineIndex{starts: starts}
+}
+
+func (l *lineIndex) pos(off int) Pos {
+	i := sort.Search(len(l.starts), func(i int) bool { return l.starts[i] > off }) - 1
+	if i < 0 {
+		i = 0
+	}
+	return Pos{Line: i + 1, Col: off - l.starts[i] + 1}
+}

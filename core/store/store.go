@@ -1,0 +1,113 @@
+// Package store keeps usmhub's canonical model — the risk database, votes,
+// sprints, scans and the audit trail — durably on disk.
+//
+// The Store interface is what the rest of the hub uses; Open returns its
+// embedded SQLite implementation. The store knows nothing of HCL, connectors
+// or the CLI: it validates what it writes with core/model and records every
+// change in the audit table, attributed to the actor of the transaction.
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/usmhub/usmhub/core/model"
+)
+
+// Errors callers may test for with errors.Is.
+var (
+	// ErrNotFound: no entity with that key or id.
+	ErrNotFound = errors.New("not found")
+	// ErrConflict: the row changed since it was read (optimistic concurrency),
+	// or a uniqueness rule was broken.
+	ErrConflict = errors.New("conflict")
+)
+
+// Actor names who makes the changes of one transaction, as the audit log
+// will show it: a person ("cli:alice"), the daemon, or a sync run (RunID set).
+type Actor struct {
+	Name  string
+	RunID string
+}
+
+// Store is the hub's durable state. Every write happens inside Update, in one
+// serialised (BEGIN IMMEDIATE) transaction that commits only when fn returns
+// nil; reads happen inside View on a consistent snapshot. Implementations are
+// safe for concurrent use, also by several processes on the same file.
+type Store interface {
+	// Update runs fn in one write transaction, recording audit rows as actor.
+	Update(ctx context.Context, actor Actor, fn func(Tx) error) error
+	// View runs fn in one read-only transaction.
+	View(ctx context.Context, fn func(Reader) error) error
+	// Close releases the database. It is safe to call more than once.
+	Close() error
+}
+
+// RiskFilter selects risks. Zero values select everything.
+type RiskFilter struct {
+	Initiative string
+	Statuses   []model.Status
+	Kind       model.Kind
+	Process    model.Process
+}
+
+// Reader is what a transaction can read.
+type Reader interface {
+	// Risk returns the risk with that key or UUID.
+	Risk(ref string) (model.Risk, error)
+	// RiskByTitle returns the risk of the initiative with exactly that title.
+	RiskByTitle(initiative, title string) (model.Risk, error)
+	// Risks calls fn for every matching risk, ordered by creation (oldest
+	// first), streaming: rows are never all held in memory. fn returning an
+	// error stops the walk and returns that error.
+	Risks(f RiskFilter, fn func(model.Risk) error) error
+	// CountRisks counts the matching risks.
+	CountRisks(f RiskFilter) (int, error)
+	// Votes returns the current votes on a risk, by voter.
+	Votes(riskID string) ([]model.Vote, error)
+	// Voters returns the distinct voters of an initiative's risks.
+	Voters(initiative string) ([]string, error)
+	// Sprint returns an initiative's sprint by number, with its items.
+	Sprint(initiative string, number int) (model.Sprint, error)
+	// Sprints returns an initiative's sprints (all initiatives when empty),
+	// by number, with their items.
+	Sprints(initiative string) ([]model.Sprint, error)
+	// Scans returns an initiative's scans by date (oldest first), with scores.
+	Scans(initiative string) ([]model.Scan, error)
+	// Audit calls fn for the audit entries matching f, oldest first.
+	Audit(f AuditFilter, fn func(model.AuditEntry) error) error
+}
+
+// AuditFilter selects audit entries. Zero values select everything.
+type AuditFilter struct {
+	EntityID string // a UUID, or a risk key such as R-12
+	RunID    string
+	Since    time.Time
+	Limit    int
+}
+
+// Tx is what a write transaction can do. Every change is validated with
+// core/model and audited field by field (old → new).
+type Tx interface {
+	Reader
+	// CreateRisk stores a new risk, assigning ID (when empty), Key (the next
+	// R-n when empty), Version 1 and the timestamps.
+	CreateRisk(r *model.Risk) error
+	// UpdateRisk stores r if its Version still matches the stored one
+	// (ErrConflict otherwise), checks the status transition, bumps r.Version
+	// and audits each changed field.
+	UpdateRisk(r *model.Risk) error
+	// CastVote records or replaces voter's vote on the risk and updates the
+	// risk's vote total.
+	CastVote(v model.Vote) error
+	// RetractVote removes voter's vote (ErrNotFound when there is none).
+	RetractVote(riskID, voter string) error
+	// CreateSprint stores a sprint and its items, assigning ID and the next
+	// Number of its initiative.
+	CreateSprint(s *model.Sprint) error
+	// SetSprintStatus moves a sprint to a status (audited).
+	SetSprintStatus(initiative string, number int, status model.SprintStatus) error
+	// CreateScan stores a scan and its scores, assigning ID.
+	CreateScan(s *model.Scan) error
+}
