@@ -1,0 +1,10 @@
+// Package connectorpb holds the Go code generated from the connector
+// protocol, plugins/internal/proto/connector.proto. It is internal to
+// plugins/: package sdk converts between these messages and its Go-native
+// types (plugins/sdk/convert.go), and nothing else in usmhub imports it.
+//
+// Do not edit the *.pb.go files; change the .proto and run go generate
+// (or make proto). gen_test.go proves the committed files are current.
+package connectorpb
+
+//go:generate ../proto/gen.sh

@@ -1,0 +1,258 @@
+package sdk
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	pb "github.com/usmhub/usmhub/plugins/internal/connectorpb"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
+)
+
+// serve serves srv over loopback gRPC and returns a client connection.
+func serve(t *testing.T, register func(*grpc.Server)) *grpc.ClientConn {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := grpcServer(nil)
+	register(s)
+	go func() { _ = s.Serve(l) }()
+	t.Cleanup(s.Stop)
+	conn, err := grpc.NewClient(l.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = conn.Close() })
+	return conn
+}
+
+func client(t *testing.T, impl Connector) Connector {
+	conn := serve(t, func(s *grpc.Server) { pb.RegisterConnectorServer(s, &grpcServerAdapter{impl: impl}) })
+	return &grpcClientAdapter{client: pb.NewConnectorClient(conn)}
+}
+
+// rawPull is a connector service whose Pull sends scripted messages, then
+// ends with end (nil: a clean end of stream).
+type rawPull struct {
+	pb.UnimplementedConnectorServer
+	msgs []*pb.PullResponse
+	end  error
+}
+
+func (r *rawPull) Pull(_ *pb.PullRequest, stream pb.Connector_PullServer) error {
+	for _, m := range r.msgs {
+		if err := stream.Send(m); err != nil {
+			return err
+		}
+	}
+	return r.end
+}
+
+func recs(ids ...string) []*pb.Record {
+	var out []*pb.Record
+	for _, id := range ids {
+		out = append(out, &pb.Record{ExternalId: id})
+	}
+	return out
+}
+
+func TestPullDeliversOnlyCompleteBatches(t *testing.T) {
+	script := []*pb.PullResponse{
+		{Records: recs("1", "2")},
+		{Records: recs("3"), EndOfBatch: true, Cursor: "c1"},
+		{Records: recs("4", "5")}, // the start of a batch that never ends
+	}
+	for _, tc := range []struct {
+		name    string
+		end     error
+		wantErr string
+	}{
+		{"broken stream", status.Error(codes.Unavailable, "plugin gone"), "rpc error: code = Unavailable desc = plugin gone"},
+		{"clean end inside a batch", nil, "pull: the connector ended the stream inside a batch; its 2 records were dropped"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			conn := serve(t, func(s *grpc.Server) { pb.RegisterConnectorServer(s, &rawPull{msgs: script, end: tc.end}) })
+			c := &grpcClientAdapter{client: pb.NewConnectorClient(conn)}
+			var got [][]string
+			err := c.Pull(context.Background(), PullRequest{}, func(b Batch) error {
+				var ids []string
+				for _, r := range b.Records {
+					ids = append(ids, r.ExternalID)
+				}
+				got = append(got, append(ids, b.Cursor))
+				return nil
+			})
+			if err == nil || err.Error() != tc.wantErr {
+				t.Errorf("Pull = %v, want %s", err, tc.wantErr)
+			}
+			if diff := cmp.Diff([][]string{{"1", "2", "3", "c1"}}, got); diff != "" {
+				t.Errorf("delivered (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// bigPull sends one batch of n records of size bytes.
+type bigPull struct {
+	Unimplemented
+	n, size int
+}
+
+func (bigPull) Describe(context.Context) (Description, error) { return Description{}, nil }
+func (bigPull) Configure(context.Context, Config) error       { return nil }
+func (p bigPull) Pull(_ context.Context, _ PullRequest, send func(Batch) error) error {
+	b := Batch{Cursor: "end"}
+	for i := range p.n {
+		b.Records = append(b.Records, Record{ExternalID: strconv.Itoa(i), Fields: map[string]string{"d": strings.Repeat("x", p.size)}})
+	}
+	return send(b)
+}
+
+func TestPullChunksLargeBatches(t *testing.T) {
+	impl := bigPull{n: 3000, size: 1000} // ~3 MiB: several chunks
+	conn := serve(t, func(s *grpc.Server) { pb.RegisterConnectorServer(s, &grpcServerAdapter{impl: impl}) })
+	stream, err := pb.NewConnectorClient(conn).Pull(context.Background(), &pb.PullRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	msgs, total := 0, 0
+	var last *pb.PullResponse
+	for {
+		m, err := stream.Recv()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		msgs++
+		total += len(m.GetRecords())
+		if m.GetEndOfBatch() != (total == impl.n) {
+			t.Errorf("message %d: end_of_batch=%v after %d records", msgs, m.GetEndOfBatch(), total)
+		}
+		last = m
+	}
+	if msgs < 3 || total != impl.n || last.GetCursor() != "end" {
+		t.Errorf("%d messages, %d records, last cursor %q; want ≥3 messages, %d records, cursor end", msgs, total, last.GetCursor(), impl.n)
+	}
+
+	// Through the adapter it is one batch again.
+	var sizes []int
+	err = client(t, impl).Pull(context.Background(), PullRequest{}, func(b Batch) error {
+		sizes = append(sizes, len(b.Records))
+		return nil
+	})
+	if err != nil || len(sizes) != 1 || sizes[0] != impl.n {
+		t.Errorf("Pull = %v, batch sizes %v", err, sizes)
+	}
+}
+
+// failing returns err from every call.
+type failing struct{ err error }
+
+func (f failing) Describe(context.Context) (Description, error) { return Description{}, f.err }
+func (f failing) Configure(context.Context, Config) error       { return f.err }
+func (f failing) Check(context.Context) error                   { return f.err }
+func (f failing) Pull(context.Context, PullRequest, func(Batch) error) error {
+	return f.err
+}
+func (f failing) Push(context.Context, PushRequest) ([]Result, error)       { return nil, f.err }
+func (f failing) Find(context.Context, EntityKind, string) (*Record, error) { return nil, f.err }
+func (f failing) Publish(context.Context, Report) (Published, error)        { return Published{}, f.err }
+
+func TestErrorsCrossTheWire(t *testing.T) {
+	classified := &Error{Class: ClassTransient, Message: "rate limited", RetryAfter: 3 * time.Second}
+	config := &ConfigError{Problems: []AttributeProblem{{Attribute: "url", Summary: "bad", Detail: "fix"}}}
+	for _, tc := range []struct {
+		name      string
+		err       error
+		same      bool // the very value comes back (by type and content)
+		class     ErrorClass
+		unsupport bool
+	}{
+		{"plain", errors.New("boom"), false, ClassPermanent, false},
+		{"classified", classified, true, ClassTransient, false},
+		{"wrapped classified", fmt.Errorf("fetch issues: %w", classified), false, ClassTransient, false},
+		{"config", config, true, ClassPermanent, false},
+		{"wrapped config", fmt.Errorf("configure: %w", config), false, ClassPermanent, false},
+		{"unsupported", ErrUnsupported, true, ClassPermanent, true},
+		{"wrapped unsupported", fmt.Errorf("votes: %w", ErrUnsupported), false, ClassPermanent, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := client(t, failing{tc.err}).Check(context.Background())
+			if err == nil || err.Error() != tc.err.Error() {
+				t.Fatalf("Check = %v, want text %q", err, tc.err.Error())
+			}
+			if got := ClassOf(err); got != tc.class {
+				t.Errorf("ClassOf = %s, want %s", got, tc.class)
+			}
+			if errors.Is(err, ErrUnsupported) != tc.unsupport {
+				t.Errorf("errors.Is(ErrUnsupported) = %v", !tc.unsupport)
+			}
+			var e *Error
+			if errors.As(tc.err, &e) {
+				var got *Error
+				if !errors.As(err, &got) || *got != *e {
+					t.Errorf("classified error = %+v, want %+v", got, e)
+				}
+			}
+			var ce *ConfigError
+			if errors.As(tc.err, &ce) {
+				var got *ConfigError
+				if !errors.As(err, &got) || !cmp.Equal(got, ce) {
+					t.Errorf("config error = %+v, want %+v", got, ce)
+				}
+			}
+			if tc.same && !cmp.Equal(err, tc.err, cmp.Comparer(func(a, b error) bool { return fmt.Sprintf("%T %v", a, a) == fmt.Sprintf("%T %v", b, b) })) {
+				t.Errorf("got %T, want %T", err, tc.err)
+			}
+		})
+	}
+}
+
+func TestContextCauseWhenCallerCancels(t *testing.T) {
+	block := blocking{}
+	ctx, cancel := context.WithCancelCause(context.Background())
+	cause := errors.New("hub shutting down")
+	go func() {
+		time.Sleep(50 * time.Millisecond)
+		cancel(cause)
+	}()
+	err := client(t, block).Check(ctx)
+	if err != cause {
+		t.Errorf("Check = %v, want the context's cause", err)
+	}
+}
+
+type blocking struct{ failing }
+
+func (blocking) Check(ctx context.Context) error {
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+func TestUnknownOpRefusedBeforeSending(t *testing.T) {
+	_, err := client(t, failing{errors.New("must not be called")}).Push(context.Background(), PushRequest{Changes: []Change{{Op: OpCreate}, {Op: "upsert"}}})
+	if err == nil || err.Error() != `push: change 1 has unknown op "upsert" (want create, update or delete)` {
+		t.Errorf("Push = %v", err)
+	}
+}
+
+func TestDescribeRefusesUnknownAttrType(t *testing.T) {
+	_, err := descriptionToProto(Description{Schema: Schema{Attributes: []Attribute{{Name: "x", Type: "int"}}}})
+	if err == nil || !strings.Contains(err.Error(), `config attribute "x" has unknown type "int"`) {
+		t.Errorf("descriptionToProto = %v", err)
+	}
+}

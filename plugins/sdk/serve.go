@@ -1,0 +1,70 @@
+package sdk
+
+import (
+	"os"
+	"sync"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/go-plugin"
+)
+
+// EnvLogLevel names the environment variable through which the host tells a
+// connector plugin the level to log at (trace, debug, info, warn, error).
+// Unset, a plugin logs at info.
+const EnvLogLevel = "USMHUB_CONNECTOR_LOG_LEVEL"
+
+var (
+	loggerOnce sync.Once
+	logger     hclog.Logger
+)
+
+// Logger returns the connector's logger. It writes JSON lines to the
+// plugin's stderr, which the host reads and relays into the hub's log under
+// the connector instance's name ("connector.<type>.<name>"), at the level
+// each line was logged at. Log with key/value pairs, and never log a
+// sensitive config value.
+//
+// A connector must not write to stdout: go-plugin owns it.
+func Logger() hclog.Logger {
+	loggerOnce.Do(func() {
+		logger = hclog.New(&hclog.LoggerOptions{
+			Level:      hclog.LevelFromString(levelFromEnv()),
+			Output:     os.Stderr, // the real stderr, captured before go-plugin swaps os.Stderr
+			JSONFormat: true,
+		})
+	})
+	return logger
+}
+
+func levelFromEnv() string {
+	if l := os.Getenv(EnvLogLevel); hclog.LevelFromString(l) != hclog.NoLevel {
+		return l
+	}
+	return "info"
+}
+
+// Serve runs a connector plugin: it answers the host's handshake and serves
+// the connector over gRPC until the host closes it. A connector's main is
+// one line:
+//
+//	func main() { sdk.Serve(New) }
+//
+// factory is called once per plugin process, before the first call. Serve
+// does not return normally; run by hand (not by the hub), the binary prints
+// that it is a plugin and exits with status 1.
+func Serve(factory func() Connector) {
+	plugin.Serve(ServeConfig(factory))
+}
+
+// ServeConfig is the go-plugin configuration Serve runs with: the versioned
+// Handshake, gRPC only, the connector under PluginName, and Logger. Hosts
+// and tests use it to serve a connector in-process (go-plugin's test mode,
+// ServeConfig.Test); connector authors call Serve.
+func ServeConfig(factory func() Connector) *plugin.ServeConfig {
+	return &plugin.ServeConfig{
+		HandshakeConfig: Handshake,
+		Plugins:         plugin.PluginSet{PluginName: &GRPCPlugin{Factory: factory}},
+		GRPCServer:      grpcServer,
+		Logger:          Logger(),
+	}
+}
