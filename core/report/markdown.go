@@ -1,0 +1,411 @@
+package report
+
+import (
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/usmhub/usmhub/core/model"
+	"github.com/usmhub/usmhub/core/readiness"
+)
+
+// footerTime is how the footer shows GeneratedAt.
+const footerTime = "2006-01-02 15:04 UTC"
+
+// Markdown renders the report for a ticket: CommonMark with GitHub-style
+// tables, using only headings, paragraphs, lists, tables, bold and code,
+// which Redmine, GitHub and Request Tracker all render. It ends with a
+// footer line naming the report key and when the report was generated.
+func (r *Report) Markdown() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "## %s\n\n", inline(r.Title))
+	switch {
+	case r.Sprint != nil:
+		r.sprintMarkdown(&b)
+	case r.Scan != nil:
+		r.scanMarkdown(&b)
+	case r.Register != nil:
+		r.registerMarkdown(&b)
+	case r.Readiness != nil:
+		r.readinessMarkdown(&b)
+	}
+	fmt.Fprintf(&b, "---\n\nPublished by usmhub — report key `%s`, generated %s\n", r.Key, r.GeneratedAt.UTC().Format(footerTime))
+	return redact(b.String(), r.secrets)
+}
+
+func (r *Report) sprintMarkdown(b *strings.Builder) {
+	s := r.Sprint
+	if s.Number == 0 {
+		b.WriteString("No improvement sprint has been planned yet.\n\n")
+		nextStep(b, s.Next)
+		return
+	}
+	if s.Goal != "" {
+		fmt.Fprintf(b, "- **Goal:** %s\n", inline(s.Goal))
+	}
+	fmt.Fprintf(b, "- **Status:** %s\n", label(string(s.Status)))
+	fmt.Fprintf(b, "- **Dates:** %s to %s\n", inline(s.Start), inline(s.End))
+	fmt.Fprintf(b, "- **Capacity:** %s of %s used\n", num(s.Used), num(s.Capacity))
+	c := s.Counts
+	progress := fmt.Sprintf("%d realized, %d in progress, %d planned, %d returned to the pool", c.Realized, c.InProgress, c.Planned, c.Returned)
+	if c.Rejected > 0 {
+		progress += fmt.Sprintf(", %d rejected", c.Rejected)
+	}
+	if c.Missing > 0 {
+		progress += fmt.Sprintf(", %d no longer in the risk database", c.Missing)
+	}
+	fmt.Fprintf(b, "- **Progress:** %s\n\n", progress)
+
+	fmt.Fprintf(b, "### Chosen risks\n\n")
+	if len(s.Items) == 0 {
+		b.WriteString("No risk was chosen for this sprint.\n\n")
+	} else {
+		rows := make([][]string, len(s.Items))
+		for i, it := range s.Items {
+			status := label(string(it.Status))
+			if it.Status == "" {
+				status = "(no longer in the risk database)"
+			}
+			rows[i] = []string{it.Key, it.Title, num(it.Score), num(it.Effort), status}
+		}
+		table(b, []string{"Risk", "Title", "Score when chosen", "Effort", "Status now"}, "llrrl", rows)
+	}
+
+	fmt.Fprintf(b, "### Priority policy\n\n")
+	if s.Policy == "" {
+		b.WriteString("The sprint recorded no priority policy.\n\n")
+	} else {
+		b.WriteString("The risks were chosen by this score, fixed before the sprint:\n\n")
+		codeBlock(b, s.Policy)
+	}
+	if s.PolicyNow != "" {
+		b.WriteString("The initiative's policy has changed since; it now reads:\n\n")
+		codeBlock(b, s.PolicyNow)
+	}
+}
+
+func (r *Report) scanMarkdown(b *strings.Builder) {
+	s := r.Scan
+	if s.Baseline == nil {
+		b.WriteString("No baseline scan of the current situation has been taken yet, so progress cannot be measured.\n\n")
+		nextStep(b, s.Next)
+		return
+	}
+	scans := [][]string{scanRow("Baseline", s.Baseline)}
+	if s.Latest != nil {
+		scans = append(scans, scanRow("Latest", s.Latest))
+	}
+	table(b, []string{"Scan", "Kind", "Method", "Version", "Date", "Dimensions"}, "lllllr", scans)
+	if s.Latest == nil {
+		b.WriteString("No progress scan with the baseline's method and version yet: the baseline's scores are the starting point.\n\n")
+	} else {
+		fmt.Fprintf(b, "%s with the same method since the baseline; the latest is compared with it.\n\n", plural(s.ProgressScans, "progress scan"))
+	}
+	if s.Incomparable > 0 {
+		fmt.Fprintf(b, "Not compared: %s taken with another method or version than the baseline's.\n\n", plural(s.Incomparable, "progress scan"))
+	}
+
+	b.WriteString("### Per dimension\n\n")
+	var up, down, same int
+	rows := make([][]string, len(s.Rows))
+	for i, row := range s.Rows {
+		rows[i] = []string{row.Dimension, numPtr(row.Baseline)}
+		if s.Latest != nil {
+			rows[i] = append(rows[i], numPtr(row.Latest), delta(row.Delta))
+		}
+		if row.Delta != nil {
+			switch d := math.Round(*row.Delta*100) / 100; {
+			case d > 0:
+				up++
+			case d < 0:
+				down++
+			default:
+				same++
+			}
+		}
+	}
+	if s.Latest != nil {
+		table(b, []string{"Dimension", "Baseline", "Latest", "Change"}, "lrrl", rows)
+		fmt.Fprintf(b, "%s improved, %s declined, %s unchanged.\n\n", plural(up, "dimension"), strconv.Itoa(down), strconv.Itoa(same))
+	} else {
+		table(b, []string{"Dimension", "Baseline"}, "lr", rows)
+	}
+
+	if s.Latest != nil {
+		fmt.Fprintf(b, "### Findings of the latest scan (%s)\n\n", inline(s.Latest.TakenOn))
+	} else {
+		fmt.Fprintf(b, "### Findings of the baseline scan (%s)\n\n", inline(s.Baseline.TakenOn))
+	}
+	if len(s.Findings) == 0 {
+		b.WriteString("No findings were recorded with this scan.\n\n")
+	} else {
+		for _, f := range s.Findings {
+			fmt.Fprintf(b, "- %s\n", inline(f))
+		}
+		b.WriteString("\n")
+	}
+	nextStep(b, s.Next)
+}
+
+func scanRow(name string, s *ScanInfo) []string {
+	return []string{name, string(s.Kind), s.Method, s.MethodVersion, s.TakenOn, strconv.Itoa(s.Dimensions)}
+}
+
+func (r *Report) registerMarkdown(b *strings.Builder) {
+	g := r.Register
+	var realized, rejected int
+	for _, c := range g.ByStatus {
+		switch model.Status(c.Name) {
+		case model.Realized:
+			realized = c.Count
+		case model.Rejected:
+			rejected = c.Count
+		}
+	}
+	fmt.Fprintf(b, "**%s** in the register: %d open, %d realized, %d rejected.\n\n", plural(g.Total, "risk"), g.Open, realized, rejected)
+	if g.Policy == "" {
+		b.WriteString("No priority policy is fixed for this initiative yet, so the open risks are listed by key, unscored.\n\n")
+	} else {
+		fmt.Fprintf(b, "Ranked by the priority policy **%s**:\n\n", inline(g.Policy))
+		codeBlock(b, g.PolicyText)
+	}
+
+	if g.Policy == "" {
+		fmt.Fprintf(b, "### First %d open risks by key\n\n", g.TopN)
+	} else {
+		fmt.Fprintf(b, "### Top %d open risks by priority\n\n", g.TopN)
+	}
+	if len(g.Top) == 0 {
+		b.WriteString("No open risks.\n\n")
+	} else {
+		rows := make([][]string, len(g.Top))
+		for i, t := range g.Top {
+			process := string(t.Process)
+			if process == "" {
+				process = "—"
+			}
+			rows[i] = []string{strconv.Itoa(t.Rank), t.Key, t.Title, string(t.Kind), process, label(string(t.Status)),
+				fmt.Sprintf("%d × %d", t.Likelihood, t.Impact), num(t.Effort), strconv.Itoa(t.Votes), numPtr(t.Score)}
+		}
+		table(b, []string{"#", "Risk", "Title", "Kind", "Process", "Status", "Likelihood × impact", "Effort", "Votes", "Score"}, "rllllllrrr", rows)
+	}
+	if g.Unscored > 0 {
+		fmt.Fprintf(b, "**Note:** the policy could not score %s, ranked last: %s\n\n", plural(g.Unscored, "open risk"), inline(g.ScoreError))
+	}
+
+	for _, part := range []struct {
+		title, column string
+		counts        []Count
+	}{
+		{"Risks per status", "Status", g.ByStatus},
+		{"Risks per kind", "Kind", g.ByKind},
+		{"Risks per process", "Process", g.ByProcess},
+	} {
+		fmt.Fprintf(b, "### %s\n\n", part.title)
+		rows := make([][]string, 0, len(part.counts)+1)
+		for _, c := range part.counts {
+			rows = append(rows, []string{label(c.Name), strconv.Itoa(c.Count)})
+		}
+		rows = append(rows, []string{"**Total**", "**" + strconv.Itoa(g.Total) + "**"})
+		table(b, []string{part.column, "Risks"}, "lr", rows)
+	}
+}
+
+func (r *Report) readinessMarkdown(b *strings.Builder) {
+	pass, warn, fail := tally(r.Readiness)
+	fmt.Fprintf(b, "USM's preconditions for an improvement initiative: %d pass, %d warn, %d fail.\n\n", pass, warn, fail)
+	rows := make([][]string, len(r.Readiness))
+	for i, c := range r.Readiness {
+		rows[i] = []string{strconv.Itoa(c.Precondition), capitalise(c.Name), outcome(c.Status), c.Reason}
+	}
+	table(b, []string{"#", "Precondition", "Result", "Reason"}, "rlll", rows)
+	b.WriteString("### Next steps\n\n")
+	any := false
+	for _, c := range r.Readiness {
+		if strings.TrimSpace(c.Next) == "" {
+			continue
+		}
+		any = true
+		fmt.Fprintf(b, "- **%d. %s** (%s): %s\n", c.Precondition, inline(capitalise(c.Name)), outcome(c.Status), inline(c.Next))
+	}
+	if !any {
+		b.WriteString("None: every precondition is met.\n")
+	}
+	b.WriteString("\n")
+}
+
+// outcome shows a check's status with a sign that reads at a glance.
+func outcome(s readiness.Status) string {
+	switch s {
+	case readiness.Pass:
+		return "✅ pass"
+	case readiness.Warn:
+		return "⚠ warn"
+	default:
+		return "❌ " + string(s)
+	}
+}
+
+func nextStep(b *strings.Builder, next string) {
+	if next != "" {
+		fmt.Fprintf(b, "**Next step:** %s\n\n", inline(next))
+	}
+}
+
+// table writes a GitHub-style table. align holds one letter per column:
+// l (left) or r (right). Cells are made single-line and their pipes escaped.
+func table(b *strings.Builder, header []string, align string, rows [][]string) {
+	b.WriteString("|")
+	for _, h := range header {
+		b.WriteString(" " + cell(h) + " |")
+	}
+	b.WriteString("\n|")
+	for i := range header {
+		if i < len(align) && align[i] == 'r' {
+			b.WriteString(" ---: |")
+		} else {
+			b.WriteString(" --- |")
+		}
+	}
+	b.WriteString("\n")
+	for _, row := range rows {
+		b.WriteString("|")
+		for i := range header {
+			v := ""
+			if i < len(row) {
+				v = row[i]
+			}
+			if v = cell(v); v == "" {
+				b.WriteString(" |")
+			} else {
+				b.WriteString(" " + v + " |")
+			}
+		}
+		b.WriteString("\n")
+	}
+	b.WriteString("\n")
+}
+
+// cell makes text safe inside a table cell: on one line, with every pipe
+// escaped so it cannot end the cell. Backslashes right before a pipe are
+// doubled, so that they still show once the pipe's escape is taken off.
+func cell(s string) string {
+	s = inline(s)
+	if !strings.Contains(s, "|") {
+		return s
+	}
+	var b strings.Builder
+	run := 0 // backslashes just written
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; c {
+		case '\\':
+			run++
+			b.WriteByte(c)
+		case '|':
+			b.WriteString(strings.Repeat(`\`, run))
+			b.WriteString(`\|`)
+			run = 0
+		default:
+			run = 0
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
+}
+
+// inline puts text on one line: every run of white space holding a line
+// break (or any control character) becomes one space, and the ends are
+// trimmed. A line break inside a list item, heading or cell would end it.
+func inline(s string) string {
+	if !strings.ContainsFunc(s, func(r rune) bool { return r == '\n' || r == '\r' || unicode.IsControl(r) }) {
+		return strings.TrimSpace(s)
+	}
+	var b strings.Builder
+	space := false
+	for _, r := range s {
+		if unicode.IsSpace(r) || unicode.IsControl(r) {
+			space = true
+			continue
+		}
+		if space && b.Len() > 0 {
+			b.WriteByte(' ')
+		}
+		space = false
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// codeBlock writes text as a fenced code block, with a fence longer than
+// any run of backticks inside it.
+func codeBlock(b *strings.Builder, text string) {
+	fence := strings.Repeat("`", max(3, longestRun(text, '`')+1))
+	text = strings.TrimRight(strings.ReplaceAll(text, "\r\n", "\n"), "\n")
+	fmt.Fprintf(b, "%shcl\n%s\n%s\n\n", fence, text, fence)
+}
+
+func longestRun(s string, c byte) int {
+	best, n := 0, 0
+	for i := 0; i < len(s); i++ {
+		if s[i] == c {
+			n++
+			best = max(best, n)
+		} else {
+			n = 0
+		}
+	}
+	return best
+}
+
+// label shows a status or other enum value as words: in_progress → in progress.
+func label(s string) string { return strings.ReplaceAll(s, "_", " ") }
+
+func capitalise(s string) string {
+	r, n := utf8.DecodeRuneInString(s)
+	if r == utf8.RuneError {
+		return s
+	}
+	return string(unicode.ToUpper(r)) + s[n:]
+}
+
+// num shows a number with at most two decimals.
+func num(f float64) string {
+	f = math.Round(f*100) / 100
+	if f == 0 {
+		f = 0 // no "-0"
+	}
+	return strconv.FormatFloat(f, 'f', -1, 64)
+}
+
+func numPtr(f *float64) string {
+	if f == nil {
+		return "—"
+	}
+	return num(*f)
+}
+
+// delta shows a change with its sign and an arrow: ▲ +0.5, ▼ -0.25, = 0.
+func delta(d *float64) string {
+	if d == nil {
+		return "—"
+	}
+	v := num(*d)
+	switch {
+	case v == "0":
+		return "= 0"
+	case strings.HasPrefix(v, "-"):
+		return "▼ " + v
+	default:
+		return "▲ +" + v
+	}
+}
+
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return strconv.Itoa(n) + " " + noun + "s"
+}
