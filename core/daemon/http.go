@@ -1,0 +1,218 @@
+package daemon
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/usmhub/usmhub/core/schedule"
+)
+
+// Health is the body of GET /healthz.
+type Health struct {
+	// Status is "ok" whenever the daemon answers; a job's failures show in
+	// its own fields, not here.
+	Status string `json:"status"`
+	// Jobs are the configured jobs, sorted by name.
+	Jobs []JobHealth `json:"jobs"`
+}
+
+// JobHealth is one job in GET /healthz. Times are RFC 3339; a field of a
+// run that has not happened yet is null.
+type JobHealth struct {
+	// Name and Spec are the job's name and cron schedule.
+	Name string `json:"name"`
+	Spec string `json:"spec"`
+	// Running is true while a run is under way.
+	Running bool `json:"running"`
+	// LastRun is when the last finished run started.
+	LastRun *time.Time `json:"last_run"`
+	// LastDurationSeconds is how long the last finished run took.
+	LastDurationSeconds *float64 `json:"last_duration_seconds"`
+	// LastError is the error of the last finished run; null if it
+	// succeeded.
+	LastError *string `json:"last_error"`
+	// LastSuccess is when the last successful run ended.
+	LastSuccess *time.Time `json:"last_success"`
+	// NextRun is when the schedule fires next (before jitter).
+	NextRun *time.Time `json:"next_run"`
+}
+
+// syncResponse is the body of POST /v1/sync/{name}.
+type syncResponse struct {
+	Started bool   `json:"started"`
+	Error   string `json:"error,omitempty"`
+}
+
+// errorResponse is the body of an error answer.
+type errorResponse struct {
+	Error string `json:"error"`
+}
+
+// server is one HTTP listener serving the daemon's routes.
+type server struct {
+	addr string // the address as configured, to tell whether a reload moved it
+	ln   net.Listener
+	http *http.Server
+	errc chan error // receives Serve's error if it fails
+}
+
+// listen binds addr and starts serving the daemon's routes on it; the
+// handlers need a generation installed.
+func (d *daemon) listen(addr string) (*server, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listening on %s (hub.listen): %w", addr, err)
+	}
+	s := &server{
+		addr: addr,
+		ln:   ln,
+		errc: make(chan error, 1),
+		http: &http.Server{
+			Handler:           d.handler,
+			ReadHeaderTimeout: 10 * time.Second,
+			ReadTimeout:       30 * time.Second,
+			WriteTimeout:      30 * time.Second,
+			IdleTimeout:       2 * time.Minute,
+			ErrorLog:          d.logger.Named("http").StandardLogger(&hclog.StandardLoggerOptions{InferLevels: true}),
+		},
+	}
+	go func() {
+		if err := s.http.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			s.errc <- err
+		}
+	}()
+	return s, nil
+}
+
+// announce logs that s is in service and tells Options.OnListen.
+func (d *daemon) announce(s *server) {
+	d.logger.Info("listening", "addr", s.ln.Addr().String())
+	if d.opts.OnListen != nil {
+		d.opts.OnListen(s.ln.Addr())
+	}
+}
+
+// shutdown stops s gracefully until ctx is done, then closes it.
+func (s *server) shutdown(ctx context.Context, logger hclog.Logger) {
+	if err := s.http.Shutdown(ctx); err != nil {
+		logger.Warn("HTTP requests did not finish in time; closing their connections", "addr", s.ln.Addr().String(), "error", err)
+		_ = s.http.Close()
+	}
+}
+
+// routes returns the daemon's HTTP API. The handlers read the generation
+// being served on every request, so they follow reloads.
+func (d *daemon) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", d.handleHealthz)
+	mux.Handle("GET /metrics", d.metrics.Handler(d.logger.Named("metrics")))
+	mux.HandleFunc("POST /v1/sync/{name}", d.handleSync)
+	return mux
+}
+
+// handleHealthz answers GET /healthz with a Health.
+func (d *daemon) handleHealthz(w http.ResponseWriter, r *http.Request) {
+	jobs := d.current().sched.Jobs()
+	h := Health{Status: "ok", Jobs: make([]JobHealth, 0, len(jobs))}
+	d.statusMu.Lock()
+	for _, j := range jobs {
+		jh := JobHealth{Name: j.Name, Spec: j.Spec, Running: j.Running}
+		if !j.Next.IsZero() {
+			jh.NextRun = ptr(j.Next)
+		}
+		if st := d.status[j.Name]; st != nil && !st.lastRun.IsZero() {
+			jh.LastRun = ptr(st.lastRun)
+			jh.LastDurationSeconds = ptr(st.lastDuration.Seconds())
+			if st.lastError != "" {
+				jh.LastError = ptr(st.lastError)
+			}
+			if !st.lastSuccess.IsZero() {
+				jh.LastSuccess = ptr(st.lastSuccess)
+			}
+		}
+		h.Jobs = append(h.Jobs, jh)
+	}
+	d.statusMu.Unlock()
+	writeJSON(w, http.StatusOK, h)
+}
+
+// handleSync answers POST /v1/sync/{name}: it starts a run of the job now.
+//
+//	403 the API token is not configured
+//	401 the bearer token is missing or wrong
+//	404 no job of that name
+//	409 the job is running already
+//	503 the daemon is stopping or reloading
+//	202 the run started
+func (d *daemon) handleSync(w http.ResponseWriter, r *http.Request) {
+	gen := d.current()
+	if !gen.hasToken {
+		writeJSON(w, http.StatusForbidden, errorResponse{
+			Error: "the sync API is disabled: set hub.api_token in the configuration to enable POST /v1/sync/{name}",
+		})
+		return
+	}
+	token, presented := bearerToken(r)
+	if !presented {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="usmhub"`)
+		writeJSON(w, http.StatusUnauthorized, errorResponse{Error: "authorization required: send Authorization: Bearer <hub.api_token>"})
+		return
+	}
+	sum := sha256.Sum256([]byte(token))
+	if subtle.ConstantTimeCompare(sum[:], gen.tokenHash[:]) != 1 {
+		d.logger.Warn("sync request with a wrong API token", "remote", r.RemoteAddr)
+		w.Header().Set("WWW-Authenticate", `Bearer realm="usmhub", error="invalid_token"`)
+		writeJSON(w, http.StatusUnauthorized, errorResponse{Error: "invalid API token"})
+		return
+	}
+
+	name := r.PathValue("name")
+	started, err := gen.sched.Trigger(name)
+	switch {
+	case errors.Is(err, schedule.ErrUnknownJob):
+		writeJSON(w, http.StatusNotFound, errorResponse{Error: fmt.Sprintf("no job named %q", name)})
+	case errors.Is(err, schedule.ErrStopped):
+		w.Header().Set("Retry-After", "5")
+		writeJSON(w, http.StatusServiceUnavailable, errorResponse{Error: "the daemon is stopping or reloading; try again shortly"})
+	case err != nil:
+		d.logger.Error("triggering a run failed", "job", name, "error", err)
+		writeJSON(w, http.StatusInternalServerError, errorResponse{Error: err.Error()})
+	case !started:
+		writeJSON(w, http.StatusConflict, syncResponse{Started: false, Error: fmt.Sprintf("job %q is already running", name)})
+	default:
+		d.logger.Info("run requested over HTTP", "job", name, "remote", r.RemoteAddr)
+		writeJSON(w, http.StatusAccepted, syncResponse{Started: true})
+	}
+}
+
+// bearerToken returns the credentials of an "Authorization: Bearer …"
+// header, and whether there was one.
+func bearerToken(r *http.Request) (string, bool) {
+	scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	token = strings.TrimSpace(token)
+	return token, token != ""
+}
+
+// writeJSON writes v as the JSON body of a response with status code.
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// ptr returns a pointer to a copy of v.
+func ptr[T any](v T) *T { return &v }
