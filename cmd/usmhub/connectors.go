@@ -2,18 +2,337 @@ package main
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/hashicorp/go-hclog"
 
 	"github.com/usmhub/usmhub/core/config"
 	"github.com/usmhub/usmhub/core/readiness"
+	"github.com/usmhub/usmhub/plugins/host"
+	"github.com/usmhub/usmhub/plugins/sdk"
 )
 
-// connectorHealth launches every configured connector and runs Configure and
-// Check (unless offline), reporting each one's health.
-func connectorHealth(_ context.Context, _ *env, cfg *config.Config, offline bool) []readiness.ConnectorHealth {
-	out := make([]readiness.ConnectorHealth, 0, len(cfg.Connectors))
-	for _, c := range cfg.Connectors {
-		out = append(out, readiness.ConnectorHealth{ID: c.ID(), Checked: false})
+// connectorSet launches the config's connectors on first use, decodes each
+// one's block against the schema its plugin describes, and configures it.
+type connectorSet struct {
+	cfg  *config.Config
+	host *host.Host
+	log  hclog.Logger
+
+	mu        sync.Mutex
+	instances map[string]*host.Instance
+	secrets   []string
+}
+
+func newConnectorSet(cfg *config.Config, log hclog.Logger) (*connectorSet, error) {
+	h, err := host.New(host.Options{Dirs: host.DefaultDirs(cfg.Hub.PluginDir), Logger: log, WorkDir: cfg.Dir})
+	if err != nil {
+		return nil, fmt.Errorf("plugin host: %w", err)
 	}
-	_ = offline
+	return &connectorSet{cfg: cfg, host: h, log: log, instances: map[string]*host.Instance{}}, nil
+}
+
+// get returns the configured connector with that id ("type.name"),
+// launching and configuring it on first use. Config mistakes come back as
+// *config.DiagError pointing into the connector's block.
+func (s *connectorSet) get(ctx context.Context, id string) (*host.Instance, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if inst, ok := s.instances[id]; ok {
+		return inst, nil
+	}
+	c := s.cfg.Connector(id)
+	if c == nil {
+		return nil, fmt.Errorf("no connector %q in %s", id, s.cfg.Path)
+	}
+	inst, err := s.host.Launch(ctx, c.Type, c.Name, c.PluginSHA256)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", c.Range, err)
+	}
+	desc, err := inst.Describe(ctx)
+	if err != nil {
+		_ = inst.Close()
+		return nil, fmt.Errorf("connector %s: describe: %w", id, err)
+	}
+	sc, diags := host.DecodeConfig(c.Body, desc.Schema, config.EvalContext(s.cfg.Dir))
+	if diags.HasErrors() {
+		_ = inst.Close()
+		return nil, &config.DiagError{Diags: diags}
+	}
+	secrets := host.SensitiveValues(desc.Schema, sc)
+	if err := inst.Configure(ctx, sc); err != nil {
+		_ = inst.Close()
+		var ce *sdk.ConfigError
+		if errors.As(err, &ce) {
+			return nil, &config.DiagError{Diags: host.ScrubDiagnostics(host.ConfigureDiagnostics(err, c.Body), secrets)}
+		}
+		return nil, fmt.Errorf("connector %s: configure: %s", id, host.Scrub(err.Error(), secrets))
+	}
+	s.secrets = append(s.secrets, secrets...)
+	s.instances[id] = inst
+	return inst, nil
+}
+
+// scrub removes the values of sensitive attributes from s.
+func (s *connectorSet) scrub(msg string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return host.Scrub(msg, s.secrets)
+}
+
+func (s *connectorSet) close() {
+	_ = s.host.Close()
+}
+
+// connectors returns the command's connector set, created on first use.
+func (e *env) connectors() (*connectorSet, error) {
+	if e.conns != nil {
+		return e.conns, nil
+	}
+	cfg, err := e.config()
+	if err != nil {
+		return nil, err
+	}
+	cs, err := newConnectorSet(cfg, e.logger())
+	if err != nil {
+		return nil, err
+	}
+	e.conns = cs
+	return cs, nil
+}
+
+// connectorHealth launches every configured connector and runs Configure,
+// then Check unless offline, reporting each one's health. Offline, the
+// connectors are still launched and configured: a config mistake is found
+// without reaching the tool.
+func connectorHealth(ctx context.Context, e *env, cfg *config.Config, offline bool) []readiness.ConnectorHealth {
+	out := make([]readiness.ConnectorHealth, 0, len(cfg.Connectors))
+	if len(cfg.Connectors) == 0 {
+		return out
+	}
+	cs, err := e.connectors()
+	if err != nil {
+		for _, c := range cfg.Connectors {
+			out = append(out, readiness.ConnectorHealth{ID: c.ID(), Checked: true, Err: err})
+		}
+		return out
+	}
+	for _, c := range cfg.Connectors {
+		h := readiness.ConnectorHealth{ID: c.ID(), Checked: true}
+		inst, err := cs.get(ctx, c.ID())
+		switch {
+		case err != nil:
+			h.Err = err
+		case offline:
+			h.Checked = false
+		default:
+			if err := inst.Check(ctx); err != nil {
+				h.Err = errors.New(cs.scrub(err.Error()))
+			}
+		}
+		out = append(out, h)
+	}
 	return out
+}
+
+// logger is the command's hclog logger, on stderr, at the config's level
+// and format ($USMHUB_LOG_LEVEL overrides the level).
+func (e *env) logger() hclog.Logger {
+	if e.log != nil {
+		return e.log
+	}
+	level, format := "warn", "text"
+	if e.cfg != nil {
+		level, format = e.cfg.Hub.LogLevel, e.cfg.Hub.LogFormat
+		if e.serving {
+			level = e.cfg.Hub.LogLevel
+		} else if hclog.LevelFromString(level) < hclog.Warn {
+			level = "warn" // commands print results; only the daemon chats
+		}
+	}
+	if v := os.Getenv("USMHUB_LOG_LEVEL"); v != "" {
+		level = v
+	}
+	e.log = hclog.New(&hclog.LoggerOptions{
+		Name:       "usmhub",
+		Level:      hclog.LevelFromString(level),
+		Output:     e.stderr,
+		JSONFormat: format == "json",
+	})
+	return e.log
+}
+
+// pluginsCmd lists and describes connector plugins.
+func pluginsCommands() map[string]command {
+	return map[string]command{"list": pluginsListCmd{}, "describe": pluginsDescribeCmd{}}
+}
+
+type pluginsListCmd struct{}
+
+func (pluginsListCmd) Synopsis() string { return "List the connector plugins found" }
+
+type pluginInfo struct {
+	Type         string           `json:"type"`
+	Path         string           `json:"path"`
+	SHA256       string           `json:"sha256"`
+	Name         string           `json:"name,omitempty"`
+	Version      string           `json:"version,omitempty"`
+	Protocol     int              `json:"protocol,omitempty"`
+	Capabilities []sdk.Capability `json:"capabilities,omitempty"`
+	Publishes    bool             `json:"publishes_reports"`
+	ReadsVotes   bool             `json:"reads_votes"`
+	Error        string           `json:"error,omitempty"`
+}
+
+func (pluginsListCmd) Run(ctx context.Context, e *env, args []string) int {
+	fs := e.newFlags("plugins list", "plugins list [-json]")
+	asJSON := fs.Bool("json", false, "print JSON")
+	if _, code, ok := parse(fs, args); !ok {
+		return code
+	}
+	infos, code := describePlugins(ctx, e, "")
+	if code != exitOK {
+		return code
+	}
+	if *asJSON {
+		return e.printJSON(infos)
+	}
+	tw := e.table()
+	fmt.Fprintln(tw, "TYPE\tVERSION\tPROTOCOL\tCAPABILITIES\tSHA256\tPATH")
+	for _, p := range infos {
+		caps := capabilities(p)
+		if p.Error != "" {
+			caps = "error: " + p.Error
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\n", p.Type, dash(p.Version), p.Protocol, caps, p.SHA256[:12]+"…", p.Path)
+	}
+	_ = tw.Flush()
+	if len(infos) == 0 {
+		fmt.Fprintln(e.stderr, "no connector plugins found: build them with 'make build' (into bin/, next to usmhub) or set hub.plugin_dir")
+	}
+	return exitOK
+}
+
+func capabilities(p pluginInfo) string {
+	var parts []string
+	for _, c := range p.Capabilities {
+		var ops []string
+		if c.Pull {
+			ops = append(ops, "pull")
+		}
+		if c.Push {
+			ops = append(ops, "push")
+		}
+		if c.Delete {
+			ops = append(ops, "delete")
+		}
+		parts = append(parts, fmt.Sprintf("%s(%s)", c.Kind, strings.Join(ops, ",")))
+	}
+	if p.Publishes {
+		parts = append(parts, "reports")
+	}
+	if p.ReadsVotes {
+		parts = append(parts, "votes")
+	}
+	return strings.Join(parts, " ")
+}
+
+// pluginDirs is where plugins are looked for: the config's plugin_dir when
+// a config exists, and the usmhub binary's own folder.
+func pluginDirs(e *env) []string {
+	dir := ""
+	if cfg, err := e.config(); err == nil {
+		dir = cfg.Hub.PluginDir
+	}
+	return host.DefaultDirs(dir)
+}
+
+// describePlugins launches each found plugin (or only typ) and asks Describe.
+func describePlugins(ctx context.Context, e *env, typ string) ([]pluginInfo, int) {
+	dirs := pluginDirs(e)
+	found, err := host.Discover(dirs...)
+	if err != nil {
+		return nil, e.fail(fmt.Errorf("find plugins: %w", err))
+	}
+	h, err := host.New(host.Options{Dirs: dirs, Logger: e.logger()})
+	if err != nil {
+		return nil, e.fail(err)
+	}
+	defer h.Close()
+	var infos []pluginInfo
+	for _, b := range found {
+		if typ != "" && b.Type != typ {
+			continue
+		}
+		info := pluginInfo{Type: b.Type, Path: b.Path, SHA256: b.SHA256}
+		inst, err := h.Launch(ctx, b.Type, "describe", "")
+		if err == nil {
+			var d sdk.Description
+			d, err = inst.Describe(ctx)
+			info.Name, info.Version, info.Protocol, info.Capabilities = d.Name, d.Version, d.ProtocolVersion, d.Capabilities
+			info.Publishes, info.ReadsVotes = d.PublishesReports, d.ReadsVotes
+			_ = inst.Close()
+		}
+		if err != nil {
+			info.Error = err.Error()
+		}
+		infos = append(infos, info)
+	}
+	sort.Slice(infos, func(i, j int) bool { return infos[i].Type < infos[j].Type })
+	return infos, exitOK
+}
+
+type pluginsDescribeCmd struct{}
+
+func (pluginsDescribeCmd) Synopsis() string { return "Show a connector plugin's config schema" }
+
+func (pluginsDescribeCmd) Run(ctx context.Context, e *env, args []string) int {
+	fs := e.newFlags("plugins describe", "plugins describe TYPE [-json]")
+	asJSON := fs.Bool("json", false, "print JSON")
+	pos, code, ok := parse(fs, args)
+	if !ok {
+		return code
+	}
+	if len(pos) != 1 {
+		return e.usageErr(fs, "name one connector type, e.g. usmhub plugins describe file")
+	}
+	dirs := pluginDirs(e)
+	h, err := host.New(host.Options{Dirs: dirs, Logger: e.logger()})
+	if err != nil {
+		return e.fail(err)
+	}
+	defer h.Close()
+	inst, err := h.Launch(ctx, pos[0], "describe", "")
+	if err != nil {
+		return e.fail(err)
+	}
+	d, err := inst.Describe(ctx)
+	if err != nil {
+		return e.fail(fmt.Errorf("describe %s: %w", pos[0], err))
+	}
+	if *asJSON {
+		return e.printJSON(d)
+	}
+	fmt.Fprintf(e.stdout, "%s %s (protocol %d)\n", d.Name, d.Version, d.ProtocolVersion)
+	fmt.Fprintf(e.stdout, "capabilities: %s\n\n", capabilities(pluginInfo{Capabilities: d.Capabilities, Publishes: d.PublishesReports, ReadsVotes: d.ReadsVotes}))
+	fmt.Fprintf(e.stdout, "connector %q \"NAME\" {\n", d.Name)
+	fmt.Fprintf(e.stdout, "  plugin_sha256 = \"…\"  # optional pin of the binary's digest\n")
+	for _, a := range d.Schema.Attributes {
+		req := "optional"
+		if a.Required {
+			req = "required"
+		}
+		sens := ""
+		if a.Sensitive {
+			sens = ", sensitive: use env() or file()"
+		}
+		fmt.Fprintf(e.stdout, "  %-14s # %s, %s%s: %s\n", a.Name+" = "+string(a.Type), req, "", sens, a.Description)
+	}
+	fmt.Fprintln(e.stdout, "}")
+	return exitOK
 }

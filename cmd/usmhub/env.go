@@ -12,6 +12,8 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/hashicorp/go-hclog"
+
 	"github.com/usmhub/usmhub/core/config"
 	"github.com/usmhub/usmhub/core/store"
 )
@@ -22,8 +24,11 @@ type env struct {
 	stdout, stderr io.Writer
 	configFlag     string
 
-	cfg *config.Config
-	st  *store.SQLite
+	cfg     *config.Config
+	st      *store.SQLite
+	conns   *connectorSet
+	log     hclog.Logger
+	serving bool // the daemon logs at the config's level; commands only warn
 }
 
 func newEnv(stdout, stderr io.Writer, configFlag string) *env {
@@ -77,6 +82,9 @@ func (e *env) store(ctx context.Context) (*store.SQLite, error) {
 }
 
 func (e *env) close() {
+	if e.conns != nil {
+		e.conns.close()
+	}
 	if e.st != nil {
 		_ = e.st.Close()
 	}

@@ -18,6 +18,8 @@ import (
 	"sort"
 	"strings"
 	"syscall"
+
+	"github.com/hashicorp/go-plugin"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -50,6 +52,8 @@ func commands() map[string]command {
 		"readiness": readinessCmd{},
 		"log":       logCmd{},
 		"version":   versionCmd{},
+		"report":    reportCmd{},
+		"plugins":   group{name: "plugins", synopsis: "List connector plugins and describe their config", subs: pluginsCommands()},
 	}
 }
 
@@ -89,6 +93,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	e := newEnv(stdout, stderr, *configPath)
 	defer e.close()
+	defer plugin.CleanupClients()
 	return cmd.Run(ctx, e, rest[1:])
 }
 

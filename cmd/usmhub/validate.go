@@ -2,7 +2,11 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
+
+	"github.com/usmhub/usmhub/core/config"
 )
 
 type validateCmd struct{}
@@ -26,7 +30,12 @@ func (validateCmd) Run(ctx context.Context, e *env, args []string) int {
 			fmt.Fprintf(e.stdout, "connector %s: not checked (offline)\n", h.ID)
 		case h.Err != nil:
 			failed++
-			fmt.Fprintf(e.stderr, "connector %s: %v\n", h.ID, h.Err)
+			var de *config.DiagError
+			if errors.As(h.Err, &de) {
+				fmt.Fprintln(e.stderr, strings.TrimRight(de.Error(), "\n"))
+			} else {
+				fmt.Fprintf(e.stderr, "connector %s: %v\n", h.ID, h.Err)
+			}
 		default:
 			fmt.Fprintf(e.stdout, "connector %s: ok\n", h.ID)
 		}
