@@ -17,6 +17,7 @@ import (
 
 	"github.com/usmhub/usmhub/core/model"
 	"github.com/usmhub/usmhub/core/priority"
+	"github.com/usmhub/usmhub/core/schedule"
 )
 
 // Defaults of the hub block. DataDir and PluginDir are relative to the
@@ -317,16 +318,6 @@ func (l *loader) choices(block string, names []string) string {
 	return "use one of: " + strings.Join(names, ", ")
 }
 
-func (l *loader) syncs(blocks []*syncSchema) {
-	seen := map[string]hcl.Range{}
-	for _, b := range blocks {
-		if !l.label("sync", "name", b.Name, b.NameRange) || !l.unique(seen, "sync", "name", b.Name, b.DefRange) {
-			continue
-		}
-		l.cfg.Syncs = append(l.cfg.Syncs, &Sync{Name: b.Name, Body: b.Body, Range: b.DefRange})
-	}
-}
-
 func (l *loader) reports(blocks []*reportSchema) {
 	seen := map[string]hcl.Range{}
 	for _, b := range blocks {
@@ -352,6 +343,11 @@ func (l *loader) reports(blocks []*reportSchema) {
 				b.Name, strings.Join(initiativeKeys(l.cfg.Initiatives), ", "))
 		}
 		r.PublishTo = l.publishTo(b.PublishTo)
+		if b.Schedule != "" {
+			if err := schedule.ValidateSpec(b.Schedule); err != nil {
+				l.errorf(b.DefRange, "Invalid schedule", "%s.", strings.TrimSuffix(err.Error(), "."))
+			}
+		}
 		l.cfg.Reports = append(l.cfg.Reports, r)
 	}
 }

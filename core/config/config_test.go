@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
@@ -31,7 +32,7 @@ func abs(t *testing.T, path string) string {
 // consumers), compiled policies and source ranges.
 var ignore = cmp.Options{
 	cmpopts.IgnoreFields(Connector{}, "Body", "Range"),
-	cmpopts.IgnoreFields(Sync{}, "Body", "Range"),
+	cmpopts.IgnoreFields(Sync{}, "Range", "ConnectorRange"),
 	cmpopts.IgnoreFields(Priority{}, "Policy", "Range"),
 	cmpopts.IgnoreFields(Initiative{}, "Range"),
 	cmpopts.IgnoreFields(Report{}, "Range"),
@@ -87,7 +88,11 @@ func TestLoadFull(t *testing.T) {
 			{Type: "redmine", Name: "main", PluginSHA256: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"},
 			{Type: "file", Name: "local"},
 		},
-		Syncs: []*Sync{{Name: "risks"}},
+		Syncs: []*Sync{{Name: "risks", Kind: "risk", Connector: "redmine.main", Initiative: "servicedesk", Direction: "both",
+			AuthorityDefault: "remote", AuthorityFields: map[string]string{"likelihood": "hub", "impact": "hub"},
+			MapStatus: map[string]string{"proposed": "New", "accepted": "Accepted", "realized": "Closed"},
+			Filter:    map[string]string{"kind": "threat"}, OnDelete: "orphan", Schedule: "@every 10m",
+			Lookback: 2 * time.Minute, FullEvery: 12 * time.Hour, BatchSize: 50}},
 		Reports: []*Report{{
 			Name: "weekly", Kind: "sprint", Initiative: "servicedesk",
 			PublishTo: []string{"redmine.main", "file.local"}, Schedule: "0 8 * * MON",
@@ -204,6 +209,15 @@ testdata/many_errors.hcl:19,30: Unknown connector: No connector block is "github
 testdata/many_errors.hcl:22,1: Missing initiative: Report "monthly" does not say which initiative it is about; set initiative to one of: a, b.
 testdata/many_errors.hcl:31,10: Invalid name: The initiative's name is empty; name the initiative as management committed to it.
 testdata/many_errors.hcl:34,12: Invalid initiative key: "bad key" is not a valid initiative key; use letters, digits, "-" and "_", starting with a letter or digit.`},
+		{"sync_erp_two_tools.hcl", `testdata/sync_erp_two_tools.hcl:15,15: One tool under erp: With strategy "erp" every sync uses the one integrated tool, but this one uses "file.local" and sync "risks" (testdata/sync_erp_two_tools.hcl:8,1) uses "redmine.main"; use one connector, or set hub.strategy = "best_of_breed".`},
+		{"sync_bob_owners.hcl", `testdata/sync_bob_owners.hcl:14,1: Two authoritative tools: With strategy "best_of_breed" each kind has exactly one authoritative binding, but syncs "risks-redmine" (testdata/sync_bob_owners.hcl:8,1) and "risks-sheet" both own risks; set authority { default = "hub" } on the one that mirrors.
+testdata/sync_bob_owners.hcl:20,1: No authoritative tool: With strategy "best_of_breed" each kind has exactly one authoritative binding, but no sync of votes says so; add authority { default = "remote" } to the sync of the tool that owns votes (e.g. sync "votes").`},
+		{"sync_bad_values.hcl", `testdata/sync_bad_values.hcl:9,16: Unknown connector: No connector block is "redmine.mian" (write "<type>.<name>"); use one of: redmine.main.
+testdata/sync_bad_values.hcl:10,16: Invalid direction: "sideways" is not a direction; use one of: push, pull, both.
+testdata/sync_bad_values.hcl:11,16: Unknown status: map_status maps hub statuses to the tool's: "done" is not a risk status; use: proposed, accepted, planned, in_progress, realized, rejected.
+testdata/sync_bad_values.hcl:12,16: Unknown field: "colour" is not a field of a risk; filter may name: key, title, description, kind, process, source, likelihood, impact, effort, owner, status.
+testdata/sync_bad_values.hcl:13,16: Invalid schedule: invalid schedule "every day": expected exactly 5 fields, found 2: [every day]; a schedule is five cron fields "minute hour day-of-month month day-of-week" (e.g. "*/15 * * * *" or "0 6 * * 1-5"), optionally prefixed with "CRON_TZ=Europe/Amsterdam ", or a descriptor: @yearly, @monthly, @weekly, @daily, @hourly or "@every <duration>" (e.g. "@every 5m").
+testdata/sync_bad_values.hcl:14,16: Invalid lookback: "5 minutes" is not a duration; write e.g. "5m", "1h" or "24h".`},
 		{"does_not_exist.hcl", `Failed to read file: The configuration file "testdata/does_not_exist.hcl" could not be read.`},
 	}
 	for _, tt := range tests {

@@ -87,11 +87,42 @@ type connectorSchema struct {
 }
 
 type syncSchema struct {
-	Name string   `hcl:"name,label"`
-	Body hcl.Body `hcl:",remain"`
+	Name       string             `hcl:"name,label"`
+	Kind       string             `hcl:"kind"`
+	Connector  string             `hcl:"connector"`
+	Initiative string             `hcl:"initiative,optional"`
+	Direction  string             `hcl:"direction,optional"`
+	Authority  []*authoritySchema `hcl:"authority,block"`
+	MapStatus  map[string]string  `hcl:"map_status,optional"`
+	Filter     map[string]string  `hcl:"filter,optional"`
+	OnDelete   string             `hcl:"on_delete,optional"`
+	Schedule   string             `hcl:"schedule,optional"`
+	Lookback   string             `hcl:"lookback,optional"`
+	FullEvery  string             `hcl:"full_every,optional"`
+	BatchSize  *int               `hcl:"batch_size,optional"`
 
-	NameRange hcl.Range `hcl:"name,label_range"`
-	DefRange  hcl.Range `hcl:",def_range"`
+	NameRange       hcl.Range `hcl:"name,label_range"`
+	KindRange       hcl.Range `hcl:"kind,attr_value_range"`
+	ConnectorRange  hcl.Range `hcl:"connector,attr_value_range"`
+	InitiativeRange hcl.Range `hcl:"initiative,attr_value_range"`
+	DirectionRange  hcl.Range `hcl:"direction,attr_value_range"`
+	MapStatusRange  hcl.Range `hcl:"map_status,attr_value_range"`
+	FilterRange     hcl.Range `hcl:"filter,attr_value_range"`
+	OnDeleteRange   hcl.Range `hcl:"on_delete,attr_value_range"`
+	ScheduleRange   hcl.Range `hcl:"schedule,attr_value_range"`
+	LookbackRange   hcl.Range `hcl:"lookback,attr_value_range"`
+	FullEveryRange  hcl.Range `hcl:"full_every,attr_value_range"`
+	BatchSizeRange  hcl.Range `hcl:"batch_size,attr_value_range"`
+	DefRange        hcl.Range `hcl:",def_range"`
+}
+
+type authoritySchema struct {
+	Default string            `hcl:"default,optional"`
+	Fields  map[string]string `hcl:"fields,optional"`
+
+	DefaultRange hcl.Range `hcl:"default,attr_value_range"`
+	FieldsRange  hcl.Range `hcl:"fields,attr_value_range"`
+	DefRange     hcl.Range `hcl:",def_range"`
 }
 
 type reportSchema struct {

@@ -1,6 +1,8 @@
 package config
 
 import (
+	"time"
+
 	"github.com/hashicorp/hcl/v2"
 
 	"github.com/usmhub/usmhub/core/model"
@@ -90,12 +92,33 @@ type Connector struct {
 // "<type>.<name>".
 func (c *Connector) ID() string { return c.Type + "." + c.Name }
 
-// Sync is a sync block (filled by the sync engine's issue).
+// Sync is a sync block: it binds an entity kind of an initiative to a
+// connector, with a direction, the owner of each field, status and field
+// mappings, a delete policy and a schedule.
 type Sync struct {
-	Name  string
-	Body  hcl.Body
-	Range hcl.Range
+	Name       string
+	Kind       string // risk|sprint|vote|scan
+	Connector  string // "<type>.<name>", checked to exist
+	Initiative string // defaults to the only initiative
+	Direction  string // push|pull|both (default: both for risks, pull for votes and scans, push for sprints)
+	// Authority is who wins a conflict: AuthorityDefault for every field but
+	// those in AuthorityFields. The default is "remote" under the erp
+	// strategy and "hub" otherwise.
+	AuthorityDefault string
+	AuthorityFields  map[string]string
+	MapStatus        map[string]string // hub status → remote status
+	Filter           map[string]string // canonical field → value
+	OnDelete         string            // close|orphan|delete (default close)
+	Schedule         string            // cron spec; empty: only on demand
+	Lookback         time.Duration
+	FullEvery        time.Duration
+	BatchSize        int
+	Range            hcl.Range
+	ConnectorRange   hcl.Range
 }
+
+// Authoritative reports whether the sync's remote side owns its kind.
+func (s *Sync) Authoritative() bool { return s.AuthorityDefault == "remote" }
 
 // Report is a report block: a report of a kind about an initiative,
 // published to connectors on a schedule.

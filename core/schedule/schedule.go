@@ -44,7 +44,8 @@ type Job struct {
 	// Name identifies the job: in logs, metrics, and Trigger. Unique per
 	// Scheduler.
 	Name string
-	// Spec is the cron schedule; see ValidateSpec.
+	// Spec is the cron schedule; see ValidateSpec. Empty: the job runs only
+	// when triggered.
 	Spec string
 	// Run does the work. Its context is cancelled when Stop gives up
 	// waiting: a job should then finish the page it is on, leave its state
@@ -158,9 +159,12 @@ func (s *Scheduler) Add(job Job) error {
 	if job.Run == nil {
 		return fmt.Errorf("adding job %q: the job has no Run function", job.Name)
 	}
-	sched, err := parseSpec(job.Spec)
-	if err != nil {
-		return fmt.Errorf("adding job %q: %w", job.Name, err)
+	var sched cron.Schedule
+	if job.Spec != "" {
+		var err error
+		if sched, err = parseSpec(job.Spec); err != nil {
+			return fmt.Errorf("adding job %q: %w", job.Name, err)
+		}
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -171,7 +175,9 @@ func (s *Scheduler) Add(job Job) error {
 		return fmt.Errorf("adding job %q: a job with that name is already scheduled; job names must be unique", job.Name)
 	}
 	e := &entry{job: job, sched: sched}
-	e.id = s.cron.Schedule(sched, cron.FuncJob(func() { s.tick(e) }))
+	if sched != nil { // a job without a spec runs only when triggered
+		e.id = s.cron.Schedule(sched, cron.FuncJob(func() { s.tick(e) }))
+	}
 	s.jobs[job.Name] = e
 	return nil
 }
@@ -244,7 +250,9 @@ func (s *Scheduler) Jobs() []JobInfo {
 		if active {
 			info.Next = next[e.id]
 			if info.Next.IsZero() { // cron's loop has not planned this entry yet
-				info.Next = e.sched.Next(now)
+				if e.sched != nil {
+					info.Next = e.sched.Next(now)
+				}
 			}
 		}
 		infos = append(infos, info)

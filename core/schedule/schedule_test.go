@@ -394,3 +394,26 @@ func TestCronLogger(t *testing.T) {
 		}
 	}
 }
+
+func TestJobWithoutSpecRunsOnlyWhenTriggered(t *testing.T) {
+	s := New(hclog.NewNullLogger(), Options{})
+	ran := make(chan struct{}, 4)
+	if err := s.Add(Job{Name: "manual", Run: func(context.Context) error { ran <- struct{}{}; return nil }}); err != nil {
+		t.Fatal(err)
+	}
+	s.Start()
+	defer s.Stop(context.Background())
+	select {
+	case <-ran:
+		t.Fatal("a job without a spec ran on its own")
+	case <-time.After(1500 * time.Millisecond):
+	}
+	if started, err := s.Trigger("manual"); err != nil || !started {
+		t.Fatalf("Trigger = %v, %v", started, err)
+	}
+	select {
+	case <-ran:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the triggered job did not run")
+	}
+}

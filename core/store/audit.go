@@ -10,9 +10,9 @@ import (
 )
 
 // Audit streams the matching audit entries in the order they were committed.
-// With a Limit it stops after that many (the oldest matching ones). An
-// EntityID that is not a UUID is taken as a risk key and resolved to the
-// risk's UUID (ErrNotFound when no risk has that key).
+// With a Limit it streams the newest Limit of them, still oldest first (like
+// the tail of a log). An EntityID that is not a UUID is taken as a risk key
+// and resolved to the risk's UUID (ErrNotFound when no risk has that key).
 func (r *reader) Audit(f AuditFilter, fn func(model.AuditEntry) error) error {
 	if f.Limit < 0 {
 		return fmt.Errorf("audit filter: limit must be 0 (no limit) or more, not %d", f.Limit)
@@ -36,7 +36,9 @@ func (r *reader) Audit(f AuditFilter, fn func(model.AuditEntry) error) error {
 		args = append(args, id)
 	}
 	if f.RunID != "" {
-		conds = append(conds, "run_id = ?")
+		// The redundant run_id != '' lets SQLite use a partial index on
+		// the entries that have a run.
+		conds = append(conds, "run_id = ? AND run_id != ''")
 		args = append(args, f.RunID)
 	}
 	if !f.Since.IsZero() {
@@ -47,11 +49,11 @@ func (r *reader) Audit(f AuditFilter, fn func(model.AuditEntry) error) error {
 	if len(conds) > 0 {
 		query += " WHERE " + strings.Join(conds, " AND ")
 	}
-	query += " ORDER BY id"
 	if f.Limit > 0 {
-		query += " LIMIT ?"
+		query = `SELECT * FROM (` + query + ` ORDER BY id DESC LIMIT ?)`
 		args = append(args, f.Limit)
 	}
+	query += " ORDER BY id"
 
 	// Not a cached statement: fn may run other queries while rows are open.
 	rows, err := r.tx.QueryContext(r.ctx, query, args...)

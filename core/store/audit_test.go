@@ -56,8 +56,9 @@ func TestAuditFilter(t *testing.T) {
 		{"risk uuid", AuditFilter{EntityID: r2.ID}, []string{"R-2 created by cli:alice", "R-2 owner by sync:redmine"}},
 		{"run", AuditFilter{RunID: "run-9"}, []string{"R-1 owner by sync:redmine", "R-2 owner by sync:redmine"}},
 		{"since", AuditFilter{Since: all[2].At}, []string{"R-1 owner by sync:redmine", "R-2 owner by sync:redmine", "R-1 impact by cli:alice"}},
-		{"limit", AuditFilter{Limit: 2}, []string{"R-1 created by cli:alice", "R-2 created by cli:alice"}},
-		{"key and limit", AuditFilter{EntityID: "R-1", Limit: 2}, []string{"R-1 created by cli:alice", "R-1 owner by sync:redmine"}},
+		{"limit: the newest, oldest first", AuditFilter{Limit: 2}, []string{"R-2 owner by sync:redmine", "R-1 impact by cli:alice"}},
+		{"key and limit", AuditFilter{EntityID: "R-1", Limit: 2}, []string{"R-1 owner by sync:redmine", "R-1 impact by cli:alice"}},
+		{"limit above the count", AuditFilter{EntityID: "R-2", Limit: 10}, []string{"R-2 created by cli:alice", "R-2 owner by sync:redmine"}},
 		{"run and key", AuditFilter{EntityID: "R-2", RunID: "run-9"}, []string{"R-2 owner by sync:redmine"}},
 		{"nothing", AuditFilter{RunID: "run-404"}, nil},
 	}

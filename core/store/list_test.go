@@ -12,7 +12,7 @@ import (
 )
 
 // seedRisks stores eight risks (R-1 … R-8) of two initiatives with a mix of
-// kinds, processes and statuses.
+// kinds, processes and statuses. The last one has an id that sorts first.
 func seedRisks(t *testing.T, s Store) {
 	t.Helper()
 	mk := func(initiative string, kind model.Kind, process model.Process, status model.Status) model.Risk {
@@ -20,6 +20,8 @@ func seedRisks(t *testing.T, s Store) {
 		r.Kind, r.Process, r.Status = kind, process, status
 		return r
 	}
+	last := mk("ops", model.Threat, model.Improve, model.Accepted)
+	last.ID = "00000000-0000-4000-8000-000000000001"
 	createRisks(t, s,
 		mk("ops", model.Threat, model.Change, model.Proposed),
 		mk("ops", model.Opportunity, model.Change, model.Accepted),
@@ -28,7 +30,7 @@ func seedRisks(t *testing.T, s Store) {
 		mk("ops", model.Opportunity, model.Operate, model.Realized),
 		mk("hr", model.Opportunity, model.Change, model.Proposed),
 		mk("ops", model.Threat, model.Change, model.Rejected),
-		mk("ops", model.Threat, model.Improve, model.Accepted),
+		last,
 	)
 }
 

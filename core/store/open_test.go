@@ -262,3 +262,32 @@ func TestParseMigrations(t *testing.T) {
 		})
 	}
 }
+
+// The path goes into a URI filename: characters with a meaning in URIs
+// must not change which file is opened.
+func TestOpenOddPath(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data 100% #1")
+	path := filepath.Join(dir, "usm?hub&x=1.db")
+	s, err := Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	createRisks(t, s, threat("ops", "Changes are not registered"))
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	if diff := cmp.Diff([]string{"usm?hub&x=1.db"}, names); diff != "" {
+		t.Errorf("files in the folder after Close (-want +got):\n%s", diff)
+	}
+	if fi, err := os.Stat(path); err != nil || fi.Size() == 0 {
+		t.Errorf("database file: %v, %v; want a non-empty file", fi, err)
+	}
+}

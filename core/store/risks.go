@@ -133,13 +133,17 @@ func (r *reader) RiskByTitle(initiative, title string) (model.Risk, error) {
 
 // riskWhere turns a filter into a WHERE clause (empty when f selects all)
 // and its arguments, refusing values no risk can have.
-func riskWhere(f RiskFilter) (string, []any, error) {
+func riskWhere(f RiskFilter) (string, []any, error) { return riskWhereAs("", f) }
+
+// riskWhereAs is riskWhere with the risk columns qualified by a table alias
+// ("r."), for joins.
+func riskWhereAs(alias string, f RiskFilter) (string, []any, error) {
 	var (
 		conds []string
 		args  []any
 	)
 	if f.Initiative != "" {
-		conds = append(conds, "initiative = ?")
+		conds = append(conds, alias+"initiative = ?")
 		args = append(args, f.Initiative)
 	}
 	if len(f.Statuses) > 0 {
@@ -151,20 +155,20 @@ func riskWhere(f RiskFilter) (string, []any, error) {
 			marks[i] = "?"
 			args = append(args, string(s))
 		}
-		conds = append(conds, "status IN ("+strings.Join(marks, ", ")+")")
+		conds = append(conds, alias+"status IN ("+strings.Join(marks, ", ")+")")
 	}
 	if f.Kind != "" {
 		if !f.Kind.Valid() {
 			return "", nil, fmt.Errorf("risk filter: unknown kind %q (threat or opportunity)", f.Kind)
 		}
-		conds = append(conds, "kind = ?")
+		conds = append(conds, alias+"kind = ?")
 		args = append(args, string(f.Kind))
 	}
 	if f.Process != "" {
 		if !f.Process.Valid() {
 			return "", nil, fmt.Errorf("risk filter: unknown process %q", f.Process)
 		}
-		conds = append(conds, "process = ?")
+		conds = append(conds, alias+"process = ?")
 		args = append(args, string(f.Process))
 	}
 	if len(conds) == 0 {
@@ -266,7 +270,7 @@ func (w *writer) CreateRisk(r *model.Risk) error {
 
 	id := r.ID
 	if id == "" {
-		id = uuid.NewString()
+		id = newID()
 	} else if c, ok := canonicalUUID(id); ok {
 		id = c
 	} else {
@@ -403,4 +407,14 @@ func (w *writer) UpdateRisk(r *model.Risk) error {
 	}
 	r.Version, r.UpdatedAt = old.Version+1, at
 	return nil
+}
+
+// newID returns a new entity id: a version 7 UUID, whose leading bits are
+// the time, so that ids of new rows land next to each other in the indexes.
+func newID() string {
+	u, err := uuid.NewV7()
+	if err != nil {
+		return uuid.NewString()
+	}
+	return u.String()
 }

@@ -4,8 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 
-	"github.com/google/uuid"
-
 	"github.com/usmhub/usmhub/core/model"
 )
 
@@ -97,7 +95,7 @@ func (w *writer) CreateScan(s *model.Scan) error {
 	}
 	id := s.ID
 	if id == "" {
-		id = uuid.NewString()
+		id = newID()
 	} else if c, ok := canonicalUUID(id); ok {
 		id = c
 	} else {

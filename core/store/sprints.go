@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/google/uuid"
-
 	"github.com/usmhub/usmhub/core/model"
 )
 
@@ -141,7 +139,7 @@ func (w *writer) CreateSprint(s *model.Sprint) error {
 	}
 	id := s.ID
 	if id == "" {
-		id = uuid.NewString()
+		id = newID()
 	} else if c, ok := canonicalUUID(id); ok {
 		id = c
 	} else {

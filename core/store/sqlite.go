@@ -112,9 +112,8 @@ func Open(ctx context.Context, path string) (*SQLite, error) {
 // connection shares plus extra.
 func dsn(path string, extra url.Values) string {
 	q := url.Values{
-		"_busy_timeout":    {fmt.Sprint(busyTimeout.Milliseconds())},
-		"_foreign_keys":    {"on"},
-		"_stmt_cache_size": {"32"}, // reuse compiled statements across transactions
+		"_busy_timeout": {fmt.Sprint(busyTimeout.Milliseconds())},
+		"_foreign_keys": {"on"},
 	}
 	for k, v := range extra {
 		q[k] = v

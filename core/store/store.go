@@ -77,14 +77,30 @@ type Reader interface {
 	Scans(initiative string) ([]model.Scan, error)
 	// Audit calls fn for the audit entries matching f, oldest first.
 	Audit(f AuditFilter, fn func(model.AuditEntry) error) error
+
+	// The sync engine's state (see sync.go).
+
+	// Link returns a binding's link of a hub entity.
+	Link(binding, hubID string) (Link, error)
+	// LinkByExternal returns a binding's link of a remote record.
+	LinkByExternal(binding, externalID string) (Link, error)
+	// Links streams a binding's links in a state (all when empty).
+	Links(binding string, state LinkState, fn func(Link) error) error
+	// BindingState returns a binding's cursor and health.
+	BindingState(binding string) (BindingState, error)
+	// RisksToPush streams the risks matching f that have no link in the
+	// binding or whose version moved past their link's hub version.
+	RisksToPush(binding string, f RiskFilter, fn func(model.Risk, *Link) error) error
+	// Quarantine streams a binding's quarantined remote records.
+	Quarantine(binding string, fn func(Quarantined) error) error
 }
 
 // AuditFilter selects audit entries. Zero values select everything.
 type AuditFilter struct {
-	EntityID string // a UUID, or a risk key such as R-12
-	RunID    string
-	Since    time.Time
-	Limit    int
+	EntityID string    // a UUID, or a risk key such as R-12
+	RunID    string    // the sync run that made the changes
+	Since    time.Time // entries at or after this time
+	Limit    int       // only the newest Limit matching entries (still oldest first); 0: all
 }
 
 // Tx is what a write transaction can do. Every change is validated with
@@ -110,4 +126,25 @@ type Tx interface {
 	SetSprintStatus(initiative string, number int, status model.SprintStatus) error
 	// CreateScan stores a scan and its scores, assigning ID.
 	CreateScan(s *model.Scan) error
+
+	// PutLink stores a link; ErrConflict when its external id is linked to
+	// another hub entity of the binding.
+	PutLink(l Link) error
+	// DeleteLink removes a link.
+	DeleteLink(binding, hubID string) error
+	// PutBindingState stores a binding's cursor and health.
+	PutBindingState(s BindingState) error
+	// Lease claims a binding for owner until a time (see SQLite's doc).
+	Lease(binding, owner string, until, now time.Time, takeover func(holder string) bool) (bool, string, error)
+	// ReleaseLease gives a binding up if owner holds it.
+	ReleaseLease(binding, owner string) error
+	// QuarantineRecord keeps a remote record the hub could not take.
+	QuarantineRecord(q Quarantined) error
+	// ReleaseQuarantine forgets a quarantined record.
+	ReleaseQuarantine(binding, externalID string) error
+	// RecordAudit writes an audit entry that is not a field change of a
+	// stored row (a conflict and how it was settled).
+	RecordAudit(e model.AuditEntry) error
+	// RecordRun stores or finishes a sync run's record.
+	RecordRun(run Run) error
 }

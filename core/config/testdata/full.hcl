@@ -61,9 +61,21 @@ connector "file" "local" {
 }
 
 sync "risks" {
-  kind      = "risk"
-  connector = "redmine.main"
-  direction = "both"
+  kind       = "risk"
+  connector  = "redmine.main"
+  initiative = "servicedesk"
+  direction  = "both"
+  authority {
+    default = "remote"
+    fields  = { likelihood = "hub", impact = "hub" }
+  }
+  map_status = { proposed = "New", accepted = "Accepted", realized = "Closed" }
+  filter     = { kind = "threat" }
+  on_delete  = "orphan"
+  schedule   = "@every 10m"
+  lookback   = "2m"
+  full_every = "12h"
+  batch_size = 50
 }
 
 report "weekly" {

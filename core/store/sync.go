@@ -1,0 +1,423 @@
+package store
+
+import (
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/usmhub/usmhub/core/model"
+)
+
+// LinkState is where a link between a hub entity and a remote record stands.
+type LinkState string
+
+// Link states.
+const (
+	// LinkPending: the create was (or is about to be) pushed; its outcome is
+	// unknown until Find or the push result says.
+	LinkPending LinkState = "pending_create"
+	// LinkLinked: both sides known; base holds what they last agreed on.
+	LinkLinked LinkState = "linked"
+	// LinkQuarantined: the remote refused the entity for good (Reason).
+	LinkQuarantined LinkState = "quarantined"
+	// LinkOrphaned: the remote record is gone and the hub keeps its entity.
+	LinkOrphaned LinkState = "orphaned"
+	// LinkDeleted: the remote record was deleted on the hub's behalf.
+	LinkDeleted LinkState = "deleted"
+)
+
+// Link ties a hub entity to its remote record within one binding.
+type Link struct {
+	Binding       string
+	HubID         string
+	ExternalID    string
+	State         LinkState
+	RemoteVersion string
+	// Base holds the canonical field values both sides last agreed on.
+	Base map[string]string
+	// HubVersion is the hub row version last synced.
+	HubVersion  int64
+	Reason      string
+	AttemptedAt time.Time
+	// SeenRun is the last full-reconcile run that saw the remote record.
+	SeenRun string
+}
+
+// BindingState is a binding's cursor and health.
+type BindingState struct {
+	Binding     string
+	Cursor      string
+	FullAt      time.Time
+	Failures    int
+	PausedUntil time.Time
+	LastError   string
+	LastSuccess time.Time
+}
+
+// Quarantined is a remote record the hub could not take.
+type Quarantined struct {
+	Binding    string            `json:"binding"`
+	ExternalID string            `json:"external_id"`
+	HubID      string            `json:"hub_id,omitempty"`
+	Reason     string            `json:"reason"`
+	Fields     map[string]string `json:"fields"`
+	At         time.Time         `json:"at"`
+}
+
+// Run is the record of one sync run.
+type Run struct {
+	ID         string         `json:"id"`
+	Binding    string         `json:"binding"`
+	StartedAt  time.Time      `json:"started_at"`
+	FinishedAt time.Time      `json:"finished_at"`
+	Status     string         `json:"status"`
+	Counts     map[string]int `json:"counts"`
+	Error      string         `json:"error,omitempty"`
+}
+
+const linkColumns = `binding, hub_id, external_id, state, remote_version, base, hub_version, reason, attempted_at, seen_run`
+
+func scanLink(sc scanner) (Link, error) {
+	var (
+		l               Link
+		ext             sql.NullString
+		state, base, at string
+	)
+	if err := sc.Scan(&l.Binding, &l.HubID, &ext, &state, &l.RemoteVersion, &base, &l.HubVersion, &l.Reason, &at, &l.SeenRun); err != nil {
+		return l, err
+	}
+	l.ExternalID, l.State = ext.String, LinkState(state)
+	if err := json.Unmarshal([]byte(base), &l.Base); err != nil {
+		return l, fmt.Errorf("link %s/%s: base: %w", l.Binding, l.HubID, err)
+	}
+	if at != "" {
+		t, err := parseTime(at)
+		if err != nil {
+			return l, err
+		}
+		l.AttemptedAt = t
+	}
+	return l, nil
+}
+
+func (r *reader) linkBy(what, query string, args ...any) (Link, error) {
+	l, err := scanLink(r.queryRow(query, args...))
+	if errors.Is(err, sql.ErrNoRows) {
+		return l, fmt.Errorf("link %s: %w", what, ErrNotFound)
+	}
+	if err != nil {
+		return l, fmt.Errorf("read link %s: %w", what, err)
+	}
+	return l, nil
+}
+
+// Link returns the binding's link of a hub entity.
+func (r *reader) Link(binding, hubID string) (Link, error) {
+	return r.linkBy(binding+"/"+hubID, `SELECT `+linkColumns+` FROM links WHERE binding = ? AND hub_id = ?`, binding, hubID)
+}
+
+// LinkByExternal returns the binding's link of a remote record.
+func (r *reader) LinkByExternal(binding, externalID string) (Link, error) {
+	return r.linkBy(binding+" external "+externalID, `SELECT `+linkColumns+` FROM links WHERE binding = ? AND external_id = ?`, binding, externalID)
+}
+
+// Links streams the binding's links in a state (all states when empty).
+func (r *reader) Links(binding string, state LinkState, fn func(Link) error) error {
+	q, args := `SELECT `+linkColumns+` FROM links WHERE binding = ?`, []any{binding}
+	if state != "" {
+		q += ` AND state = ?`
+		args = append(args, string(state))
+	}
+	rows, err := r.tx.QueryContext(r.ctx, q, args...)
+	if err != nil {
+		return fmt.Errorf("list links of %s: %w", binding, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		l, err := scanLink(rows)
+		if err != nil {
+			return fmt.Errorf("list links of %s: %w", binding, err)
+		}
+		if err := fn(l); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// BindingState returns the binding's cursor and health (zero, with Binding
+// set, before its first run).
+func (r *reader) BindingState(binding string) (BindingState, error) {
+	s := BindingState{Binding: binding}
+	var full, paused, success string
+	err := r.queryRow(`SELECT cursor, full_at, failures, paused_until, last_error, last_success FROM bindings WHERE binding = ?`, binding).
+		Scan(&s.Cursor, &full, &s.Failures, &paused, &s.LastError, &success)
+	if errors.Is(err, sql.ErrNoRows) {
+		return s, nil
+	}
+	if err != nil {
+		return s, fmt.Errorf("read binding %s: %w", binding, err)
+	}
+	for _, p := range []struct {
+		s string
+		t *time.Time
+	}{{full, &s.FullAt}, {paused, &s.PausedUntil}, {success, &s.LastSuccess}} {
+		if p.s != "" {
+			if *p.t, err = parseTime(p.s); err != nil {
+				return s, fmt.Errorf("binding %s: %w", binding, err)
+			}
+		}
+	}
+	return s, nil
+}
+
+// RisksToPush streams the risks matching f that the binding has not synced
+// at their current version: those with no link, and those whose version
+// moved past the link's hub version. link is nil for the former.
+func (r *reader) RisksToPush(binding string, f RiskFilter, fn func(model.Risk, *Link) error) error {
+	where, args, err := riskWhereAs("r.", f)
+	if err != nil {
+		return err
+	}
+	cond := `(l.hub_id IS NULL OR l.hub_version != r.version)`
+	if where == "" {
+		where = " WHERE " + cond
+	} else {
+		where += " AND " + cond
+	}
+	cols := "r." + strings.ReplaceAll(strings.Join(strings.Fields(riskColumns), " "), ", ", ", r.")
+	lcols := "l." + strings.ReplaceAll(linkColumns, ", ", ", l.")
+	q := `SELECT ` + cols + `, ` + lcols + ` FROM risks r LEFT JOIN links l ON l.binding = ? AND l.hub_id = r.id` +
+		where + ` ORDER BY r.rowid`
+	rows, err := r.tx.QueryContext(r.ctx, q, append([]any{binding}, args...)...)
+	if err != nil {
+		return fmt.Errorf("risks to push for %s: %w", binding, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		risk, link, err := scanRiskLink(rows)
+		if err != nil {
+			return fmt.Errorf("risks to push for %s: %w", binding, err)
+		}
+		if err := fn(risk, link); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+func scanRiskLink(rows *sql.Rows) (model.Risk, *Link, error) {
+	var (
+		r                         model.Risk
+		likelihood, impact, votes int64
+		created, updated          string
+		binding, hubID, ext       sql.NullString
+		state, rv, base, reason   sql.NullString
+		at, seen                  sql.NullString
+		hubVersion                sql.NullInt64
+	)
+	err := rows.Scan(&r.ID, &r.Key, &r.Initiative, (*string)(&r.Kind), &r.Title, &r.Description,
+		(*string)(&r.Process), &r.Source, &likelihood, &impact, &r.Effort, &r.Owner,
+		(*string)(&r.Status), &votes, &r.Version, &created, &updated,
+		&binding, &hubID, &ext, &state, &rv, &base, &hubVersion, &reason, &at, &seen)
+	if err != nil {
+		return r, nil, err
+	}
+	r.Likelihood, r.Impact, r.Votes = int(likelihood), int(impact), int(votes)
+	if r.CreatedAt, err = parseTime(created); err != nil {
+		return r, nil, err
+	}
+	if r.UpdatedAt, err = parseTime(updated); err != nil {
+		return r, nil, err
+	}
+	if !hubID.Valid {
+		return r, nil, nil
+	}
+	l := &Link{Binding: binding.String, HubID: hubID.String, ExternalID: ext.String, State: LinkState(state.String),
+		RemoteVersion: rv.String, HubVersion: hubVersion.Int64, Reason: reason.String, SeenRun: seen.String}
+	if err := json.Unmarshal([]byte(base.String), &l.Base); err != nil {
+		return r, nil, fmt.Errorf("link %s: base: %w", l.HubID, err)
+	}
+	if at.String != "" {
+		if l.AttemptedAt, err = parseTime(at.String); err != nil {
+			return r, nil, err
+		}
+	}
+	return r, l, nil
+}
+
+// Quarantine streams the binding's quarantined remote records.
+func (r *reader) Quarantine(binding string, fn func(Quarantined) error) error {
+	rows, err := r.tx.QueryContext(r.ctx, `SELECT binding, external_id, hub_id, reason, fields, at FROM quarantine WHERE binding = ? ORDER BY at`, binding)
+	if err != nil {
+		return fmt.Errorf("read quarantine of %s: %w", binding, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var q Quarantined
+		var fields, at string
+		if err := rows.Scan(&q.Binding, &q.ExternalID, &q.HubID, &q.Reason, &fields, &at); err != nil {
+			return fmt.Errorf("read quarantine of %s: %w", binding, err)
+		}
+		if err := json.Unmarshal([]byte(fields), &q.Fields); err != nil {
+			return fmt.Errorf("quarantined %s: %w", q.ExternalID, err)
+		}
+		if q.At, err = parseTime(at); err != nil {
+			return err
+		}
+		if err := fn(q); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// PutLink stores a link (insert or replace by binding and hub id). A remote
+// record already linked to another hub entity of the binding is a conflict.
+func (w *writer) PutLink(l Link) error {
+	if l.Binding == "" || l.HubID == "" || l.State == "" {
+		return errors.New("put link: binding, hub id and state are required")
+	}
+	base := l.Base
+	if base == nil {
+		base = map[string]string{}
+	}
+	b, err := json.Marshal(base)
+	if err != nil {
+		return fmt.Errorf("put link: %w", err)
+	}
+	var ext any
+	if l.ExternalID != "" {
+		ext = l.ExternalID
+	}
+	at := ""
+	if !l.AttemptedAt.IsZero() {
+		at = formatTime(l.AttemptedAt)
+	}
+	_, stamp := now()
+	_, err = w.exec(`INSERT INTO links (`+linkColumns+`, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (binding, hub_id) DO UPDATE SET external_id = excluded.external_id, state = excluded.state,
+		remote_version = excluded.remote_version, base = excluded.base, hub_version = excluded.hub_version,
+		reason = excluded.reason, attempted_at = excluded.attempted_at, seen_run = excluded.seen_run, updated_at = excluded.updated_at`,
+		l.Binding, l.HubID, ext, string(l.State), l.RemoteVersion, string(b), l.HubVersion, l.Reason, at, l.SeenRun, stamp)
+	if isUniqueViolation(err) {
+		return fmt.Errorf("link %s to %s: the remote record is already linked to another hub entity: %w", l.HubID, l.ExternalID, ErrConflict)
+	}
+	if err != nil {
+		return fmt.Errorf("put link %s/%s: %w", l.Binding, l.HubID, err)
+	}
+	return nil
+}
+
+// DeleteLink removes a link.
+func (w *writer) DeleteLink(binding, hubID string) error {
+	if _, err := w.exec(`DELETE FROM links WHERE binding = ? AND hub_id = ?`, binding, hubID); err != nil {
+		return fmt.Errorf("delete link %s/%s: %w", binding, hubID, err)
+	}
+	return nil
+}
+
+// PutBindingState stores a binding's cursor and health (not its lease).
+func (w *writer) PutBindingState(s BindingState) error {
+	ts := func(t time.Time) string {
+		if t.IsZero() {
+			return ""
+		}
+		return formatTime(t)
+	}
+	_, stamp := now()
+	_, err := w.exec(`INSERT INTO bindings (binding, cursor, full_at, failures, paused_until, last_error, last_success, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (binding) DO UPDATE SET cursor = excluded.cursor, full_at = excluded.full_at, failures = excluded.failures,
+		paused_until = excluded.paused_until, last_error = excluded.last_error, last_success = excluded.last_success,
+		updated_at = excluded.updated_at`,
+		s.Binding, s.Cursor, ts(s.FullAt), s.Failures, ts(s.PausedUntil), s.LastError, ts(s.LastSuccess), stamp)
+	if err != nil {
+		return fmt.Errorf("store binding %s: %w", s.Binding, err)
+	}
+	return nil
+}
+
+// Lease claims the binding for owner until the given time. It succeeds when
+// nobody holds it, the holder's lease expired, the holder is owner itself,
+// or takeover(holder) says the holder is gone (a dead process). It returns
+// the holder when refused.
+func (w *writer) Lease(binding, owner string, until, at time.Time, takeover func(holder string) bool) (bool, string, error) {
+	var holder, expiry string
+	err := w.queryRow(`SELECT lease_owner, lease_until FROM bindings WHERE binding = ?`, binding).Scan(&holder, &expiry)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return false, "", fmt.Errorf("lease %s: %w", binding, err)
+	}
+	if holder != "" && holder != owner && expiry > formatTime(at) && (takeover == nil || !takeover(holder)) {
+		return false, holder, nil
+	}
+	_, stamp := now()
+	_, err = w.exec(`INSERT INTO bindings (binding, lease_owner, lease_until, updated_at) VALUES (?, ?, ?, ?)
+		ON CONFLICT (binding) DO UPDATE SET lease_owner = excluded.lease_owner, lease_until = excluded.lease_until`,
+		binding, owner, formatTime(until), stamp)
+	if err != nil {
+		return false, "", fmt.Errorf("lease %s: %w", binding, err)
+	}
+	return true, owner, nil
+}
+
+// ReleaseLease gives the binding up if owner holds it.
+func (w *writer) ReleaseLease(binding, owner string) error {
+	if _, err := w.exec(`UPDATE bindings SET lease_owner = '', lease_until = '' WHERE binding = ? AND lease_owner = ?`, binding, owner); err != nil {
+		return fmt.Errorf("release lease %s: %w", binding, err)
+	}
+	return nil
+}
+
+// QuarantineRecord keeps a remote record the hub could not take.
+func (w *writer) QuarantineRecord(q Quarantined) error {
+	b, err := json.Marshal(q.Fields)
+	if err != nil {
+		return fmt.Errorf("quarantine %s: %w", q.ExternalID, err)
+	}
+	_, stamp := now()
+	_, err = w.exec(`INSERT INTO quarantine (binding, external_id, hub_id, reason, fields, at) VALUES (?, ?, ?, ?, ?, ?)
+		ON CONFLICT (binding, external_id) DO UPDATE SET hub_id = excluded.hub_id, reason = excluded.reason, fields = excluded.fields, at = excluded.at`,
+		q.Binding, q.ExternalID, q.HubID, q.Reason, string(b), stamp)
+	if err != nil {
+		return fmt.Errorf("quarantine %s: %w", q.ExternalID, err)
+	}
+	return w.audit(stamp, "quarantine", q.ExternalID, "reason", "", q.Reason)
+}
+
+// ReleaseQuarantine forgets a quarantined record (it was taken after all).
+func (w *writer) ReleaseQuarantine(binding, externalID string) error {
+	if _, err := w.exec(`DELETE FROM quarantine WHERE binding = ? AND external_id = ?`, binding, externalID); err != nil {
+		return fmt.Errorf("release quarantined %s: %w", externalID, err)
+	}
+	return nil
+}
+
+// RecordAudit writes an audit entry as the transaction's actor (conflicts
+// and other decisions that are not a stored field change).
+func (w *writer) RecordAudit(e model.AuditEntry) error {
+	_, stamp := now()
+	return w.audit(stamp, e.Entity, e.EntityID, e.Field, e.Old, e.New)
+}
+
+// RecordRun stores (or finishes) a run's record.
+func (w *writer) RecordRun(run Run) error {
+	counts, err := json.Marshal(run.Counts)
+	if err != nil {
+		return fmt.Errorf("record run: %w", err)
+	}
+	fin := ""
+	if !run.FinishedAt.IsZero() {
+		fin = formatTime(run.FinishedAt)
+	}
+	_, err = w.exec(`INSERT INTO runs (id, binding, started_at, finished_at, status, counts, error) VALUES (?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (id) DO UPDATE SET finished_at = excluded.finished_at, status = excluded.status, counts = excluded.counts, error = excluded.error`,
+		run.ID, run.Binding, formatTime(run.StartedAt), fin, run.Status, string(counts), run.Error)
+	if err != nil {
+		return fmt.Errorf("record run %s: %w", run.ID, err)
+	}
+	return nil
+}
