@@ -1,0 +1,344 @@
+package sync
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/usmhub/usmhub/core/store"
+	"github.com/usmhub/usmhub/plugins/sdk"
+)
+
+// Metrics receives what runs did; core/daemon's Metrics implements it. A nil
+// Metrics records nothing.
+type Metrics interface {
+	AddRecords(job, direction string, n int)
+	AddErrors(job string, n int)
+	AddConflicts(job string, n int)
+}
+
+// Engine runs bindings against the store.
+type Engine struct {
+	Store   store.Store
+	Log     hclog.Logger
+	Metrics Metrics
+	// Now returns the current time (time.Now when nil).
+	Now func() time.Time
+	// LeaseTTL bounds how long a run may hold its binding without renewing
+	// (default 2 minutes); a run renews with every page.
+	LeaseTTL time.Duration
+	// Retries is how many times a transient failure of a whole call is
+	// retried within a run (default 3), with exponential backoff from
+	// RetryBase (default 500ms); a Retry-After is a minimum.
+	Retries   int
+	RetryBase time.Duration
+	// MaxFailures is how many failed runs in a row pause a binding
+	// (default 5).
+	MaxFailures int
+}
+
+// Options change one run.
+type Options struct {
+	// Plan computes what the run would do and writes nothing anywhere.
+	Plan bool
+	// Full forces a full reconcile: every remote record is listed.
+	Full bool
+	// Force runs a paused binding.
+	Force bool
+	// Progress, when set, is told about each page and push batch.
+	Progress func(binding, phase string, done int)
+}
+
+// Errors a run may return; test with errors.Is.
+var (
+	// ErrBusy: another run holds the binding.
+	ErrBusy = errors.New("binding is being synced by another run")
+	// ErrPaused: the binding failed too often and is paused.
+	ErrPaused = errors.New("binding is paused")
+)
+
+// errPlanDone rolls a plan's transaction back.
+var errPlanDone = errors.New("plan: roll back")
+
+// run is the state of one run of one binding.
+type run struct {
+	e      *Engine
+	ctx    context.Context
+	b      Binding
+	conn   sdk.Connector
+	desc   sdk.Description
+	res    *Result
+	sm     statusMap
+	now    time.Time
+	opts   Options
+	log    hclog.Logger
+	update func(fn func(store.Tx) error) error
+	view   func(fn func(store.Reader) error) error
+	owner  string
+}
+
+func (e *Engine) now() time.Time {
+	if e.Now != nil {
+		return e.Now()
+	}
+	return time.Now()
+}
+
+// leaseOwner names this process in a binding's lease.
+func leaseOwner() string {
+	host, _ := os.Hostname()
+	return fmt.Sprintf("%s:%d:%s", host, os.Getpid(), uuid.NewString()[:8])
+}
+
+// holderGone reports whether a lease holder is a process of this host that
+// no longer runs (it was killed), so its lease may be taken over at once.
+func holderGone(holder string) bool {
+	parts := strings.Split(holder, ":")
+	if len(parts) != 3 {
+		return false
+	}
+	host, _ := os.Hostname()
+	pid, err := strconv.Atoi(parts[1])
+	if parts[0] != host || err != nil || pid <= 0 {
+		return false
+	}
+	if pid == os.Getpid() {
+		return false
+	}
+	return errors.Is(syscall.Kill(pid, 0), syscall.ESRCH)
+}
+
+// Run runs one binding against conn. With opts.Plan it writes nothing and
+// pushes nothing, and the Result lists what a run would do. The returned
+// Result is never nil; err is the run's failure, if any (a Result may also
+// hold per-record errors of a run that succeeded).
+func (e *Engine) Run(ctx context.Context, b Binding, conn sdk.Connector, opts Options) (*Result, error) {
+	b = b.withDefaults()
+	r := &run{e: e, ctx: ctx, b: b, conn: conn, opts: opts, now: e.now().UTC(),
+		res: &Result{RunID: uuid.NewString(), Binding: b.Name, Plan: opts.Plan}, sm: newStatusMap(b.MapStatus)}
+	r.log = e.log().With("binding", b.Name, "run", r.res.RunID)
+	actor := store.Actor{Name: "sync:" + b.Name, RunID: r.res.RunID}
+	start := time.Now()
+	defer func() { r.res.Duration = time.Since(start) }()
+
+	desc, err := conn.Describe(ctx)
+	if err != nil {
+		return r.res, fmt.Errorf("sync %s: describe %s: %w", b.Name, b.Connector, err)
+	}
+	r.desc = desc
+
+	if opts.Plan {
+		err := e.Store.Update(ctx, actor, func(tx store.Tx) error {
+			r.update = func(fn func(store.Tx) error) error { return fn(tx) }
+			r.view = func(fn func(store.Reader) error) error { return fn(tx) }
+			if err := r.body(); err != nil {
+				return err
+			}
+			return errPlanDone
+		})
+		if errors.Is(err, errPlanDone) {
+			err = nil
+		}
+		if err != nil {
+			return r.res, fmt.Errorf("plan %s: %w", b.Name, err)
+		}
+		return r.res, nil
+	}
+
+	r.update = func(fn func(store.Tx) error) error { return e.Store.Update(ctx, actor, fn) }
+	r.view = func(fn func(store.Reader) error) error { return e.Store.View(ctx, fn) }
+	if err := r.claim(); err != nil {
+		return r.res, err
+	}
+	defer r.release()
+	if err := r.update(func(tx store.Tx) error {
+		return tx.RecordRun(store.Run{ID: r.res.RunID, Binding: b.Name, StartedAt: r.now, Status: "running"})
+	}); err != nil {
+		return r.res, err
+	}
+	runErr := r.body()
+	r.finish(runErr)
+	if runErr != nil {
+		return r.res, fmt.Errorf("sync %s: %w", b.Name, runErr)
+	}
+	return r.res, nil
+}
+
+func (e *Engine) log() hclog.Logger {
+	if e.Log == nil {
+		return hclog.NewNullLogger()
+	}
+	return e.Log
+}
+
+// claim takes the binding's lease, refusing when another live run holds it
+// or the binding is paused.
+func (r *run) claim() error {
+	r.owner = leaseOwner()
+	ttl := r.e.LeaseTTL
+	if ttl <= 0 {
+		ttl = 2 * time.Minute
+	}
+	var held bool
+	var holder string
+	err := r.update(func(tx store.Tx) error {
+		st, err := tx.BindingState(r.b.Name)
+		if err != nil {
+			return err
+		}
+		if !r.opts.Force && st.PausedUntil.After(r.now) {
+			return fmt.Errorf("sync %s: %w until %s after %d failed runs (last error: %s); run with -force to try now",
+				r.b.Name, ErrPaused, st.PausedUntil.Format(time.RFC3339), st.Failures, st.LastError)
+		}
+		held, holder, err = tx.Lease(r.b.Name, r.owner, r.now.Add(ttl), r.now, holderGone)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if !held {
+		return fmt.Errorf("sync %s: %w (%s)", r.b.Name, ErrBusy, holder)
+	}
+	return nil
+}
+
+// renew extends the lease; called with each page.
+func (r *run) renew(tx store.Tx) error {
+	if r.opts.Plan {
+		return nil
+	}
+	ttl := r.e.LeaseTTL
+	if ttl <= 0 {
+		ttl = 2 * time.Minute
+	}
+	now := r.e.now()
+	held, holder, err := tx.Lease(r.b.Name, r.owner, now.Add(ttl), now, nil)
+	if err != nil {
+		return err
+	}
+	if !held {
+		return fmt.Errorf("lost the lease of %s to %s", r.b.Name, holder)
+	}
+	return nil
+}
+
+func (r *run) release() {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.ctx), 5*time.Second)
+	defer cancel()
+	err := r.e.Store.Update(ctx, store.Actor{Name: "sync:" + r.b.Name, RunID: r.res.RunID}, func(tx store.Tx) error {
+		return tx.ReleaseLease(r.b.Name, r.owner)
+	})
+	if err != nil {
+		r.log.Warn("could not release the lease", "error", err)
+	}
+}
+
+// finish records the run's outcome and the binding's health.
+func (r *run) finish(runErr error) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.ctx), 5*time.Second)
+	defer cancel()
+	maxFail := r.e.MaxFailures
+	if maxFail <= 0 {
+		maxFail = 5
+	}
+	err := r.e.Store.Update(ctx, store.Actor{Name: "sync:" + r.b.Name, RunID: r.res.RunID}, func(tx store.Tx) error {
+		st, err := tx.BindingState(r.b.Name)
+		if err != nil {
+			return err
+		}
+		run := store.Run{ID: r.res.RunID, Binding: r.b.Name, StartedAt: r.now, FinishedAt: r.e.now(), Counts: r.res.Counts.Map(), Status: "ok"}
+		if runErr != nil {
+			run.Status, run.Error = "failed", runErr.Error()
+			st.Failures++
+			st.LastError = runErr.Error()
+			switch {
+			case sdk.ClassOf(runErr) == sdk.ClassPermanent && !errors.Is(runErr, context.Canceled):
+				// 401, 403, a missing project: hammering will not help.
+				st.PausedUntil = r.e.now().Add(time.Hour)
+			case st.Failures >= maxFail:
+				backoff := time.Minute << min(st.Failures-maxFail, 6)
+				st.PausedUntil = r.e.now().Add(min(backoff, time.Hour))
+			}
+			if !st.PausedUntil.IsZero() && st.PausedUntil.After(r.e.now()) {
+				r.log.Error("binding paused", "until", st.PausedUntil, "failures", st.Failures, "error", runErr)
+			}
+		} else {
+			st.Failures, st.LastError, st.PausedUntil, st.LastSuccess = 0, "", time.Time{}, r.e.now()
+		}
+		if err := tx.PutBindingState(st); err != nil {
+			return err
+		}
+		return tx.RecordRun(run)
+	})
+	if err != nil {
+		r.log.Error("could not record the run", "error", err)
+	}
+	if m := r.e.Metrics; m != nil {
+		c := r.res.Counts
+		m.AddRecords(r.b.Name, "pull", c.Pulled)
+		m.AddRecords(r.b.Name, "push", c.PushCreates+c.PushUpdates+c.PushDeletes)
+		m.AddConflicts(r.b.Name, c.Conflicts)
+		m.AddErrors(r.b.Name, c.Errors+c.Quarantined)
+	}
+}
+
+// body runs the phases of SYNC.md: resolve, pull, push.
+func (r *run) body() error {
+	switch r.b.Kind {
+	case sdk.KindRisk:
+		return r.risks()
+	case sdk.KindVote:
+		return r.votes()
+	case sdk.KindScan:
+		return r.scans()
+	case sdk.KindSprint:
+		return r.sprints()
+	}
+	return fmt.Errorf("unknown kind %q", r.b.Kind)
+}
+
+// retry runs call, retrying transient failures with exponential backoff and
+// jitter; a Retry-After is a minimum.
+func (r *run) retry(what string, call func() error) error {
+	tries := r.e.Retries
+	if tries == 0 {
+		tries = 3
+	}
+	base := r.e.RetryBase
+	if base <= 0 {
+		base = 500 * time.Millisecond
+	}
+	for attempt := 0; ; attempt++ {
+		err := call()
+		if err == nil || attempt >= tries || sdk.ClassOf(err) != sdk.ClassTransient || r.ctx.Err() != nil {
+			return err
+		}
+		wait := base << attempt
+		wait += time.Duration(rand.Int64N(int64(wait)/2 + 1))
+		var se *sdk.Error
+		if errors.As(err, &se) && se.RetryAfter > wait {
+			wait = se.RetryAfter
+		}
+		r.log.Warn("transient failure, retrying", "call", what, "attempt", attempt+1, "wait", wait, "error", err)
+		select {
+		case <-time.After(wait):
+		case <-r.ctx.Done():
+			return errors.Join(err, r.ctx.Err())
+		}
+	}
+}
+
+func (r *run) progress(phase string, n int) {
+	if r.opts.Progress != nil {
+		r.opts.Progress(r.b.Name, phase, n)
+	}
+}

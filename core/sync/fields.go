@@ -1,0 +1,132 @@
+package sync
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/usmhub/usmhub/core/model"
+	"github.com/usmhub/usmhub/plugins/sdk"
+)
+
+// riskFields are the canonical fields of a risk, in a stable order.
+var riskFields = []string{sdk.FieldKey, sdk.FieldTitle, sdk.FieldDescription, sdk.FieldKind, sdk.FieldProcess,
+	sdk.FieldSource, sdk.FieldLikelihood, sdk.FieldImpact, sdk.FieldEffort, sdk.FieldOwner, sdk.FieldStatus}
+
+// RiskFields returns a risk's canonical fields as the protocol carries them.
+func RiskFields(r model.Risk) map[string]string {
+	return map[string]string{
+		sdk.FieldKey:         r.Key,
+		sdk.FieldTitle:       r.Title,
+		sdk.FieldDescription: normalise(r.Description),
+		sdk.FieldKind:        string(r.Kind),
+		sdk.FieldProcess:     string(r.Process),
+		sdk.FieldSource:      r.Source,
+		sdk.FieldLikelihood:  strconv.Itoa(r.Likelihood),
+		sdk.FieldImpact:      strconv.Itoa(r.Impact),
+		sdk.FieldEffort:      strconv.FormatFloat(r.Effort, 'f', -1, 64),
+		sdk.FieldOwner:       r.Owner,
+		sdk.FieldStatus:      string(r.Status),
+	}
+}
+
+// normalise makes text compare equal however a tool stored it: \n line
+// endings and no trailing white space.
+func normalise(s string) string {
+	s = strings.ReplaceAll(s, "\r\n", "\n")
+	return strings.TrimRight(s, " \t\n")
+}
+
+// ApplyRiskFields sets the given canonical fields on r, parsing numbers.
+// Unknown fields (and the key, which only the hub assigns) are ignored.
+func ApplyRiskFields(r *model.Risk, f map[string]string) error {
+	for k, v := range f {
+		switch k {
+		case sdk.FieldTitle:
+			r.Title = strings.TrimSpace(v)
+		case sdk.FieldDescription:
+			r.Description = normalise(v)
+		case sdk.FieldKind:
+			r.Kind = model.Kind(strings.ToLower(strings.TrimSpace(v)))
+		case sdk.FieldProcess:
+			r.Process = model.Process(strings.ToLower(strings.TrimSpace(v)))
+		case sdk.FieldSource:
+			r.Source = strings.TrimSpace(v)
+		case sdk.FieldOwner:
+			r.Owner = strings.TrimSpace(v)
+		case sdk.FieldStatus:
+			r.Status = model.Status(strings.TrimSpace(v))
+		case sdk.FieldLikelihood, sdk.FieldImpact:
+			n, err := strconv.Atoi(strings.TrimSpace(v))
+			if err != nil {
+				return fmt.Errorf("%s: %q is not a whole number", k, v)
+			}
+			if k == sdk.FieldLikelihood {
+				r.Likelihood = n
+			} else {
+				r.Impact = n
+			}
+		case sdk.FieldEffort:
+			x, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			if err != nil {
+				return fmt.Errorf("effort: %q is not a number", v)
+			}
+			r.Effort = x
+		}
+	}
+	return nil
+}
+
+// statusMap translates statuses between the hub's spelling and the remote's
+// (the sync block's map_status: hub status → remote status).
+type statusMap struct {
+	toRemote map[string]string
+	toHub    map[string]string
+}
+
+func newStatusMap(m map[string]string) statusMap {
+	sm := statusMap{toRemote: map[string]string{}, toHub: map[string]string{}}
+	for hub, remote := range m {
+		sm.toRemote[hub] = remote
+		if _, dup := sm.toHub[strings.ToLower(remote)]; !dup {
+			sm.toHub[strings.ToLower(remote)] = hub
+		}
+	}
+	return sm
+}
+
+// remote maps hub fields to the remote's spelling (a copy).
+func (m statusMap) remote(f map[string]string) map[string]string {
+	out := make(map[string]string, len(f))
+	for k, v := range f {
+		out[k] = v
+	}
+	if v, ok := f[sdk.FieldStatus]; ok && len(m.toRemote) > 0 {
+		if rv, ok := m.toRemote[v]; ok {
+			out[sdk.FieldStatus] = rv
+		}
+	}
+	return out
+}
+
+// hub maps remote fields to the hub's spelling (a copy); an unknown remote
+// status is an error when a map is configured.
+func (m statusMap) hub(f map[string]string) (map[string]string, error) {
+	out := make(map[string]string, len(f))
+	for k, v := range f {
+		out[k] = v
+	}
+	v, ok := f[sdk.FieldStatus]
+	if !ok || len(m.toHub) == 0 {
+		return out, nil
+	}
+	hv, ok := m.toHub[strings.ToLower(v)]
+	if !ok {
+		if model.Status(v).Valid() {
+			return out, nil
+		}
+		return nil, fmt.Errorf("remote status %q is not in map_status; add it, e.g. map_status = { accepted = %q }", v, v)
+	}
+	out[sdk.FieldStatus] = hv
+	return out, nil
+}

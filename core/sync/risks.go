@@ -1,0 +1,690 @@
+package sync
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+
+	"github.com/usmhub/usmhub/core/ingest"
+	"github.com/usmhub/usmhub/core/model"
+	"github.com/usmhub/usmhub/core/store"
+	"github.com/usmhub/usmhub/plugins/sdk"
+)
+
+// risks runs a risk binding: resolve pending creates, pull, push.
+func (r *run) risks() error {
+	c := r.desc.Capability(sdk.KindRisk)
+	pull, push := r.b.Direction.pulls() && c.Pull, r.b.Direction.pushes() && c.Push
+	if !pull && !push {
+		return fmt.Errorf("connector %s can neither pull nor push risks in direction %s", r.b.Connector, r.b.Direction)
+	}
+	if push {
+		reload := func(rd store.Reader, hubID string) (pushItem, error) {
+			risk, err := rd.Risk(hubID)
+			return r.createItem(risk.ID, risk.Key, risk.Version, RiskFields(risk)), err
+		}
+		var merge func(store.Tx, sdk.Record) error
+		if pull {
+			merge = func(tx store.Tx, rec sdk.Record) error { return r.pullRisk(tx, rec, false) }
+		}
+		if err := r.resolvePending(reload, merge); err != nil {
+			return fmt.Errorf("resolve pending creates: %w", err)
+		}
+	}
+	if pull {
+		if err := r.pull(puller{record: r.pullRisk, gone: func(tx store.Tx, l store.Link) error {
+			return r.remoteDeleted(tx, l, "not listed by a full reconcile")
+		}}); err != nil {
+			return fmt.Errorf("pull: %w", err)
+		}
+	}
+	if push {
+		if err := r.pushRisks(); err != nil {
+			return fmt.Errorf("push: %w", err)
+		}
+	}
+	return nil
+}
+
+// resolvePending settles the creates whose outcome is unknown (the run that
+// pushed them died before storing the result): Find the hub marker; found →
+// link it; not found once the connector's search lag has passed → create
+// again; otherwise leave it pending.
+func (r *run) resolvePending(reload func(rd store.Reader, hubID string) (pushItem, error), merge func(tx store.Tx, rec sdk.Record) error) error {
+	var pending []store.Link
+	if err := r.view(func(rd store.Reader) error {
+		return rd.Links(r.b.Name, store.LinkPending, func(l store.Link) error {
+			pending = append(pending, l)
+			return nil
+		})
+	}); err != nil {
+		return err
+	}
+	var again []pushItem
+	for _, l := range pending {
+		var rec *sdk.Record
+		err := r.retry("find", func() (err error) {
+			rec, err = r.conn.Find(r.ctx, r.b.Kind, sdk.Marker(l.HubID))
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("find %s: %w", sdk.Marker(l.HubID), err)
+		}
+		if rec == nil {
+			if r.now.Sub(l.AttemptedAt) < r.desc.SearchLag {
+				continue // the first attempt may not be searchable yet
+			}
+			var it pushItem
+			if err := r.view(func(rd store.Reader) error {
+				var err error
+				it, err = reload(rd, l.HubID)
+				return err
+			}); err != nil {
+				return err
+			}
+			again = append(again, it)
+			continue
+		}
+		found := *rec
+		err = r.update(func(tx store.Tx) error {
+			// The create did happen: link it with the values that were
+			// pushed as base, and merge the record as pulled so that edits
+			// made remotely since are taken, not overwritten.
+			l.State, l.ExternalID, l.RemoteVersion, l.Reason = store.LinkLinked, found.ExternalID, "", ""
+			if err := tx.PutLink(l); err != nil {
+				return err
+			}
+			r.res.Counts.Linked++
+			r.res.add(Change{Direction: "pull", Op: "link", HubID: l.HubID, ExternalID: found.ExternalID, Reason: "a create whose outcome was unknown was found by its marker"})
+			if merge == nil {
+				l.RemoteVersion = found.Version
+				return tx.PutLink(l)
+			}
+			return merge(tx, found)
+		})
+		if err != nil {
+			return err
+		}
+	}
+	for start := 0; start < len(again); start += r.b.BatchSize {
+		if err := r.flush(again[start:min(start+r.b.BatchSize, len(again))]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// puller says how a kind takes pulled records.
+type puller struct {
+	// record takes one record in the page's transaction.
+	record func(tx store.Tx, rec sdk.Record, full bool) error
+	// gone settles a linked record a full reconcile did not list.
+	gone func(tx store.Tx, l store.Link) error
+	// atEnd, when set, is called in the transaction that stores the final
+	// cursor; pages then store no cursor of their own (the kind keeps what
+	// it pulled in memory until then).
+	atEnd func(tx store.Tx) error
+}
+
+// pull pulls changed remote records page by page, each page and its cursor
+// in one transaction; a full reconcile then settles the records that
+// disappeared.
+func (r *run) pull(p puller) error {
+	var st store.BindingState
+	if err := r.view(func(rd store.Reader) error {
+		var err error
+		st, err = rd.BindingState(r.b.Name)
+		return err
+	}); err != nil {
+		return err
+	}
+	full := r.opts.Full || st.Cursor == "" || (r.b.FullEvery > 0 && r.now.Sub(st.FullAt) >= r.b.FullEvery)
+	cursor := st.Cursor
+	if full {
+		cursor = ""
+	}
+	pages := 0
+	err := r.retry("pull", func() error {
+		req := sdk.PullRequest{Kind: r.b.Kind, Cursor: cursor, Lookback: r.b.Lookback}
+		return r.conn.Pull(r.ctx, req, func(batch sdk.Batch) error {
+			if p.atEnd != nil {
+				for _, rec := range batch.Records {
+					if err := p.record(nil, rec, full); err != nil {
+						return fmt.Errorf("record %s: %w", rec.ExternalID, err)
+					}
+				}
+				cursor = batch.Cursor
+				return nil
+			}
+			err := r.update(func(tx store.Tx) error {
+				for _, rec := range batch.Records {
+					if err := p.record(tx, rec, full); err != nil {
+						return fmt.Errorf("record %s: %w", rec.ExternalID, err)
+					}
+				}
+				if batch.Cursor != st.Cursor {
+					st.Cursor = batch.Cursor
+					if err := tx.PutBindingState(st); err != nil {
+						return err
+					}
+				}
+				if len(batch.Records) == 0 {
+					return nil
+				}
+				return r.renew(tx)
+			})
+			if err != nil {
+				return err
+			}
+			cursor = batch.Cursor // a retry goes on from the last stored page
+			pages++
+			r.progress("pull", r.res.Counts.Pulled)
+			return nil
+		})
+	})
+	if err != nil {
+		return err
+	}
+	if p.atEnd != nil {
+		if err := r.update(func(tx store.Tx) error {
+			if err := p.atEnd(tx); err != nil {
+				return err
+			}
+			st.Cursor = cursor
+			if full {
+				st.FullAt = r.now
+			}
+			return tx.PutBindingState(st)
+		}); err != nil {
+			return err
+		}
+		return nil
+	}
+	if !full {
+		return nil
+	}
+	var gone []store.Link
+	if err := r.view(func(rd store.Reader) error {
+		return rd.Links(r.b.Name, store.LinkLinked, func(l store.Link) error {
+			if l.SeenRun != r.res.RunID {
+				gone = append(gone, l)
+			}
+			return nil
+		})
+	}); err != nil {
+		return err
+	}
+	return r.update(func(tx store.Tx) error {
+		for _, l := range gone {
+			if err := p.gone(tx, l); err != nil {
+				return err
+			}
+		}
+		st.FullAt = r.now
+		return tx.PutBindingState(st)
+	})
+}
+
+// pullRisk takes one remote record into the hub.
+func (r *run) pullRisk(tx store.Tx, rec sdk.Record, full bool) error {
+	r.res.Counts.Pulled++
+	fields, err := r.sm.hub(rec.Fields)
+	if err != nil {
+		return r.quarantine(tx, rec, "", err.Error())
+	}
+	link, err := tx.LinkByExternal(r.b.Name, rec.ExternalID)
+	if errors.Is(err, store.ErrNotFound) {
+		if rec.Deleted {
+			return nil
+		}
+		return r.pullNew(tx, rec, fields, full)
+	}
+	if err != nil {
+		return err
+	}
+	seen := func() error {
+		if !full || link.SeenRun == r.res.RunID {
+			return nil
+		}
+		link.SeenRun = r.res.RunID
+		return tx.PutLink(link)
+	}
+	if full {
+		link.SeenRun = r.res.RunID
+	}
+	switch {
+	case link.State == store.LinkOrphaned || link.State == store.LinkDeleted:
+		return seen()
+	case rec.Deleted:
+		return r.remoteDeleted(tx, link, "deleted remotely")
+	case link.RemoteVersion != "" && link.RemoteVersion == rec.Version:
+		return seen() // nothing new: this is what stops echoes
+	}
+	risk, err := tx.Risk(link.HubID)
+	if errors.Is(err, store.ErrNotFound) {
+		link.State, link.Reason = store.LinkOrphaned, "the hub risk no longer exists"
+		return tx.PutLink(link)
+	}
+	if err != nil {
+		return err
+	}
+	m := Merge(link.Base, RiskFields(risk), fields, r.b.Authority.Owner)
+	var toHub []FieldChange
+	for _, c := range m.Changes {
+		if c.Conflict {
+			r.res.Counts.Conflicts++
+			if err := tx.RecordAudit(model.AuditEntry{Entity: "risk", EntityID: risk.ID, Field: "conflict:" + c.Field,
+				Old: "hub: " + c.Hub, New: fmt.Sprintf("remote (%s %s): %s; %s wins, owner of %s", r.b.Connector, rec.ExternalID, c.Remote, c.Winner, c.Field)}); err != nil {
+				return err
+			}
+		}
+		if c.Apply == Hub {
+			toHub = append(toHub, c)
+		}
+	}
+	if len(m.ToHub) > 0 {
+		refuse := func(reason string) error {
+			// Keep the link as it was but remember the remote version, so
+			// the record is not retried (nor overwritten by a push) until
+			// it changes again; the quarantine says why.
+			link.RemoteVersion = rec.Version
+			if err := tx.PutLink(link); err != nil {
+				return err
+			}
+			return r.quarantine(tx, rec, risk.ID, reason)
+		}
+		if err := ApplyRiskFields(&risk, m.ToHub); err != nil {
+			return refuse(err.Error())
+		}
+		if err := tx.UpdateRisk(&risk); err != nil {
+			if isRecordProblem(err) {
+				return refuse(err.Error())
+			}
+			return err
+		}
+		r.res.Counts.HubUpdates++
+	}
+	if len(m.Changes) > 0 {
+		r.res.add(Change{Direction: "pull", Op: "update", Key: risk.Key, HubID: risk.ID, ExternalID: rec.ExternalID, Fields: m.Changes})
+	}
+	wasQuarantined := link.State == store.LinkQuarantined
+	link.Base, link.RemoteVersion, link.State, link.Reason = m.NewBase, rec.Version, store.LinkLinked, ""
+	if len(Diff(link.Base, RiskFields(risk))) == 0 {
+		link.HubVersion = risk.Version // in agreement; otherwise push sends the hub's side
+	}
+	if err := tx.PutLink(link); err != nil {
+		return err
+	}
+	if wasQuarantined {
+		return tx.ReleaseQuarantine(r.b.Name, rec.ExternalID)
+	}
+	return nil
+}
+
+// isRecordProblem tells a record the hub cannot take (validation, an
+// illegal status change) from a failure of the store.
+func isRecordProblem(err error) bool {
+	var fe *model.FieldError
+	return errors.Is(err, model.ErrTransition) || errors.As(err, &fe) || errors.Is(err, store.ErrConflict)
+}
+
+// pullNew takes a remote record no link knows: one of the hub's own (its
+// marker names a hub risk: a create whose link was lost) or a new one.
+func (r *run) pullNew(tx store.Tx, rec sdk.Record, fields map[string]string, full bool) error {
+	if hubID := sdk.MarkerID(rec.Marker); hubID != "" {
+		l, err := tx.Link(r.b.Name, hubID)
+		switch {
+		case err == nil && l.ExternalID != "" && l.ExternalID != rec.ExternalID && l.State == store.LinkLinked:
+			return r.quarantine(tx, rec, hubID, fmt.Sprintf("a duplicate: remote record %s already carries the hub marker %s", l.ExternalID, rec.Marker))
+		case err == nil:
+			l.ExternalID, l.State, l.RemoteVersion, l.Reason = rec.ExternalID, store.LinkLinked, "", ""
+			if err := tx.PutLink(l); err != nil {
+				return err
+			}
+			r.res.Counts.Linked++
+			r.res.add(Change{Direction: "pull", Op: "link", HubID: hubID, ExternalID: rec.ExternalID, Reason: "found by its hub marker"})
+			return r.pullRisk(tx, rec, full)
+		case !errors.Is(err, store.ErrNotFound):
+			return err
+		}
+		if risk, err := tx.Risk(hubID); err == nil {
+			// Ours, but this binding never linked it: take the remote as
+			// agreed and let the hub's values follow on push.
+			link := store.Link{Binding: r.b.Name, HubID: risk.ID, ExternalID: rec.ExternalID, State: store.LinkLinked,
+				RemoteVersion: rec.Version, Base: fields}
+			if full {
+				link.SeenRun = r.res.RunID
+			}
+			r.res.Counts.Linked++
+			r.res.add(Change{Direction: "pull", Op: "link", Key: risk.Key, HubID: risk.ID, ExternalID: rec.ExternalID, Reason: "found by its hub marker"})
+			return tx.PutLink(link)
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+	}
+	if !r.b.matches(fields) {
+		return nil // outside the binding's scope
+	}
+	risk := model.Risk{Initiative: r.b.Initiative, Kind: ingest.DefaultKind, Likelihood: ingest.DefaultLikelihood,
+		Impact: ingest.DefaultImpact, Effort: ingest.DefaultEffort, Status: ingest.DefaultStatus}
+	if err := ApplyRiskFields(&risk, fields); err != nil {
+		return r.quarantine(tx, rec, "", err.Error())
+	}
+	if k := fields[sdk.FieldKey]; ingest.ValidKey(k) {
+		if _, err := tx.Risk(k); errors.Is(err, store.ErrNotFound) {
+			risk.Key = k
+		}
+	}
+	if err := risk.Validate(); err != nil {
+		return r.quarantine(tx, rec, "", flatten(err))
+	}
+	if err := tx.CreateRisk(&risk); err != nil {
+		if isRecordProblem(err) {
+			return r.quarantine(tx, rec, "", err.Error())
+		}
+		return err
+	}
+	link := store.Link{Binding: r.b.Name, HubID: risk.ID, ExternalID: rec.ExternalID, State: store.LinkLinked,
+		RemoteVersion: rec.Version, Base: fields}
+	if len(Diff(fields, RiskFields(risk))) == 0 {
+		link.HubVersion = risk.Version
+	}
+	if full {
+		link.SeenRun = r.res.RunID
+	}
+	r.res.Counts.HubCreates++
+	r.res.add(Change{Direction: "pull", Op: "create", Key: risk.Key, HubID: risk.ID, ExternalID: rec.ExternalID, Fields: created(fields)})
+	return tx.PutLink(link)
+}
+
+// remoteDeleted applies on_delete to the hub side of a link whose remote
+// record is gone. The link stays (state orphaned or deleted) so that the
+// push phase never creates the record again.
+func (r *run) remoteDeleted(tx store.Tx, l store.Link, why string) error {
+	r.res.Counts.HubDeletes++
+	if r.b.OnDelete != Orphan {
+		risk, err := tx.Risk(l.HubID)
+		if err == nil && risk.Status != model.Rejected && model.CheckTransition(risk.Status, model.Rejected) == nil {
+			risk.Status = model.Rejected
+			if err := tx.UpdateRisk(&risk); err != nil {
+				return err
+			}
+		} else if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		r.res.add(Change{Direction: "pull", Op: "delete", Key: risk.Key, HubID: l.HubID, ExternalID: l.ExternalID, Reason: why + "; the risk is rejected (on_delete = " + string(r.b.OnDelete) + ")"})
+		l.State = store.LinkDeleted
+	} else {
+		r.res.add(Change{Direction: "pull", Op: "delete", HubID: l.HubID, ExternalID: l.ExternalID, Reason: why + "; the risk is kept, unlinked (on_delete = orphan)"})
+		l.State = store.LinkOrphaned
+	}
+	l.Reason = why
+	return tx.PutLink(l)
+}
+
+// quarantine keeps a remote record the hub cannot take, with the reason;
+// the rest of the page goes on.
+func (r *run) quarantine(tx store.Tx, rec sdk.Record, hubID, reason string) error {
+	r.res.Counts.Quarantined++
+	r.res.add(Change{Direction: "pull", Op: "quarantine", HubID: hubID, ExternalID: rec.ExternalID, Reason: reason})
+	if !r.opts.Plan {
+		r.log.Warn("record quarantined", "external_id", rec.ExternalID, "reason", reason)
+	}
+	return tx.QuarantineRecord(store.Quarantined{Binding: r.b.Name, ExternalID: rec.ExternalID, HubID: hubID, Reason: reason, Fields: rec.Fields})
+}
+
+func created(fields map[string]string) []FieldChange {
+	out := make([]FieldChange, 0, len(fields))
+	for f, v := range fields {
+		out = append(out, FieldChange{Field: f, Remote: v, Apply: Hub})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Field < out[j].Field })
+	return out
+}
+
+func flatten(err error) string {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		s := ""
+		for i, e := range j.Unwrap() {
+			if i > 0 {
+				s += "; "
+			}
+			s += e.Error()
+		}
+		return s
+	}
+	return err.Error()
+}
+
+// pushItem is one change to push and what it is made of.
+type pushItem struct {
+	hubID   string
+	key     string      // the human key, for messages
+	version int64       // the hub row version the change was made from
+	link    *store.Link // nil for a create
+	change  sdk.Change
+	sent    map[string]string // in the hub's spelling
+}
+
+// createItem is the create of an entity never linked.
+func (r *run) createItem(hubID, key string, version int64, fields map[string]string) pushItem {
+	return pushItem{hubID: hubID, key: key, version: version, sent: fields,
+		change: sdk.Change{Op: sdk.OpCreate, Marker: sdk.Marker(hubID), Fields: r.sm.remote(fields)}}
+}
+
+// updateItem is the update of a linked entity with the fields that differ
+// from the link's base; ok is false when none differ.
+func (r *run) updateItem(hubID, key string, version int64, l *store.Link, fields map[string]string) (pushItem, bool) {
+	diff := Diff(l.Base, fields)
+	if len(diff) == 0 {
+		return pushItem{}, false
+	}
+	return pushItem{hubID: hubID, key: key, version: version, link: l, sent: diff,
+		change: sdk.Change{Op: sdk.OpUpdate, ExternalID: l.ExternalID, Marker: sdk.Marker(hubID), Version: l.RemoteVersion, Fields: r.sm.remote(diff)}}, true
+}
+
+// pushRisks pushes the hub's changes: risks never linked are created (a
+// pending link first), linked ones send the fields that differ from base.
+func (r *run) pushRisks() error {
+	initiative, kind, process := r.b.riskScope()
+	f := store.RiskFilter{Initiative: initiative, Kind: kind, Process: process}
+	var batch []pushItem
+	var settled []store.Link // version moved, fields did not (e.g. a vote)
+	err := r.view(func(rd store.Reader) error {
+		return rd.RisksToPush(r.b.Name, f, func(risk model.Risk, l *store.Link) error {
+			fields := RiskFields(risk)
+			if !r.b.matches(fields) {
+				return nil
+			}
+			switch {
+			case l == nil || (l.State == store.LinkQuarantined && l.ExternalID == ""):
+				batch = append(batch, r.createItem(risk.ID, risk.Key, risk.Version, fields))
+			case l.State == store.LinkPending:
+				return nil // resolvePending decides
+			case l.State == store.LinkOrphaned || l.State == store.LinkDeleted:
+				l.HubVersion = risk.Version
+				settled = append(settled, *l)
+				return nil
+			default:
+				it, ok := r.updateItem(risk.ID, risk.Key, risk.Version, l, fields)
+				if !ok {
+					l.HubVersion = risk.Version
+					settled = append(settled, *l)
+					return nil
+				}
+				batch = append(batch, it)
+			}
+			if len(batch) >= r.b.BatchSize {
+				err := r.flush(batch)
+				batch = batch[:0]
+				return err
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return err
+	}
+	if err := r.flush(batch); err != nil {
+		return err
+	}
+	if len(settled) == 0 || r.opts.Plan {
+		return nil
+	}
+	return r.update(func(tx store.Tx) error {
+		for _, l := range settled {
+			if err := tx.PutLink(l); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// flush pushes a batch: pending links for its creates are committed first,
+// so that a crash at any moment leaves a trace Find can resolve.
+func (r *run) flush(items []pushItem) error {
+	if len(items) == 0 {
+		return nil
+	}
+	for _, it := range items {
+		op := "update"
+		var fc []FieldChange
+		for f, v := range it.sent {
+			c := FieldChange{Field: f, Hub: v, Apply: Remote}
+			if it.link != nil {
+				c.Base, c.Remote = it.link.Base[f], it.link.Base[f]
+			}
+			fc = append(fc, c)
+		}
+		sort.Slice(fc, func(i, j int) bool { return fc[i].Field < fc[j].Field })
+		if it.change.Op == sdk.OpCreate {
+			op = "create"
+			r.res.Counts.PushCreates++
+		} else {
+			r.res.Counts.PushUpdates++
+		}
+		r.res.add(Change{Direction: "push", Op: op, Key: it.key, HubID: it.hubID, ExternalID: it.change.ExternalID, Fields: fc})
+	}
+	if r.opts.Plan {
+		return nil
+	}
+	now := r.e.now()
+	if err := r.update(func(tx store.Tx) error {
+		for _, it := range items {
+			if it.change.Op != sdk.OpCreate {
+				continue
+			}
+			if err := tx.PutLink(store.Link{Binding: r.b.Name, HubID: it.hubID, State: store.LinkPending,
+				Base: it.sent, HubVersion: it.version, AttemptedAt: now}); err != nil {
+				return err
+			}
+		}
+		return r.renew(tx)
+	}); err != nil {
+		return err
+	}
+	req := sdk.PushRequest{Kind: r.b.Kind, Changes: make([]sdk.Change, len(items))}
+	for i, it := range items {
+		req.Changes[i] = it.change
+	}
+	var results []sdk.Result
+	if err := r.retry("push", func() (err error) {
+		results, err = r.conn.Push(r.ctx, req)
+		return err
+	}); err != nil {
+		return fmt.Errorf("push %d change(s): %w", len(items), err)
+	}
+	if len(results) != len(items) {
+		return fmt.Errorf("push %d change(s): the connector answered %d results", len(items), len(results))
+	}
+	err := r.update(func(tx store.Tx) error {
+		for i, it := range items {
+			res := results[i]
+			if res.Err == nil {
+				if err := r.pushed(tx, it, res); err != nil {
+					return err
+				}
+				continue
+			}
+			if err := r.pushFailed(tx, it, res.Err); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	r.progress("push", r.res.Counts.PushCreates+r.res.Counts.PushUpdates)
+	return err
+}
+
+// pushed stores a change the remote took.
+func (r *run) pushed(tx store.Tx, it pushItem, res sdk.Result) error {
+	l := store.Link{Binding: r.b.Name, HubID: it.hubID, State: store.LinkLinked, HubVersion: it.version}
+	base := map[string]string{}
+	if it.link != nil {
+		l = *it.link
+		l.State, l.Reason, l.HubVersion = store.LinkLinked, "", it.version
+		for k, v := range it.link.Base {
+			base[k] = v
+		}
+	}
+	for k, v := range it.sent {
+		base[k] = v
+	}
+	if res.Fields != nil {
+		if got, err := r.sm.hub(res.Fields); err == nil {
+			for k, v := range got {
+				base[k] = v
+			}
+		}
+	}
+	l.Base = base
+	if res.ExternalID != "" {
+		l.ExternalID = res.ExternalID
+	}
+	l.RemoteVersion = res.Version
+	if err := tx.PutLink(l); err != nil {
+		if errors.Is(err, store.ErrConflict) {
+			// The remote answered with a record another hub risk is
+			// linked to: never link two risks to one record.
+			l.State, l.Reason, l.ExternalID = store.LinkQuarantined, err.Error(), ""
+			r.res.Counts.Quarantined++
+			return tx.PutLink(l)
+		}
+		return err
+	}
+	return nil
+}
+
+// pushFailed handles a change the remote refused.
+func (r *run) pushFailed(tx store.Tx, it pushItem, e *sdk.Error) error {
+	switch e.Class {
+	case sdk.ClassTransient:
+		// A create stays pending (Find resolves it next run); an update is
+		// retried next run since the link's hub version did not move.
+		r.res.Counts.Errors++
+		r.log.Warn("push failed, will retry", "key", it.key, "error", e)
+		return nil
+	case sdk.ClassConflict:
+		// The remote changed since we read it: the next pull merges it and
+		// the push after that sends what the hub still owns.
+		r.res.Counts.Errors++
+		r.log.Info("push conflict, merging next run", "key", it.key, "error", e)
+		if it.change.Op == sdk.OpCreate {
+			return nil
+		}
+		l := *it.link
+		l.RemoteVersion = "" // force the merge
+		return tx.PutLink(l)
+	}
+	r.res.Counts.Quarantined++
+	r.res.add(Change{Direction: "push", Op: "quarantine", Key: it.key, HubID: it.hubID, ExternalID: it.change.ExternalID, Reason: e.Error()})
+	r.log.Warn("push refused, quarantined", "key", it.key, "error", e)
+	l := store.Link{Binding: r.b.Name, HubID: it.hubID, State: store.LinkQuarantined, HubVersion: it.version, Base: it.sent}
+	if it.link != nil {
+		l = *it.link
+		l.State, l.HubVersion = store.LinkQuarantined, it.version
+	}
+	l.Reason = e.Error()
+	return tx.PutLink(l)
+}
