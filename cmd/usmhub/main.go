@@ -53,6 +53,9 @@ func commands() map[string]command {
 		"log":       logCmd{},
 		"version":   versionCmd{},
 		"report":    reportCmd{},
+		"plan":      planCmd{},
+		"serve":     serveCmd{},
+		"sync":      syncCmd{},
 		"plugins":   group{name: "plugins", synopsis: "List connector plugins and describe their config", subs: pluginsCommands()},
 	}
 }

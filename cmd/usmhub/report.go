@@ -6,6 +6,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/usmhub/usmhub/core/config"
+	"github.com/usmhub/usmhub/core/readiness"
 	"github.com/usmhub/usmhub/core/report"
 	"github.com/usmhub/usmhub/core/store"
 	"github.com/usmhub/usmhub/plugins/sdk"
@@ -105,26 +107,33 @@ func buildReport(ctx context.Context, e *env, kind, initiative string, opts repo
 	if err != nil {
 		return nil, e.fail(err)
 	}
-	in, err := cfg.Initiative(initiative)
-	if err != nil {
-		return nil, e.fail(err)
-	}
 	st, err := e.store(ctx)
 	if err != nil {
 		return nil, e.fail(err)
 	}
-	input := report.Input{Config: cfg, Initiative: in, Now: time.Now()}
+	var health []readiness.ConnectorHealth
 	if kind == report.KindReadiness {
-		input.Connectors = connectorHealth(ctx, e, cfg, offline)
+		health = connectorHealth(ctx, e, cfg, offline)
 	}
+	rep, err := makeReport(ctx, cfg, st, kind, initiative, opts, health)
+	if err != nil {
+		return nil, e.fail(err)
+	}
+	return rep, exitOK
+}
+
+// makeReport builds a report of an initiative from one consistent read.
+func makeReport(ctx context.Context, cfg *config.Config, st store.Store, kind, initiative string, opts report.Options, health []readiness.ConnectorHealth) (*report.Report, error) {
+	in, err := cfg.Initiative(initiative)
+	if err != nil {
+		return nil, err
+	}
+	input := report.Input{Config: cfg, Initiative: in, Now: time.Now(), Connectors: health}
 	var rep *report.Report
 	err = st.View(ctx, func(r store.Reader) error {
 		input.Reader = r
 		rep, err = report.Build(kind, input, opts)
 		return err
 	})
-	if err != nil {
-		return nil, e.fail(err)
-	}
-	return rep, exitOK
+	return rep, err
 }

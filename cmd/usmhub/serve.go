@@ -1,0 +1,128 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/usmhub/usmhub/core/config"
+	"github.com/usmhub/usmhub/core/daemon"
+	"github.com/usmhub/usmhub/core/readiness"
+	"github.com/usmhub/usmhub/core/report"
+	"github.com/usmhub/usmhub/core/schedule"
+	"github.com/usmhub/usmhub/core/store"
+	hubsync "github.com/usmhub/usmhub/core/sync"
+)
+
+type serveCmd struct{}
+
+func (serveCmd) Synopsis() string {
+	return "Run the hub daemon: syncs and reports on their schedules, HTTP health, metrics and triggers"
+}
+
+func (serveCmd) Run(ctx context.Context, e *env, args []string) int {
+	fs := e.newFlags("serve", "serve [-listen ADDR]")
+	listen := fs.String("listen", "", "override hub.listen (host:port)")
+	if _, code, ok := parse(fs, args); !ok {
+		return code
+	}
+	cfg, err := e.config()
+	if err != nil {
+		return e.fail(err)
+	}
+	e.serving = true
+	log := e.logger()
+	log.Info("starting", "version", version, "config", cfg.Path, "data_dir", cfg.Hub.DataDir)
+	path := e.configPath()
+	first := true
+	load := func(ctx context.Context, m *daemon.Metrics) (*daemon.Runtime, error) {
+		c := cfg
+		if !first {
+			if c, err = config.Load(path); err != nil {
+				return nil, err
+			}
+		}
+		first = false
+		rt, err := runtimeFor(ctx, c, log, m)
+		if err == nil && *listen != "" {
+			rt.Listen = *listen
+		}
+		return rt, err
+	}
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	if err := daemon.Run(ctx, log, load, daemon.Options{Signals: hup, Jitter: 2 * time.Second}); err != nil {
+		return e.fail(err)
+	}
+	return exitOK
+}
+
+// runtimeFor builds the daemon's jobs from a config: one per sync block and
+// one per report block, on their schedules (on demand when they have none).
+func runtimeFor(ctx context.Context, cfg *config.Config, log hclog.Logger, m *daemon.Metrics) (*daemon.Runtime, error) {
+	st, err := store.Open(ctx, cfg.DatabasePath())
+	if err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	cs, err := newConnectorSet(cfg, log)
+	if err != nil {
+		_ = st.Close()
+		return nil, err
+	}
+	engine := &hubsync.Engine{Store: st, Log: log.Named("sync"), Metrics: m}
+	rt := &daemon.Runtime{Listen: cfg.Hub.Listen, APIToken: cfg.Hub.APIToken.Reveal(),
+		Close: func() { cs.close(); _ = st.Close() }}
+	for _, s := range cfg.Syncs {
+		b := bindingOf(cfg, s)
+		rt.Jobs = append(rt.Jobs, schedule.Job{Name: s.Name, Spec: s.Schedule, Run: func(ctx context.Context) error {
+			conn, err := cs.get(ctx, s.Connector)
+			if err != nil {
+				return err
+			}
+			res, err := engine.Run(ctx, b, conn, hubsync.Options{})
+			if err != nil {
+				if errors.Is(err, hubsync.ErrBusy) {
+					log.Info("skipped: another run holds the binding", "sync", s.Name)
+					return nil
+				}
+				return errors.New(cs.scrub(err.Error()))
+			}
+			c := res.Counts
+			log.Info("synced", "sync", s.Name, "run", res.RunID, "pulled", c.Pulled, "hub_creates", c.HubCreates,
+				"hub_updates", c.HubUpdates, "push_creates", c.PushCreates, "push_updates", c.PushUpdates,
+				"conflicts", c.Conflicts, "quarantined", c.Quarantined, "duration", res.Duration)
+			return nil
+		}})
+	}
+	for _, r := range cfg.Reports {
+		rt.Jobs = append(rt.Jobs, schedule.Job{Name: "report." + r.Name, Spec: r.Schedule, Run: func(ctx context.Context) error {
+			var health []readiness.ConnectorHealth
+			rep, err := makeReport(ctx, cfg, st, r.Kind, r.Initiative, report.Options{}, health)
+			if err != nil {
+				return fmt.Errorf("report %s: %w", r.Name, err)
+			}
+			var errs []error
+			for _, target := range r.PublishTo {
+				conn, err := cs.get(ctx, target)
+				if err == nil {
+					pub, perr := conn.Publish(ctx, rep.SDK())
+					if perr == nil {
+						log.Info("report published", "report", r.Name, "key", rep.Key, "to", target, "url", pub.URL, "created", pub.Created)
+						continue
+					}
+					err = perr
+				}
+				errs = append(errs, fmt.Errorf("publish %s to %s: %s", rep.Key, target, cs.scrub(err.Error())))
+			}
+			return errors.Join(errs...)
+		}})
+	}
+	return rt, nil
+}

@@ -1,0 +1,243 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/mattn/go-isatty"
+
+	"github.com/usmhub/usmhub/core/config"
+	hubsync "github.com/usmhub/usmhub/core/sync"
+	"github.com/usmhub/usmhub/plugins/sdk"
+)
+
+// bindingOf turns a sync block into the engine's binding.
+func bindingOf(cfg *config.Config, s *config.Sync) hubsync.Binding {
+	b := hubsync.Binding{
+		Name: s.Name, Kind: sdk.EntityKind(s.Kind), Connector: s.Connector, Initiative: s.Initiative,
+		Direction: hubsync.Direction(s.Direction), MapStatus: s.MapStatus, Filter: s.Filter,
+		OnDelete: hubsync.OnDelete(s.OnDelete), Schedule: s.Schedule, Lookback: s.Lookback,
+		FullEvery: s.FullEvery, BatchSize: s.BatchSize,
+		Authority: hubsync.Authority{Default: hubsync.Side(s.AuthorityDefault), Fields: map[string]hubsync.Side{}},
+	}
+	for f, side := range s.AuthorityFields {
+		b.Authority.Fields[f] = hubsync.Side(side)
+	}
+	if in, err := cfg.Initiative(s.Initiative); err == nil {
+		b.SoundingBoard = in.SoundingBoard
+	}
+	return b
+}
+
+// selectSyncs returns the named sync blocks, in config order (all when no
+// names are given).
+func selectSyncs(cfg *config.Config, names []string) ([]*config.Sync, error) {
+	if len(names) == 0 {
+		if len(cfg.Syncs) == 0 {
+			return nil, fmt.Errorf("%s has no sync block: add one to bind a kind to a connector (see the README)", cfg.Path)
+		}
+		return cfg.Syncs, nil
+	}
+	var out []*config.Sync
+	for _, n := range names {
+		s := cfg.Sync(n)
+		if s == nil {
+			known := make([]string, len(cfg.Syncs))
+			for i, k := range cfg.Syncs {
+				known[i] = k.Name
+			}
+			return nil, fmt.Errorf("no sync block is named %q; the syncs are: %s", n, strings.Join(known, ", "))
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+// runSyncs runs (or plans) the named syncs one after the other; a failing
+// binding does not stop the others.
+func runSyncs(ctx context.Context, e *env, names []string, opts hubsync.Options) ([]*hubsync.Result, []error, int) {
+	cfg, err := e.config()
+	if err != nil {
+		return nil, nil, e.fail(err)
+	}
+	syncs, err := selectSyncs(cfg, names)
+	if err != nil {
+		return nil, nil, e.fail(err)
+	}
+	st, err := e.store(ctx)
+	if err != nil {
+		return nil, nil, e.fail(err)
+	}
+	cs, err := e.connectors()
+	if err != nil {
+		return nil, nil, e.fail(err)
+	}
+	engine := &hubsync.Engine{Store: st, Log: e.logger().Named("sync")}
+	var results []*hubsync.Result
+	var errs []error
+	for _, s := range syncs {
+		if ctx.Err() != nil {
+			errs = append(errs, fmt.Errorf("sync %s: %w", s.Name, ctx.Err()))
+			continue
+		}
+		conn, err := cs.get(ctx, s.Connector)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("sync %s: %w", s.Name, err))
+			continue
+		}
+		res, err := engine.Run(ctx, bindingOf(cfg, s), conn, opts)
+		results = append(results, res)
+		if err != nil {
+			errs = append(errs, errors.New(cs.scrub(err.Error())))
+		}
+	}
+	return results, errs, exitOK
+}
+
+type planCmd struct{}
+
+func (planCmd) Synopsis() string {
+	return "Show what a sync would change, field by field (exit 0 none, 2 changes, 1 error)"
+}
+
+func (planCmd) Run(ctx context.Context, e *env, args []string) int {
+	fs := e.newFlags("plan", "plan [-full] [-json] [SYNC…]")
+	full := fs.Bool("full", false, "plan a full reconcile (list every remote record)")
+	asJSON := fs.Bool("json", false, "print JSON")
+	names, code, ok := parse(fs, args)
+	if !ok {
+		return code
+	}
+	results, errs, code := runSyncs(ctx, e, names, hubsync.Options{Plan: true, Full: *full})
+	if code != exitOK {
+		return code
+	}
+	changes := false
+	for _, r := range results {
+		changes = changes || r.Counts.Changes()
+	}
+	if *asJSON {
+		e.printJSON(results)
+	} else {
+		for _, r := range results {
+			printResult(e.stdout, r, true)
+		}
+	}
+	for _, err := range errs {
+		fmt.Fprintf(e.stderr, "usmhub: %v\n", err)
+	}
+	switch {
+	case len(errs) > 0:
+		return exitError
+	case changes:
+		return exitUsage // 2: changes pending, like terraform plan -detailed-exitcode
+	}
+	return exitOK
+}
+
+type syncCmd struct{}
+
+func (syncCmd) Synopsis() string {
+	return "Sync the hub with its tools now (all syncs, or the named ones)"
+}
+
+func (syncCmd) Run(ctx context.Context, e *env, args []string) int {
+	fs := e.newFlags("sync", "sync [-full] [-force] [-json] [SYNC…]")
+	full := fs.Bool("full", false, "full reconcile: list every remote record, settle deletions")
+	force := fs.Bool("force", false, "run bindings that are paused after repeated failures")
+	asJSON := fs.Bool("json", false, "print JSON")
+	names, code, ok := parse(fs, args)
+	if !ok {
+		return code
+	}
+	opts := hubsync.Options{Full: *full, Force: *force}
+	if f, ok := e.stderr.(*os.File); ok && isatty.IsTerminal(f.Fd()) && !*asJSON {
+		last := time.Time{}
+		opts.Progress = func(binding, phase string, n int) {
+			if time.Since(last) > 200*time.Millisecond {
+				fmt.Fprintf(e.stderr, "\r%s: %s %d…   ", binding, phase, n)
+				last = time.Now()
+			}
+		}
+	}
+	results, errs, code := runSyncs(ctx, e, names, opts)
+	if code != exitOK {
+		return code
+	}
+	if opts.Progress != nil {
+		fmt.Fprint(e.stderr, "\r\033[K")
+	}
+	if *asJSON {
+		e.printJSON(results)
+	} else {
+		for _, r := range results {
+			printResult(e.stdout, r, false)
+		}
+	}
+	for _, err := range errs {
+		fmt.Fprintf(e.stderr, "usmhub: %v\n", err)
+	}
+	if len(errs) > 0 {
+		return exitError
+	}
+	return exitOK
+}
+
+// printResult prints a run's summary and, for a plan, its changes.
+func printResult(w io.Writer, r *hubsync.Result, plan bool) {
+	c := r.Counts
+	head := "synced"
+	if plan {
+		head = "plan for"
+	}
+	fmt.Fprintf(w, "%s %s (run %s, %s): pulled %d; hub: %d created, %d updated, %d deleted; remote: %d created, %d updated; %d conflict(s), %d quarantined, %d error(s)\n",
+		head, r.Binding, r.RunID[:8], r.Duration.Round(time.Millisecond), c.Pulled, c.HubCreates, c.HubUpdates, c.HubDeletes,
+		c.PushCreates, c.PushUpdates, c.Conflicts, c.Quarantined, c.Errors)
+	if !plan && len(r.Changes) > 20 {
+		fmt.Fprintf(w, "  (%d changes; usmhub log -run %s shows them)\n", len(r.Changes), r.RunID)
+		return
+	}
+	for _, ch := range r.Changes {
+		who := ch.Key
+		if who == "" {
+			who = ch.ExternalID
+		}
+		arrow := "hub ← remote"
+		if ch.Direction == "push" {
+			arrow = "hub → remote"
+		}
+		line := fmt.Sprintf("  %s  %-10s %s", arrow, ch.Op, who)
+		if ch.ExternalID != "" && ch.Key != "" {
+			line += " (" + ch.ExternalID + ")"
+		}
+		if ch.Reason != "" {
+			line += ": " + ch.Reason
+		}
+		fmt.Fprintln(w, line)
+		fields := append([]hubsync.FieldChange(nil), ch.Fields...)
+		sort.Slice(fields, func(i, j int) bool { return fields[i].Field < fields[j].Field })
+		for _, f := range fields {
+			switch {
+			case f.Conflict:
+				fmt.Fprintf(w, "      %s: CONFLICT base %q, hub %q, remote %q → %s wins\n", f.Field, f.Base, f.Hub, f.Remote, f.Winner)
+			case ch.Op == "create" && ch.Direction == "push":
+				fmt.Fprintf(w, "      %s = %q\n", f.Field, f.Hub)
+			case ch.Op == "create":
+				fmt.Fprintf(w, "      %s = %q\n", f.Field, f.Remote)
+			case f.Apply == hubsync.Hub:
+				fmt.Fprintf(w, "      %s: %q → %q\n", f.Field, f.Hub, f.Remote)
+			default:
+				fmt.Fprintf(w, "      %s: %q → %q\n", f.Field, f.Base, f.Hub)
+			}
+		}
+	}
+	if r.Truncated {
+		fmt.Fprintf(w, "  … more changes not listed (the counts above are complete)\n")
+	}
+}
