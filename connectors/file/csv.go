@@ -1,0 +1,115 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+)
+
+// utf8BOM starts files that spreadsheets save as "CSV UTF-8".
+var utf8BOM = []byte{0xEF, 0xBB, 0xBF}
+
+// csvReader reads the rows of a CSV data file.
+type csvReader struct {
+	t *table
+	r *csv.Reader
+}
+
+// newCSVReader reads the header of a CSV file into t. An empty file has no
+// columns and no rows.
+func newCSVReader(t *table, br *bufio.Reader) (*csvReader, error) {
+	if b, err := br.Peek(len(utf8BOM)); err == nil && bytes.Equal(b, utf8BOM) {
+		t.bom = true
+		_, _ = br.Discard(len(utf8BOM))
+	}
+	t.comma = sniffComma(br)
+	r := csv.NewReader(br)
+	r.Comma = t.comma
+	r.FieldsPerRecord = -1 // checked below, with a clearer message
+	r.ReuseRecord = true
+	cr := &csvReader{t: t, r: r}
+	header, err := r.Read()
+	if err == io.EOF {
+		return cr, nil
+	}
+	if err != nil {
+		return nil, cr.parseError(err)
+	}
+	for i, name := range header {
+		c := canonicalColumn(name)
+		if j := t.col(c); c != "" && j >= 0 {
+			return nil, fmt.Errorf("%s:1: column %q appears twice (columns %d and %d)", t.path, name, j+1, i+1)
+		}
+		t.addColumn(name)
+	}
+	return cr, nil
+}
+
+// sniffComma returns the separator of a CSV file: a semicolon when its
+// first line has semicolons and no commas, else a comma.
+func sniffComma(br *bufio.Reader) rune {
+	b, _ := br.Peek(br.Size())
+	if i := bytes.IndexByte(b, '\n'); i >= 0 {
+		b = b[:i]
+	}
+	if bytes.IndexByte(b, ';') >= 0 && bytes.IndexByte(b, ',') < 0 {
+		return ';'
+	}
+	return ','
+}
+
+func (cr *csvReader) next() (row, error) {
+	cells, err := cr.r.Read()
+	if err != nil {
+		if err == io.EOF {
+			return row{}, io.EOF
+		}
+		return row{}, cr.parseError(err)
+	}
+	line, _ := cr.r.FieldPos(0)
+	if len(cells) != len(cr.t.columns) {
+		return row{}, fmt.Errorf("%s:%d: %d columns, but the header has %d (check the separators and quotes on this line)",
+			cr.t.path, line, len(cells), len(cr.t.columns))
+	}
+	return row{cells: cells, pos: int64(line)}, nil
+}
+
+// parseError names the file and line of a CSV syntax error.
+func (cr *csvReader) parseError(err error) error {
+	var pe *csv.ParseError
+	if errors.As(err, &pe) {
+		if pe.StartLine != pe.Line {
+			return fmt.Errorf("%s:%d: %w (in the row that starts on line %d)", cr.t.path, pe.Line, pe.Err, pe.StartLine)
+		}
+		return fmt.Errorf("%s:%d: %w", cr.t.path, pe.Line, pe.Err)
+	}
+	return fmt.Errorf("read %s: %w", cr.t.path, err)
+}
+
+// encodeCSV writes the header and rows as CSV, with the file's separator
+// and byte-order mark.
+func (t *table) encodeCSV(w io.Writer, rows []row) error {
+	if t.bom {
+		if _, err := w.Write(utf8BOM); err != nil {
+			return err
+		}
+	}
+	cw := csv.NewWriter(w)
+	cw.Comma = t.comma
+	if err := cw.Write(t.columns); err != nil {
+		return err
+	}
+	record := make([]string, len(t.columns))
+	for _, r := range rows {
+		clear(record)
+		copy(record, r.cells)
+		if err := cw.Write(record); err != nil {
+			return err
+		}
+	}
+	cw.Flush()
+	return cw.Error()
+}

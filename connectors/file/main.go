@@ -1,0 +1,33 @@
+// Command usmhub-connector-file is the file connector: a usmhub connector
+// plugin over a folder of CSV or JSON files, the way many organisations keep
+// their risk inventory and scan results (spreadsheets), and the embedded
+// default that lets usmhub run with no outside service.
+//
+// It pulls risks, votes and scans, pushes risks back (creates, updates,
+// deletes), and publishes reports as Markdown files. The hub launches it;
+// run by hand it only says so. Its config block:
+//
+//	connector "file" "inventory" {
+//	  dir         = "data"           # required: absolute, or relative to the hub config file's folder
+//	  format      = "csv"            # or "json"
+//	  risks_file  = "risks.csv"      # read and written
+//	  votes_file  = "votes.csv"      # read only
+//	  scans_file  = "scans.csv"      # read only
+//	  reports_dir = "reports"        # <key>.md per published report
+//	}
+//
+// Files (see table.go, risks.go, readonly.go): a CSV file has a header row;
+// a JSON file is an array of objects. The risks file holds the canonical
+// risk fields plus id, marker, updated_at, version and deleted, which the
+// connector maintains. Every write of a file replaces it atomically (a
+// temporary file, synced and renamed), under a lock file in the folder
+// (.usmhub-file.lock), keeping the user's columns, row order, separator and
+// byte-order mark. Pulls stream the files in batches (pull.go).
+//
+// The package owns the data folder's files and nothing else: it knows the
+// hub only through the plugin SDK.
+package main
+
+import "github.com/usmhub/usmhub/plugins/sdk"
+
+func main() { sdk.Serve(New) }

@@ -1,0 +1,74 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/usmhub/usmhub/plugins/sdk"
+)
+
+// reportKey is what a report key may look like: it becomes a file name.
+var reportKey = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$`)
+
+// Publish writes the report to <reports_dir>/<key>.md, atomically, as
+// Markdown under a heading with its title. Publishing a key again replaces
+// its file. The ExternalID is the key, the URL a file:// URL.
+func (c *Connector) Publish(ctx context.Context, rep sdk.Report) (sdk.Published, error) {
+	cfg, err := c.config()
+	if err != nil {
+		return sdk.Published{}, err
+	}
+	if !reportKey.MatchString(rep.Key) {
+		return sdk.Published{}, sdk.Errorf(sdk.ClassInvalid,
+			"report key %q cannot name a file: use letters, digits, '.', '-' and '_' (at most 200), starting with a letter or digit", rep.Key)
+	}
+	dir := cfg.path(cfg.ReportsDir)
+	if err := os.MkdirAll(dir, 0o777); err != nil {
+		return sdk.Published{}, fmt.Errorf("publish %s: %w", rep.Key, err)
+	}
+	release, err := lockDir(ctx, cfg.Dir)
+	if err != nil {
+		return sdk.Published{}, sdk.Errorf(sdk.ClassTransient, "publish %s: %v", rep.Key, err)
+	}
+	defer release()
+
+	path := filepath.Join(dir, rep.Key+".md")
+	_, err = os.Stat(path)
+	existed := err == nil
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return sdk.Published{}, fmt.Errorf("publish %s: %w", rep.Key, err)
+	}
+	if err := writeAtomic(path, time.Time{}, func(w io.Writer) error {
+		_, err := io.WriteString(w, renderReport(rep))
+		return err
+	}); err != nil {
+		return sdk.Published{}, fmt.Errorf("publish %s: %w", rep.Key, err)
+	}
+	u := url.URL{Scheme: "file", Path: filepath.ToSlash(path)}
+	if !strings.HasPrefix(u.Path, "/") {
+		u.Path = "/" + u.Path // a Windows drive path
+	}
+	return sdk.Published{URL: u.String(), ExternalID: rep.Key, Created: !existed}, nil
+}
+
+// renderReport is the file's content: the title as a heading, then the
+// Markdown with \n line ends (trailing blanks are Markdown line breaks, so
+// they stay).
+func renderReport(rep sdk.Report) string {
+	title := strings.Join(strings.Fields(rep.Title), " ")
+	if title == "" {
+		title = rep.Key
+	}
+	body := strings.ReplaceAll(rep.Markdown, "\r\n", "\n")
+	body = strings.Trim(body, "\n")
+	return "# " + title + "\n\n" + body + "\n"
+}

@@ -1,0 +1,230 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/usmhub/usmhub/plugins/sdk"
+)
+
+// Push applies changes to the risks file, under the folder's write lock, in
+// one atomic rewrite of the file. A change the file cannot take gets its own
+// error (invalid values, a stale version, an unknown id); the others are
+// applied. When nothing changes, the file is not written.
+//
+// A create carrying the marker of a live row returns that row (a retried
+// create). An update writes the fields it names, and the marker when it
+// carries one; if it carries a Version that is not the row's, it is
+// refused as a conflict. A delete marks the row deleted; deleting it again
+// succeeds.
+func (c *Connector) Push(ctx context.Context, req sdk.PushRequest) ([]sdk.Result, error) {
+	cfg, err := c.config()
+	if err != nil {
+		return nil, err
+	}
+	if req.Kind != sdk.KindRisk {
+		return nil, sdk.Errorf(sdk.ClassPermanent, "the file connector pushes risks only, not %ss", req.Kind)
+	}
+	release, err := lockDir(ctx, cfg.Dir)
+	if err != nil {
+		return nil, sdk.Errorf(sdk.ClassTransient, "push risks: %v", err)
+	}
+	defer release()
+
+	path := cfg.path(cfg.RisksFile)
+	t, rows, fi, err := loadTable(path, cfg.Format, riskColumns)
+	if err != nil {
+		return nil, fmt.Errorf("push risks: %w", err)
+	}
+	s, err := newRiskSet(t, rows, fi)
+	if err != nil {
+		return nil, fmt.Errorf("push risks: %w", err)
+	}
+	// Stamps never go back: not before the newest in the file.
+	now := time.Now().UTC().Truncate(time.Second)
+	if s.newest.After(now) {
+		now = s.newest
+	}
+	results := make([]sdk.Result, len(req.Changes))
+	changed := false
+	for i, ch := range req.Changes {
+		var ok bool
+		results[i], ok = s.apply(ch, now)
+		changed = changed || ok
+	}
+	if !changed {
+		return results, nil
+	}
+	s.stamp(now)
+	// The file's modification time is its newest updated_at: how a later
+	// read tells that no one else has written it since (see pull.go).
+	if err := writeAtomic(path, now, func(w io.Writer) error { return s.t.encode(w, s.rows) }); err != nil {
+		return nil, sdk.Errorf(sdk.ClassTransient, "push risks: %v", err)
+	}
+	return results, nil
+}
+
+// riskSet is the risks file in memory, indexed, while a push changes it.
+type riskSet struct {
+	t          *table
+	rows       []row
+	ids        []string       // external id of each row
+	derived    []bool         // whether the row's id is derived (not in its id cell yet)
+	byID       map[string]int // external id → row
+	byMarker   map[string]int // marker → live row
+	nextF      int            // the number of the next F-<n> id
+	newest     time.Time      // the newest updated_at in the file
+	handEdited bool           // written by someone else since the connector last wrote it
+}
+
+// newRiskSet indexes the rows; two rows with the same id are an error.
+func newRiskSet(t *table, rows []row, fi os.FileInfo) (*riskSet, error) {
+	s := &riskSet{t: t, rows: rows, ids: make([]string, len(rows)), derived: make([]bool, len(rows)),
+		byID: make(map[string]int, len(rows)), byMarker: map[string]int{}, nextF: 1}
+	for _, c := range metaColumns { // the columns the connector keeps, after the user's
+		if t.col(c) < 0 {
+			t.addColumn(c)
+		}
+	}
+	ids := newRowIDs()
+	for i, r := range rows {
+		id, derived, err := ids.next(t, r)
+		if err != nil {
+			return nil, err
+		}
+		s.ids[i], s.derived[i] = id, derived
+		s.byID[id] = i
+		if n, ok := strings.CutPrefix(id, "F-"); ok {
+			if k, err := strconv.Atoi(n); err == nil && k >= s.nextF {
+				s.nextF = k + 1
+			}
+		}
+		if m := normalise(t.get(r, colMarker)); m != "" && !isDeleted(t.get(r, colDeleted)) {
+			if _, taken := s.byMarker[m]; !taken {
+				s.byMarker[m] = i
+			}
+		}
+		if ts, ok := rowUpdatedAt(t, r); ok && ts.After(s.newest) {
+			s.newest = ts
+		}
+	}
+	s.handEdited = len(rows) > 0 && fi != nil && !fi.ModTime().Equal(s.newest)
+	return s, nil
+}
+
+// apply makes one change; it reports whether the file changed.
+func (s *riskSet) apply(ch sdk.Change, now time.Time) (sdk.Result, bool) {
+	fields := make(map[string]string, len(ch.Fields))
+	for k, v := range ch.Fields {
+		fields[k] = normalise(v)
+	}
+	marker := normalise(ch.Marker)
+	t := s.t
+
+	if ch.Op == sdk.OpCreate {
+		if i, ok := s.byMarker[marker]; ok && marker != "" {
+			return s.result(i, now), false // a retried create
+		}
+		if err := validateRisk(fields, true); err != nil {
+			return sdk.Result{Err: err}, false
+		}
+		var r row
+		id := "F-" + strconv.Itoa(s.nextF)
+		s.nextF++
+		t.set(&r, colID, id)
+		for _, f := range riskFields {
+			if v, ok := fields[f]; ok {
+				t.set(&r, f, v)
+			}
+		}
+		t.set(&r, colMarker, marker)
+		t.set(&r, colVersion, "1")
+		t.set(&r, colUpdatedAt, now.Format(time.RFC3339Nano))
+		s.rows = append(s.rows, r)
+		s.ids = append(s.ids, id)
+		s.derived = append(s.derived, false)
+		i := len(s.rows) - 1
+		s.byID[id] = i
+		if marker != "" {
+			s.byMarker[marker] = i
+		}
+		return s.result(i, now), true
+	}
+
+	i, ok := s.byID[ch.ExternalID]
+	if !ok {
+		return sdk.Result{Err: sdk.Errorf(sdk.ClassPermanent, "no risk %s in %s", ch.ExternalID, t.path)}, false
+	}
+	r := &s.rows[i]
+	deleted := isDeleted(t.get(*r, colDeleted))
+	switch {
+	case ch.Op == sdk.OpDelete && deleted:
+		return s.result(i, now), false // deleted before: a retried delete
+	case ch.Op == sdk.OpUpdate && deleted:
+		return sdk.Result{Err: sdk.Errorf(sdk.ClassPermanent, "risk %s was deleted", ch.ExternalID)}, false
+	case ch.Op != sdk.OpUpdate && ch.Op != sdk.OpDelete:
+		return sdk.Result{Err: sdk.Errorf(sdk.ClassInvalid, "unknown operation %q", ch.Op)}, false
+	}
+	if v := riskVersion(t, *r); ch.Version != "" && ch.Version != v {
+		return sdk.Result{Err: sdk.Errorf(sdk.ClassConflict, "risk %s changed since version %s (it is at %s): pull it first", ch.ExternalID, ch.Version, v)}, false
+	}
+
+	changed := false
+	if ch.Op == sdk.OpDelete {
+		t.set(r, colDeleted, "true")
+		if m := normalise(t.get(*r, colMarker)); s.byMarker[m] == i {
+			delete(s.byMarker, m)
+		}
+		changed = true
+	} else {
+		if err := validateRisk(fields, false); err != nil {
+			return sdk.Result{Err: err}, false
+		}
+		for _, f := range riskFields {
+			if v, ok := fields[f]; ok && (normalise(t.get(*r, f)) != v || t.col(f) < 0) {
+				t.set(r, f, v)
+				changed = true
+			}
+		}
+		if old := normalise(t.get(*r, colMarker)); marker != "" && marker != old {
+			if s.byMarker[old] == i {
+				delete(s.byMarker, old)
+			}
+			t.set(r, colMarker, marker)
+			s.byMarker[marker] = i
+			changed = true
+		}
+	}
+	if changed {
+		t.set(r, colVersion, strconv.FormatInt(rowVersion(t, *r)+1, 10))
+		t.set(r, colUpdatedAt, now.Format(time.RFC3339Nano))
+	}
+	return s.result(i, now), changed
+}
+
+// result is the successful result of a change to row i.
+func (s *riskSet) result(i int, now time.Time) sdk.Result {
+	rec := riskRecord(s.t, s.rows[i], s.ids[i], now)
+	return sdk.Result{ExternalID: rec.ExternalID, Version: rec.Version, Fields: rec.Fields}
+}
+
+// stamp prepares the rows for writing: rows written by hand get the id
+// they were known by and a time; after a hand edit every row gets the time
+// of this write, so that incremental pulls see what the editor changed.
+func (s *riskSet) stamp(now time.Time) {
+	stamp := now.Format(time.RFC3339Nano)
+	for i := range s.rows {
+		r := &s.rows[i]
+		if s.derived[i] {
+			s.t.set(r, colID, s.ids[i])
+		}
+		if _, ok := rowUpdatedAt(s.t, *r); !ok || s.handEdited {
+			s.t.set(r, colUpdatedAt, stamp)
+		}
+	}
+}

@@ -1,0 +1,276 @@
+package main
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/usmhub/usmhub/plugins/sdk"
+)
+
+// The risks file has a column per canonical risk field (sdk.Field*) and
+// these, which the connector keeps:
+//
+//   - id: the external id. The connector gives the risks it creates F-1,
+//     F-2, … (one more than the highest F-number in the file). A row written
+//     by hand without an id is known by one derived from its content: K-<key>
+//     when it has a key, else T-<hash of the title>, else H-<hash of the
+//     row>; the connector writes that id into the row on its next write, so
+//     it never changes afterwards. Until then, editing the key (or the title
+//     of a row without a key) changes the id: give such rows a key.
+//   - marker: the hub marker of the risk (usmhub-<hub id>).
+//   - updated_at: when the connector last wrote the row, RFC 3339 in UTC.
+//   - version: a counter the connector bumps on every change of the row.
+//   - deleted: "true" once the hub deleted the risk. Rows are never removed,
+//     so that deletes can be pulled (a tombstone).
+//
+// Two rows with the same id make the file unreadable (the error names both
+// lines). Values are kept as text; what the hub cannot use (likelihood
+// "high") it quarantines, so a pull delivers them as they are.
+const (
+	colID        = "id"
+	colMarker    = "marker"
+	colUpdatedAt = "updated_at"
+	colVersion   = "version"
+	colDeleted   = "deleted"
+)
+
+// riskFields are the canonical risk fields, in the order of a new file's
+// columns.
+var riskFields = []string{
+	sdk.FieldKey, sdk.FieldTitle, sdk.FieldDescription, sdk.FieldKind, sdk.FieldProcess, sdk.FieldSource,
+	sdk.FieldLikelihood, sdk.FieldImpact, sdk.FieldEffort, sdk.FieldOwner, sdk.FieldStatus,
+}
+
+// metaColumns are the columns the connector keeps in the risks file.
+var metaColumns = []string{colID, colMarker, colUpdatedAt, colVersion, colDeleted}
+
+// riskColumns are the columns of a new risks file.
+var riskColumns = slices.Concat([]string{colID}, riskFields, metaColumns[1:])
+
+// known reports whether col is a column of the risks, votes or scans file.
+func known(col string) bool {
+	return slices.Contains(riskColumns, col) || slices.Contains(voteColumns, col) || slices.Contains(scanColumns, col)
+}
+
+// normalise gives a value its canonical form: \n line ends, no blanks at
+// the end of a line, none around the value. Normalising twice changes
+// nothing, so a value pushed, pulled and pushed again stays put.
+func normalise(s string) string {
+	if strings.IndexByte(s, '\n') < 0 && strings.IndexByte(s, '\r') < 0 {
+		return strings.TrimSpace(s)
+	}
+	s = strings.ReplaceAll(s, "\r\n", "\n")
+	s = strings.ReplaceAll(s, "\r", "\n")
+	lines := strings.Split(s, "\n")
+	for i, l := range lines {
+		lines[i] = strings.TrimRight(l, " \t")
+	}
+	return strings.TrimSpace(strings.Join(lines, "\n"))
+}
+
+// rowIDs gives the rows of a risks file, read in file order, their
+// external ids: the id cell, or one derived from the row. A derived id
+// taken by an earlier row gets -2, -3, … (two rows titled "TODO" are two
+// risks); an id cell that repeats an earlier id is an error, naming both
+// rows.
+type rowIDs struct {
+	seen map[string]int64 // id → pos of its row
+}
+
+func newRowIDs() *rowIDs { return &rowIDs{seen: map[string]int64{}} }
+
+// next returns the id of the next row.
+func (ids *rowIDs) next(t *table, r row) (id string, derived bool, err error) {
+	if id = normalise(t.get(r, colID)); id != "" {
+		if first, dup := ids.seen[id]; dup {
+			return "", false, fmt.Errorf("%s: id %s again (first at %s); give each row its own id", t.where(r), id, t.where(row{pos: first}))
+		}
+	} else {
+		base := derivedID(t, r)
+		id = base
+		for n := 2; ; n++ {
+			if _, dup := ids.seen[id]; !dup {
+				break
+			}
+			id = base + "-" + strconv.Itoa(n)
+		}
+		derived = true
+	}
+	id = strings.Clone(id) // not a slice of the row's text: the map must not pin it
+	ids.seen[id] = r.pos
+	return id, derived, nil
+}
+
+// derivedID is the id of a row without one: K-<key>, else T-<hash of the
+// title>, else H-<hash of its non-empty cells>.
+func derivedID(t *table, r row) string {
+	if key := normalise(t.get(r, sdk.FieldKey)); key != "" {
+		return "K-" + key
+	}
+	if title := normalise(t.get(r, sdk.FieldTitle)); title != "" {
+		return "T-" + shortHash(title)
+	}
+	var cells []string
+	for i, v := range r.cells {
+		if v = normalise(v); v != "" && i < len(t.columns) {
+			cells = append(cells, canonicalColumn(t.columns[i])+"="+v)
+		}
+	}
+	slices.Sort(cells)
+	return "H-" + shortHash(strings.Join(cells, "\n"))
+}
+
+// shortHash is a stable hex digest of s, short enough for an id.
+func shortHash(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:6])
+}
+
+// isDeleted reads the deleted column.
+func isDeleted(cell string) bool {
+	switch strings.ToLower(strings.TrimSpace(cell)) {
+	case "true", "1", "yes", "x":
+		return true
+	}
+	return false
+}
+
+// rowUpdatedAt reads the updated_at column; ok is false when it holds no
+// RFC 3339 time.
+func rowUpdatedAt(t *table, r row) (time.Time, bool) {
+	v := strings.TrimSpace(t.get(r, colUpdatedAt))
+	if v == "" {
+		return time.Time{}, false
+	}
+	ts, err := time.Parse(time.RFC3339Nano, v)
+	if err != nil {
+		return time.Time{}, false
+	}
+	return ts.UTC(), true
+}
+
+// rowVersion reads the version counter (0 when absent or not a number).
+func rowVersion(t *table, r row) int64 {
+	n, _ := strconv.ParseInt(strings.TrimSpace(t.get(r, colVersion)), 10, 64)
+	return n
+}
+
+// riskVersion is the Version of a risk row: its counter, and a digest of
+// its content, so that a row edited by hand (counter untouched) has a new
+// version all the same.
+func riskVersion(t *table, r row) string {
+	return riskRecord(t, r, "", time.Time{}).Version
+}
+
+// riskRecord is the record of the risk row with external id id. fallback
+// stands in for a missing or unreadable updated_at. Fields has every
+// canonical field the file has a column for.
+func riskRecord(t *table, r row, id string, fallback time.Time) sdk.Record {
+	rec := sdk.Record{
+		ExternalID: id,
+		Marker:     normalise(t.get(r, colMarker)),
+		Deleted:    isDeleted(t.get(r, colDeleted)),
+		Fields:     make(map[string]string, len(riskFields)),
+		UpdatedAt:  fallback,
+	}
+	if ts, ok := rowUpdatedAt(t, r); ok {
+		rec.UpdatedAt = ts
+	}
+	h := newDigest()
+	for k, i := range t.positions(riskFields) {
+		v := ""
+		if i >= 0 {
+			if i < len(r.cells) {
+				v = normalise(r.cells[i])
+			}
+			rec.Fields[riskFields[k]] = v
+		}
+		h.add(v)
+	}
+	h.add(rec.Marker)
+	if rec.Deleted {
+		h.add("deleted")
+	}
+	rec.Version = strconv.FormatInt(rowVersion(t, r), 10) + "-" + strconv.FormatUint(uint64(h), 16)
+	return rec
+}
+
+// digest is a 64-bit FNV-1a hash of a sequence of strings: stable across
+// processes and releases, as a Version must be.
+type digest uint64
+
+func newDigest() digest { return 14695981039346656037 }
+
+// add hashes s and a terminating zero byte.
+func (d *digest) add(s string) {
+	h := uint64(*d)
+	for i := 0; i < len(s); i++ {
+		h = (h ^ uint64(s[i])) * 1099511628211
+	}
+	*d = digest(h * 1099511628211) // the zero byte
+}
+
+// Valid values of the enumerated risk fields, in the hub's spelling.
+var (
+	riskKinds     = []string{"threat", "opportunity"}
+	riskProcesses = []string{"", "agree", "change", "recover", "operate", "improve"}
+	riskStatuses  = []string{"proposed", "accepted", "planned", "in_progress", "realized", "rejected"}
+)
+
+// validateRisk checks the (normalised) fields of a change: every name is a
+// canonical risk field and every value one the hub could hold; a create
+// needs a title. It returns an error of class invalid naming every problem.
+func validateRisk(fields map[string]string, create bool) *sdk.Error {
+	var problems []string
+	add := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
+	names := make([]string, 0, len(fields))
+	for name := range fields {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		v := fields[name]
+		switch name {
+		case sdk.FieldTitle:
+			if v == "" {
+				add("title must not be empty")
+			}
+		case sdk.FieldKind:
+			if v != "" && !slices.Contains(riskKinds, v) {
+				add("kind must be threat or opportunity, not %q", v)
+			}
+		case sdk.FieldProcess:
+			if !slices.Contains(riskProcesses, v) {
+				add("process must be agree, change, recover, operate, improve or empty, not %q", v)
+			}
+		case sdk.FieldStatus:
+			if v != "" && !slices.Contains(riskStatuses, v) {
+				add("status must be one of %s, not %q", strings.Join(riskStatuses, ", "), v)
+			}
+		case sdk.FieldLikelihood, sdk.FieldImpact:
+			if n, err := strconv.Atoi(v); v != "" && (err != nil || n < 1 || n > 5) {
+				add("%s must be a whole number from 1 to 5, not %q", name, v)
+			}
+		case sdk.FieldEffort:
+			if f, err := strconv.ParseFloat(v, 64); v != "" && (err != nil || f < 0 || math.IsInf(f, 0) || math.IsNaN(f)) {
+				add("effort must be a number of 0 or more, not %q", v)
+			}
+		case sdk.FieldKey, sdk.FieldDescription, sdk.FieldSource, sdk.FieldOwner:
+		default:
+			add("%q is not a risk field (the file connector stores %s)", name, strings.Join(riskFields, ", "))
+		}
+	}
+	if _, ok := fields[sdk.FieldTitle]; create && !ok {
+		add("title is required")
+	}
+	if len(problems) == 0 {
+		return nil
+	}
+	return sdk.Errorf(sdk.ClassInvalid, "%s", strings.Join(problems, "; "))
+}
