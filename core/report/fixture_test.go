@@ -100,6 +100,10 @@ func seed(s seeder, cfg *config.Config) error {
 // SQLite store for what reports read: risks in creation order, sprints by
 // number, scans by date.
 type memStore struct {
+	// Reader's sync-state methods are never called by reports; embedding
+	// the interface (nil) lets memStore implement it without them.
+	store.Reader
+
 	risks   []model.Risk
 	byRef   map[string]int
 	votes   map[string][]model.Vote // by risk ID
