@@ -61,6 +61,9 @@ type Policy struct {
 	Text string
 
 	expr hcl.Expression
+	// fast is the policy compiled to closures, nil when it has no fast
+	// path (see fast.go); Score then always evaluates with HCL.
+	fast *fastPath
 }
 
 // Compile checks a policy expression and returns the policy. src is the
@@ -69,6 +72,12 @@ type Policy struct {
 // It rejects references to anything but the risk attributes in Attributes
 // (one diagnostic per reference, at the reference), and an expression that
 // does not yield a known number for a sample risk.
+//
+// A native-syntax expression made of literals, attribute references,
+// operators, conditionals and the functions in Functions is also compiled
+// to Go closures, which Score uses instead of HCL whenever they can settle
+// a score as HCL would; other expressions (e.g. JSON syntax, templates with
+// interpolations, null, collections) are always evaluated by HCL.
 func Compile(name, description string, expr hcl.Expression, src []byte) (*Policy, hcl.Diagnostics) {
 	if expr == nil {
 		return nil, hcl.Diagnostics{{
@@ -119,7 +128,31 @@ func Compile(name, description string, expr hcl.Expression, src []byte) (*Policy
 		})
 		return nil, diags
 	}
+	p.fast = compileFast(expr)
+	if p.fast != nil && !p.fastAgrees() {
+		p.fast = nil
+	}
 	return p, diags
+}
+
+// checkInputs are risks the fast path is checked on when a policy is
+// compiled, as a safeguard: a fast path that disagrees with HCL is dropped.
+var checkInputs = []Inputs{
+	sample,
+	{Likelihood: 1, Impact: 5, Effort: 2.5, Votes: 7, Kind: string(model.Opportunity), Process: string(model.Change), Source: "csv", AgeDays: 400},
+	{},
+}
+
+// fastAgrees reports whether the fast path scores checkInputs as HCL does.
+func (p *Policy) fastAgrees() bool {
+	for _, in := range checkInputs {
+		want, err := p.scoreHCL(in)
+		got, ok := p.fast.score(&in)
+		if ok && (err != nil || math.Abs(got-want) > 1e-9*math.Max(math.Abs(got), math.Abs(want))) {
+			return false
+		}
+	}
+	return true
 }
 
 // Parse parses text as a policy expression and compiles it; the diagnostics
@@ -165,7 +198,24 @@ func (p *Policy) eval(in Inputs) (cty.Value, hcl.Diagnostics) {
 // Score evaluates the policy for one risk. It fails when the expression
 // fails (e.g. zero divided by zero) or yields anything but a finite number
 // (e.g. a division by zero); the error names the policy and the inputs.
+//
+// Score is safe for concurrent use. It agrees with HCL's evaluation: the
+// same error, and a score equal to HCL's or (after inexact operations such
+// as 1/3) within a relative 1e-12 of it. A score the compiled fast path
+// settles costs no allocation (unless a string input needs Unicode
+// normalization) and a fraction of a microsecond.
 func (p *Policy) Score(in Inputs) (float64, error) {
+	if p.fast != nil && finite(in.Effort) {
+		if s, ok := p.fast.score(&in); ok {
+			return s, nil
+		}
+	}
+	return p.scoreHCL(in)
+}
+
+// scoreHCL is Score evaluated by HCL, whether or not the policy has a fast
+// path.
+func (p *Policy) scoreHCL(in Inputs) (float64, error) {
 	if math.IsNaN(in.Effort) || math.IsInf(in.Effort, 0) {
 		return 0, fmt.Errorf("priority policy %q: cannot score a risk with %s: effort is not a finite number", p.Name, in)
 	}
