@@ -1,5 +1,5 @@
 # usmhub — build, run, test.
-#   make run    builds the hub and its connectors and runs the tour on config.example.hcl
+#   make run    builds the hub and its connectors and starts the daemon on config.example.hcl
 #   make test   runs every test (vet, generated-code check, unit, CLI and end-to-end tests)
 
 GO       ?= go
@@ -8,7 +8,7 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 LDFLAGS  := -X main.version=$(VERSION)
 CONNECTORS := $(notdir $(wildcard connectors/*))
 
-.PHONY: all build run test bench proto vet clean
+.PHONY: all build run tour test bench proto vet clean
 
 all: build
 
@@ -20,8 +20,16 @@ build:
 		fi; \
 	done
 
+# run: the daemon on config.example.hcl with the example spreadsheet folder
+# (copied once into data/sheet) on the embedded store; Ctrl-C stops it.
 run: build
-	./examples/tour.sh $(BIN)/usmhub config.example.hcl
+	@mkdir -p data/sheet && cp -n examples/sheet/*.csv data/sheet/ 2>/dev/null || true
+	$(BIN)/usmhub -config config.example.hcl serve
+
+# tour: the five-minute CLI tour of examples/tour.sh on a scratch copy.
+tour: build
+	@rm -rf /tmp/usmhub-tour && mkdir -p /tmp/usmhub-tour/data/sheet && cp config.example.hcl /tmp/usmhub-tour/usmhub.hcl && cp examples/sheet/*.csv /tmp/usmhub-tour/data/sheet/
+	./examples/tour.sh $(BIN)/usmhub /tmp/usmhub-tour/usmhub.hcl
 
 vet:
 	$(GO) vet ./...

@@ -1,11 +1,18 @@
 # usmhub example configuration: one improvement initiative of a facility and
-# IT service organisation, its priority mechanism, and where reports go.
+# IT service organisation, its priority mechanism, the spreadsheet it keeps
+# its risk inventory, votes and scans in, and where reports go.
 # Copy it to usmhub.hcl and adapt it; `usmhub validate` checks it.
+# `make run` seeds data/sheet from examples/sheet and serves this config.
 
 hub {
   data_dir   = "data"        # relative to this file's folder
   log_level  = "info"
-  log_format = "text"
+  log_format = "text"        # or "json"
+  listen     = "127.0.0.1:8765"
+  # One integrated tool (here: the spreadsheet folder) owns everything.
+  strategy   = "erp"
+  # POST /v1/sync/<name> needs this token; keep it out of the file:
+  # api_token = env("USMHUB_API_TOKEN")
 }
 
 initiative "ssc" {
@@ -43,4 +50,49 @@ initiative "ssc" {
 priority "default" {
   description = "Risk exposure plus the sounding board's voice, per unit of effort"
   score       = (likelihood * impact + 2 * votes) / max(effort, 1)
+}
+
+# The spreadsheet folder: risks.csv, votes.csv and scans.csv, written by
+# people and by the hub (atomically); reports land in data/sheet/reports.
+connector "file" "sheet" {
+  dir = "data/sheet"
+}
+
+# The risk register, both ways: edits in the sheet flow into the hub, hub
+# changes (status moves of sprints, votes' effects) flow back.
+sync "risks" {
+  kind      = "risk"
+  connector = "file.sheet"
+  schedule  = "@every 1m"
+  authority {
+    default = "remote"                  # the sheet wins a conflict…
+    fields  = { status = "hub" }        # …but sprints move the status in the hub
+  }
+}
+
+# The sounding board votes in the sheet.
+sync "votes" {
+  kind      = "vote"
+  connector = "file.sheet"
+  schedule  = "@every 1m"
+}
+
+# Baseline and progress scans, one row per dimension.
+sync "scans" {
+  kind      = "scan"
+  connector = "file.sheet"
+  schedule  = "@every 5m"
+}
+
+# Inform everyone: the register weekly (here every 2 minutes, to see it).
+report "register" {
+  kind       = "register"
+  publish_to = ["file.sheet"]
+  schedule   = "@every 2m"
+}
+
+report "readiness" {
+  kind       = "readiness"
+  publish_to = ["file.sheet"]
+  schedule   = "@every 5m"
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The five-minute tour of usmhub on the example data: import the risk
-# inventory, let the sounding board vote, import the scans, plan a sprint and
-# check readiness. Safe to run again: imports are idempotent.
+# inventory, let the sounding board vote, import the scans, plan a sprint,
+# sync with the spreadsheet folder and check readiness. Safe to run again:
+# imports are idempotent, and the sync adopts the sheet's rows by key.
 set -euo pipefail
 usmhub=${1:-bin/usmhub}
 config=${2:-config.example.hcl}
@@ -18,4 +19,7 @@ hub scan import -kind progress -method "USM scan" -method-version 2 -date 2026-1
 hub risk list -status accepted
 hub sprint plan -start 2026-12-01 -end 2026-12-14 -goal "Fewer repeat incidents" -dry-run
 hub scan compare
-hub readiness -offline
+hub plan || true   # exit 2: changes pending
+hub sync
+hub report register
+hub readiness

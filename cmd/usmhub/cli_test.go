@@ -29,6 +29,13 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, "build usmhub:", err)
 		os.Exit(1)
 	}
+	// The file connector next to usmhub, where the hub looks for plugins.
+	build = exec.Command("go", "build", "-o", filepath.Join(dir, "usmhub-connector-file"), "../../connectors/file")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "build the file connector:", err)
+		os.Exit(1)
+	}
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
@@ -503,6 +510,19 @@ func TestTour(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "usmhub.hcl"), cfg, 0o644); err != nil {
 		t.Fatal(err)
 	}
+	sheet := filepath.Join(dir, "data", "sheet")
+	if err := os.MkdirAll(sheet, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"risks.csv", "votes.csv", "scans.csv"} {
+		b, err := os.ReadFile(filepath.Join(root, "examples", "sheet", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(sheet, f), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 	for i := 0; i < 2; i++ { // the tour is safe to run again
 		cmd := exec.Command(filepath.Join(root, "examples", "tour.sh"), usmhubBin, filepath.Join(dir, "usmhub.hcl"))
 		out, err := cmd.CombinedOutput()
@@ -511,6 +531,19 @@ func TestTour(t *testing.T) {
 		}
 		if !strings.Contains(string(out), "preconditions pass") {
 			t.Fatalf("tour run %d ended early:\n%s", i+1, out)
+		}
+		// The sheet's rows carry the same keys as the imported risks: the
+		// sync adopts them instead of doubling the register.
+		h := &hub{t: t, dir: dir}
+		if n := len(h.list()); n != 12 {
+			t.Fatalf("tour run %d: %d risks in the hub, want the 12 of the inventory\n%s", i+1, n, out)
+		}
+		rows, err := os.ReadFile(filepath.Join(sheet, "risks.csv"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := strings.Count(string(rows), "usmhub-"); n != 12 {
+			t.Fatalf("tour run %d: %d marked rows in the sheet, want 12:\n%s", i+1, n, rows)
 		}
 	}
 }

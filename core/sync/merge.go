@@ -2,6 +2,7 @@ package sync
 
 import (
 	"sort"
+	"strings"
 )
 
 // Side names where a value comes from, and who owns a field.
@@ -104,6 +105,9 @@ func Merge(b, h, r map[string]string, owner func(field string) Side) MergeResult
 func Diff(b, h map[string]string) map[string]string {
 	out := map[string]string{}
 	for f, hv := range h {
+		if strings.HasPrefix(f, "@") {
+			continue // bookkeeping (the marker), not a field
+		}
 		if bv, ok := b[f]; !ok || bv != hv {
 			out[f] = hv
 		}

@@ -25,7 +25,7 @@ func (r *run) risks() error {
 		}
 		var merge func(store.Tx, sdk.Record) error
 		if pull {
-			merge = func(tx store.Tx, rec sdk.Record) error { return r.pullRisk(tx, rec, false) }
+			merge = func(tx store.Tx, rec sdk.Record) error { return r.takeRisk(tx, rec, false) }
 		}
 		if err := r.resolvePending(reload, merge); err != nil {
 			return fmt.Errorf("resolve pending creates: %w", err)
@@ -225,9 +225,14 @@ func (r *run) pull(p puller) error {
 	})
 }
 
-// pullRisk takes one remote record into the hub.
+// pullRisk takes one pulled remote record into the hub.
 func (r *run) pullRisk(tx store.Tx, rec sdk.Record, full bool) error {
 	r.res.Counts.Pulled++
+	return r.takeRisk(tx, rec, full)
+}
+
+// takeRisk merges a remote record into the hub (pulled, or found by Find).
+func (r *run) takeRisk(tx store.Tx, rec sdk.Record, full bool) error {
 	fields, err := r.sm.hub(rec.Fields)
 	if err != nil {
 		return r.quarantine(tx, rec, "", err.Error())
@@ -308,8 +313,9 @@ func (r *run) pullRisk(tx store.Tx, rec sdk.Record, full bool) error {
 		r.res.add(Change{Direction: "pull", Op: "update", Key: risk.Key, HubID: risk.ID, ExternalID: rec.ExternalID, Fields: m.Changes})
 	}
 	wasQuarantined := link.State == store.LinkQuarantined
+	m.NewBase[markerKey] = rec.Marker
 	link.Base, link.RemoteVersion, link.State, link.Reason = m.NewBase, rec.Version, store.LinkLinked, ""
-	if len(Diff(link.Base, RiskFields(risk))) == 0 {
+	if len(Diff(link.Base, RiskFields(risk))) == 0 && rec.Marker == sdk.Marker(risk.ID) {
 		link.HubVersion = risk.Version // in agreement; otherwise push sends the hub's side
 	}
 	if err := tx.PutLink(link); err != nil {
@@ -343,7 +349,7 @@ func (r *run) pullNew(tx store.Tx, rec sdk.Record, fields map[string]string, ful
 			}
 			r.res.Counts.Linked++
 			r.res.add(Change{Direction: "pull", Op: "link", HubID: hubID, ExternalID: rec.ExternalID, Reason: "found by its hub marker"})
-			return r.pullRisk(tx, rec, full)
+			return r.takeRisk(tx, rec, full)
 		case !errors.Is(err, store.ErrNotFound):
 			return err
 		}
@@ -365,6 +371,9 @@ func (r *run) pullNew(tx store.Tx, rec sdk.Record, fields map[string]string, ful
 	if !r.b.matches(fields) {
 		return nil // outside the binding's scope
 	}
+	if adopted, err := r.adopt(tx, rec, fields, full); adopted || err != nil {
+		return err
+	}
 	risk := model.Risk{Initiative: r.b.Initiative, Kind: ingest.DefaultKind, Likelihood: ingest.DefaultLikelihood,
 		Impact: ingest.DefaultImpact, Effort: ingest.DefaultEffort, Status: ingest.DefaultStatus}
 	if err := ApplyRiskFields(&risk, fields); err != nil {
@@ -384,17 +393,56 @@ func (r *run) pullNew(tx store.Tx, rec sdk.Record, fields map[string]string, ful
 		}
 		return err
 	}
+	base := copyFields(fields)
+	base[markerKey] = rec.Marker // none yet: the push phase writes it
 	link := store.Link{Binding: r.b.Name, HubID: risk.ID, ExternalID: rec.ExternalID, State: store.LinkLinked,
-		RemoteVersion: rec.Version, Base: fields}
-	if len(Diff(fields, RiskFields(risk))) == 0 {
-		link.HubVersion = risk.Version
-	}
+		RemoteVersion: rec.Version, Base: base}
 	if full {
 		link.SeenRun = r.res.RunID
 	}
 	r.res.Counts.HubCreates++
 	r.res.add(Change{Direction: "pull", Op: "create", Key: risk.Key, HubID: risk.ID, ExternalID: rec.ExternalID, Fields: created(fields)})
 	return tx.PutLink(link)
+}
+
+// adopt links an unmarked remote record to the hub risk it names — by key,
+// else by exact title within the initiative — when that risk is not linked
+// in this binding yet: a first sync between a hub and a tool that already
+// hold the same inventory (imported from the same spreadsheet) must not
+// double it. The owner of the binding wins the fields that differ: the base
+// is the loser's values, so the merge moves the winner's over.
+func (r *run) adopt(tx store.Tx, rec sdk.Record, fields map[string]string, full bool) (bool, error) {
+	var risk model.Risk
+	var err error
+	if k := fields[sdk.FieldKey]; k != "" {
+		risk, err = tx.Risk(k)
+	} else if t := fields[sdk.FieldTitle]; t != "" {
+		risk, err = tx.RiskByTitle(r.b.Initiative, t)
+	} else {
+		return false, nil
+	}
+	if errors.Is(err, store.ErrNotFound) || (err == nil && risk.Initiative != r.b.Initiative) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	if _, err := tx.Link(r.b.Name, risk.ID); err == nil {
+		return false, nil // linked to another record already
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return false, err
+	}
+	base := fields
+	if r.b.Authority.Default == Remote {
+		base = RiskFields(risk)
+	}
+	link := store.Link{Binding: r.b.Name, HubID: risk.ID, ExternalID: rec.ExternalID, State: store.LinkLinked, Base: base}
+	if err := tx.PutLink(link); err != nil {
+		return false, err
+	}
+	r.res.Counts.Linked++
+	r.res.add(Change{Direction: "pull", Op: "link", Key: risk.Key, HubID: risk.ID, ExternalID: rec.ExternalID, Reason: "adopted: the hub already has this risk"})
+	return true, r.takeRisk(tx, rec, full)
 }
 
 // remoteDeleted applies on_delete to the hub side of a link whose remote
@@ -431,6 +479,19 @@ func (r *run) quarantine(tx store.Tx, rec sdk.Record, hubID, reason string) erro
 		r.log.Warn("record quarantined", "external_id", rec.ExternalID, "reason", reason)
 	}
 	return tx.QuarantineRecord(store.Quarantined{Binding: r.b.Name, ExternalID: rec.ExternalID, HubID: hubID, Reason: reason, Fields: rec.Fields})
+}
+
+// markerKey keeps, in a link's base, the hub marker the remote record was
+// last seen carrying: a record without ours (created remotely, or adopted)
+// gets it written by the push phase, so Find works on every record.
+const markerKey = "@marker"
+
+func copyFields(f map[string]string) map[string]string {
+	out := make(map[string]string, len(f)+1)
+	for k, v := range f {
+		out[k] = v
+	}
+	return out
 }
 
 func created(fields map[string]string) []FieldChange {
@@ -476,7 +537,7 @@ func (r *run) createItem(hubID, key string, version int64, fields map[string]str
 // from the link's base; ok is false when none differ.
 func (r *run) updateItem(hubID, key string, version int64, l *store.Link, fields map[string]string) (pushItem, bool) {
 	diff := Diff(l.Base, fields)
-	if len(diff) == 0 {
+	if len(diff) == 0 && l.Base[markerKey] == sdk.Marker(hubID) {
 		return pushItem{}, false
 	}
 	return pushItem{hubID: hubID, key: key, version: version, link: l, sent: diff,
@@ -631,6 +692,7 @@ func (r *run) pushed(tx store.Tx, it pushItem, res sdk.Result) error {
 	for k, v := range it.sent {
 		base[k] = v
 	}
+	base[markerKey] = it.change.Marker
 	if res.Fields != nil {
 		if got, err := r.sm.hub(res.Fields); err == nil {
 			for k, v := range got {

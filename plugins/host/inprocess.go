@@ -75,8 +75,15 @@ func InProcess(factory func() sdk.Connector) (conn sdk.Connector, stop func(), e
 	}
 	// In test mode client.Kill leaves the server alone and closes nothing:
 	// close the gRPC client ourselves, then end the server.
+	// Closing the client makes go-plugin stop the server; cancelling the
+	// context stops it too, and its Stop is not safe to run twice at once:
+	// wait for the first stop to end before cancelling.
 	return conn, func() {
 		_ = rpc.Close()
+		select {
+		case <-closed:
+		case <-time.After(5 * time.Second):
+		}
 		serverStop()
 	}, nil
 }
