@@ -58,7 +58,7 @@ func (serveCmd) Run(ctx context.Context, e *env, args []string) int {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
-	if err := daemon.Run(ctx, log, load, daemon.Options{Signals: hup, Jitter: 2 * time.Second}); err != nil {
+	if err := daemon.Run(ctx, log, load, daemon.Options{Signals: hup, Jitter: 2 * time.Second, RunOnStart: true}); err != nil {
 		return e.fail(err)
 	}
 	return exitOK

@@ -119,6 +119,11 @@ func (l *loader) syncs(blocks []*syncSchema) {
 				l.errorf(b.ScheduleRange, "Invalid schedule", "%s.", strings.TrimSuffix(err.Error(), "."))
 			}
 		}
+		if b.Kind == "vote" || b.Kind == "scan" {
+			// Small, and a record refused for a risk not yet in the hub must
+			// be retried: list them all every run.
+			s.FullEvery = time.Nanosecond
+		}
 		s.Lookback = l.duration("lookback", b.Lookback, b.LookbackRange, s.Lookback)
 		s.FullEvery = l.duration("full_every", b.FullEvery, b.FullEveryRange, s.FullEvery)
 		if b.BatchSize != nil {

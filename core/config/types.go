@@ -111,7 +111,7 @@ type Sync struct {
 	OnDelete         string            // close|orphan|delete (default close)
 	Schedule         string            // cron spec; empty: only on demand
 	Lookback         time.Duration
-	FullEvery        time.Duration
+	FullEvery        time.Duration // how often a full reconcile lists everything (votes and scans: every run)
 	BatchSize        int
 	Range            hcl.Range
 	ConnectorRange   hcl.Range

@@ -96,6 +96,30 @@ type Options struct {
 	// daemon starts listening: at start, and after a reload that changed
 	// Listen. Tests listen on 127.0.0.1:0 and learn the port here.
 	OnListen func(addr net.Addr)
+	// RunOnStart runs every job once when the daemon starts, one after
+	// the other in the runtime's order (so risks are in before the votes
+	// on them), instead of waiting for each job's first tick.
+	RunOnStart bool
+}
+
+// runInOrder triggers each job and waits for it to finish before the next.
+func runInOrder(ctx context.Context, logger hclog.Logger, sched *schedule.Scheduler, jobs []schedule.Job) {
+	for _, job := range jobs {
+		if ctx.Err() != nil {
+			return
+		}
+		if _, err := sched.Trigger(job.Name); err != nil {
+			logger.Debug("start-up run not started", "job", job.Name, "error", err)
+			return // stopped or reloaded
+		}
+		for sched.Running(job.Name) {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
+	}
 }
 
 // Run runs the daemon until ctx is cancelled.
@@ -150,6 +174,9 @@ func Run(ctx context.Context, logger hclog.Logger, load Loader, opts Options) er
 	gen.sched.Start()
 	d.announce(d.srv)
 	logger.Info("daemon started", "jobs", len(rt.Jobs), "listen", d.srv.ln.Addr().String())
+	if opts.RunOnStart {
+		go runInOrder(ctx, logger, gen.sched, rt.Jobs)
+	}
 
 	for {
 		select {
