@@ -547,3 +547,125 @@ func TestTour(t *testing.T) {
 		}
 	}
 }
+
+const connectorConfig = `
+hub {
+  data_dir = "data"
+  strategy = "erp"
+}
+initiative "t" { name = "T" }
+connector "file" "sheet" {
+  dir    = "sheet"
+  format = "xml"
+}
+`
+
+func TestValidatePointsIntoTheConnectorBlock(t *testing.T) {
+	h := newHub(t, connectorConfig)
+	if err := os.MkdirAll(filepath.Join(h.dir, "sheet"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	_, errs, code := h.run("validate")
+	if code != 1 || !strings.Contains(errs, "usmhub.hcl:9,12: ") || !strings.Contains(errs, "format") {
+		t.Fatalf("exit %d, stderr %q", code, errs)
+	}
+	h.write("usmhub.hcl", strings.Replace(connectorConfig, `  format = "xml"`, `  colour = "red"`, 1))
+	_, errs, code = h.run("validate")
+	if code != 1 || !strings.HasPrefix(errs, "usmhub.hcl:9,3: Unsupported argument") {
+		t.Fatalf("unknown connector attribute: exit %d, stderr %q", code, errs)
+	}
+	h.write("usmhub.hcl", strings.Replace(connectorConfig, `  format = "xml"`, ``, 1))
+	if out := h.ok("validate"); !strings.Contains(out, "connector file.sheet: ok") {
+		t.Fatalf("validate: %s", out)
+	}
+	h.write("usmhub.hcl", strings.Replace(connectorConfig, `  format = "xml"`, `  plugin_sha256 = "`+strings.Repeat("ab", 32)+`"`, 1))
+	_, errs, code = h.run("validate")
+	if code != 1 || !strings.Contains(errs, "plugin sha256 mismatch: expected "+strings.Repeat("ab", 32)+", got ") {
+		t.Fatalf("a wrong pin: exit %d, stderr %q", code, errs)
+	}
+}
+
+func TestPluginsListAndDescribe(t *testing.T) {
+	h := newHub(t, testConfig)
+	var plugins []struct {
+		Type     string `json:"type"`
+		Version  string `json:"version"`
+		Protocol int    `json:"protocol"`
+		SHA256   string `json:"sha256"`
+		Error    string `json:"error"`
+	}
+	h.jsonOf(&plugins, "plugins", "list")
+	var file *struct {
+		Type     string `json:"type"`
+		Version  string `json:"version"`
+		Protocol int    `json:"protocol"`
+		SHA256   string `json:"sha256"`
+		Error    string `json:"error"`
+	}
+	for i := range plugins {
+		if plugins[i].Type == "file" {
+			file = &plugins[i]
+		}
+	}
+	if file == nil || file.Error != "" || file.Version == "" || file.Protocol < 1 || len(file.SHA256) != 64 {
+		t.Fatalf("plugins list: %+v", plugins)
+	}
+	out := h.ok("plugins", "describe", "file")
+	for _, want := range []string{`connector "file" "NAME" {`, "dir = string", "required", "format = string"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("describe lacks %q:\n%s", want, out)
+		}
+	}
+	if _, errs, code := h.run("plugins", "describe", "nosuch"); code != 1 || errs == "" {
+		t.Fatalf("unknown type: exit %d %q", code, errs)
+	}
+}
+
+func TestPlanSyncStatusWithTheFileConnector(t *testing.T) {
+	h := newHub(t, `
+hub {
+  data_dir = "data"
+  strategy = "erp"
+}
+initiative "t" { name = "T" }
+priority "p" { score = likelihood * impact }
+connector "file" "sheet" { dir = "sheet" }
+sync "risks" {
+  kind      = "risk"
+  connector = "file.sheet"
+}
+`)
+	if err := os.MkdirAll(filepath.Join(h.dir, "sheet"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	h.write("inv.csv", inventory(40))
+	h.ok("risk", "import", "inv.csv")
+	if _, _, code := h.run("plan"); code != 2 {
+		t.Fatalf("plan before the first sync: exit %d, want 2 (changes)", code)
+	}
+	out := h.ok("sync")
+	if !strings.Contains(out, "remote: 40 created") {
+		t.Fatalf("sync: %s", out)
+	}
+	if out, errs, code := h.run("plan"); code != 0 {
+		t.Fatalf("plan after sync: exit %d, want 0 (nothing to do)\n%s%s", code, out, errs)
+	}
+	rows, err := os.ReadFile(filepath.Join(h.dir, "sheet", "risks.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(string(rows), ",usmhub-"); n != 40 {
+		t.Fatalf("%d marked rows in the sheet, want 40", n)
+	}
+	var status []struct {
+		Sync  string         `json:"sync"`
+		Links map[string]int `json:"links"`
+	}
+	h.jsonOf(&status, "status")
+	if len(status) != 1 || status[0].Links["linked"] != 40 {
+		t.Fatalf("status: %+v", status)
+	}
+	if _, errs, code := h.run("sync", "nosuch"); code != 1 || !strings.Contains(errs, `no sync block is named "nosuch"; the syncs are: risks`) {
+		t.Fatalf("unknown sync: exit %d, %s", code, errs)
+	}
+}

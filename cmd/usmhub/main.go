@@ -55,6 +55,7 @@ func commands() map[string]command {
 		"report":    reportCmd{},
 		"plan":      planCmd{},
 		"serve":     serveCmd{},
+		"status":    statusCmd{},
 		"sync":      syncCmd{},
 		"plugins":   group{name: "plugins", synopsis: "List connector plugins and describe their config", subs: pluginsCommands()},
 	}
