@@ -43,7 +43,7 @@ func (reportCmd) Run(ctx context.Context, e *env, args []string) int {
 		if *asJSON {
 			return e.printJSON(rep)
 		}
-		fmt.Fprint(e.stdout, rep.Markdown())
+		fmt.Fprintf(e.stdout, "# %s\n\n%s", rep.Title, rep.Markdown())
 		return exitOK
 	}
 	var results []publishResult

@@ -21,7 +21,8 @@ const footerTime = "2006-01-02 15:04 UTC"
 // footer line naming the report key and when the report was generated.
 func (r *Report) Markdown() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "## %s\n\n", inline(r.Title))
+	// The title is the ticket's subject (sdk.Report.Title), not repeated
+	// in its body.
 	switch {
 	case r.Sprint != nil:
 		r.sprintMarkdown(&b)
