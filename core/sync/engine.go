@@ -84,6 +84,9 @@ type run struct {
 	update func(fn func(store.Tx) error) error
 	view   func(fn func(store.Reader) error) error
 	owner  string
+	// quarantined is the binding's quarantine as the run found it (loaded
+	// on first use), so a record kept already is not quarantined again.
+	quarantined map[string]store.Quarantined
 }
 
 func (e *Engine) now() time.Time {

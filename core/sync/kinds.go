@@ -155,12 +155,14 @@ func (r *run) scans() error {
 	scans := map[scanID]*model.Scan{}
 	first := map[scanID]sdk.Record{}
 	var order []scanID
+	got := map[string]bool{} // external ids taken: a pull retried mid-way sends pages again
 	return r.pull(puller{
 		record: func(_ store.Tx, rec sdk.Record, _ bool) error {
 			r.res.Counts.Pulled++
-			if rec.Deleted {
+			if rec.Deleted || got[rec.ExternalID] {
 				return nil
 			}
+			got[rec.ExternalID] = true
 			f := rec.Fields
 			id := scanID{f[sdk.FieldScanKind], f[sdk.FieldScanMethod], f[sdk.FieldScanMethodVersion], f[sdk.FieldScanDate]}
 			s, ok := scans[id]

@@ -3,6 +3,7 @@ package sync
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"sort"
 
 	"github.com/usmhub/usmhub/core/ingest"
@@ -235,6 +236,15 @@ func (r *run) pullRisk(tx store.Tx, rec sdk.Record, full bool) error {
 func (r *run) takeRisk(tx store.Tx, rec sdk.Record, full bool) error {
 	fields, err := r.sm.hub(rec.Fields)
 	if err != nil {
+		// Listed, if unreadable: a full reconcile must not take it for gone.
+		if full {
+			if l, lerr := tx.LinkByExternal(r.b.Name, rec.ExternalID); lerr == nil && l.SeenRun != r.res.RunID {
+				l.SeenRun = r.res.RunID
+				if err := tx.PutLink(l); err != nil {
+					return err
+				}
+			}
+		}
 		return r.quarantine(tx, rec, "", err.Error())
 	}
 	link, err := tx.LinkByExternal(r.b.Name, rec.ExternalID)
@@ -247,15 +257,18 @@ func (r *run) takeRisk(tx store.Tx, rec sdk.Record, full bool) error {
 	if err != nil {
 		return err
 	}
-	seen := func() error {
-		if !full || link.SeenRun == r.res.RunID {
-			return nil
-		}
-		link.SeenRun = r.res.RunID
-		return tx.PutLink(link)
-	}
+	// A full reconcile marks the link seen; where nothing else is stored,
+	// seen stores that mark (else the end of the reconcile takes the record
+	// for gone).
+	seenBefore := link.SeenRun == r.res.RunID
 	if full {
 		link.SeenRun = r.res.RunID
+	}
+	seen := func() error {
+		if !full || seenBefore {
+			return nil
+		}
+		return tx.PutLink(link)
 	}
 	switch {
 	case link.State == store.LinkOrphaned || link.State == store.LinkDeleted:
@@ -312,7 +325,6 @@ func (r *run) takeRisk(tx store.Tx, rec sdk.Record, full bool) error {
 	if len(m.Changes) > 0 {
 		r.res.add(Change{Direction: "pull", Op: "update", Key: risk.Key, HubID: risk.ID, ExternalID: rec.ExternalID, Fields: m.Changes})
 	}
-	wasQuarantined := link.State == store.LinkQuarantined
 	m.NewBase[markerKey] = rec.Marker
 	link.Base, link.RemoteVersion, link.State, link.Reason = m.NewBase, rec.Version, store.LinkLinked, ""
 	if len(Diff(link.Base, RiskFields(risk))) == 0 && rec.Marker == sdk.Marker(risk.ID) {
@@ -321,10 +333,9 @@ func (r *run) takeRisk(tx store.Tx, rec sdk.Record, full bool) error {
 	if err := tx.PutLink(link); err != nil {
 		return err
 	}
-	if wasQuarantined {
-		return tx.ReleaseQuarantine(r.b.Name, rec.ExternalID)
-	}
-	return nil
+	// Taken: a quarantine of an earlier version of the record (refused by
+	// the hub, the link left as it was) is over.
+	return tx.ReleaseQuarantine(r.b.Name, rec.ExternalID)
 }
 
 // isRecordProblem tells a record the hub cannot take (validation, an
@@ -402,7 +413,10 @@ func (r *run) pullNew(tx store.Tx, rec sdk.Record, fields map[string]string, ful
 	}
 	r.res.Counts.HubCreates++
 	r.res.add(Change{Direction: "pull", Op: "create", Key: risk.Key, HubID: risk.ID, ExternalID: rec.ExternalID, Fields: created(fields)})
-	return tx.PutLink(link)
+	if err := tx.PutLink(link); err != nil {
+		return err
+	}
+	return tx.ReleaseQuarantine(r.b.Name, rec.ExternalID) // an earlier version was refused
 }
 
 // adopt links an unmarked remote record to the hub risk it names — by key,
@@ -473,6 +487,15 @@ func (r *run) remoteDeleted(tx store.Tx, l store.Link, why string) error {
 // quarantine keeps a remote record the hub cannot take, with the reason;
 // the rest of the page goes on.
 func (r *run) quarantine(tx store.Tx, rec sdk.Record, hubID, reason string) error {
+	if r.quarantined == nil {
+		r.quarantined = map[string]store.Quarantined{}
+		if err := tx.Quarantine(r.b.Name, func(q store.Quarantined) error { r.quarantined[q.ExternalID] = q; return nil }); err != nil {
+			return err
+		}
+	}
+	if q, ok := r.quarantined[rec.ExternalID]; ok && q.Reason == reason && q.HubID == hubID && maps.Equal(q.Fields, rec.Fields) {
+		return nil // kept already, for the same reason: nothing new (a record listed again)
+	}
 	r.res.Counts.Quarantined++
 	r.res.add(Change{Direction: "pull", Op: "quarantine", HubID: hubID, ExternalID: rec.ExternalID, Reason: reason})
 	if !r.opts.Plan {
@@ -659,6 +682,7 @@ func (r *run) flush(items []pushItem) error {
 	if len(results) != len(items) {
 		return fmt.Errorf("push %d change(s): the connector answered %d results", len(items), len(results))
 	}
+	var stale []pushItem
 	err := r.update(func(tx store.Tx) error {
 		for i, it := range items {
 			res := results[i]
@@ -668,6 +692,9 @@ func (r *run) flush(items []pushItem) error {
 				}
 				continue
 			}
+			if res.Err.Class == sdk.ClassConflict && it.link != nil && r.b.Kind == sdk.KindRisk {
+				stale = append(stale, it)
+			}
 			if err := r.pushFailed(tx, it, res.Err); err != nil {
 				return err
 			}
@@ -675,7 +702,33 @@ func (r *run) flush(items []pushItem) error {
 		return nil
 	})
 	r.progress("push", r.res.Counts.PushCreates+r.res.Counts.PushUpdates)
-	return err
+	if err != nil {
+		return err
+	}
+	return r.refresh(stale)
+}
+
+// refresh re-reads records whose update the remote refused as stale and
+// merges them, so the remote's change is taken (or overruled by authority)
+// instead of being overwritten blindly.
+func (r *run) refresh(items []pushItem) error {
+	for _, it := range items {
+		var rec *sdk.Record
+		if err := r.retry("find", func() (err error) {
+			rec, err = r.conn.Find(r.ctx, r.b.Kind, it.change.Marker)
+			return err
+		}); err != nil {
+			return fmt.Errorf("re-read %s after a conflict: %w", it.key, err)
+		}
+		if rec == nil {
+			continue // gone: the next full reconcile settles it
+		}
+		found := *rec
+		if err := r.update(func(tx store.Tx) error { return r.takeRisk(tx, found, false) }); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // pushed stores a change the remote took.
@@ -728,16 +781,12 @@ func (r *run) pushFailed(tx store.Tx, it pushItem, e *sdk.Error) error {
 		r.log.Warn("push failed, will retry", "key", it.key, "error", e)
 		return nil
 	case sdk.ClassConflict:
-		// The remote changed since we read it: the next pull merges it and
-		// the push after that sends what the hub still owns.
+		// The remote changed since we read it: flush re-reads the record
+		// (Find) and merges it; the next push sends what the hub still owns,
+		// against the version just read.
 		r.res.Counts.Errors++
-		r.log.Info("push conflict, merging next run", "key", it.key, "error", e)
-		if it.change.Op == sdk.OpCreate {
-			return nil
-		}
-		l := *it.link
-		l.RemoteVersion = "" // force the merge
-		return tx.PutLink(l)
+		r.log.Info("push conflict: the remote changed; merging it", "key", it.key, "error", e)
+		return nil
 	}
 	r.res.Counts.Quarantined++
 	r.res.add(Change{Direction: "push", Op: "quarantine", Key: it.key, HubID: it.hubID, ExternalID: it.change.ExternalID, Reason: e.Error()})

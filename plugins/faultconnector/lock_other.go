@@ -1,0 +1,9 @@
+//go:build !unix
+
+package faultconnector
+
+import "os"
+
+// Without flock, the remote is safe for one process at a time only.
+func lock(*os.File) error   { return nil }
+func unlock(*os.File) error { return nil }
