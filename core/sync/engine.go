@@ -264,7 +264,7 @@ func (r *run) finish(runErr error) {
 			st.Failures++
 			st.LastError = runErr.Error()
 			switch {
-			case sdk.ClassOf(runErr) == sdk.ClassPermanent && !errors.Is(runErr, context.Canceled):
+			case explicitlyPermanent(runErr):
 				// 401, 403, a missing project: hammering will not help.
 				st.PausedUntil = r.e.now().Add(time.Hour)
 			case st.Failures >= maxFail:
@@ -292,6 +292,15 @@ func (r *run) finish(runErr error) {
 		m.AddConflicts(r.b.Name, c.Conflicts)
 		m.AddErrors(r.b.Name, c.Errors+c.Quarantined)
 	}
+}
+
+// explicitlyPermanent reports whether a connector classed the failure of a
+// whole call as permanent (401, 403, a missing project). Other failures —
+// unclassified ones included — count towards pausing but do not pause at
+// once.
+func explicitlyPermanent(err error) bool {
+	var se *sdk.Error
+	return errors.As(err, &se) && se.Class == sdk.ClassPermanent && !errors.Is(err, context.Canceled)
 }
 
 // body runs the phases of SYNC.md: resolve, pull, push.

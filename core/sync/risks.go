@@ -62,7 +62,13 @@ func (r *run) resolvePending(reload func(rd store.Reader, hubID string) (pushIte
 		return err
 	}
 	var again []pushItem
-	for _, l := range pending {
+	for i, l := range pending {
+		if i > 0 && i%50 == 0 && !r.opts.Plan {
+			// Many slow Finds must not outlast the lease.
+			if err := r.update(r.renew); err != nil {
+				return err
+			}
+		}
 		var rec *sdk.Record
 		err := r.retry("find", func() (err error) {
 			rec, err = r.conn.Find(r.ctx, r.b.Kind, sdk.Marker(l.HubID))
@@ -644,9 +650,9 @@ func (r *run) flush(items []pushItem) error {
 		sort.Slice(fc, func(i, j int) bool { return fc[i].Field < fc[j].Field })
 		if it.change.Op == sdk.OpCreate {
 			op = "create"
-			r.res.Counts.PushCreates++
-		} else {
-			r.res.Counts.PushUpdates++
+		}
+		if r.opts.Plan { // a run counts what the remote took (pushed)
+			r.countPush(it)
 		}
 		r.res.add(Change{Direction: "push", Op: op, Key: it.key, HubID: it.hubID, ExternalID: it.change.ExternalID, Fields: fc})
 	}
@@ -731,8 +737,17 @@ func (r *run) refresh(items []pushItem) error {
 	return nil
 }
 
+func (r *run) countPush(it pushItem) {
+	if it.change.Op == sdk.OpCreate {
+		r.res.Counts.PushCreates++
+	} else {
+		r.res.Counts.PushUpdates++
+	}
+}
+
 // pushed stores a change the remote took.
 func (r *run) pushed(tx store.Tx, it pushItem, res sdk.Result) error {
+	r.countPush(it)
 	l := store.Link{Binding: r.b.Name, HubID: it.hubID, State: store.LinkLinked, HubVersion: it.version}
 	base := map[string]string{}
 	if it.link != nil {
