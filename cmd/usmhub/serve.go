@@ -104,6 +104,19 @@ func runtimeFor(ctx context.Context, cfg *config.Config, log hclog.Logger, m *da
 	for _, r := range cfg.Reports {
 		rt.Jobs = append(rt.Jobs, schedule.Job{Name: "report." + r.Name, Spec: r.Schedule, Run: func(ctx context.Context) error {
 			var health []readiness.ConnectorHealth
+			if r.Kind == report.KindReadiness {
+				for _, c := range cfg.Connectors {
+					h := readiness.ConnectorHealth{ID: c.ID(), Checked: true}
+					conn, err := cs.get(ctx, c.ID())
+					if err == nil {
+						err = conn.Check(ctx)
+					}
+					if err != nil {
+						h.Err = errors.New(cs.scrub(err.Error()))
+					}
+					health = append(health, h)
+				}
+			}
 			rep, err := makeReport(ctx, cfg, st, r.Kind, r.Initiative, report.Options{}, health)
 			if err != nil {
 				return fmt.Errorf("report %s: %w", r.Name, err)

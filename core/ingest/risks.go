@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"sort"
 	"strconv"
 	"strings"
@@ -95,8 +96,9 @@ type RiskReader interface {
 }
 
 // NewRiskReader returns a reader for a CSV or JSON inventory; the format is
-// taken from the name's extension (.json is JSON, anything else CSV) unless
-// the content starts with '['.
+// taken from the name's extension (.json is JSON) or, failing that, from the
+// content: JSON when its first character (after a byte-order mark and white
+// space) is '['.
 func NewRiskReader(name string, r io.Reader) (RiskReader, error) {
 	br := bufio.NewReader(r)
 	if isJSON(name, br) {
@@ -105,25 +107,30 @@ func NewRiskReader(name string, r io.Reader) (RiskReader, error) {
 	return newCSVRisks(name, br)
 }
 
+// isJSON sniffs the format without consuming anything.
 func isJSON(name string, br *bufio.Reader) bool {
 	if strings.HasSuffix(strings.ToLower(name), ".json") {
 		return true
 	}
-	for {
-		b, err := br.Peek(1)
-		if err != nil || len(b) == 0 {
+	for n := 1; n <= 4096; n++ {
+		b, err := br.Peek(n)
+		if len(b) < n {
 			return false
 		}
-		switch b[0] {
-		case ' ', '\t', '\r', '\n':
-			_, _ = br.ReadByte()
+		c := b[n-1]
+		switch {
+		case n <= 3 && bytes.HasPrefix([]byte(bom), b):
+			continue // inside a byte-order mark
+		case c == ' ' || c == '\t' || c == '\r' || c == '\n':
 			continue
-		case 0xEF: // UTF-8 BOM
-			return false
 		}
-		return b[0] == '['
+		_ = err
+		return c == '['
 	}
+	return false
 }
+
+const bom = "\ufeff"
 
 type csvRisks struct {
 	name   string
@@ -140,12 +147,16 @@ func newCSVRisks(name string, r io.Reader) (*csvRisks, error) {
 		return nil, fmt.Errorf("%s: empty file: the first line must be a header naming the columns (title is required)", name)
 	}
 	if err != nil {
+		var pe *csv.ParseError
+		if errors.As(err, &pe) {
+			return nil, Errors{{File: name, Pos: Pos{pe.Line, pe.Column}, Msg: pe.Err.Error()}}
+		}
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	var errs Errors
 	seen := map[string]bool{}
 	for i, h := range header {
-		h = strings.ToLower(strings.TrimSpace(strings.TrimPrefix(h, "\ufeff")))
+		h = strings.ToLower(strings.TrimSpace(strings.TrimPrefix(h, bom)))
 		header[i] = h
 		line, col := cr.FieldPos(i)
 		pos := Pos{line, col}
@@ -159,7 +170,8 @@ func newCSVRisks(name string, r io.Reader) (*csvRisks, error) {
 		seen[h] = true
 	}
 	if !seen["title"] {
-		errs = append(errs, &RowError{File: name, Pos: Pos{1, 1}, Msg: "the header has no title column, which is required"})
+		line, _ := cr.FieldPos(0)
+		errs = append(errs, &RowError{File: name, Pos: Pos{line, 1}, Msg: "the header has no title column, which is required"})
 	}
 	if len(errs) > 0 {
 		return nil, errs
@@ -195,7 +207,7 @@ func (c *csvRisks) Next() (*RiskRow, error) {
 		}
 		if len(rec) != len(c.header) {
 			return nil, &RowError{File: c.name, Pos: Pos{line, 1},
-				Msg: fmt.Sprintf("has %d fields, the header has %d", len(rec), len(c.header))}
+				Msg: fmt.Sprintf("has %d field(s), the header has %d", len(rec), len(c.header))}
 		}
 		row := &RiskRow{Pos: Pos{line, 1}, ColumnPos: map[string]Pos{}, Given: map[string]bool{}}
 		values := map[string]string{}
@@ -208,11 +220,16 @@ func (c *csvRisks) Next() (*RiskRow, error) {
 	}
 }
 
+// jsonRisks reads a JSON array of objects. The whole file is checked first,
+// so a syntax error anywhere (a cut-off file, data after the array) ends
+// the input with one error at its position, and positions are counted from
+// the start of the file.
 type jsonRisks struct {
 	name string
 	data []byte
-	dec  *json.Decoder
 	idx  *lineIndex
+	dec  *json.Decoder
+	done bool
 }
 
 func newJSONRisks(name string, r io.Reader) (*jsonRisks, error) {
@@ -220,60 +237,73 @@ func newJSONRisks(name string, r io.Reader) (*jsonRisks, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
-	j := &jsonRisks{name: name, data: data, dec: json.NewDecoder(bytes.NewReader(data)), idx: newLineIndex(data)}
-	j.dec.UseNumber()
-	tok, err := j.dec.Token()
-	if err != nil {
-		return nil, j.syntax(err)
+	data = bytes.TrimPrefix(data, []byte(bom))
+	j := &jsonRisks{name: name, data: data, idx: newLineIndex(data)}
+	if len(bytes.TrimSpace(data)) == 0 {
+		return nil, fmt.Errorf("%s: empty file: a JSON inventory is an array of objects, e.g. [{\"title\": \"…\"}]", name)
 	}
-	if d, ok := tok.(json.Delim); !ok || d != '[' {
-		return nil, &RowError{File: name, Pos: j.idx.pos(0), Msg: "a JSON inventory must be an array of objects"}
+	var probe any
+	if err := json.Unmarshal(data, &probe); err != nil {
+		var se *json.SyntaxError
+		if errors.As(err, &se) {
+			off := int(se.Offset) - 1 // Offset is just after the bad byte
+			if off < 0 || strings.Contains(se.Error(), "unexpected end") {
+				off = int(se.Offset)
+			}
+			return nil, Errors{{File: name, Pos: j.idx.pos(off), Msg: se.Error()}}
+		}
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	start := len(data) - len(bytes.TrimLeft(data, " \t\r\n"))
+	if _, ok := probe.([]any); !ok {
+		return nil, Errors{{File: name, Pos: j.idx.pos(start), Msg: "a JSON inventory must be an array of objects"}}
+	}
+	j.dec = json.NewDecoder(bytes.NewReader(data))
+	j.dec.UseNumber()
+	if _, err := j.dec.Token(); err != nil { // the '['
+		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	return j, nil
 }
 
-func (j *jsonRisks) syntax(err error) error {
-	var se *json.SyntaxError
-	if errors.As(err, &se) {
-		return &RowError{File: j.name, Pos: j.idx.pos(int(se.Offset)), Msg: se.Error()}
-	}
-	var ue *json.UnmarshalTypeError
-	if errors.As(err, &ue) {
-		return &RowError{File: j.name, Pos: j.idx.pos(int(ue.Offset)), Column: ue.Field, Msg: ue.Error()}
-	}
-	return fmt.Errorf("%s: %w", j.name, err)
-}
-
 func (j *jsonRisks) Next() (*RiskRow, error) {
-	if !j.dec.More() {
+	if j.done || !j.dec.More() {
 		return nil, io.EOF
 	}
 	start := int(j.dec.InputOffset())
-	// Skip the separator and white space to point at the object itself.
 	for start < len(j.data) && strings.ContainsRune(", \t\r\n", rune(j.data[start])) {
 		start++
 	}
-	var obj map[string]json.RawMessage
-	if err := j.dec.Decode(&obj); err != nil {
-		return nil, j.syntax(err)
+	var raw json.RawMessage
+	if err := j.dec.Decode(&raw); err != nil { // cannot happen: the file is valid
+		j.done = true
+		return nil, fmt.Errorf("%s: %w", j.name, err)
 	}
 	row := &RiskRow{Pos: j.idx.pos(start), ColumnPos: map[string]Pos{}, Given: map[string]bool{}}
+	if raw[0] != '{' {
+		return nil, &RowError{File: j.name, Pos: row.Pos, Msg: fmt.Sprintf("each element must be an object with the risk's fields, not %s", jsonKind(raw))}
+	}
+	fields, err := objectFields(raw)
+	if err != nil {
+		j.done = true
+		return nil, fmt.Errorf("%s: %w", j.name, err)
+	}
 	values := map[string]string{}
 	var errs Errors
-	keys := make([]string, 0, len(obj))
-	for k := range obj {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		raw := obj[k]
-		col := strings.ToLower(k)
-		row.ColumnPos[col] = j.idx.pos(start + fieldOffset(j.data[start:], k))
-		if !known(col) {
-			errs = append(errs, row.Err(j.name, k, fmt.Sprintf("unknown field; the fields are %s", strings.Join(RiskColumns, ", "))))
+	at := func(f jsonField) Pos { return j.idx.pos(start + f.off) }
+	for _, f := range fields {
+		col := strings.ToLower(f.name)
+		if _, dup := row.ColumnPos[col]; dup {
+			errs = append(errs, &RowError{File: j.name, Pos: at(f), Column: f.name, Msg: "field appears twice"})
 			continue
 		}
-		v, err := scalar(raw)
+		row.ColumnPos[col] = at(f)
+		if !known(col) {
+			errs = append(errs, &RowError{File: j.name, Pos: at(f), Column: f.name,
+				Msg: fmt.Sprintf("unknown field; the fields are %s", strings.Join(RiskColumns, ", "))})
+			continue
+		}
+		v, err := scalar(f.value)
 		if err != nil {
 			errs = append(errs, row.Err(j.name, col, err.Error()))
 			continue
@@ -292,33 +322,71 @@ func (j *jsonRisks) Next() (*RiskRow, error) {
 	return row, nil
 }
 
-// fieldOffset finds where "key" starts inside an object's text (best effort).
-func fieldOffset(obj []byte, key string) int {
-	if i := bytes.Index(obj, []byte(strconv.Quote(key))); i >= 0 {
-		return i
+// jsonField is one field of an object, with the offset of its key.
+type jsonField struct {
+	name  string
+	value json.RawMessage
+	off   int
+}
+
+// objectFields lists an object's fields in order, duplicates included.
+func objectFields(obj []byte) ([]jsonField, error) {
+	dec := json.NewDecoder(bytes.NewReader(obj))
+	dec.UseNumber()
+	if _, err := dec.Token(); err != nil {
+		return nil, err
 	}
-	return 0
+	var out []jsonField
+	for dec.More() {
+		off := int(dec.InputOffset())
+		for off < len(obj) && strings.ContainsRune(", \t\r\n", rune(obj[off])) {
+			off++
+		}
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, err
+		}
+		name, _ := tok.(string)
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			return nil, err
+		}
+		out = append(out, jsonField{name: name, value: v, off: off})
+	}
+	return out, nil
+}
+
+// jsonKind names the kind of a JSON value for messages.
+func jsonKind(raw []byte) string {
+	switch raw[0] {
+	case '{':
+		return "an object"
+	case '[':
+		return "an array"
+	case '"':
+		return "a string"
+	case 't', 'f':
+		return "a boolean"
+	case 'n':
+		return "null"
+	}
+	return "a number"
 }
 
 func scalar(raw json.RawMessage) (string, error) {
-	var v any
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	if err := dec.Decode(&v); err != nil {
-		return "", err
-	}
-	switch x := v.(type) {
-	case nil:
+	switch raw[0] {
+	case '"':
+		var s string
+		if err := json.Unmarshal(raw, &s); err != nil {
+			return "", err
+		}
+		return s, nil
+	case 'n':
 		return "", nil
-	case string:
-		return x, nil
-	case json.Number:
-		return x.String(), nil
-	case bool:
-		return "", fmt.Errorf("must be a string or number, not a boolean")
-	default:
-		return "", fmt.Errorf("must be a string or number, not %T", x)
+	case '{', '[', 't', 'f':
+		return "", fmt.Errorf("must be a string or number, not %s", jsonKind(raw))
 	}
+	return string(raw), nil // a number, as written
 }
 
 // fill parses the row's string values into row.Risk, applying defaults and
@@ -367,7 +435,7 @@ func fill(file string, row *RiskRow, values map[string]string) error {
 			}
 		case "effort":
 			f, err := strconv.ParseFloat(v, 64)
-			if err != nil {
+			if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
 				errs = append(errs, row.Err(file, col, fmt.Sprintf("must be a number of 0 or more, not %q", v)))
 				f = 0
 				row.Given[col] = false

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"strconv"
 	"strings"
 
@@ -76,7 +77,7 @@ func ReadScanScores(name string, r io.Reader) ([]model.ScanScore, error) {
 			continue
 		}
 		if len(rec) != len(header) {
-			errs = append(errs, &RowError{File: name, Pos: Pos{line, 1}, Msg: fmt.Sprintf("has %d fields, the header has %d", len(rec), len(header))})
+			errs = append(errs, &RowError{File: name, Pos: Pos{line, 1}, Msg: fmt.Sprintf("has %d field(s), the header has %d", len(rec), len(header))})
 			continue
 		}
 		at := func(col string) (string, Pos) {
@@ -93,11 +94,12 @@ func ReadScanScores(name string, r io.Reader) ([]model.ScanScore, error) {
 			errs = append(errs, &RowError{File: name, Pos: pos, Column: "dimension", Msg: "is required"})
 		} else if first, dup := seen[dim]; dup {
 			errs = append(errs, &RowError{File: name, Pos: pos, Column: "dimension", Msg: fmt.Sprintf("%q is already scored on line %d", dim, first)})
+		} else {
+			seen[dim] = line
 		}
-		seen[dim] = line
 		s.Dimension = dim
 		v, pos := at("score")
-		if f, err := strconv.ParseFloat(v, 64); err != nil {
+		if f, err := strconv.ParseFloat(v, 64); err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
 			errs = append(errs, &RowError{File: name, Pos: pos, Column: "score", Msg: fmt.Sprintf("must be a number, not %q", v)})
 		} else {
 			s.Score = f

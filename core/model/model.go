@@ -10,6 +10,7 @@ package model
 import (
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"time"
 )
@@ -214,7 +215,7 @@ func (r *Risk) Validate() error {
 	if r.Impact < 1 || r.Impact > 5 {
 		add("impact", "must be 1 to 5, not %d", r.Impact)
 	}
-	if r.Effort < 0 {
+	if r.Effort < 0 || math.IsNaN(r.Effort) || math.IsInf(r.Effort, 0) {
 		add("effort", "must be 0 or more, not %g", r.Effort)
 	}
 	if !r.Status.Valid() {

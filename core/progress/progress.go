@@ -69,7 +69,7 @@ func Compare(scans []model.Scan) (Comparison, error) {
 			continue
 		}
 		c.Rows[i].Latest = &v
-		d := math.Round((v-*c.Rows[i].Baseline)*1e6) / 1e6 // no float noise like 0.5999999
+		d := math.Round((v-*c.Rows[i].Baseline)*1e6)/1e6 + 0 // no float noise like 0.5999999, no -0
 		c.Rows[i].Delta = &d
 	}
 	return c, nil

@@ -202,11 +202,17 @@ func (e *evaluation) tools() (Check, error) {
 		c.Next = "add a connector block for the tool that coordinates the work (file, redmine, …) and choose hub.strategy"
 		return c, nil
 	}
-	var bad, unchecked []string
+	// A configured connector the caller said nothing about was not checked.
+	health := map[string]ConnectorHealth{}
 	for _, h := range e.Connectors {
+		health[h.ID] = h
+	}
+	var bad, unchecked []string
+	for _, c := range e.Config.Connectors {
+		h, ok := health[c.ID()]
 		switch {
-		case !h.Checked:
-			unchecked = append(unchecked, h.ID)
+		case !ok || !h.Checked:
+			unchecked = append(unchecked, c.ID())
 		case h.Err != nil:
 			bad = append(bad, fmt.Sprintf("%s (%v)", h.ID, h.Err))
 		}
@@ -285,7 +291,7 @@ func (e *evaluation) priority() (Check, error) {
 	p := e.Config.Policy(e.key)
 	if p == nil {
 		c.Status, c.Reason = Fail, "no priority policy is fixed for this initiative"
-		c.Next = `add a priority block, e.g. priority "default" { score = "(likelihood * impact + 2 * votes) / max(effort, 1)" }, before the first sprint`
+		c.Next = `add a priority block, e.g. priority "default" { score = (likelihood * impact + 2 * votes) / max(effort, 1) }, before the first sprint`
 		return c, nil
 	}
 	sprints, err := e.Reader.Sprints(e.key)
@@ -317,7 +323,12 @@ func (e *evaluation) communication() (Check, error) {
 	switch {
 	case reports == 0:
 		c.Status, c.Reason = Fail, "no report informs the stakeholders"
-		c.Next = `add a report block, e.g. report "sprints" { kind = "sprint", initiative = "` + e.key + `", publish_to = ["file.local"], schedule = "@weekly" }`
+		target := ""
+		for _, cn := range e.Config.Connectors {
+			target = fmt.Sprintf("\n  publish_to = [%q]", cn.ID())
+			break
+		}
+		c.Next = fmt.Sprintf("add a report block, e.g. report \"sprints\" {\n  kind       = \"sprint\"\n  initiative = %q%s\n  schedule   = \"@weekly\"\n}", e.key, target)
 	case len(targets) == 0:
 		c.Status, c.Reason = Warn, fmt.Sprintf("%d report(s) configured but published nowhere", reports)
 		c.Next = "set publish_to on the report blocks to the connectors whose tickets people read"

@@ -1,0 +1,3 @@
+initiative "sd" {
+  name = "Servicedesk op orde"
+}
