@@ -9,7 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -205,19 +205,21 @@ func keySeq(key string) int {
 // sortByPriority orders by descending priority (unscored last), then older
 // first, then by key.
 func sortByPriority(items []riskItem) {
-	sort.SliceStable(items, func(i, j int) bool {
-		a, b := items[i], items[j]
+	slices.SortStableFunc(items, func(a, b riskItem) int {
 		switch {
 		case a.Priority != nil && b.Priority == nil:
-			return true
+			return -1
 		case a.Priority == nil && b.Priority != nil:
-			return false
+			return 1
 		case a.Priority != nil && *a.Priority != *b.Priority:
-			return *a.Priority > *b.Priority
+			if *a.Priority > *b.Priority {
+				return -1
+			}
+			return 1
 		case !a.created.Equal(b.created):
-			return a.created.Before(b.created)
+			return a.created.Compare(b.created)
 		}
-		return a.seq < b.seq
+		return a.seq - b.seq
 	})
 }
 
@@ -300,7 +302,7 @@ func listRisks(ctx context.Context, e *env, cfg *config.Config, f store.RiskFilt
 		return nil, fmt.Errorf("list risks: %w", err)
 	}
 	if sortBy == "key" {
-		sort.SliceStable(items, func(i, j int) bool { return items[i].seq < items[j].seq })
+		slices.SortStableFunc(items, func(a, b riskItem) int { return a.seq - b.seq })
 	} else {
 		sortByPriority(items)
 	}

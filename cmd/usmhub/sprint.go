@@ -34,8 +34,14 @@ type planJSON struct {
 	Policy   string         `json:"policy"`
 	DryRun   bool           `json:"dry_run,omitempty"`
 	Items    []planItemJSON `json:"items"`
-	Skipped  []planItemJSON `json:"skipped,omitempty"`
+	// Skipped are the first of the accepted risks that did not fit (at most
+	// maxSkipped); SkippedCount counts them all.
+	Skipped      []planItemJSON `json:"skipped,omitempty"`
+	SkippedCount int            `json:"skipped_count"`
 }
+
+// maxSkipped bounds the skipped risks a plan lists.
+const maxSkipped = 20
 
 type planItemJSON struct {
 	Key    string  `json:"key"`
@@ -112,7 +118,8 @@ func (sprintPlanCmd) Run(ctx context.Context, e *env, args []string) int {
 	for _, it := range p.Sprint.Items {
 		out.Items = append(out.Items, planItemJSON{Key: it.Key, Title: it.Title, Score: it.Score, Effort: it.Effort})
 	}
-	for _, c := range p.Skipped {
+	out.SkippedCount = len(p.Skipped)
+	for _, c := range p.Skipped[:min(len(p.Skipped), maxSkipped)] {
 		out.Skipped = append(out.Skipped, planItemJSON{Key: c.Risk.Key, Title: c.Risk.Title, Score: c.Score, Effort: c.Risk.Effort})
 	}
 	if *asJSON {
@@ -134,7 +141,7 @@ func (sprintPlanCmd) Run(ctx context.Context, e *env, args []string) int {
 		fmt.Fprintf(tw, "%s\t%.2f\t%g\t%s\n", it.Key, it.Score, it.Effort, it.Title)
 	}
 	_ = tw.Flush()
-	if n := len(out.Skipped); n > 0 {
+	if n := out.SkippedCount; n > 0 {
 		fmt.Fprintf(e.stdout, "%d accepted risk(s) did not fit and stay accepted\n", n)
 	}
 	return exitOK
