@@ -236,7 +236,7 @@ func TestImportBadRowsStoresNothing(t *testing.T) {
 		"bad.csv:6,1: title: is required",
 		"bad.csv:7,18: effort: must be 0 or more, not -2",
 		"bad.csv:7,21: status: must be one of",
-		"bad.csv:8,1: has 2 fields, the header has 6",
+		"bad.csv:8,1: has 2 field(s), the header has 6",
 		"nothing imported: 6 problem(s) in bad.csv",
 	} {
 		if !strings.Contains(errs, want) {
