@@ -410,6 +410,7 @@ func (i *Instance) launchLocked(ctx context.Context) error {
 		Managed:          true,
 		AutoMTLS:         true,
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
+		SkipHostEnv:      true, // secrets in the hub's environment stay there
 		Logger:           i.log,
 		StartTimeout:     i.host.opts.StartTimeout,
 	})

@@ -1,0 +1,213 @@
+package redmine_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// hub is a usmhub in a folder of its own, configured against a Redmine
+// project, whose connector logs every Redmine request to requests.log.
+type hub struct {
+	t       *testing.T
+	dir     string
+	project string
+}
+
+// hubConfig is the e2e config: best of breed with Redmine owning risks
+// (authority remote, but the title is the hub's) and sprints.
+const hubConfig = `
+hub {
+  data_dir = "data"
+  strategy = "best_of_breed"
+}
+
+initiative "ssc" {
+  name            = "Redmine end-to-end"
+  lead            = "anna"
+  team            = ["bram", "chris"]
+  sprint_capacity = 12
+  sounding_board  = ["dewi", "eva"]
+}
+
+priority "default" {
+  score = (likelihood * impact + 2 * votes) / max(effort, 1)
+}
+
+connector "redmine" "main" {
+  url            = %q
+  api_key        = env("USMHUB_E2E_REDMINE_KEY")
+  project        = %q
+  tracker        = "Risk"
+  report_tracker = "Report"
+  request_log    = "requests.log"
+}
+
+sync "risks" {
+  kind      = "risk"
+  connector = "redmine.main"
+  lookback  = "1s"
+  authority {
+    default = "remote"
+    fields  = { title = "hub" }
+  }
+  map_status = {
+    proposed    = "New"
+    accepted    = "Accepted"
+    planned     = "Planned"
+    in_progress = "In Progress"
+    realized    = "Closed"
+    rejected    = "Rejected"
+  }
+}
+
+sync "sprints" {
+  kind      = "sprint"
+  connector = "redmine.main"
+  authority {
+    default = "remote"
+  }
+}
+`
+
+func newHub(t *testing.T, project string) *hub {
+	t.Helper()
+	h := &hub{t: t, dir: t.TempDir(), project: project}
+	h.write("usmhub.hcl", fmt.Sprintf(hubConfig, redmine["REDMINE_URL"], project))
+	return h
+}
+
+func (h *hub) write(name, content string) string {
+	h.t.Helper()
+	p := filepath.Join(h.dir, name)
+	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+		h.t.Fatal(err)
+	}
+	return p
+}
+
+// command returns usmhub with args, run in the hub's folder.
+func (h *hub) command(args ...string) *exec.Cmd {
+	cmd := exec.Command(usmhubBin, args...)
+	cmd.Dir = h.dir
+	cmd.Env = append(os.Environ(), "USMHUB_CONFIG=", "USMHUB_E2E_REDMINE_KEY="+redmine["REDMINE_API_KEY"])
+	return cmd
+}
+
+// run runs usmhub and returns stdout, stderr and the exit code.
+func (h *hub) run(args ...string) (string, string, int) {
+	h.t.Helper()
+	cmd := h.command(args...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		h.t.Fatalf("run usmhub %v: %v", args, err)
+	}
+	return out.String(), errb.String(), code
+}
+
+// ok runs usmhub and fails the test unless it exits 0.
+func (h *hub) ok(args ...string) string {
+	h.t.Helper()
+	out, errs, code := h.run(args...)
+	if code != 0 {
+		h.t.Fatalf("usmhub %s: exit %d\nstdout: %s\nstderr: %s", strings.Join(args, " "), code, out, errs)
+	}
+	return out
+}
+
+func (h *hub) jsonOf(v any, args ...string) {
+	h.t.Helper()
+	out := h.ok(append(args, "-json")...)
+	if err := json.Unmarshal([]byte(out), v); err != nil {
+		h.t.Fatalf("usmhub %s -json: %v\n%s", strings.Join(args, " "), err, out)
+	}
+}
+
+// syncResult is one binding's result of `usmhub sync -json`.
+type syncResult struct {
+	Binding string         `json:"binding"`
+	Counts  map[string]int `json:"counts"`
+}
+
+// sync runs `usmhub sync` (all syncs, or the named ones) and returns each
+// binding's counts.
+func (h *hub) sync(names ...string) map[string]map[string]int {
+	h.t.Helper()
+	var res []syncResult
+	h.jsonOf(&res, append([]string{"sync"}, names...)...)
+	out := map[string]map[string]int{}
+	for _, r := range res {
+		out[r.Binding] = r.Counts
+	}
+	return out
+}
+
+// requests returns the Redmine requests the connector logged so far.
+func (h *hub) requests() []string {
+	h.t.Helper()
+	b, err := os.ReadFile(filepath.Join(h.dir, "requests.log"))
+	if os.IsNotExist(err) {
+		return nil
+	}
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+}
+
+// hubRisk is a risk as `usmhub risk list -json` shows it.
+type hubRisk struct {
+	Key        string  `json:"key"`
+	Title      string  `json:"title"`
+	Kind       string  `json:"kind"`
+	Process    string  `json:"process"`
+	Likelihood int     `json:"likelihood"`
+	Impact     int     `json:"impact"`
+	Effort     float64 `json:"effort"`
+	Status     string  `json:"status"`
+	Owner      string  `json:"owner"`
+}
+
+func (h *hub) risks() map[string]hubRisk {
+	h.t.Helper()
+	var list []hubRisk
+	h.jsonOf(&list, "risk", "list")
+	out := map[string]hubRisk{}
+	for _, r := range list {
+		out[r.Key] = r
+	}
+	return out
+}
+
+// inventory writes a CSV of n risks (keys R-1 … R-n) and returns its path.
+// Owners are Redmine logins, but for every sixth risk, whose owner is a
+// name no Redmine user has (the hub keeps it; the issue stays unassigned).
+func (h *hub) inventory(n int) string {
+	var b strings.Builder
+	b.WriteString("key,title,kind,process,source,likelihood,impact,effort,owner,status,description\n")
+	owners := []string{"anna", "bram", "chris", "dewi", "eva", "Hanna de Vries"}
+	processes := []string{"agree", "change", "recover", "operate", "improve"}
+	for i := 1; i <= n; i++ {
+		kind := "threat"
+		if i%4 == 0 {
+			kind = "opportunity"
+		}
+		status := "proposed"
+		if i%3 == 0 {
+			status = "accepted"
+		}
+		fmt.Fprintf(&b, "R-%d,Risk %d: repeat incidents at desk %d,%s,%s,e2e inventory,%d,%d,%d,%s,%s,\"Found in the baseline scan.\nSecond line of risk %d.\"\n",
+			i, i, i%7, kind, processes[i%5], 1+i%5, 1+(i*3)%5, 1+i%4, owners[i%6], status, i)
+	}
+	return h.write("risks.csv", b.String())
+}
