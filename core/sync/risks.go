@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"sort"
+	"strings"
 
 	"github.com/usmhub/usmhub/core/ingest"
 	"github.com/usmhub/usmhub/core/model"
@@ -292,7 +293,12 @@ func (r *run) takeRisk(tx store.Tx, rec sdk.Record, full bool) error {
 	if err != nil {
 		return err
 	}
-	m := Merge(link.Base, RiskFields(risk), fields, r.b.Authority.Owner)
+	m := Merge(settleSent(link.Base, fields), RiskFields(risk), fields, r.b.Authority.Owner)
+	for i := range m.Changes {
+		if m.Changes[i].Base == unknownBase {
+			m.Changes[i].Base = "(unknown: an update of a run that died may have landed)"
+		}
+	}
 	var toHub []FieldChange
 	for _, c := range m.Changes {
 		if c.Conflict {
@@ -373,8 +379,10 @@ func (r *run) pullNew(tx store.Tx, rec sdk.Record, fields map[string]string, ful
 		if risk, err := tx.Risk(hubID); err == nil {
 			// Ours, but this binding never linked it: take the remote as
 			// agreed and let the hub's values follow on push.
+			base := copyFields(fields)
+			base[markerKey] = rec.Marker
 			link := store.Link{Binding: r.b.Name, HubID: risk.ID, ExternalID: rec.ExternalID, State: store.LinkLinked,
-				RemoteVersion: rec.Version, Base: fields}
+				RemoteVersion: rec.Version, Base: base}
 			if full {
 				link.SeenRun = r.res.RunID
 			}
@@ -514,6 +522,47 @@ func (r *run) quarantine(tx store.Tx, rec sdk.Record, hubID, reason string) erro
 // last seen carrying: a record without ours (created remotely, or adopted)
 // gets it written by the push phase, so Find works on every record.
 const markerKey = "@marker"
+
+// sentPrefix marks, in a link's base, the value an update in flight sent
+// for a field ("@sent:likelihood"); pushed drops these once the result is
+// stored.
+const sentPrefix = "@sent:"
+
+// unknownBase stands in for a base value that cannot be known: it equals
+// neither side, so any difference of the two is a conflict the owner wins.
+const unknownBase = "\x00unknown"
+
+// settleSent returns the base to merge against when an update may have been
+// in flight (its run died before storing the result): where the remote holds
+// what was sent, the push landed and that is the base; where it holds the
+// old base again, either the push never landed or someone reverted it, so
+// the base is unknown and a difference becomes an audited conflict instead
+// of a silent "nothing changed remotely".
+func settleSent(base, remote map[string]string) map[string]string {
+	out := make(map[string]string, len(base))
+	var sent map[string]string
+	for k, v := range base {
+		if f, ok := strings.CutPrefix(k, sentPrefix); ok {
+			if sent == nil {
+				sent = map[string]string{}
+			}
+			sent[f] = v
+			continue
+		}
+		out[k] = v
+	}
+	for f, v := range sent {
+		rv, ok := remote[f]
+		switch {
+		case !ok:
+		case rv == v:
+			out[f] = v
+		case rv == out[f]:
+			out[f] = unknownBase
+		}
+	}
+	return out
+}
 
 func copyFields(f map[string]string) map[string]string {
 	out := make(map[string]string, len(f)+1)
@@ -663,6 +712,17 @@ func (r *run) flush(items []pushItem) error {
 	if err := r.update(func(tx store.Tx) error {
 		for _, it := range items {
 			if it.change.Op != sdk.OpCreate {
+				// Record what this update sends, so that a crash before its
+				// result is stored cannot turn a later remote edit back to
+				// the old base into "nothing changed" (see takeRisk).
+				l := *it.link
+				l.Base = copyFields(l.Base)
+				for f, v := range it.sent {
+					l.Base[sentPrefix+f] = v
+				}
+				if err := tx.PutLink(l); err != nil {
+					return err
+				}
 				continue
 			}
 			if err := tx.PutLink(store.Link{Binding: r.b.Name, HubID: it.hubID, State: store.LinkPending,
@@ -754,7 +814,9 @@ func (r *run) pushed(tx store.Tx, it pushItem, res sdk.Result) error {
 		l = *it.link
 		l.State, l.Reason, l.HubVersion = store.LinkLinked, "", it.version
 		for k, v := range it.link.Base {
-			base[k] = v
+			if !strings.HasPrefix(k, sentPrefix) {
+				base[k] = v
+			}
 		}
 	}
 	for k, v := range it.sent {
