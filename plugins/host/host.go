@@ -52,6 +52,10 @@ type Options struct {
 	CallTimeout time.Duration
 	// StartTimeout bounds a plugin's start (DefaultStartTimeout when zero).
 	StartTimeout time.Duration
+	// Env are extra KEY=VALUE entries for every plugin's environment.
+	// Plugins do not inherit the hub's own environment (it often holds
+	// secrets); their config reaches them through Configure.
+	Env []string
 	// WorkDir is the folder plugins run in, so that relative paths in a
 	// connector's config are relative to the config file's folder. Empty
 	// keeps the hub's working directory.

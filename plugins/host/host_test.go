@@ -89,8 +89,7 @@ func TestLaunchWrongSHA256Refused(t *testing.T) {
 }
 
 func TestLaunchHandshakeVersionMismatch(t *testing.T) {
-	t.Setenv("USMHUB_TESTCONNECTOR_HANDSHAKE_VERSION", "99")
-	h := newHost(t, Options{})
+	h := newHost(t, Options{Env: []string{"USMHUB_TESTCONNECTOR_HANDSHAKE_VERSION=99"}})
 	_, err := h.Launch(context.Background(), "test", "main", "")
 	want := "connector test.main: plugin speaks connector protocol version 99, this hub speaks version 1 (binary " +
 		filepath.Join(binDir, "usmhub-connector-test") + "): rebuild the connector against this hub's SDK"
@@ -100,8 +99,7 @@ func TestLaunchHandshakeVersionMismatch(t *testing.T) {
 }
 
 func TestLaunchDescribeVersionMismatch(t *testing.T) {
-	t.Setenv("USMHUB_TESTCONNECTOR_DESCRIBE_VERSION", "99")
-	h := newHost(t, Options{})
+	h := newHost(t, Options{Env: []string{"USMHUB_TESTCONNECTOR_DESCRIBE_VERSION=99"}})
 	_, err := h.Launch(context.Background(), "test", "main", "")
 	want := "connector test.main: plugin describes connector protocol version 99, this hub speaks version 1 (binary " +
 		filepath.Join(binDir, "usmhub-connector-test") + "): rebuild the connector against this hub's SDK"
@@ -517,5 +515,15 @@ func TestPluginLogsRelayedUnderInstanceName(t *testing.T) {
 	}
 	if strings.Contains(logs, "tok-secret") {
 		t.Errorf("a sensitive value reached the log:\n%s", logs)
+	}
+}
+
+// The hub's environment (where secrets such as API keys often live) does
+// not reach plugins: only what Options.Env names.
+func TestPluginsDoNotInheritTheHubsEnvironment(t *testing.T) {
+	t.Setenv("USMHUB_TESTCONNECTOR_DESCRIBE_VERSION", "99")
+	h := newHost(t, Options{})
+	if _, err := h.Launch(context.Background(), "test", "main", ""); err != nil {
+		t.Fatalf("the hub's environment reached the plugin: %v", err)
 	}
 }

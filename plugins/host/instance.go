@@ -397,6 +397,7 @@ func (i *Instance) launchLocked(ctx context.Context) error {
 	cmd.Dir = i.host.opts.WorkDir
 	// The plugin gets no environment of the hub's but what it needs: secrets
 	// reach it through its config block (env() is evaluated by the hub).
+	cmd.Env = append(cmd.Env, i.host.opts.Env...)
 	cmd.Env = append(cmd.Env, sdk.EnvLogLevel+"="+levelName(i.log))
 	if i.host.sockets != nil {
 		cmd.Env = append(cmd.Env, plugin.EnvUnixSocketDir+"="+i.host.sockets.path)
