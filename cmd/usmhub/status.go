@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -24,6 +25,7 @@ type bindingStatus struct {
 	PausedUntil *time.Time          `json:"paused_until"`
 	LastError   string              `json:"last_error,omitempty"`
 	FullAt      *time.Time          `json:"last_full_reconcile"`
+	LastRun     *store.Run          `json:"last_run"`
 	Links       map[string]int      `json:"links"`
 	Quarantined []store.Quarantined `json:"quarantined"`
 }
@@ -57,6 +59,11 @@ func (statusCmd) Run(ctx context.Context, e *env, args []string) int {
 			b := bindingStatus{Sync: s.Name, Kind: s.Kind, Connector: s.Connector, Failures: bs.Failures,
 				LastError: bs.LastError, Links: map[string]int{}, Quarantined: []store.Quarantined{},
 				LastSuccess: timePtr(bs.LastSuccess), PausedUntil: timePtr(bs.PausedUntil), FullAt: timePtr(bs.FullAt)}
+			if run, err := r.LastRun(s.Name); err == nil {
+				b.LastRun = &run
+			} else if !errors.Is(err, store.ErrNotFound) {
+				return err
+			}
 			if err := r.Links(s.Name, "", func(l store.Link) error { b.Links[string(l.State)]++; return nil }); err != nil {
 				return err
 			}
@@ -86,6 +93,9 @@ func (statusCmd) Run(ctx context.Context, e *env, args []string) int {
 		fmt.Fprintf(e.stdout, "%s (%s ↔ %s): %s\n", b.Sync, b.Kind, b.Connector, health)
 		if b.LastSuccess != nil {
 			fmt.Fprintf(e.stdout, "  last success: %s\n", b.LastSuccess.Local().Format(time.DateTime))
+		}
+		if run := b.LastRun; run != nil {
+			fmt.Fprintf(e.stdout, "  last run:     %s %s (%s)\n", run.StartedAt.Local().Format(time.DateTime), run.Status, run.ID)
 		}
 		if b.LastError != "" {
 			fmt.Fprintf(e.stdout, "  last error:   %s\n", b.LastError)

@@ -93,6 +93,8 @@ type Reader interface {
 	RisksToPush(binding string, f RiskFilter, fn func(model.Risk, *Link) error) error
 	// Quarantine streams a binding's quarantined remote records.
 	Quarantine(binding string, fn func(Quarantined) error) error
+	// LastRun returns a binding's most recent sync run.
+	LastRun(binding string) (Run, error)
 }
 
 // AuditFilter selects audit entries. Zero values select everything.
@@ -147,4 +149,7 @@ type Tx interface {
 	RecordAudit(e model.AuditEntry) error
 	// RecordRun stores or finishes a sync run's record.
 	RecordRun(run Run) error
+	// AbortRuns marks a binding's runs recorded as running as aborted (call
+	// it holding the binding's lease).
+	AbortRuns(binding string) (int, error)
 }

@@ -421,3 +421,44 @@ func (w *writer) RecordRun(run Run) error {
 	}
 	return nil
 }
+
+// AbortRuns marks the binding's runs still recorded as running as aborted:
+// whoever holds the binding's lease knows no other run is alive, so those
+// were killed before they could record their end.
+func (w *writer) AbortRuns(binding string) (int, error) {
+	_, stamp := now()
+	res, err := w.exec(`UPDATE runs SET status = 'aborted', finished_at = ?, error = 'the run ended without recording its end (killed)'
+		WHERE binding = ? AND status = 'running'`, stamp, binding)
+	if err != nil {
+		return 0, fmt.Errorf("abort runs of %s: %w", binding, err)
+	}
+	n, _ := res.RowsAffected()
+	return int(n), nil
+}
+
+// LastRun returns the binding's most recent run (ErrNotFound before any).
+func (r *reader) LastRun(binding string) (Run, error) {
+	var run Run
+	var started, finished, counts string
+	err := r.queryRow(`SELECT id, binding, started_at, finished_at, status, counts, error FROM runs
+		WHERE binding = ? ORDER BY started_at DESC LIMIT 1`, binding).
+		Scan(&run.ID, &run.Binding, &started, &finished, &run.Status, &counts, &run.Error)
+	if errors.Is(err, sql.ErrNoRows) {
+		return run, fmt.Errorf("runs of %s: %w", binding, ErrNotFound)
+	}
+	if err != nil {
+		return run, fmt.Errorf("read runs of %s: %w", binding, err)
+	}
+	if run.StartedAt, err = parseTime(started); err != nil {
+		return run, err
+	}
+	if finished != "" {
+		if run.FinishedAt, err = parseTime(finished); err != nil {
+			return run, err
+		}
+	}
+	if err := json.Unmarshal([]byte(counts), &run.Counts); err != nil {
+		return run, fmt.Errorf("run %s: counts: %w", run.ID, err)
+	}
+	return run, nil
+}

@@ -203,7 +203,15 @@ func (r *run) claim() error {
 				r.b.Name, ErrPaused, st.PausedUntil.Format(time.RFC3339), st.Failures, st.LastError)
 		}
 		held, holder, err = tx.Lease(r.b.Name, r.owner, r.now.Add(ttl), r.now, holderGone)
-		return err
+		if err != nil || !held {
+			return err
+		}
+		if n, err := tx.AbortRuns(r.b.Name); err != nil {
+			return err
+		} else if n > 0 {
+			r.log.Warn("earlier runs ended without recording their end (killed); marked aborted", "runs", n)
+		}
+		return nil
 	})
 	if err != nil {
 		return err
