@@ -328,20 +328,7 @@ func (l *loader) reports(blocks []*reportSchema) {
 		if isSet(b.KindRange) {
 			l.oneOf("kind", "report kind", b.Kind, b.KindRange, ReportKinds)
 		}
-		switch {
-		case isSet(b.InitiativeRange):
-			if l.cfg.initiative(b.Initiative) == nil {
-				l.errorf(b.InitiativeRange, "Unknown initiative", "No initiative block has the key %q; %s.",
-					b.Initiative, l.choices("initiative", initiativeKeys(l.cfg.Initiatives)))
-			}
-		case len(l.cfg.Initiatives) == 1:
-			r.Initiative = l.cfg.Initiatives[0].Key
-		case len(l.cfg.Initiatives) == 0:
-			l.errorf(b.DefRange, "Missing initiative", "Report %q is about an initiative, but there is no initiative block; add one.", b.Name)
-		default:
-			l.errorf(b.DefRange, "Missing initiative", "Report %q does not say which initiative it is about; set initiative to one of: %s.",
-				b.Name, strings.Join(initiativeKeys(l.cfg.Initiatives), ", "))
-		}
+		r.Initiative = l.initiativeOf(fmt.Sprintf("Report %q", b.Name), "is about", b.Initiative, b.InitiativeRange, b.DefRange)
 		r.PublishTo = l.publishTo(b.PublishTo)
 		if b.Schedule != "" {
 			if err := schedule.ValidateSpec(b.Schedule); err != nil {
@@ -350,6 +337,28 @@ func (l *loader) reports(blocks []*reportSchema) {
 		}
 		l.cfg.Reports = append(l.cfg.Reports, r)
 	}
+}
+
+// initiativeOf resolves the initiative a block names (checking it exists),
+// or, when it names none, the config's only initiative. who and verb make
+// the diagnostics read well ("Report \"x\"", "is about").
+func (l *loader) initiativeOf(who, verb, key string, rng, def hcl.Range) string {
+	switch {
+	case isSet(rng):
+		if l.cfg.initiative(key) == nil {
+			l.errorf(rng, "Unknown initiative", "No initiative block has the key %q; %s.",
+				key, l.choices("initiative", initiativeKeys(l.cfg.Initiatives)))
+		}
+		return key
+	case len(l.cfg.Initiatives) == 1:
+		return l.cfg.Initiatives[0].Key
+	case len(l.cfg.Initiatives) == 0:
+		l.errorf(def, "Missing initiative", "%s %s an initiative, but there is no initiative block; add one.", who, verb)
+	default:
+		l.errorf(def, "Missing initiative", "%s does not say which initiative it %s; set initiative to one of: %s.",
+			who, verb, strings.Join(initiativeKeys(l.cfg.Initiatives), ", "))
+	}
+	return ""
 }
 
 // publishTo decodes a report's publish_to list and checks that each entry

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"sort"
 	"strings"
 	"time"
@@ -50,18 +51,7 @@ func (l *loader) syncs(blocks []*syncSchema) {
 			}
 			l.errorf(b.ConnectorRange, "Unknown connector", "No connector block is %q (write \"<type>.<name>\"); %s.", b.Connector, hint)
 		}
-		switch {
-		case isSet(b.InitiativeRange):
-			if l.cfg.initiative(b.Initiative) == nil {
-				l.errorf(b.InitiativeRange, "Unknown initiative", "No initiative block has the key %q; %s.",
-					b.Initiative, l.choices("initiative", initiativeKeys(l.cfg.Initiatives)))
-			}
-		case len(l.cfg.Initiatives) == 1:
-			s.Initiative = l.cfg.Initiatives[0].Key
-		default:
-			l.errorf(b.DefRange, "Missing initiative", "Sync %q does not say which initiative it syncs; set initiative to one of: %s.",
-				b.Name, strings.Join(initiativeKeys(l.cfg.Initiatives), ", "))
-		}
+		s.Initiative = l.initiativeOf(fmt.Sprintf("Sync %q", b.Name), "syncs", b.Initiative, b.InitiativeRange, b.DefRange)
 		if s.Direction == "" {
 			s.Direction = defaultDirection[b.Kind]
 		} else {

@@ -315,17 +315,7 @@ func (r *run) sprints() error {
 			return err
 		}
 	}
-	if len(settled) == 0 || r.opts.Plan {
-		return nil
-	}
-	return r.update(func(tx store.Tx) error {
-		for _, l := range settled {
-			if err := tx.PutLink(l); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	return r.settle(settled)
 }
 
 func sprintKey(s model.Sprint) string { return fmt.Sprintf("sprint %d", s.Number) }

@@ -667,11 +667,17 @@ func (r *run) pushRisks() error {
 	if err := r.flush(batch); err != nil {
 		return err
 	}
-	if len(settled) == 0 || r.opts.Plan {
+	return r.settle(settled)
+}
+
+// settle records links whose hub version moved without a field to push
+// (a vote, say), so the next run does not look at them again.
+func (r *run) settle(links []store.Link) error {
+	if len(links) == 0 || r.opts.Plan {
 		return nil
 	}
 	return r.update(func(tx store.Tx) error {
-		for _, l := range settled {
+		for _, l := range links {
 			if err := tx.PutLink(l); err != nil {
 				return err
 			}
