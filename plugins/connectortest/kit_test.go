@@ -56,7 +56,7 @@ var broken = []struct {
 	says  string // in its failure message
 }{
 	{"wrong_protocol_version", func(c sdk.Connector) sdk.Connector { return wrongProtocol{c} },
-		"describe", "ProtocolVersion = 99, want 1"},
+		"describe", fmt.Sprintf("ProtocolVersion = 99, want %d", sdk.ProtocolVersion)},
 	{"config_error_on_other_attribute", func(c sdk.Connector) sdk.Connector { return configProblemOn{c, "name"} },
 		"bad_config", `its problems name ["name"], want "project"`},
 	{"config_error_untyped", func(c sdk.Connector) sdk.Connector { return configProblemOn{c, ""} },

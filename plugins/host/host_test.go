@@ -91,7 +91,7 @@ func TestLaunchWrongSHA256Refused(t *testing.T) {
 func TestLaunchHandshakeVersionMismatch(t *testing.T) {
 	h := newHost(t, Options{Env: []string{"USMHUB_TESTCONNECTOR_HANDSHAKE_VERSION=99"}})
 	_, err := h.Launch(context.Background(), "test", "main", "")
-	want := "connector test.main: plugin speaks connector protocol version 99, this hub speaks version 1 (binary " +
+	want := "connector test.main: plugin speaks connector protocol version 99, this hub speaks version " + strconv.Itoa(sdk.ProtocolVersion) + " (binary " +
 		filepath.Join(binDir, "usmhub-connector-test") + "): rebuild the connector against this hub's SDK"
 	if err == nil || err.Error() != want {
 		t.Fatalf("Launch = %v\nwant %s", err, want)
@@ -101,7 +101,7 @@ func TestLaunchHandshakeVersionMismatch(t *testing.T) {
 func TestLaunchDescribeVersionMismatch(t *testing.T) {
 	h := newHost(t, Options{Env: []string{"USMHUB_TESTCONNECTOR_DESCRIBE_VERSION=99"}})
 	_, err := h.Launch(context.Background(), "test", "main", "")
-	want := "connector test.main: plugin describes connector protocol version 99, this hub speaks version 1 (binary " +
+	want := "connector test.main: plugin describes connector protocol version 99, this hub speaks version " + strconv.Itoa(sdk.ProtocolVersion) + " (binary " +
 		filepath.Join(binDir, "usmhub-connector-test") + "): rebuild the connector against this hub's SDK"
 	if err == nil || err.Error() != want {
 		t.Fatalf("Launch = %v\nwant %s", err, want)

@@ -44,37 +44,49 @@ func (c *grpcClientAdapter) Check(ctx context.Context) error {
 // stream breaks (the plugin died, the context ended) the records received of
 // an unfinished batch are dropped and the error is returned: what send got
 // is exactly the complete batches.
+//
+// A goroutine receives (and unmarshals) the next message while this one
+// decodes the last and hands batches to send, so that the network, the
+// decoding and the hub's work on a batch overlap.
 func (c *grpcClientAdapter) Pull(ctx context.Context, req PullRequest, send func(Batch) error) error {
 	ctx, cancel := context.WithCancel(ctx)
-	defer cancel() // also ends the plugin's side when send fails
+	defer cancel() // also ends the plugin's side, and the receiver, when send fails
 	stream, err := c.client.Pull(ctx, pullRequestToProto(req), callOptions...)
 	if err != nil {
 		return callError(ctx, err)
 	}
+	msgs := make(chan *pb.PullResponse, 1)
+	var recvErr error // set before msgs is closed
+	go func() {
+		defer close(msgs)
+		for {
+			msg, err := stream.Recv()
+			if err != nil {
+				recvErr = err
+				return
+			}
+			select {
+			case msgs <- msg:
+			case <-ctx.Done():
+				recvErr = ctx.Err()
+				return
+			}
+		}
+	}()
 	var (
 		pending []Record
 		partial bool
 	)
-	for {
-		msg, err := stream.Recv()
-		if err == io.EOF {
-			if partial {
-				return fmt.Errorf("pull: the connector ended the stream inside a batch; its %d records were dropped", len(pending))
-			}
-			return nil
-		}
-		if err != nil {
-			return callError(ctx, err)
-		}
-		if pending == nil {
-			pending = make([]Record, 0, len(msg.GetRecords()))
-		}
-		for _, r := range msg.GetRecords() {
-			pending = append(pending, recordFromProto(r))
+	for msg := range msgs {
+		if pending, err = appendRecords(pending, msg.GetRecords()); err != nil {
+			return fmt.Errorf("pull: the connector sent a malformed chunk: %w", err)
 		}
 		if !msg.GetEndOfBatch() {
 			partial = true
 			continue
+		}
+		if pending == nil {
+			pending = []Record{} // an empty batch, as the connector sent it
 		}
 		b := Batch{Records: pending, Cursor: msg.GetCursor()}
 		pending, partial = nil, false
@@ -82,6 +94,13 @@ func (c *grpcClientAdapter) Pull(ctx context.Context, req PullRequest, send func
 			return err
 		}
 	}
+	if recvErr != io.EOF {
+		return callError(ctx, recvErr)
+	}
+	if partial {
+		return fmt.Errorf("pull: the connector ended the stream inside a batch; its %d records were dropped", len(pending))
+	}
+	return nil
 }
 
 func (c *grpcClientAdapter) Push(ctx context.Context, req PushRequest) ([]Result, error) {
@@ -93,7 +112,11 @@ func (c *grpcClientAdapter) Push(ctx context.Context, req PushRequest) ([]Result
 	if err != nil {
 		return nil, callError(ctx, err)
 	}
-	return resultsFromProto(resp), nil
+	results, err := resultsFromProto(resp)
+	if err != nil {
+		return nil, fmt.Errorf("push: the connector sent a malformed response: %w", err)
+	}
+	return results, nil
 }
 
 func (c *grpcClientAdapter) Find(ctx context.Context, kind EntityKind, marker string) (*Record, error) {
@@ -101,10 +124,13 @@ func (c *grpcClientAdapter) Find(ctx context.Context, kind EntityKind, marker st
 	if err != nil {
 		return nil, callError(ctx, err)
 	}
-	if resp.GetRecord() == nil {
+	if len(resp.GetRecord()) == 0 {
 		return nil, nil
 	}
-	rec := recordFromProto(resp.GetRecord())
+	rec, err := decodeRecord(resp.GetRecord())
+	if err != nil {
+		return nil, fmt.Errorf("find: the connector sent a malformed record: %w", err)
+	}
 	return &rec, nil
 }
 

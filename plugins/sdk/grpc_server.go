@@ -48,39 +48,99 @@ func (s *grpcServerAdapter) Check(ctx context.Context, _ *pb.CheckRequest) (*pb.
 // messages, the last one marked end_of_batch and carrying the cursor. The
 // host delivers a batch only once it has its last message.
 func (s *grpcServerAdapter) Pull(req *pb.PullRequest, stream pb.Connector_PullServer) error {
-	var mu sync.Mutex // send may be called from any goroutine; Send may not be
-	send := func(b Batch) error {
-		mu.Lock()
-		defer mu.Unlock()
-		if err := sendBatch(stream, b); err != nil {
-			return fmt.Errorf("send batch to the hub: %w", err)
-		}
-		return nil
-	}
-	if err := s.impl.Pull(stream.Context(), pullRequestFromProto(req), send); err != nil {
+	bs := newBatchSender(stream)
+	err := s.impl.Pull(stream.Context(), pullRequestFromProto(req), bs.send)
+	sendErr := bs.close()
+	if err != nil {
 		return failureStatus(err)
+	}
+	if sendErr != nil {
+		// The connector went on after send failed, or the last batch
+		// failed after send returned: the hub has not got everything.
+		return failureStatus(sendErr)
 	}
 	return nil
 }
 
-func sendBatch(stream pb.Connector_PullServer, b Batch) error {
-	recs := recordsToProto(b.Records)
-	from, size := 0, 0
-	for i := range b.Records {
-		n := recordSize(&b.Records[i])
-		if size+n > chunkSize && i > from {
-			if err := stream.Send(&pb.PullResponse{Records: recs[from:i]}); err != nil {
-				return err
+// batchSender sends a Pull's batches from a goroutine of its own, so that
+// the connector fetches (and send encodes) the next batch while the last
+// one is on the wire: send returns once the batch is encoded and the
+// previous one sent. An error sending a batch is returned by the next send
+// and by close.
+type batchSender struct {
+	stream  pb.Connector_PullServer
+	mu      sync.Mutex // send may be called from any goroutine
+	closed  bool
+	batches chan encodedBatch
+	done    chan struct{} // closed when the goroutine ends, after err is set
+	err     error
+}
+
+type encodedBatch struct {
+	chunks [][]byte
+	cursor string
+}
+
+func newBatchSender(stream pb.Connector_PullServer) *batchSender {
+	bs := &batchSender{stream: stream, batches: make(chan encodedBatch), done: make(chan struct{})}
+	go bs.run()
+	return bs
+}
+
+func (bs *batchSender) run() {
+	defer close(bs.done)
+	for b := range bs.batches {
+		for i, c := range b.chunks {
+			msg := &pb.PullResponse{Records: c}
+			if i == len(b.chunks)-1 {
+				msg.EndOfBatch, msg.Cursor = true, b.cursor
 			}
-			from, size = i, 0
+			if err := bs.stream.Send(msg); err != nil {
+				bs.err = fmt.Errorf("send batch to the hub: %w", err)
+				return
+			}
 		}
-		size += n
 	}
-	return stream.Send(&pb.PullResponse{Records: recs[from:], EndOfBatch: true, Cursor: b.Cursor})
+}
+
+// send is the send function the connector's Pull gets.
+func (bs *batchSender) send(b Batch) error {
+	chunks, err := encodeChunks(b.Records)
+	if err != nil {
+		return fmt.Errorf("send batch: %w", err)
+	}
+	bs.mu.Lock()
+	defer bs.mu.Unlock()
+	if bs.closed {
+		return errors.New("send batch: Pull has returned")
+	}
+	select {
+	case bs.batches <- encodedBatch{chunks: chunks, cursor: b.Cursor}:
+		return nil
+	case <-bs.done:
+		return bs.err
+	}
+}
+
+// close waits until the batches handed to send are sent, ends the
+// goroutine and returns the first error sending.
+func (bs *batchSender) close() error {
+	bs.mu.Lock()
+	if !bs.closed {
+		bs.closed = true
+		close(bs.batches)
+	}
+	bs.mu.Unlock()
+	<-bs.done
+	return bs.err
 }
 
 func (s *grpcServerAdapter) Push(ctx context.Context, req *pb.PushRequest) (*pb.PushResponse, error) {
-	results, err := s.impl.Push(ctx, pushRequestFromProto(req))
+	in, err := pushRequestFromProto(req)
+	if err != nil {
+		return nil, failureStatus(fmt.Errorf("push: %w", err))
+	}
+	results, err := s.impl.Push(ctx, in)
 	if err != nil {
 		return nil, failureStatus(err)
 	}
@@ -94,7 +154,9 @@ func (s *grpcServerAdapter) Find(ctx context.Context, req *pb.FindRequest) (*pb.
 	}
 	out := &pb.FindResponse{}
 	if rec != nil {
-		out.Record = recordToProto(*rec)
+		if out.Record, err = encodeRecord(rec); err != nil {
+			return nil, failureStatus(fmt.Errorf("find: record %q: %w", rec.ExternalID, err))
+		}
 	}
 	return out, nil
 }

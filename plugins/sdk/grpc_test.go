@@ -60,12 +60,17 @@ func (r *rawPull) Pull(_ *pb.PullRequest, stream pb.Connector_PullServer) error 
 	return r.end
 }
 
-func recs(ids ...string) []*pb.Record {
-	var out []*pb.Record
+// recs encodes a chunk of records with these IDs.
+func recs(ids ...string) []byte {
+	var rs []Record
 	for _, id := range ids {
-		out = append(out, &pb.Record{ExternalId: id})
+		rs = append(rs, Record{ExternalID: id})
 	}
-	return out
+	chunks, err := encodeChunks(rs)
+	if err != nil || len(chunks) != 1 {
+		panic(fmt.Sprint(len(chunks), err))
+	}
+	return chunks[0]
 }
 
 func TestPullDeliversOnlyCompleteBatches(t *testing.T) {
@@ -138,7 +143,11 @@ func TestPullChunksLargeBatches(t *testing.T) {
 			t.Fatal(err)
 		}
 		msgs++
-		total += len(m.GetRecords())
+		chunk, err := appendRecords(nil, m.GetRecords())
+		if err != nil {
+			t.Fatalf("message %d: %v", msgs, err)
+		}
+		total += len(chunk)
 		if m.GetEndOfBatch() != (total == impl.n) {
 			t.Errorf("message %d: end_of_batch=%v after %d records", msgs, m.GetEndOfBatch(), total)
 		}
@@ -254,5 +263,121 @@ func TestDescribeRefusesUnknownAttrType(t *testing.T) {
 	_, err := descriptionToProto(Description{Schema: Schema{Attributes: []Attribute{{Name: "x", Type: "int"}}}})
 	if err == nil || !strings.Contains(err.Error(), `config attribute "x" has unknown type "int"`) {
 		t.Errorf("descriptionToProto = %v", err)
+	}
+}
+
+// mutating sends batches of one record and changes the record's fields
+// right after each send returns: send must have taken what it needs.
+type mutating struct{ failing }
+
+func (mutating) Pull(_ context.Context, _ PullRequest, send func(Batch) error) error {
+	rec := Record{ExternalID: "1", Fields: map[string]string{"n": "0"}}
+	for i := range 20 {
+		rec.Fields["n"] = strconv.Itoa(i)
+		if err := send(Batch{Records: []Record{rec}, Cursor: strconv.Itoa(i)}); err != nil {
+			return err
+		}
+		rec.Fields["n"] = "changed after send"
+	}
+	return nil
+}
+
+func TestSendTakesTheBatchBeforeReturning(t *testing.T) {
+	var got []string
+	err := client(t, mutating{}).Pull(context.Background(), PullRequest{}, func(b Batch) error {
+		got = append(got, b.Records[0].Fields["n"]+"/"+b.Cursor)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, g := range got {
+		if want := fmt.Sprintf("%d/%d", i, i); g != want {
+			t.Errorf("batch %d: %s, want %s", i, g, want)
+		}
+	}
+	if len(got) != 20 {
+		t.Errorf("%d batches, want 20", len(got))
+	}
+}
+
+// endless sends batches until send fails, and reports send's error.
+type endless struct {
+	failing
+	sendErr chan error
+}
+
+func (e endless) Pull(ctx context.Context, _ PullRequest, send func(Batch) error) error {
+	for i := 0; ; i++ {
+		if err := send(Batch{Records: []Record{{ExternalID: strconv.Itoa(i)}}, Cursor: strconv.Itoa(i)}); err != nil {
+			e.sendErr <- err
+			return err
+		}
+	}
+}
+
+func TestSendFailsOnceTheHubStops(t *testing.T) {
+	impl := endless{sendErr: make(chan error, 1)}
+	stop := errors.New("hub stops")
+	n := 0
+	err := client(t, impl).Pull(context.Background(), PullRequest{}, func(Batch) error {
+		if n++; n == 3 {
+			return stop
+		}
+		return nil
+	})
+	if err != stop {
+		t.Errorf("Pull = %v, want the error of the hub's send", err)
+	}
+	select {
+	case err := <-impl.sendErr:
+		if err == nil || !strings.HasPrefix(err.Error(), "send batch to the hub: ") {
+			t.Errorf("the connector's send = %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the connector's send still succeeds 10s after the hub stopped")
+	}
+}
+
+// late keeps send and calls it after Pull has returned.
+type late struct {
+	failing
+	send chan func(Batch) error
+}
+
+func (l late) Pull(_ context.Context, _ PullRequest, send func(Batch) error) error {
+	l.send <- send
+	return nil
+}
+
+func TestSendAfterPullReturned(t *testing.T) {
+	impl := late{send: make(chan func(Batch) error, 1)}
+	if err := client(t, impl).Pull(context.Background(), PullRequest{}, func(Batch) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	send := <-impl.send
+	if err := send(Batch{}); err == nil || err.Error() != "send batch: Pull has returned" {
+		t.Errorf("send after Pull returned = %v", err)
+	}
+}
+
+func TestPullRefusesAMalformedChunk(t *testing.T) {
+	script := []*pb.PullResponse{
+		{Records: recs("1"), EndOfBatch: true, Cursor: "c1"},
+		{Records: []byte{1, 0, 0, 0, 200, 0, 0, 0}, EndOfBatch: true, Cursor: "c2"},
+	}
+	conn := serve(t, func(s *grpc.Server) { pb.RegisterConnectorServer(s, &rawPull{msgs: script}) })
+	c := &grpcClientAdapter{client: pb.NewConnectorClient(conn)}
+	var cursors []string
+	err := c.Pull(context.Background(), PullRequest{}, func(b Batch) error {
+		cursors = append(cursors, b.Cursor)
+		return nil
+	})
+	want := "pull: the connector sent a malformed chunk: records: count 1, but only 4 bytes follow"
+	if err == nil || err.Error() != want {
+		t.Errorf("Pull = %v, want %s", err, want)
+	}
+	if !cmp.Equal(cursors, []string{"c1"}) {
+		t.Errorf("delivered batches %v, want [c1]", cursors)
 	}
 }

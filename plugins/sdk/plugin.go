@@ -31,6 +31,10 @@ const PluginName = "connector"
 //	1  The first version: Describe, Configure, Check, Pull (server stream of
 //	   batches, a batch may span several messages), Push, Find, Publish;
 //	   failures travel as a Failure detail of the gRPC status.
+//	2  Records and field maps in a hand-decoded encoding inside bytes fields
+//	   (a Pull message carries a chunk of records as one bytes field; Find's
+//	   record and the fields of a change or result likewise), update times
+//	   as int64 Unix nanoseconds; protobuf package usmhub.connector.v2.
 //
 // Hosts and Serve read it; do not change it outside tests (a test plugin may,
 // to pose as another protocol version).

@@ -32,7 +32,7 @@ import (
 
 // ProtocolVersion is the connector protocol version this SDK speaks. The
 // host refuses a plugin that speaks another one.
-const ProtocolVersion = 1
+const ProtocolVersion = 2
 
 // EntityKind is a kind of canonical entity a connector syncs.
 type EntityKind string
@@ -280,7 +280,12 @@ type Connector interface {
 	Configure(ctx context.Context, cfg Config) error
 	Check(ctx context.Context) error
 	// Pull sends batches of changed records through send, in order, and
-	// returns when done. It must stop when send returns an error.
+	// returns when done. It must stop when send returns an error. Out of
+	// process, send returns once the batch is encoded (the SDK sends it
+	// while the connector builds the next one), so a failure to deliver a
+	// batch shows on the next send, or as Pull's own error; send must not
+	// be called after Pull returned. The hub takes a batch only once all
+	// of it arrived.
 	Pull(ctx context.Context, req PullRequest, send func(Batch) error) error
 	// Push applies the changes; one Result per change. A bad change never
 	// fails the others: its Result carries the error. The returned error is

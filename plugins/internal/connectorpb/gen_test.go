@@ -41,17 +41,17 @@ func TestGeneratedCodeIsCurrent(t *testing.T) {
 		t.Fatalf("gen.sh: %v\n%s", err, stderr.Bytes())
 	}
 
-	for _, name := range []string{"connector.pb.go", "connector_grpc.pb.go"} {
-		want, err := os.ReadFile(filepath.Join(out, "plugins", "internal", "connectorpb", name))
+	for _, name := range []string{"connector.pb.go", "connector_grpc.pb.go", "benchpb/bench.pb.go", "benchpb/bench_grpc.pb.go"} {
+		want, err := os.ReadFile(filepath.Join(out, "plugins", "internal", "connectorpb", filepath.FromSlash(name)))
 		if err != nil {
 			t.Fatalf("regenerated %s: %v", name, err)
 		}
-		got, err := os.ReadFile(name)
+		got, err := os.ReadFile(filepath.FromSlash(name))
 		if err != nil {
 			t.Fatalf("committed %s: %v", name, err)
 		}
 		if !bytes.Equal(got, want) {
-			t.Errorf("plugins/internal/connectorpb/%s is not what connector.proto generates: run `make proto` (or go generate ./plugins/internal/connectorpb) and commit the result", name)
+			t.Errorf("plugins/internal/connectorpb/%s is not what plugins/internal/proto generates: run `make proto` (or go generate ./plugins/internal/connectorpb) and commit the result", name)
 		}
 	}
 }

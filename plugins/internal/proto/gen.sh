@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # gen.sh regenerates the Go code of the connector protocol
-# (plugins/internal/connectorpb) from connector.proto beside this script,
+# (plugins/internal/connectorpb) from connector.proto beside this script, and
+# that of the benchmark baseline (plugins/internal/connectorpb/benchpb) from
+# bench.proto,
 # with pinned generator versions, so that the same input always gives the
 # same bytes. `make proto` and `go generate ./plugins/...` run it; the test
 # plugins/internal/connectorpb/gen_test.go runs it into a temporary folder
@@ -8,7 +10,7 @@
 #
 # Usage: gen.sh [OUT_ROOT]
 #   OUT_ROOT defaults to the module root; the files land in
-#   OUT_ROOT/plugins/internal/connectorpb.
+#   OUT_ROOT/plugins/internal/connectorpb (and its benchpb).
 #
 # Needs protoc (exactly PROTOC_VERSION; set PROTOC to use another binary)
 # and the go command. The generators are installed once with `go install`
@@ -56,4 +58,4 @@ cd "$here"
 	--plugin=protoc-gen-go-grpc="$gen_grpc/protoc-gen-go-grpc" \
 	--go_out="$out" --go_opt=module="$MODULE" \
 	--go-grpc_out="$out" --go-grpc_opt=module="$MODULE" \
-	connector.proto
+	connector.proto bench.proto

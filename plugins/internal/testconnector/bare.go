@@ -1,49 +1,51 @@
 package testconnector
 
 import (
+	"bytes"
 	"context"
-	"fmt"
 	"io"
 
 	"github.com/hashicorp/go-plugin"
-	pb "github.com/usmhub/usmhub/plugins/internal/connectorpb"
+	"github.com/usmhub/usmhub/plugins/internal/connectorpb/benchpb"
 	"google.golang.org/grpc"
-	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
 // BarePlugin is the benchmark baseline: a go-plugin gRPC plugin whose Pull
-// streams protocol messages built once, and whose client counts the records
-// it receives. It measures what go-plugin, gRPC and protobuf cost on their
-// own, without the SDK's conversions.
+// streams batches of opaque records (protocol bench.proto: one message per
+// batch, each record a bytes payload), built once, and whose client counts
+// the records it receives. It measures what go-plugin, gRPC, TLS and
+// protobuf cost on their own for the same volume of records: no SDK, no
+// conversion, no per-field encoding.
 type BarePlugin struct {
 	plugin.NetRPCUnsupportedPlugin
 }
 
 // GRPCServer serves the bare Pull.
 func (BarePlugin) GRPCServer(_ *plugin.GRPCBroker, s *grpc.Server) error {
-	pb.RegisterConnectorServer(s, bareServer{})
+	RegisterBareServer(s)
 	return nil
 }
 
 // GRPCClient returns a *BareClient.
 func (BarePlugin) GRPCClient(_ context.Context, _ *plugin.GRPCBroker, c *grpc.ClientConn) (any, error) {
-	return &BareClient{client: pb.NewConnectorClient(c)}, nil
+	return NewBareClient(c), nil
 }
 
 // BareClient pulls from a bare server.
 type BareClient struct {
-	client pb.ConnectorClient
+	client benchpb.BareClient
 }
 
 // NewBareClient returns a BareClient over conn.
 func NewBareClient(conn grpc.ClientConnInterface) *BareClient {
-	return &BareClient{client: pb.NewConnectorClient(conn)}
+	return &BareClient{client: benchpb.NewBareClient(conn)}
 }
 
-// Pull asks for batches batches of records records of about size bytes and
+// Pull asks for batches batches of records records of size bytes each and
 // returns how many records arrived.
 func (c *BareClient) Pull(ctx context.Context, batches, records, size int) (int, error) {
-	stream, err := c.client.Pull(ctx, &pb.PullRequest{Cursor: fmt.Sprintf("%d:%d:%d", batches, records, size)})
+	stream, err := c.client.Pull(ctx, &benchpb.PullRequest{Batches: int64(batches), Records: int64(records), RecordBytes: int64(size)},
+		grpc.MaxCallRecvMsgSize(64<<20))
 	if err != nil {
 		return 0, err
 	}
@@ -61,24 +63,20 @@ func (c *BareClient) Pull(ctx context.Context, batches, records, size int) (int,
 }
 
 type bareServer struct {
-	pb.UnimplementedConnectorServer
+	benchpb.UnimplementedBareServer
 }
 
 // RegisterBareServer registers the bare Pull on s.
-func RegisterBareServer(s *grpc.Server) { pb.RegisterConnectorServer(s, bareServer{}) }
+func RegisterBareServer(s *grpc.Server) { benchpb.RegisterBareServer(s, bareServer{}) }
 
-func (bareServer) Pull(req *pb.PullRequest, stream pb.Connector_PullServer) error {
-	var batches, records, size int
-	if _, err := fmt.Sscanf(req.GetCursor(), "%d:%d:%d", &batches, &records, &size); err != nil {
-		return fmt.Errorf("bare pull: cursor %q: %w", req.GetCursor(), err)
+func (bareServer) Pull(req *benchpb.PullRequest, stream benchpb.Bare_PullServer) error {
+	records, size := int(req.GetRecords()), int(req.GetRecordBytes())
+	msg := &benchpb.Batch{Records: make([][]byte, records), Cursor: "c"}
+	payload := bytes.Repeat([]byte("x"), size)
+	for i := range msg.Records {
+		msg.Records[i] = payload
 	}
-	msg := &pb.PullResponse{EndOfBatch: true, Cursor: "c"}
-	for _, r := range makeBatch(records, size) {
-		msg.Records = append(msg.Records, &pb.Record{
-			ExternalId: r.ExternalID, Version: r.Version, UpdatedAt: timestamppb.New(r.UpdatedAt), Fields: r.Fields,
-		})
-	}
-	for range batches {
+	for range req.GetBatches() {
 		if err := stream.Send(msg); err != nil {
 			return err
 		}

@@ -6,9 +6,11 @@
 // variables (see the command). It keeps pushed risks in memory, so Push,
 // Find and Publish work too.
 //
-// It also provides BarePlugin, the benchmark baseline: the same stream of
-// records as protocol messages built once, with no SDK conversion on either
-// side.
+// It also provides BarePlugin, the benchmark baseline: batches of as many
+// records of as many bytes, each record an opaque bytes payload, in a
+// message built once (plugins/internal/proto/bench.proto), with no SDK and
+// no per-field encoding on either side: what go-plugin, gRPC, mTLS and
+// protobuf cost on their own.
 //
 // It is not a usable connector; connectors/file is the reference one.
 package testconnector
