@@ -371,7 +371,7 @@ func phaseOf(before, after dbSnapshot, out syncOutcome) string {
 
 func TestSyncKillLoop(t *testing.T) {
 	if testing.Short() {
-		t.Skip("the kill loop takes about a minute")
+		t.Skip("-short: the kill loop takes about a minute")
 	}
 	plugin := fileConnector(t)
 	h := newHub(t, syncConfig("", "  batch_size = 20"))

@@ -168,7 +168,7 @@ func TestAtomicWrite(t *testing.T) {
 	writeFile(t, target, "shared\n")
 	link := filepath.Join(dir, "link.csv")
 	if err := os.Symlink(target, link); err != nil {
-		t.Skipf("no symbolic links here: %v", err)
+		t.Skipf("requires symbolic links, which this file system refuses: %v", err)
 	}
 	if err := writeAtomic(link, time.Time{}, func(w io.Writer) error { _, err := io.WriteString(w, "via link\n"); return err }); err != nil {
 		t.Fatal(err)

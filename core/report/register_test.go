@@ -253,7 +253,7 @@ func liveHeap() uint64 {
 // are kept. Holding every risk would take some 50 MB.
 func TestRegisterMemoryIsFlat(t *testing.T) {
 	if testing.Short() {
-		t.Skip("streams 100k risks")
+		t.Skip("-short: streams 100k risks")
 	}
 	cfg := policyConfig(t, "(likelihood * impact + 2 * votes) / max(effort, 1)")
 	const n, limit = 100_000, 4 << 20

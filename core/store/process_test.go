@@ -31,7 +31,7 @@ const (
 func TestHelperWriter(t *testing.T) {
 	path := os.Getenv(helperDBEnv)
 	if path == "" {
-		t.Skip("helper process of TestWriterProcesses")
+		t.Skip("runs only as the helper process of TestWriterProcesses, which sets USMHUB_STORE_HELPER_DB")
 	}
 	name := os.Getenv(helperNameEnv)
 	if _, err := io.Copy(io.Discard, os.Stdin); err != nil {
@@ -71,7 +71,7 @@ func TestHelperWriter(t *testing.T) {
 // transactions. Every risk must be stored once, with keys R-1 … R-600.
 func TestWriterProcesses(t *testing.T) {
 	if testing.Short() {
-		t.Skip("starts two processes")
+		t.Skip("-short: starts two processes")
 	}
 	path := filepath.Join(t.TempDir(), "shared.db")
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
