@@ -186,6 +186,13 @@ func (p *faultProxy) earlyRequests() []faultEvent {
 	return append([]faultEvent(nil), p.early...)
 }
 
+// firedOf says how many times a rule fired.
+func (p *faultProxy) firedOf(r *faultRule) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return r.fired
+}
+
 // eventsSince returns the faults injected from index i on.
 func (p *faultProxy) eventsSince(i int) []faultEvent {
 	p.mu.Lock()
