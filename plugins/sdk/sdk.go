@@ -20,6 +20,36 @@
 // may be retried after a crash, so a connector must make them idempotent:
 // creates carry the hub's Marker (find it before creating again), updates
 // carry whole field values, and Publish is keyed by Report.Key.
+//
+// # What may be retried
+//
+// Nothing lost, nothing doubled: a create is retried only through the
+// marker lookup (Find), never blindly.
+//
+//   - Reads (Pull, Find; HTTP GET), updates that carry whole field values
+//     (HTTP PUT) and deletes may be retried, by the connector or the hub,
+//     after a transient failure.
+//   - A create (a Push change with OpCreate, or any request the tool does
+//     not promise to apply once, such as an HTTP POST) must not be sent
+//     again by the connector, nor by any HTTP layer under it, once it may
+//     have reached the tool. When it fails in a way that leaves open
+//     whether the tool stored it (a 429 or 5xx answer, a dropped
+//     connection, an answer cut off), the connector returns a transient
+//     error for that change. The hub keeps the create pending and resolves
+//     it on its next run with Find(marker): it links the record Find
+//     returns, and creates again only when Find finds nothing (after
+//     Description.SearchLag). A connector also looks the markers of a
+//     Push's creates up before creating, since the hub re-sends a Push
+//     whose whole call failed transiently.
+//   - Errors carry their class: transient (with RetryAfter when the tool
+//     asked for a wait), conflict, invalid or permanent. An answer cut off
+//     is transient, never a refusal.
+//
+// HTTPClient (NewHTTPClient) applies these rules for connectors that speak
+// HTTP, and never forwards credentials to another host on a redirect; use
+// it rather than a bare http.Client. The conformance kit
+// (plugins/connectortest) checks them, with a proxy that fails requests
+// after the tool committed them.
 package sdk
 
 import (
