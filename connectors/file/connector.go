@@ -162,8 +162,9 @@ func (c *Connector) config() (*config, error) {
 	return c.cfg, nil
 }
 
-// Check makes sure the folder exists and can be written, and that the data
-// files present can be read (their header, not every row).
+// Check makes sure the folder exists and can be written, that the data
+// files present can be read (their header, not every row), and that a data
+// file or reports folder not there yet has its folder (see source.go).
 func (c *Connector) Check(context.Context) error {
 	cfg, err := c.config()
 	if err != nil {
@@ -172,7 +173,8 @@ func (c *Connector) Check(context.Context) error {
 	fi, err := os.Stat(cfg.Dir)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		return problem("dir", fmt.Sprintf("folder %s does not exist", cfg.Dir), "Create it, or point dir at the folder that holds the data files.")
+		return problem("dir", fmt.Sprintf("folder %s does not exist", cfg.Dir),
+			"Check that dir names the folder that holds the data files (a typo?) and that its disk or share is mounted; the connector does not create it.")
 	case err != nil:
 		return problem("dir", fmt.Sprintf("cannot open folder %s", cfg.Dir), err.Error())
 	case !fi.IsDir():
@@ -194,6 +196,9 @@ func (c *Connector) Check(context.Context) error {
 			return fmt.Errorf("check: %w", err)
 		}
 		f.Close()
+	}
+	if err := absent(cfg.path(cfg.ReportsDir)); err != nil {
+		return fmt.Errorf("check reports_dir: %w", err)
 	}
 	return nil
 }

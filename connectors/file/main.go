@@ -16,6 +16,16 @@
 //	  reports_dir = "reports"        # <key>.md per published report
 //	}
 //
+// The folder must exist: the connector never creates it, and every call
+// that touches it (Check, Pull, Push, Find, Publish) fails, classed
+// permanent, naming the folder, when it is missing (a typo in dir, a disk
+// not mounted), rather than listing no records, which the hub would take
+// for "everything was deleted". Inside the folder, a data file that is not
+// there yet is an empty list (the first push creates the risks file);
+// whether an empty list may delete linked records is for the hub's deletion
+// guard to judge. A file whose own folder is missing, a symbolic link to
+// nothing, or a file that cannot be read fails the call (source.go).
+//
 // Files (see table.go, risks.go, readonly.go): a CSV file has a header row;
 // a JSON file is an array of objects. The risks file holds the canonical
 // risk fields plus id, marker, updated_at, version and deleted, which the

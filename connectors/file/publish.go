@@ -23,7 +23,7 @@ var reportKey = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$`)
 // Markdown under a heading with its title. Publishing a key again replaces
 // its file. The ExternalID is the key, the URL a file:// URL.
 func (c *Connector) Publish(ctx context.Context, rep sdk.Report) (sdk.Published, error) {
-	cfg, err := c.config()
+	cfg, err := c.source()
 	if err != nil {
 		return sdk.Published{}, err
 	}
@@ -31,8 +31,13 @@ func (c *Connector) Publish(ctx context.Context, rep sdk.Report) (sdk.Published,
 		return sdk.Published{}, sdk.Errorf(sdk.ClassInvalid,
 			"report key %q cannot name a file: use letters, digits, '.', '-' and '_' (at most 200), starting with a letter or digit", rep.Key)
 	}
+	// The reports folder is made when missing, but not the folders above
+	// it: a missing one is a mistake (see source.go), not a place to fill.
 	dir := cfg.path(cfg.ReportsDir)
-	if err := os.MkdirAll(dir, 0o777); err != nil {
+	if err := absent(dir); err != nil {
+		return sdk.Published{}, fmt.Errorf("publish %s: %w", rep.Key, err)
+	}
+	if err := os.Mkdir(dir, 0o777); err != nil && !errors.Is(err, fs.ErrExist) {
 		return sdk.Published{}, fmt.Errorf("publish %s: %w", rep.Key, err)
 	}
 	release, err := lockDir(ctx, cfg.Dir)

@@ -89,7 +89,7 @@ func fileStamp(fi os.FileInfo) (mtime, size int64) {
 
 // Pull sends the records of kind changed since the cursor.
 func (c *Connector) Pull(ctx context.Context, req sdk.PullRequest, send func(sdk.Batch) error) error {
-	cfg, err := c.config()
+	cfg, err := c.source()
 	if err != nil {
 		return err
 	}
@@ -235,7 +235,7 @@ func pullRisks(ctx context.Context, path, format string, cur cursor, lookback ti
 // Find returns the risk carrying marker: its live row, else its newest
 // tombstone (Deleted set), else nil.
 func (c *Connector) Find(ctx context.Context, kind sdk.EntityKind, marker string) (*sdk.Record, error) {
-	cfg, err := c.config()
+	cfg, err := c.source()
 	if err != nil {
 		return nil, err
 	}

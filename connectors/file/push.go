@@ -23,7 +23,7 @@ import (
 // refused as a conflict. A delete marks the row deleted; deleting it again
 // succeeds.
 func (c *Connector) Push(ctx context.Context, req sdk.PushRequest) ([]sdk.Result, error) {
-	cfg, err := c.config()
+	cfg, err := c.source()
 	if err != nil {
 		return nil, err
 	}

@@ -145,11 +145,18 @@ type rowReader interface {
 
 // openTable opens the data file at path and reads its header: it returns
 // the table, a reader of its rows and the open file (close it), or an
-// error wrapping fs.ErrNotExist when there is no file.
+// error wrapping fs.ErrNotExist when there is no file in a folder that is
+// there (see source.go: a file whose folder is missing, or a dangling link,
+// is another error).
 func openTable(path, format string) (*table, rowReader, *os.File, error) {
 	f, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		if missing := absent(path); missing != nil {
+			return nil, nil, nil, missing
+		}
+	}
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, nil, unreadable(err)
 	}
 	t, rr, err := readTable(f, path, format)
 	if err != nil {
