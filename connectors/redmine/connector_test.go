@@ -248,3 +248,48 @@ func TestRefusedReadsBack(t *testing.T) {
 		t.Errorf("a value of a custom field the issue lacks = %v, want an error naming the field", e)
 	}
 }
+
+// A create is sent once: Redmine may have stored the issue before its
+// answer failed, and only Find may say whether to create it again. An
+// answer cut off is transient, not a refusal; the API key never follows a
+// redirect to another host.
+func TestClientSendsACreateOnce(t *testing.T) {
+	c, n := fakeRedmine(t, func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusServiceUnavailable) // after storing the issue
+	})
+	_, err := c.do(context.Background(), "POST", "issues.json", nil, map[string]any{"issue": map[string]any{"subject": "x"}}, nil)
+	if sdk.ClassOf(err) != sdk.ClassTransient || n.Load() != 1 {
+		t.Errorf("POST answered 503: %v after %d requests; want a transient error after exactly 1", err, n.Load())
+	}
+
+	c, _ = fakeRedmine(t, func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusCreated)
+		w.Write([]byte(`{"issue":{"id":12,"subj`))
+	})
+	var out struct {
+		Issue issue `json:"issue"`
+	}
+	_, err = c.do(context.Background(), "POST", "issues.json", nil, map[string]any{"issue": map[string]any{"subject": "x"}}, &out)
+	if sdk.ClassOf(err) != sdk.ClassTransient {
+		t.Errorf("POST answered 201 with JSON cut off = %v (class %s), want transient: the issue may exist", err, sdk.ClassOf(err))
+	}
+
+	var leaked atomic.Int64
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("X-Redmine-API-Key") != "" {
+			leaked.Add(1)
+		}
+		w.Write([]byte(`{"issues":[]}`))
+	}))
+	t.Cleanup(other.Close)
+	c, _ = fakeRedmine(t, func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, other.URL+r.URL.Path, http.StatusFound)
+	})
+	_, err = c.do(context.Background(), "GET", "issues.json", nil, nil, &out)
+	if leaked.Load() > 0 {
+		t.Errorf("the API key was sent to the host Redmine redirected to")
+	}
+	if err == nil || strings.Contains(err.Error(), "secret-key") {
+		t.Errorf("GET redirected to another host = %v, want an error (without the key)", err)
+	}
+}
