@@ -479,22 +479,65 @@ type riskImportCmd struct{}
 
 func (riskImportCmd) Synopsis() string { return "Import risks from CSV or JSON, all or nothing" }
 
-// importResult counts what an import did.
+// importResult is what an import did (or, in a dry run, would do).
 type importResult struct {
 	File      string `json:"file"`
 	Created   int    `json:"created"`
 	Updated   int    `json:"updated"`
 	Unchanged int    `json:"unchanged"`
-	DryRun    bool   `json:"dry_run,omitempty"`
+	// Kept counts the rows of which at least one field kept the hub's value.
+	Kept   int  `json:"kept"`
+	DryRun bool `json:"dry_run,omitempty"`
+	Force  bool `json:"force,omitempty"`
+	// Creates lists the risks created, Changes every field changed.
+	Creates []importCreate `json:"creates"`
+	Changes []importChange `json:"changes"`
+	// KeptFields lists every field where a row differs from the hub and
+	// the hub's value stayed, with the reason and who set it last.
+	KeptFields []importKept `json:"kept_fields"`
+	// MatchedByTitle lists the rows without a key matched by their title.
+	MatchedByTitle []importTitleMatch `json:"matched_by_title"`
+}
+
+type importCreate struct {
+	Line  int    `json:"line"`
+	Key   string `json:"key"`
+	Title string `json:"title"`
+}
+
+type importChange struct {
+	Line int    `json:"line"`
+	Key  string `json:"key"`
+	ingest.FieldChange
+}
+
+type importKept struct {
+	Line      int               `json:"line"`
+	Key       string            `json:"key"`
+	Field     string            `json:"field"`
+	Hub       string            `json:"hub"`
+	File      string            `json:"file"`
+	Reason    ingest.KeepReason `json:"reason"`
+	ChangedBy string            `json:"changed_by,omitempty"`
+	RunID     string            `json:"run_id,omitempty"`
+	ChangedAt *time.Time        `json:"changed_at,omitempty"`
+	Message   string            `json:"message"`
+}
+
+type importTitleMatch struct {
+	Line  int    `json:"line"`
+	Key   string `json:"key"`
+	Title string `json:"title"`
 }
 
 // errDryRun rolls back a dry run's transaction.
 var errDryRun = errors.New("dry run")
 
 func (riskImportCmd) Run(ctx context.Context, e *env, args []string) int {
-	fs := e.newFlags("risk import", "risk import [-initiative K] [-dry-run] [-json] FILE (CSV with a header row, or a JSON array)")
+	fs := e.newFlags("risk import", "risk import [-initiative K] [-dry-run] [-force] [-json] FILE (CSV with a header row, or a JSON array)")
 	initiative := fs.String("initiative", "", "the initiative the risks belong to (default: the only one)")
-	dryRun := fs.Bool("dry-run", false, "check and count, store nothing")
+	dryRun := fs.Bool("dry-run", false, "list what would change and what would be kept, store nothing")
+	force := fs.Bool("force", false, "overwrite fields changed since the last import (by a sync, by hand, by a sprint) and fields of risks never imported; a status still never moves backwards")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
 	pos, code, ok := parse(fs, args)
 	if !ok {
@@ -520,9 +563,13 @@ func (riskImportCmd) Run(ctx context.Context, e *env, args []string) int {
 	if err != nil {
 		return e.fail(err)
 	}
-	res := importResult{File: pos[0], DryRun: *dryRun}
-	err = st.Update(ctx, e.actor(), func(tx store.Tx) error {
-		if err := importRisks(tx, in.Key, pos[0], f, &res); err != nil {
+	res := importResult{File: pos[0], DryRun: *dryRun, Force: *force, Creates: []importCreate{},
+		Changes: []importChange{}, KeptFields: []importKept{}, MatchedByTitle: []importTitleMatch{}}
+	// The import's own actor tells its changes from everybody else's in the
+	// audit trail: the next import reads it to keep what others changed.
+	actor := store.Actor{Name: ingest.ImportActor(pos[0], e.actor().Name)}
+	err = st.Update(ctx, actor, func(tx store.Tx) error {
+		if err := importRisks(tx, in.Key, pos[0], f, *force, &res); err != nil {
 			return err
 		}
 		if *dryRun {
@@ -542,18 +589,60 @@ func (riskImportCmd) Run(ctx context.Context, e *env, args []string) int {
 	if *asJSON {
 		return e.printJSON(res)
 	}
-	verb := "imported"
-	if *dryRun {
-		verb = "would import (dry run)"
-	}
-	fmt.Fprintf(e.stdout, "%s %s: %d created, %d updated, %d unchanged\n", verb, pos[0], res.Created, res.Updated, res.Unchanged)
+	printImport(e, &res)
 	return exitOK
 }
 
+// printImport writes an import's result for people: on stdout the risks a
+// dry run would create, the field changes and the summary; on stderr a line
+// per row matched by its title and per kept field. Each list is in file
+// order, every line at FILE:LINE.
+func printImport(e *env, res *importResult) {
+	type line struct {
+		n    int
+		text string
+	}
+	var notes, changes []line
+	for _, m := range res.MatchedByTitle {
+		notes = append(notes, line{m.Line, fmt.Sprintf("note: row matched %s by its title %q (the row has no key)", m.Key, m.Title)})
+	}
+	for _, k := range res.KeptFields {
+		notes = append(notes, line{k.Line, fmt.Sprintf("warning: %s %s: keeps %s, the file says %s: %s", k.Key, k.Field,
+			ingest.Quote(k.Field, k.Hub), ingest.Quote(k.Field, k.File), k.Message)})
+	}
+	if res.DryRun {
+		for _, c := range res.Creates {
+			changes = append(changes, line{c.Line, fmt.Sprintf("would create %s %q", c.Key, c.Title)})
+		}
+	}
+	for _, c := range res.Changes {
+		changes = append(changes, line{c.Line, fmt.Sprintf("%s %s: %s → %s", c.Key, c.Field,
+			ingest.Quote(c.Field, c.Old), ingest.Quote(c.Field, c.New))})
+	}
+	for _, out := range []struct {
+		w     io.Writer
+		lines []line
+	}{{e.stderr, notes}, {e.stdout, changes}} {
+		slices.SortStableFunc(out.lines, func(a, b line) int { return a.n - b.n })
+		for _, l := range out.lines {
+			fmt.Fprintf(out.w, "%s:%d: %s\n", res.File, l.n, l.text)
+		}
+	}
+	verb := "imported"
+	if res.DryRun {
+		verb = "would import (dry run, nothing stored)"
+	}
+	fmt.Fprintf(e.stdout, "%s %s: %d created, %d updated, %d unchanged, %d kept (changed since last import)\n",
+		verb, res.File, res.Created, res.Updated, res.Unchanged, res.Kept)
+}
+
 // importRisks applies every row of an inventory in tx, matching existing
-// risks by key when given, else by title within the initiative. Any bad row
-// makes it return ingest.Errors listing all of them (the caller rolls back).
-func importRisks(tx store.Tx, initiative, name string, r io.Reader, res *importResult) error {
+// risks by key when given, else by title within the initiative. A matched
+// risk takes the row's fields as ingest.PlanRow decides from its audit
+// trail: never a status backwards, and a field changed since the last
+// import (or of a risk never imported) only with force. Any bad row makes it
+// return ingest.Errors listing all of them (the caller rolls back).
+func importRisks(tx store.Tx, initiative, name string, r io.Reader, force bool, res *importResult) error {
 	rd, err := ingest.NewRiskReader(name, r)
 	if err != nil {
 		return err
@@ -592,6 +681,7 @@ func importRisks(tx store.Tx, initiative, name string, r io.Reader, res *importR
 			continue
 		}
 		seenTitle[tkey] = row.Pos.Line
+		line := row.Pos.Line
 		existing, err := match(tx, initiative, in)
 		switch {
 		case errors.Is(err, store.ErrNotFound):
@@ -601,15 +691,32 @@ func importRisks(tx store.Tx, initiative, name string, r io.Reader, res *importR
 				continue
 			}
 			res.Created++
+			res.Creates = append(res.Creates, importCreate{Line: line, Key: in.Key, Title: in.Title})
 		case err != nil:
 			errs = append(errs, row.Err(name, "key", err.Error()))
 		default:
-			merged := merge(existing, row)
-			if merged == existing {
+			if in.Key == "" {
+				res.MatchedByTitle = append(res.MatchedByTitle, importTitleMatch{Line: line, Key: existing.Key, Title: existing.Title})
+			}
+			var h ingest.History
+			if err := tx.Audit(store.AuditFilter{EntityID: existing.ID}, func(a model.AuditEntry) error {
+				h.Add(a)
+				return nil
+			}); err != nil {
+				return fmt.Errorf("%s:%d: read the history of %s: %w", name, line, existing.Key, err)
+			}
+			plan := ingest.PlanRow(existing, row, h, force)
+			for _, k := range plan.Kept {
+				res.KeptFields = append(res.KeptFields, keptOf(line, existing.Key, k))
+			}
+			if len(plan.Kept) > 0 {
+				res.Kept++
+			}
+			if len(plan.Changes) == 0 {
 				res.Unchanged++
 				continue
 			}
-			if err := tx.UpdateRisk(&merged); err != nil {
+			if err := tx.UpdateRisk(&plan.Risk); err != nil {
 				col := ""
 				if errors.Is(err, model.ErrTransition) {
 					col = "status"
@@ -618,12 +725,26 @@ func importRisks(tx store.Tx, initiative, name string, r io.Reader, res *importR
 				continue
 			}
 			res.Updated++
+			for _, c := range plan.Changes {
+				res.Changes = append(res.Changes, importChange{Line: line, Key: existing.Key, FieldChange: c})
+			}
 		}
 	}
 	if len(errs) > 0 {
 		return errs
 	}
 	return nil
+}
+
+// keptOf is a kept field as the result reports it.
+func keptOf(line int, key string, k ingest.KeptField) importKept {
+	out := importKept{Line: line, Key: key, Field: k.Field, Hub: k.Hub, File: k.File, Reason: k.Reason,
+		ChangedBy: k.By.Actor, RunID: k.By.RunID, Message: k.Why()}
+	if !k.By.At.IsZero() {
+		at := k.By.At
+		out.ChangedAt = &at
+	}
+	return out
 }
 
 // match finds the stored risk a row refers to.
@@ -636,36 +757,6 @@ func match(tx store.Tx, initiative string, in model.Risk) (model.Risk, error) {
 		return r, err
 	}
 	return tx.RiskByTitle(initiative, in.Title)
-}
-
-// merge applies the columns a row gave onto the stored risk.
-func merge(r model.Risk, row *ingest.RiskRow) model.Risk {
-	in := row.Risk
-	for col := range row.Given {
-		switch col {
-		case "title":
-			r.Title = in.Title
-		case "description":
-			r.Description = in.Description
-		case "kind":
-			r.Kind = in.Kind
-		case "process":
-			r.Process = in.Process
-		case "source":
-			r.Source = in.Source
-		case "likelihood":
-			r.Likelihood = in.Likelihood
-		case "impact":
-			r.Impact = in.Impact
-		case "effort":
-			r.Effort = in.Effort
-		case "owner":
-			r.Owner = in.Owner
-		case "status":
-			r.Status = in.Status
-		}
-	}
-	return r
 }
 
 type riskExportCmd struct{}
