@@ -44,15 +44,22 @@ func (e *env) skipUnlessCapable(n needs) {
 // either fails.
 func (e *env) configure() {
 	e.t.Helper()
-	cfg, err := sdk.ConfigFromMap(e.fx.Config)
+	e.configureWith(e.fx.Config, "Fixture.Config")
+}
+
+// configureWith runs Configure(values) and Check, failing the check when
+// either fails; what names the values in messages.
+func (e *env) configureWith(values map[string]any, what string) {
+	e.t.Helper()
+	cfg, err := sdk.ConfigFromMap(values)
 	if err != nil {
-		e.t.Fatalf("connectortest: fixture Config: %v", err)
+		e.t.Fatalf("connectortest: %s: %v", what, err)
 	}
 	if err := e.conn.Configure(e.ctx, cfg); err != nil {
-		e.t.Fatalf("Configure(Fixture.Config) = %v, want success", err)
+		e.t.Fatalf("Configure(%s) = %v, want success", what, err)
 	}
 	if err := e.conn.Check(e.ctx); err != nil {
-		e.t.Fatalf("Check after Configure(Fixture.Config) = %v, want success", err)
+		e.t.Fatalf("Check after Configure(%s) = %v, want success", what, err)
 	}
 }
 

@@ -17,9 +17,12 @@
 // missing); an invalid cursor is a clear error; creates, updates and deletes
 // get one result each, in request order; values round-trip exactly and
 // text normalisation is a fixed point; a re-pushed create does not
-// duplicate; Find locates a record whose link was lost; one bad record does
-// not fail its batch; a stale version is a conflict; concurrent pushes lose
-// nothing; Publish creates and then, by the same key, updates.
+// duplicate; Find locates a record whose link was lost; a create whose
+// answer fails after the tool stored it (HTTP connectors, through a proxy:
+// see Fixture.URLAttribute) is not sent again, and Find resolves it; one
+// bad record does not fail its batch; a stale version is a conflict;
+// concurrent pushes lose nothing; Publish creates and then, by the same
+// key, updates.
 //
 // A check that needs a capability the connector does not declare skips,
 // naming the capability. The kit changes only records it created itself
@@ -102,6 +105,21 @@ type Fixture struct {
 	// fresh remote (after Reset); for kinds the connector only pulls,
 	// Reset seeds them.
 	MinRecords int
+
+	// URLAttribute names the config attribute holding the base URL of the
+	// tool, for connectors that reach it over HTTP(S) (Config must set it).
+	// It opts the connector into the check push_create_fails_after_commit:
+	// the kit points the attribute at a proxy in the test process that
+	// forwards every request to the tool, but fails the answer of each POST
+	// or PATCH after the tool took it (an HTTP 503, a dropped connection,
+	// an answer cut off). The failed create must be a transient error, Find
+	// must then find exactly one record carrying its marker, and a full pull
+	// must show no second one: a create is retried only through Find, never
+	// blindly (see the sdk package doc; sdk.NewHTTPClient does it right).
+	// The proxy reaches an https tool with Go's default TLS settings, so
+	// its certificate must be one the test process trusts. Empty skips the
+	// check, as for connectors without HTTP.
+	URLAttribute string
 
 	// Reset, when set, runs before each check and gives it a clean remote.
 	Reset func(t *testing.T)
@@ -187,6 +205,10 @@ func (fx Fixture) problem() string {
 		return "Config is required (a working config block)"
 	case fx.BadConfig == nil || fx.BadAttribute == "":
 		return "BadConfig and BadAttribute are required (a config with one mistake, and the attribute it is on)"
+	case fx.URLAttribute != "":
+		if _, err := fx.toolURL(); err != nil {
+			return err.Error()
+		}
 	}
 	return ""
 }
@@ -221,6 +243,7 @@ var battery = []check{
 	{name: "push_normalises_text", configure: true, needs: needs{pull: true, push: true}, run: checkNormalisation},
 	{name: "push_idempotent_create", configure: true, needs: needs{push: true}, run: checkIdempotentCreate},
 	{name: "find_lost_link", configure: true, needs: needs{push: true}, run: checkFind},
+	{name: "push_create_fails_after_commit", needs: needs{push: true}, run: checkCreateFailsAfterCommit},
 	{name: "push_one_bad_record", configure: true, needs: needs{push: true}, run: checkOneBadRecord},
 	{name: "push_stale_version", configure: true, needs: needs{push: true}, run: checkStaleVersion},
 	{name: "push_concurrent", configure: true, needs: needs{push: true}, run: checkConcurrentPush},

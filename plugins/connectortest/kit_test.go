@@ -47,14 +47,19 @@ func TestRunRefusesAnIncompleteFixture(t *testing.T) {
 // brokenEnv names, in the helper process, the broken connector to test.
 const brokenEnv = "CONNECTORTEST_BROKEN"
 
-// broken is the catalogue of wrong connectors: each breaks one promise of
-// the contract, and the kit must fail the check that guards it, saying why.
-var broken = []struct {
+// brokenConnector is a wrong connector: it breaks one promise of the
+// contract, and the kit must fail the check that guards it, saying why.
+type brokenConnector = struct {
 	name  string
 	wrap  func(sdk.Connector) sdk.Connector
 	fails string // the check (subtest) that must fail
 	says  string // in its failure message
-}{
+}
+
+// broken is the catalogue of wrong connectors built on the example
+// connector (memory); brokenHTTP (http_example_test.go) has those built on
+// the HTTP one.
+var broken = []brokenConnector{
 	{"wrong_protocol_version", func(c sdk.Connector) sdk.Connector { return wrongProtocol{c} },
 		"describe", fmt.Sprintf("ProtocolVersion = 99, want %d", sdk.ProtocolVersion)},
 	{"config_error_on_other_attribute", func(c sdk.Connector) sdk.Connector { return configProblemOn{c, "name"} },
@@ -98,7 +103,7 @@ var broken = []struct {
 // right check, for the right reason, while the checks the breakage does not
 // touch still pass.
 func TestKitCatchesBrokenConnectors(t *testing.T) {
-	for _, b := range broken {
+	for _, b := range append(broken[:len(broken):len(broken)], brokenHTTP...) {
 		t.Run(b.name, func(t *testing.T) {
 			t.Parallel()
 			out, failed := runHelper(t, "TestBrokenConnectorHelper", b.name)
@@ -128,6 +133,12 @@ func TestBrokenConnectorHelper(t *testing.T) {
 	for _, b := range broken {
 		if b.name == name {
 			connectortest.Run(t, func(*testing.T) sdk.Connector { return b.wrap(newMemory()) }, memoryFixture)
+			return
+		}
+	}
+	for _, b := range brokenHTTP {
+		if b.name == name {
+			connectortest.Run(t, func(*testing.T) sdk.Connector { return b.wrap(newHTTPRisks()) }, httpFixture(newRiskTool(t)))
 			return
 		}
 	}
