@@ -3,7 +3,9 @@
 // row by its line and column.
 //
 // It parses and validates; it never stores. Callers decide what a row means
-// for the store (create or update) inside their own transaction.
+// for the store (create or update) inside their own transaction; PlanRow
+// tells them which of a row's fields may change a stored risk, given the
+// risk's audit trail.
 package ingest
 
 import (
