@@ -36,10 +36,11 @@ func (r *reader) Audit(f AuditFilter, fn func(model.AuditEntry) error) error {
 		args = append(args, id)
 	}
 	if f.RunID != "" {
-		// The redundant run_id != '' lets SQLite use a partial index on
-		// the entries that have a run.
-		conds = append(conds, "run_id = ? AND run_id != ''")
-		args = append(args, f.RunID)
+		// A run id may be given in full or by the short prefix `usmhub sync`
+		// prints; run ids are lower-case hex and dashes, all below "~", so
+		// the range is the prefix's and the index on run_id serves it.
+		conds = append(conds, "run_id >= ? AND run_id < ? AND run_id != ''")
+		args = append(args, strings.ToLower(f.RunID), strings.ToLower(f.RunID)+"~")
 	}
 	if !f.Since.IsZero() {
 		conds = append(conds, "at >= ?")

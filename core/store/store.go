@@ -89,8 +89,13 @@ type Reader interface {
 	// BindingState returns a binding's cursor and health.
 	BindingState(binding string) (BindingState, error)
 	// RisksToPush streams the risks matching f that have no link in the
-	// binding or whose version moved past their link's hub version.
-	RisksToPush(binding string, f RiskFilter, fn func(model.Risk, *Link) error) error
+	// binding or whose version moved past their link's hub version (every
+	// matching risk with all).
+	RisksToPush(binding string, f RiskFilter, all bool, fn func(model.Risk, *Link) error) error
+	// CountLinks counts a binding's links in a state (all when empty).
+	CountLinks(binding string, state LinkState) (int, error)
+	// HeldLinks streams a binding's links that hold fields.
+	HeldLinks(binding string, fn func(Link) error) error
 	// Quarantine streams a binding's quarantined remote records.
 	Quarantine(binding string, fn func(Quarantined) error) error
 	// LastRun returns a binding's most recent sync run.
@@ -100,7 +105,7 @@ type Reader interface {
 // AuditFilter selects audit entries. Zero values select everything.
 type AuditFilter struct {
 	EntityID string    // a UUID, or a risk key such as R-12
-	RunID    string    // the sync run that made the changes
+	RunID    string    // the sync run that made the changes, in full or a prefix of it
 	Since    time.Time // entries at or after this time
 	Limit    int       // only the newest Limit matching entries (still oldest first); 0: all
 }

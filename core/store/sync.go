@@ -44,6 +44,30 @@ type Link struct {
 	AttemptedAt time.Time
 	// SeenRun is the last full-reconcile run that saw the remote record.
 	SeenRun string
+	// Held are the fields that wait, by field (a per-field quarantine): the
+	// record's other fields sync as usual.
+	Held map[string]Hold
+}
+
+// Hold sides: which way a held value could not go.
+const (
+	// HoldPull: the hub cannot take the remote's value (an illegal status
+	// move, a bad number); the hub keeps its own and does not push it over
+	// the remote's.
+	HoldPull = "pull"
+	// HoldPush: the remote refused the hub's value; it is sent again when
+	// the value to send changes, or by a full reconcile.
+	HoldPush = "push"
+)
+
+// Hold is one field of a linked record that waits, and why.
+type Hold struct {
+	Side string `json:"side"`
+	// Value is the value that could not go: the remote's (pull, in the
+	// hub's spelling) or the one sent (push, in the remote's spelling).
+	Value  string    `json:"value"`
+	Reason string    `json:"reason"`
+	Since  time.Time `json:"since"`
 }
 
 // BindingState is a binding's cursor and health.
@@ -55,6 +79,10 @@ type BindingState struct {
 	PausedUntil time.Time
 	LastError   string
 	LastSuccess time.Time
+	// PausedFingerprint is the connector configuration's fingerprint when a
+	// permanent failure paused the binding: another fingerprint (the key
+	// was fixed) ends the pause.
+	PausedFingerprint string
 }
 
 // Quarantined is a remote record the hub could not take.
@@ -78,20 +106,24 @@ type Run struct {
 	Error      string         `json:"error,omitempty"`
 }
 
-const linkColumns = `binding, hub_id, external_id, state, remote_version, base, hub_version, reason, attempted_at, seen_run`
+const linkColumns = `binding, hub_id, external_id, state, remote_version, base, hub_version, reason, attempted_at, seen_run, held`
 
 func scanLink(sc scanner) (Link, error) {
 	var (
 		l               Link
 		ext             sql.NullString
 		state, base, at string
+		held            string
 	)
-	if err := sc.Scan(&l.Binding, &l.HubID, &ext, &state, &l.RemoteVersion, &base, &l.HubVersion, &l.Reason, &at, &l.SeenRun); err != nil {
+	if err := sc.Scan(&l.Binding, &l.HubID, &ext, &state, &l.RemoteVersion, &base, &l.HubVersion, &l.Reason, &at, &l.SeenRun, &held); err != nil {
 		return l, err
 	}
 	l.ExternalID, l.State = ext.String, LinkState(state)
 	if err := json.Unmarshal([]byte(base), &l.Base); err != nil {
 		return l, fmt.Errorf("link %s/%s: base: %w", l.Binding, l.HubID, err)
+	}
+	if err := unmarshalHeld(held, &l.Held); err != nil {
+		return l, fmt.Errorf("link %s/%s: %w", l.Binding, l.HubID, err)
 	}
 	if at != "" {
 		t, err := parseTime(at)
@@ -148,13 +180,57 @@ func (r *reader) Links(binding string, state LinkState, fn func(Link) error) err
 	return rows.Err()
 }
 
+// CountLinks counts the binding's links in a state (all when empty).
+func (r *reader) CountLinks(binding string, state LinkState) (int, error) {
+	q, args := `SELECT count(*) FROM links WHERE binding = ?`, []any{binding}
+	if state != "" {
+		q += ` AND state = ?`
+		args = append(args, string(state))
+	}
+	var n int
+	if err := r.queryRow(q, args...).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count links of %s: %w", binding, err)
+	}
+	return n, nil
+}
+
+// HeldLinks streams the binding's links that hold fields.
+func (r *reader) HeldLinks(binding string, fn func(Link) error) error {
+	rows, err := r.tx.QueryContext(r.ctx, `SELECT `+linkColumns+` FROM links WHERE binding = ? AND held != '{}'`, binding)
+	if err != nil {
+		return fmt.Errorf("held fields of %s: %w", binding, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		l, err := scanLink(rows)
+		if err != nil {
+			return fmt.Errorf("held fields of %s: %w", binding, err)
+		}
+		if err := fn(l); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+func unmarshalHeld(s string, into *map[string]Hold) error {
+	*into = nil
+	if s == "" || s == "{}" {
+		return nil
+	}
+	if err := json.Unmarshal([]byte(s), into); err != nil {
+		return fmt.Errorf("held: %w", err)
+	}
+	return nil
+}
+
 // BindingState returns the binding's cursor and health (zero, with Binding
 // set, before its first run).
 func (r *reader) BindingState(binding string) (BindingState, error) {
 	s := BindingState{Binding: binding}
 	var full, paused, success string
-	err := r.queryRow(`SELECT cursor, full_at, failures, paused_until, last_error, last_success FROM bindings WHERE binding = ?`, binding).
-		Scan(&s.Cursor, &full, &s.Failures, &paused, &s.LastError, &success)
+	err := r.queryRow(`SELECT cursor, full_at, failures, paused_until, last_error, last_success, paused_fingerprint FROM bindings WHERE binding = ?`, binding).
+		Scan(&s.Cursor, &full, &s.Failures, &paused, &s.LastError, &success, &s.PausedFingerprint)
 	if errors.Is(err, sql.ErrNoRows) {
 		return s, nil
 	}
@@ -176,13 +252,17 @@ func (r *reader) BindingState(binding string) (BindingState, error) {
 
 // RisksToPush streams the risks matching f that the binding has not synced
 // at their current version: those with no link, and those whose version
-// moved past the link's hub version. link is nil for the former.
-func (r *reader) RisksToPush(binding string, f RiskFilter, fn func(model.Risk, *Link) error) error {
+// moved past the link's hub version (with all, every matching risk: a full
+// reconcile compares them all). link is nil for risks with no link.
+func (r *reader) RisksToPush(binding string, f RiskFilter, all bool, fn func(model.Risk, *Link) error) error {
 	where, args, err := riskWhereAs("r.", f)
 	if err != nil {
 		return err
 	}
 	cond := `(l.hub_id IS NULL OR l.hub_version != r.version)`
+	if all {
+		cond = `1`
+	}
 	if where == "" {
 		where = " WHERE " + cond
 	} else {
@@ -216,13 +296,13 @@ func scanRiskLink(rows *sql.Rows) (model.Risk, *Link, error) {
 		created, updated          string
 		binding, hubID, ext       sql.NullString
 		state, rv, base, reason   sql.NullString
-		at, seen                  sql.NullString
+		at, seen, held            sql.NullString
 		hubVersion                sql.NullInt64
 	)
 	err := rows.Scan(&r.ID, &r.Key, &r.Initiative, (*string)(&r.Kind), &r.Title, &r.Description,
 		(*string)(&r.Process), &r.Source, &likelihood, &impact, &r.Effort, &r.Owner,
 		(*string)(&r.Status), &votes, &r.Version, &created, &updated,
-		&binding, &hubID, &ext, &state, &rv, &base, &hubVersion, &reason, &at, &seen)
+		&binding, &hubID, &ext, &state, &rv, &base, &hubVersion, &reason, &at, &seen, &held)
 	if err != nil {
 		return r, nil, err
 	}
@@ -240,6 +320,9 @@ func scanRiskLink(rows *sql.Rows) (model.Risk, *Link, error) {
 		RemoteVersion: rv.String, HubVersion: hubVersion.Int64, Reason: reason.String, SeenRun: seen.String}
 	if err := json.Unmarshal([]byte(base.String), &l.Base); err != nil {
 		return r, nil, fmt.Errorf("link %s: base: %w", l.HubID, err)
+	}
+	if err := unmarshalHeld(held.String, &l.Held); err != nil {
+		return r, nil, fmt.Errorf("link %s: %w", l.HubID, err)
 	}
 	if at.String != "" {
 		if l.AttemptedAt, err = parseTime(at.String); err != nil {
@@ -289,6 +372,12 @@ func (w *writer) PutLink(l Link) error {
 	if err != nil {
 		return fmt.Errorf("put link: %w", err)
 	}
+	held := []byte("{}")
+	if len(l.Held) > 0 {
+		if held, err = json.Marshal(l.Held); err != nil {
+			return fmt.Errorf("put link: %w", err)
+		}
+	}
 	var ext any
 	if l.ExternalID != "" {
 		ext = l.ExternalID
@@ -298,11 +387,12 @@ func (w *writer) PutLink(l Link) error {
 		at = formatTime(l.AttemptedAt)
 	}
 	_, stamp := now()
-	_, err = w.exec(`INSERT INTO links (`+linkColumns+`, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+	_, err = w.exec(`INSERT INTO links (`+linkColumns+`, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (binding, hub_id) DO UPDATE SET external_id = excluded.external_id, state = excluded.state,
 		remote_version = excluded.remote_version, base = excluded.base, hub_version = excluded.hub_version,
-		reason = excluded.reason, attempted_at = excluded.attempted_at, seen_run = excluded.seen_run, updated_at = excluded.updated_at`,
-		l.Binding, l.HubID, ext, string(l.State), l.RemoteVersion, string(b), l.HubVersion, l.Reason, at, l.SeenRun, stamp)
+		reason = excluded.reason, attempted_at = excluded.attempted_at, seen_run = excluded.seen_run,
+		held = excluded.held, updated_at = excluded.updated_at`,
+		l.Binding, l.HubID, ext, string(l.State), l.RemoteVersion, string(b), l.HubVersion, l.Reason, at, l.SeenRun, string(held), stamp)
 	if isUniqueViolation(err) {
 		return fmt.Errorf("link %s to %s: the remote record is already linked to another hub entity: %w", l.HubID, l.ExternalID, ErrConflict)
 	}
@@ -329,12 +419,12 @@ func (w *writer) PutBindingState(s BindingState) error {
 		return formatTime(t)
 	}
 	_, stamp := now()
-	_, err := w.exec(`INSERT INTO bindings (binding, cursor, full_at, failures, paused_until, last_error, last_success, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+	_, err := w.exec(`INSERT INTO bindings (binding, cursor, full_at, failures, paused_until, last_error, last_success, paused_fingerprint, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (binding) DO UPDATE SET cursor = excluded.cursor, full_at = excluded.full_at, failures = excluded.failures,
 		paused_until = excluded.paused_until, last_error = excluded.last_error, last_success = excluded.last_success,
-		updated_at = excluded.updated_at`,
-		s.Binding, s.Cursor, ts(s.FullAt), s.Failures, ts(s.PausedUntil), s.LastError, ts(s.LastSuccess), stamp)
+		paused_fingerprint = excluded.paused_fingerprint, updated_at = excluded.updated_at`,
+		s.Binding, s.Cursor, ts(s.FullAt), s.Failures, ts(s.PausedUntil), s.LastError, ts(s.LastSuccess), s.PausedFingerprint, stamp)
 	if err != nil {
 		return fmt.Errorf("store binding %s: %w", s.Binding, err)
 	}

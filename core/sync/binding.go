@@ -15,6 +15,7 @@ package sync
 
 import (
 	"fmt"
+	"math"
 	"strings"
 	"time"
 
@@ -91,6 +92,27 @@ type Binding struct {
 	BatchSize int
 	// SoundingBoard, when set, limits pulled votes to its members.
 	SoundingBoard []string
+	// MaxDeletePercent and MaxDeleteMin bound the linked records one run
+	// may delete or close on the hub's side: at most MaxDeletePercent of
+	// them, and always up to MaxDeleteMin (defaults 10 and 5); a run that
+	// would pass the limit fails before deleting more (Options.AllowDeletes
+	// confirms).
+	MaxDeletePercent float64
+	MaxDeleteMin     int
+	// AdoptForeign lets the binding take over remote records that carry
+	// another hub's marker (a hub that synced the same project before);
+	// without it they are quarantined and left alone.
+	AdoptForeign bool
+	// Fingerprint identifies the connector's configuration, secrets
+	// included: a binding paused by a permanent failure tries again as
+	// soon as it changes (the operator fixed the key).
+	Fingerprint string
+}
+
+// deleteLimit is how many of linked records one run may delete or close.
+func (b Binding) deleteLimit(linked int) int {
+	n := int(math.Ceil(float64(linked) * b.MaxDeletePercent / 100))
+	return max(n, b.MaxDeleteMin)
 }
 
 // Defaults for a binding's tuning.
@@ -98,6 +120,10 @@ const (
 	DefaultLookback  = 5 * time.Minute
 	DefaultFullEvery = 24 * time.Hour
 	DefaultBatchSize = 100
+	// DefaultMaxDeletePercent and DefaultMaxDeleteMin: a run may delete
+	// or close 10% of a binding's linked records, and always 5.
+	DefaultMaxDeletePercent = 10
+	DefaultMaxDeleteMin     = 5
 )
 
 func (b Binding) withDefaults() Binding {
@@ -109,6 +135,12 @@ func (b Binding) withDefaults() Binding {
 	}
 	if b.BatchSize <= 0 {
 		b.BatchSize = DefaultBatchSize
+	}
+	if b.MaxDeletePercent == 0 {
+		b.MaxDeletePercent = DefaultMaxDeletePercent
+	}
+	if b.MaxDeleteMin == 0 {
+		b.MaxDeleteMin = DefaultMaxDeleteMin
 	}
 	if b.OnDelete == "" {
 		b.OnDelete = Close

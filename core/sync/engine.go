@@ -54,6 +54,9 @@ type Options struct {
 	Full bool
 	// Force runs a paused binding.
 	Force bool
+	// AllowDeletes lets the run delete or close more linked records than
+	// the binding's limit (a confirmed mass deletion).
+	AllowDeletes bool
 	// Progress, when set, is told about each page and push batch.
 	Progress func(binding, phase string, done int)
 }
@@ -64,6 +67,9 @@ var (
 	ErrBusy = errors.New("binding is being synced by another run")
 	// ErrPaused: the binding failed too often and is paused.
 	ErrPaused = errors.New("binding is paused")
+	// ErrTooManyDeletes: the run would delete or close more of the
+	// binding's linked records than its limit; it deleted none of them.
+	ErrTooManyDeletes = errors.New("too many deletions")
 )
 
 // errPlanDone rolls a plan's transaction back.
@@ -87,6 +93,9 @@ type run struct {
 	// quarantined is the binding's quarantine as the run found it (loaded
 	// on first use), so a record kept already is not quarantined again.
 	quarantined map[string]store.Quarantined
+	// deletes counts the linked records this run deleted or closed on the
+	// hub's side; deleteLimit is what it may (-1 until counted).
+	deletes, deleteLimit, linkedAtStart int
 }
 
 func (e *Engine) now() time.Time {
@@ -127,7 +136,7 @@ func holderGone(holder string) bool {
 func (e *Engine) Run(ctx context.Context, b Binding, conn sdk.Connector, opts Options) (*Result, error) {
 	b = b.withDefaults()
 	r := &run{e: e, ctx: ctx, b: b, conn: conn, opts: opts, now: e.now().UTC(),
-		res: &Result{RunID: uuid.NewString(), Binding: b.Name, Plan: opts.Plan}, sm: newStatusMap(b.MapStatus)}
+		res: &Result{RunID: uuid.NewString(), Binding: b.Name, Plan: opts.Plan}, sm: newStatusMap(b.MapStatus), deleteLimit: -1}
 	r.log = e.log().With("binding", b.Name, "run", r.res.RunID)
 	actor := store.Actor{Name: "sync:" + b.Name, RunID: r.res.RunID}
 	start := time.Now()
@@ -144,6 +153,9 @@ func (e *Engine) Run(ctx context.Context, b Binding, conn sdk.Connector, opts Op
 			r.update = func(fn func(store.Tx) error) error { return fn(tx) }
 			r.view = func(fn func(store.Reader) error) error { return fn(tx) }
 			if err := r.body(); err != nil {
+				return err
+			}
+			if err := r.tally(); err != nil {
 				return err
 			}
 			return errPlanDone
@@ -169,6 +181,11 @@ func (e *Engine) Run(ctx context.Context, b Binding, conn sdk.Connector, opts Op
 		return r.res, err
 	}
 	runErr := r.body()
+	if runErr == nil {
+		if runErr = r.tally(); runErr == nil {
+			runErr = r.res.Unsettled()
+		}
+	}
 	r.finish(runErr)
 	if runErr != nil {
 		return r.res, fmt.Errorf("sync %s: %w", b.Name, runErr)
@@ -199,8 +216,11 @@ func (r *run) claim() error {
 			return err
 		}
 		if !r.opts.Force && st.PausedUntil.After(r.now) {
-			return fmt.Errorf("sync %s: %w until %s after %d failed runs (last error: %s); run with -force to try now",
-				r.b.Name, ErrPaused, st.PausedUntil.Format(time.RFC3339), st.Failures, st.LastError)
+			if st.PausedFingerprint == "" || r.b.Fingerprint == "" || st.PausedFingerprint == r.b.Fingerprint {
+				return fmt.Errorf("sync %s: %w until %s after %d failed run(s) (last error: %s); it tries again by itself then, or as soon as the connector's configuration or secrets change; -force tries now",
+					r.b.Name, ErrPaused, st.PausedUntil.Format(time.RFC3339), st.Failures, st.LastError)
+			}
+			r.log.Info("the connector's configuration changed since the binding was paused: trying again", "paused_until", st.PausedUntil)
 		}
 		held, holder, err = tx.Lease(r.b.Name, r.owner, r.now.Add(ttl), r.now, holderGone)
 		if err != nil || !held {
@@ -267,23 +287,32 @@ func (r *run) finish(runErr error) {
 			return err
 		}
 		run := store.Run{ID: r.res.RunID, Binding: r.b.Name, StartedAt: r.now, FinishedAt: r.e.now(), Counts: r.res.Counts.Map(), Status: "ok"}
-		if runErr != nil {
+		switch {
+		case errors.Is(runErr, ErrIncomplete):
+			// The run did its work but left records failed or waiting: not
+			// ok, yet nothing a pause would help with.
+			run.Status, run.Error = "incomplete", runErr.Error()
+			st.Failures, st.LastError, st.PausedUntil, st.PausedFingerprint = 0, runErr.Error(), time.Time{}, ""
+		case runErr != nil:
 			run.Status, run.Error = "failed", runErr.Error()
 			st.Failures++
 			st.LastError = runErr.Error()
 			switch {
 			case explicitlyPermanent(runErr):
-				// 401, 403, a missing project: hammering will not help.
-				st.PausedUntil = r.e.now().Add(time.Hour)
+				// 401, 403, a missing project: hammering will not help; the
+				// pause ends early when the connector's config changes.
+				backoff := 5 * time.Minute << min(st.Failures-1, 4)
+				st.PausedUntil = r.e.now().Add(min(backoff, time.Hour))
 			case st.Failures >= maxFail:
 				backoff := time.Minute << min(st.Failures-maxFail, 6)
 				st.PausedUntil = r.e.now().Add(min(backoff, time.Hour))
 			}
+			st.PausedFingerprint = r.b.Fingerprint
 			if !st.PausedUntil.IsZero() && st.PausedUntil.After(r.e.now()) {
 				r.log.Error("binding paused", "until", st.PausedUntil, "failures", st.Failures, "error", runErr)
 			}
-		} else {
-			st.Failures, st.LastError, st.PausedUntil, st.LastSuccess = 0, "", time.Time{}, r.e.now()
+		default:
+			st.Failures, st.LastError, st.PausedUntil, st.LastSuccess, st.PausedFingerprint = 0, "", time.Time{}, r.e.now(), ""
 		}
 		if err := tx.PutBindingState(st); err != nil {
 			return err
@@ -300,6 +329,88 @@ func (r *run) finish(runErr error) {
 		m.AddConflicts(r.b.Name, c.Conflicts)
 		m.AddErrors(r.b.Name, c.Errors+c.Quarantined)
 	}
+}
+
+// tally counts what waits when the run ends (in a plan: what would) and
+// lists the held fields among the run's changes.
+func (r *run) tally() error {
+	w := Waiting{}
+	var held []Change
+	err := r.view(func(rd store.Reader) error {
+		if err := rd.HeldLinks(r.b.Name, func(l store.Link) error {
+			if l.State != store.LinkLinked {
+				return nil
+			}
+			key := l.HubID
+			hubFields := map[string]string{}
+			if risk, err := rd.Risk(l.HubID); err == nil {
+				key, hubFields = risk.Key, RiskFields(risk)
+			}
+			for _, f := range sortedKeys(l.Held) {
+				h := l.Held[f]
+				w.Held++
+				if len(held) >= MaxChanges {
+					continue
+				}
+				held = append(held, Change{Direction: h.Side, Op: "held", Key: key, HubID: l.HubID, ExternalID: l.ExternalID,
+					Fields: []FieldChange{{Field: f, Base: l.Base[f], Hub: hubFields[f], Remote: h.Value}}, Reason: heldReason(h)})
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+		for _, state := range []store.LinkState{store.LinkPending, store.LinkQuarantined} {
+			n, err := rd.CountLinks(r.b.Name, state)
+			if err != nil {
+				return err
+			}
+			if state == store.LinkPending {
+				w.Pending = n
+			} else {
+				w.Quarantined += n
+			}
+		}
+		return rd.Quarantine(r.b.Name, func(store.Quarantined) error { w.Quarantined++; return nil })
+	})
+	if err != nil {
+		return fmt.Errorf("tally: %w", err)
+	}
+	r.res.Waiting = w
+	r.res.Held = held
+	return nil
+}
+
+// spendDelete counts one deletion (or close) of a linked record on the
+// hub's side, refusing once the run would pass the binding's limit: a
+// folder that is not mounted, an emptied file or a mistyped project must
+// not wipe the register.
+func (r *run) spendDelete(tx store.Reader, n int) error {
+	if r.opts.AllowDeletes {
+		return nil
+	}
+	if r.deleteLimit < 0 {
+		linked, err := tx.CountLinks(r.b.Name, store.LinkLinked)
+		if err != nil {
+			return err
+		}
+		r.deleteLimit = r.b.deleteLimit(linked + r.deletes)
+		r.linkedAtStart = linked + r.deletes
+	}
+	if r.deletes+n > r.deleteLimit {
+		err := fmt.Errorf("%w: this run would delete or close %d of the %d linked record(s) of %s, more than its limit of %d (max_delete_percent = %g, max_delete_min = %d); nothing more was deleted. "+
+			"Check the connector's source first (a mistyped or unmounted folder, an emptied file, a wrong project or label); if the deletions are right, run: usmhub sync -allow-deletes %s",
+			ErrTooManyDeletes, r.deletes+n, r.linkedAtStart, r.b.Name, r.deleteLimit, r.b.MaxDeletePercent, r.b.MaxDeleteMin, r.b.Name)
+		if !r.opts.Plan {
+			return err
+		}
+		// A plan shows every deletion, and that the sync would stop.
+		if r.deletes+n == r.deleteLimit+1 {
+			r.res.add(Change{Direction: "pull", Op: "stop", Reason: err.Error()})
+			r.res.DeleteLimitExceeded = true
+		}
+	}
+	r.deletes += n
+	return nil
 }
 
 // explicitlyPermanent reports whether a connector classed the failure of a

@@ -56,8 +56,9 @@ func TestCreatesTheHubNeverHeardOfAreFound(t *testing.T) {
 	}
 }
 
-// With retries, the engine retries the push after the plugin's relaunch;
-// the connector's creates are idempotent by marker: still one record each.
+// A push of creates that dies with the plugin is not retried blindly: the
+// creates stay pending and the next run settles them through Find, so the
+// records the dead call created are linked, not created again.
 func TestCreatesRetriedAfterPluginCrash(t *testing.T) {
 	h := newHub(t)
 	conn, dir := faultBinary(t, map[string]any{"crash_after_push_writes": 2})
@@ -66,12 +67,22 @@ func TestCreatesRetriedAfterPluginCrash(t *testing.T) {
 		risks = append(risks, h.addRisk("Risk "+strconv.Itoa(i)))
 	}
 	b := riskBinding("risks", func(b *Binding) { b.Direction = Push })
-	res := h.sync(b, conn)
-	if res.Counts.PushCreates != 4 || res.Counts.Errors != 0 {
-		t.Fatalf("counts = %+v", res.Counts)
+	res, err := h.eng.Run(context.Background(), b, conn, Options{})
+	if err == nil || sdk.ClassOf(err) != sdk.ClassTransient {
+		t.Fatalf("first run: err = %v, want the crash as a transient failure", err)
 	}
-	if got := remote(t, dir).Calls["push"]; got != 2 {
-		t.Errorf("push calls = %d, want 2 (one crashed, one retried)", got)
+	if res.Counts.PushCreates != 0 {
+		t.Fatalf("first run counts = %+v, want no create counted as done", res.Counts)
+	}
+	if got := remote(t, dir).Calls["push"]; got != 1 {
+		t.Errorf("push calls = %d, want 1 (a create is never retried blindly)", got)
+	}
+	if n := len(h.links(b.Name, store.LinkPending)); n != 4 {
+		t.Fatalf("%d pending links after the crash, want 4", n)
+	}
+	res = h.sync(b, conn)
+	if c := res.Counts; c.Linked != 2 || c.PushCreates != 2 {
+		t.Fatalf("second run counts = %+v, want 2 linked by Find, 2 created", c)
 	}
 	oneRecordEach(t, h, b.Name, faultSide(t, conn, dir), risks)
 }
@@ -122,8 +133,11 @@ func TestPendingCreateWaitsForTheSearchLag(t *testing.T) {
 	b := riskBinding("risks", func(b *Binding) { b.Direction = Push })
 
 	now = t0.Add(time.Minute)
-	res := h.sync(b, conn)
+	res := h.incomplete(b, conn)
 	noChanges(t, res)
+	if res.Waiting.Pending != 2 {
+		t.Fatalf("waiting = %+v, want 2 pending creates", res.Waiting)
+	}
 	st := remote(t, dir)
 	if st.Calls["find"] != 2 || st.Calls["push"] != 0 {
 		t.Fatalf("within the lag: calls %v, want 2 finds and no push", st.Calls)
@@ -219,23 +233,27 @@ func TestCursorAfterPluginCrashMidPull(t *testing.T) {
 }
 
 // A transient failure is retried within the run, no sooner than its
-// Retry-After.
+// Retry-After (an update: a create is retried only through Find).
 func TestTransientFailureRetried(t *testing.T) {
 	h := newHub(t)
 	const retryAfter = 300 * time.Millisecond
-	// Data calls: the pull (1) succeeds, the push (2) fails, its retry (3) succeeds.
-	conn, dir := faultInProcess(t, map[string]any{"transient_every": 2, "retry_after_ms": int(retryAfter / time.Millisecond)})
-	h.addRisk("One")
-	h.addRisk("Two")
+	conn, dir := faultInProcess(t, nil)
+	one, two := h.addRisk("One"), h.addRisk("Two")
+	b := riskBinding("risks")
+	h.sync(b, conn) // data calls 1 (pull) and 2 (push)
+	h.editRisk(one.ID, func(r *model.Risk) { r.Title = "One, edited" })
+	h.editRisk(two.ID, func(r *model.Risk) { r.Impact = 5 })
+	// Data calls: the pull (3) succeeds, the push (4) fails, its retry (5) succeeds.
+	setFaults(t, dir, faultconnector.Faults{TransientEvery: 4, RetryAfterMS: int(retryAfter / time.Millisecond)})
 	start := time.Now()
-	res := h.sync(riskBinding("risks"), conn)
+	res := h.sync(b, conn)
 	elapsed := time.Since(start)
-	if res.Counts.PushCreates != 2 || res.Counts.Errors != 0 {
+	if res.Counts.PushUpdates != 2 || res.Counts.Errors != 0 {
 		t.Fatalf("counts = %+v", res.Counts)
 	}
 	st := remote(t, dir)
-	if st.Calls["pull"] != 1 || st.Calls["push"] != 2 || len(st.Live()) != 2 {
-		t.Fatalf("calls %v, %d records; want 1 pull, 2 pushes, 2 records", st.Calls, len(st.Live()))
+	if st.Calls["pull"] != 2 || st.Calls["push"] != 3 || len(st.Live()) != 2 {
+		t.Fatalf("calls %v, %d records; want 2 pulls, 3 pushes, 2 records", st.Calls, len(st.Live()))
 	}
 	if elapsed < retryAfter {
 		t.Errorf("the run took %s: the retry did not wait the Retry-After of %s", elapsed, retryAfter)
@@ -316,10 +334,13 @@ func TestBadPulledRecordQuarantined(t *testing.T) {
 	bad := s.create(map[string]string{"title": "Bad", "kind": "threat", "likelihood": "high", "impact": "2", "status": "proposed"})
 	s.create(sdkFields("Good two"))
 	s.edit(ext, map[string]string{"status": "realized"}) // proposed → realized is not allowed
-	res := h.sync(b, conn)
+	res := h.incomplete(b, conn)
 	want := Counts{Pulled: 4, HubCreates: 2, PushUpdates: 2, Quarantined: 2}
 	if res.Counts != want {
 		t.Fatalf("counts = %+v, want %+v", res.Counts, want)
+	}
+	if res.Waiting != (Waiting{Held: 1, Quarantined: 1}) {
+		t.Fatalf("waiting = %+v, want 1 held field, 1 quarantined record", res.Waiting)
 	}
 	if got := len(h.risks()); got != 3 {
 		t.Errorf("hub holds %d risks, want 3", got)
@@ -331,15 +352,18 @@ func TestBadPulledRecordQuarantined(t *testing.T) {
 	for _, r := range h.quarantine(b.Name) {
 		q[r.ExternalID] = r
 	}
-	if len(q) != 2 || !strings.Contains(q[bad].Reason, "likelihood") || q[bad].Fields["likelihood"] != "high" ||
-		!strings.Contains(q[ext].Reason, "illegal status transition") || q[ext].HubID != linked.ID {
+	if len(q) != 1 || !strings.Contains(q[bad].Reason, "likelihood") || q[bad].Fields["likelihood"] != "high" {
 		t.Fatalf("quarantine = %+v", q)
+	}
+	if held := h.link(b.Name, linked.ID).Held["status"]; held.Side != store.HoldPull || held.Value != "realized" ||
+		!strings.Contains(held.Reason, "illegal status transition") {
+		t.Fatalf("held status = %+v", held)
 	}
 	if cur := h.bindingState(b.Name).Cursor; cur != strconv.FormatInt(remote(t, dir).Seq-2, 10) {
 		// the page's cursor; the two key pushes after it moved the remote on
 		t.Errorf("cursor = %q", cur)
 	}
-	noChanges(t, h.sync(b, conn))
+	noChanges(t, h.incomplete(b, conn))
 
 	s.edit(bad, map[string]string{"likelihood": "4"})
 	s.edit(ext, map[string]string{"status": "accepted"})
@@ -364,7 +388,7 @@ func TestRefusedPushes(t *testing.T) {
 		conn, dir := faultInProcess(t, map[string]any{"invalid_titles": []string{"Refused title"}})
 		b := riskBinding("risks")
 		ok1, bad, ok2 := h.addRisk("One"), h.addRisk("Refused title"), h.addRisk("Two")
-		res := h.sync(b, conn)
+		res := h.incomplete(b, conn)
 		if c := res.Counts; c.PushCreates != 2 || c.Quarantined != 1 { // counts what the remote took
 			t.Fatalf("counts = %+v", c)
 		}
@@ -376,7 +400,7 @@ func TestRefusedPushes(t *testing.T) {
 			t.Fatalf("link of the refused risk = %+v", l)
 		}
 		pushes := remote(t, dir).Calls["push"]
-		noChanges(t, h.sync(b, conn))
+		noChanges(t, h.incomplete(b, conn))
 		if got := remote(t, dir).Calls["push"]; got != pushes {
 			t.Errorf("the refused create was pushed again (%d → %d pushes)", pushes, got)
 		}
@@ -404,7 +428,7 @@ func TestRefusedPushes(t *testing.T) {
 		for _, r := range []model.Risk{refused, conflict, ok} {
 			h.editRisk(r.ID, func(r *model.Risk) { r.Owner = "new owner" })
 		}
-		res := h.sync(b, conn)
+		res := h.incomplete(b, conn)
 		if c := res.Counts; c.PushUpdates != 1 || c.Quarantined != 1 || c.Errors != 1 { // counts what the remote took
 			t.Fatalf("counts = %+v", c)
 		}
@@ -412,7 +436,9 @@ func TestRefusedPushes(t *testing.T) {
 		if owner(ok) != "new owner" || owner(refused) != "" || owner(conflict) != "" {
 			t.Fatalf("remote owners: ok %q, refused %q, conflict %q", owner(ok), owner(refused), owner(conflict))
 		}
-		if l := h.link(b.Name, refused.ID); l.State != store.LinkQuarantined || !strings.Contains(l.Reason, "403") {
+		// A refused update keeps the record linked; the field waits.
+		if l := h.link(b.Name, refused.ID); l.State != store.LinkLinked || l.Held["owner"].Side != store.HoldPush ||
+			!strings.Contains(l.Held["owner"].Reason, "403") || l.Base["owner"] != "" {
 			t.Errorf("refused link = %+v", l)
 		}
 		if l := h.link(b.Name, conflict.ID); l.State != store.LinkLinked || l.HubVersion == h.risk(conflict.ID).Version {
@@ -423,12 +449,24 @@ func TestRefusedPushes(t *testing.T) {
 		}
 
 		setFaults(t, dir, faultconnector.Faults{})
-		res = h.sync(b, conn)
+		res = h.incomplete(b, conn)
 		if c := res.Counts; c.PushUpdates != 1 || c.Errors != 0 || c.Quarantined != 0 {
 			t.Fatalf("after the conflict cleared: %+v", c)
 		}
+		if res.Waiting.Held != 1 {
+			t.Errorf("waiting = %+v, want the refused owner still held", res.Waiting)
+		}
 		if owner(conflict) != "new owner" || owner(refused) != "" {
 			t.Errorf("remote owners: conflict %q, refused %q", owner(conflict), owner(refused))
+		}
+		// The refused value is not hammered at the remote; a full
+		// reconcile sends it again, and the refusal being over, it lands.
+		res = h.sync(b, conn, Options{Full: true})
+		if c := res.Counts; c.PushUpdates != 1 || owner(refused) != "new owner" {
+			t.Fatalf("full: counts %+v, remote owner %q", c, owner(refused))
+		}
+		if l := h.link(b.Name, refused.ID); len(l.Held) != 0 || l.Base["owner"] != "new owner" {
+			t.Errorf("after the full reconcile: link %+v", l)
 		}
 		noChanges(t, h.sync(b, conn))
 	})

@@ -109,6 +109,33 @@ func (m statusMap) remote(f map[string]string) map[string]string {
 	return out
 }
 
+// remoteValue is a hub field's value in the remote's spelling.
+func (m statusMap) remoteValue(field, v string) string {
+	if field == sdk.FieldStatus {
+		if rv, ok := m.toRemote[v]; ok {
+			return rv
+		}
+	}
+	return v
+}
+
+// hubFields maps remote fields to the hub's spelling (a copy); a field that
+// cannot be read (a status map_status does not know) is left out and
+// returned in unmapped with the reason.
+func (m statusMap) hubFields(f map[string]string) (fields, unmapped map[string]string) {
+	out, err := m.hub(f)
+	if err == nil {
+		return out, nil
+	}
+	out = make(map[string]string, len(f))
+	for k, v := range f {
+		if k != sdk.FieldStatus {
+			out[k] = v
+		}
+	}
+	return out, map[string]string{sdk.FieldStatus: err.Error()}
+}
+
 // hub maps remote fields to the hub's spelling (a copy); an unknown remote
 // status is an error when a map is configured.
 func (m statusMap) hub(f map[string]string) (map[string]string, error) {

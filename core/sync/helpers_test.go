@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -184,6 +185,24 @@ func (h *hub) sync(b Binding, conn sdk.Connector, opts ...Options) *Result {
 	}
 	if res == nil {
 		h.t.Fatalf("run %s: nil result", b.Name)
+	}
+	return res
+}
+
+// incomplete runs b expecting a run that did its work but left records
+// failed or waiting (ErrIncomplete), as a quarantine does.
+func (h *hub) incomplete(b Binding, conn sdk.Connector, opts ...Options) *Result {
+	h.t.Helper()
+	var o Options
+	if len(opts) > 0 {
+		o = opts[0]
+	}
+	res, err := h.eng.Run(context.Background(), b, conn, o)
+	if o.Plan && err == nil {
+		return res // a plan lists what waits; it does not fail
+	}
+	if !errors.Is(err, ErrIncomplete) {
+		h.t.Fatalf("run %s (plan %v): err = %v, want ErrIncomplete", b.Name, o.Plan, err)
 	}
 	return res
 }

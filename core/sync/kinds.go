@@ -131,6 +131,9 @@ func (r *run) retractVote(tx store.Tx, l store.Link, why string) error {
 		if voter == "" {
 			voter = parts[2]
 		}
+		if err := r.spendDelete(tx, 1); err != nil {
+			return err
+		}
 		err := tx.RetractVote(parts[1], voter)
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			return err

@@ -32,7 +32,7 @@ func TestVotesPull(t *testing.T) {
 	}
 
 	votes(vote(r1.Key, "alice", "2"), vote(r2.Key, "bob", "1"), vote(r1.Key, "mallory", "5"), vote("R-99", "alice", "1"))
-	res := h.sync(b, conn)
+	res := h.incomplete(b, conn)
 	if want := (Counts{Pulled: 4, HubUpdates: 2, Quarantined: 2}); res.Counts != want {
 		t.Fatalf("counts = %+v, want %+v", res.Counts, want)
 	}
@@ -46,7 +46,7 @@ func TestVotesPull(t *testing.T) {
 	if !strings.Contains(reasons[r1.Key+"/mallory"], "not on the sounding board") || !strings.Contains(reasons["R-99/alice"], "R-99") || len(reasons) != 2 {
 		t.Errorf("quarantine = %v", reasons)
 	}
-	res = h.sync(b, conn)
+	res = h.incomplete(b, conn)
 	noChanges(t, res)
 	if res.Counts.Pulled != 0 {
 		t.Errorf("an unchanged votes file pulled %d records", res.Counts.Pulled)
@@ -54,14 +54,14 @@ func TestVotesPull(t *testing.T) {
 
 	// alice changes her weight; bob's row goes.
 	votes(vote(r1.Key, "alice", "3"), vote(r1.Key, "mallory", "5"), vote("R-99", "alice", "1"))
-	res = h.sync(b, conn)
+	res = h.incomplete(b, conn)
 	if c := res.Counts; c.HubUpdates != 1 || c.HubDeletes != 0 || c.Quarantined != 0 {
 		t.Fatalf("after a changed weight: %+v (the quarantined votes did not change)", c)
 	}
 	if diff := cmp.Diff(map[string]int{r1.Key: 3, r2.Key: 1}, weights()); diff != "" {
 		t.Errorf("votes (-want +got):\n%s", diff)
 	}
-	res = h.sync(b, conn, Options{Full: true})
+	res = h.incomplete(b, conn, Options{Full: true})
 	if c := res.Counts; c.HubDeletes != 1 || c.HubUpdates != 0 || c.Quarantined != 0 {
 		t.Fatalf("full reconcile after a removed row: %+v", c)
 	}
@@ -97,7 +97,7 @@ func TestScansPull(t *testing.T) {
 		scanRow("progress", "USM-scan", "2.0", "2025-07-01", "Strategy", "4"),
 	})
 	b := Binding{Name: "scans", Kind: sdk.KindScan, Connector: "file.test", Initiative: initiative, Direction: Pull}
-	res := h.sync(b, conn)
+	res := h.incomplete(b, conn)
 	if want := (Counts{Pulled: 5, HubCreates: 2, Quarantined: 1}); res.Counts != want {
 		t.Fatalf("counts = %+v, want %+v", res.Counts, want)
 	}
@@ -120,7 +120,7 @@ func TestScansPull(t *testing.T) {
 	if len(q) != 1 || !strings.Contains(q[0].Reason, "baseline's method") || !strings.Contains(q[0].Reason, "2.0") {
 		t.Errorf("quarantine = %+v", q)
 	}
-	res = h.sync(b, conn)
+	res = h.incomplete(b, conn)
 	noChanges(t, res)
 	if res.Counts.Pulled != 0 {
 		t.Errorf("an unchanged scans file pulled %d records", res.Counts.Pulled)

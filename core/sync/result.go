@@ -1,6 +1,9 @@
 package sync
 
 import (
+	"errors"
+	"fmt"
+	"strings"
 	"time"
 )
 
@@ -27,6 +30,46 @@ func (c Counts) Map() map[string]int {
 		"quarantined": c.Quarantined, "errors": c.Errors}
 }
 
+// Waiting is what waits for a person when a run ends: the binding is not
+// in agreement with its tool until these are settled.
+type Waiting struct {
+	// Held counts the fields of linked records that wait (per-field
+	// quarantine), in either direction.
+	Held int `json:"held_fields"`
+	// Quarantined counts the records kept out whole (a remote record the
+	// hub cannot create, a create the remote refused).
+	Quarantined int `json:"quarantined_records"`
+	// Pending counts the creates whose outcome is not known yet.
+	Pending int `json:"pending_creates"`
+}
+
+// Any reports whether anything waits.
+func (w Waiting) Any() bool { return w.Held+w.Quarantined+w.Pending > 0 }
+
+// ErrIncomplete is wrapped by the error of a run that ended with records
+// failed or waiting: the run did its work, yet the two sides do not agree.
+var ErrIncomplete = errors.New("the sync is incomplete")
+
+// Unsettled returns an ErrIncomplete error saying what failed or waits, or
+// nil when the run left both sides in agreement.
+func (res *Result) Unsettled() error {
+	c, w := res.Counts, res.Waiting
+	var parts []string
+	add := func(n int, what string) {
+		if n > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", n, what))
+		}
+	}
+	add(c.Errors, "record(s) failed in this run")
+	add(w.Held, "field(s) held")
+	add(w.Quarantined, "record(s) quarantined")
+	add(w.Pending, "create(s) pending")
+	if len(parts) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%w: %s (usmhub status %s shows each with its reason)", ErrIncomplete, strings.Join(parts, ", "), res.Binding)
+}
+
 // Changes reports whether the counts hold any change to either side.
 func (c Counts) Changes() bool {
 	return c.HubCreates+c.HubUpdates+c.HubDeletes+c.PushCreates+c.PushUpdates+c.PushDeletes+c.Linked+c.Conflicts+c.Quarantined > 0
@@ -50,13 +93,20 @@ const MaxChanges = 2000
 
 // Result is what one run of one binding did.
 type Result struct {
-	RunID     string        `json:"run_id"`
-	Binding   string        `json:"binding"`
-	Plan      bool          `json:"plan"`
-	Counts    Counts        `json:"counts"`
-	Changes   []Change      `json:"changes"`
-	Truncated bool          `json:"truncated,omitempty"`
-	Duration  time.Duration `json:"duration_ns"`
+	RunID   string   `json:"run_id"`
+	Binding string   `json:"binding"`
+	Plan    bool     `json:"plan"`
+	Counts  Counts   `json:"counts"`
+	Waiting Waiting  `json:"waiting"`
+	Changes []Change `json:"changes"`
+	// Held lists the fields that wait when the run ends, with the reason
+	// and how each clears (at most MaxChanges; Waiting counts them all).
+	Held      []Change `json:"held,omitempty"`
+	Truncated bool     `json:"truncated,omitempty"`
+	// DeleteLimitExceeded: (a plan) the run would stop at the binding's
+	// deletion limit; sync -allow-deletes confirms.
+	DeleteLimitExceeded bool          `json:"delete_limit_exceeded,omitempty"`
+	Duration            time.Duration `json:"duration_ns"`
 }
 
 func (res *Result) add(c Change) {

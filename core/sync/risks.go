@@ -40,8 +40,17 @@ func (r *run) risks() error {
 			return fmt.Errorf("pull: %w", err)
 		}
 	}
+	var batch []pushItem
+	bp := &batch
+	if !push {
+		bp = nil
+	}
+	visited, err := r.revisitHeld(bp)
+	if err != nil {
+		return fmt.Errorf("held fields: %w", err)
+	}
 	if push {
-		if err := r.pushRisks(); err != nil {
+		if err := r.pushRisks(batch, visited); err != nil {
 			return fmt.Errorf("push: %w", err)
 		}
 	}
@@ -241,23 +250,14 @@ func (r *run) pullRisk(tx store.Tx, rec sdk.Record, full bool) error {
 
 // takeRisk merges a remote record into the hub (pulled, or found by Find).
 func (r *run) takeRisk(tx store.Tx, rec sdk.Record, full bool) error {
-	fields, err := r.sm.hub(rec.Fields)
-	if err != nil {
-		// Listed, if unreadable: a full reconcile must not take it for gone.
-		if full {
-			if l, lerr := tx.LinkByExternal(r.b.Name, rec.ExternalID); lerr == nil && l.SeenRun != r.res.RunID {
-				l.SeenRun = r.res.RunID
-				if err := tx.PutLink(l); err != nil {
-					return err
-				}
-			}
-		}
-		return r.quarantine(tx, rec, "", err.Error())
-	}
+	fields, unmapped := r.sm.hubFields(rec.Fields)
 	link, err := tx.LinkByExternal(r.b.Name, rec.ExternalID)
 	if errors.Is(err, store.ErrNotFound) {
 		if rec.Deleted {
 			return nil
+		}
+		if len(unmapped) > 0 {
+			return r.quarantine(tx, rec, "", joinReasons(unmapped))
 		}
 		return r.pullNew(tx, rec, fields, full)
 	}
@@ -282,8 +282,10 @@ func (r *run) takeRisk(tx store.Tx, rec sdk.Record, full bool) error {
 		return seen()
 	case rec.Deleted:
 		return r.remoteDeleted(tx, link, "deleted remotely")
-	case link.RemoteVersion != "" && link.RemoteVersion == rec.Version:
-		return seen() // nothing new: this is what stops echoes
+	case !full && link.RemoteVersion != "" && link.RemoteVersion == rec.Version:
+		// Nothing new: this is what stops echoes. A full reconcile merges
+		// every record anyway, so drift a version hides is settled too.
+		return seen()
 	}
 	risk, err := tx.Risk(link.HubID)
 	if errors.Is(err, store.ErrNotFound) {
@@ -293,61 +295,212 @@ func (r *run) takeRisk(tx store.Tx, rec sdk.Record, full bool) error {
 	if err != nil {
 		return err
 	}
-	m := Merge(settleSent(link.Base, fields), RiskFields(risk), fields, r.b.Authority.Owner)
-	for i := range m.Changes {
-		if m.Changes[i].Base == unknownBase {
-			m.Changes[i].Base = "(unknown: an update of a run that died may have landed)"
-		}
-	}
-	var toHub []FieldChange
-	for _, c := range m.Changes {
-		if c.Conflict {
-			r.res.Counts.Conflicts++
-			if err := tx.RecordAudit(model.AuditEntry{Entity: "risk", EntityID: risk.ID, Field: "conflict:" + c.Field,
-				Old: "hub: " + c.Hub, New: fmt.Sprintf("remote (%s %s): %s; %s wins, owner of %s", r.b.Connector, rec.ExternalID, c.Remote, c.Winner, c.Field)}); err != nil {
-				return err
-			}
-		}
-		if c.Apply == Hub {
-			toHub = append(toHub, c)
-		}
-	}
-	if len(m.ToHub) > 0 {
-		refuse := func(reason string) error {
-			// Keep the link as it was but remember the remote version, so
-			// the record is not retried (nor overwritten by a push) until
-			// it changes again; the quarantine says why.
-			link.RemoteVersion = rec.Version
-			if err := tx.PutLink(link); err != nil {
-				return err
-			}
-			return r.quarantine(tx, rec, risk.ID, reason)
-		}
-		if err := ApplyRiskFields(&risk, m.ToHub); err != nil {
-			return refuse(err.Error())
-		}
-		if err := tx.UpdateRisk(&risk); err != nil {
-			if isRecordProblem(err) {
-				return refuse(err.Error())
-			}
-			return err
-		}
-		r.res.Counts.HubUpdates++
-	}
-	if len(m.Changes) > 0 {
-		r.res.add(Change{Direction: "pull", Op: "update", Key: risk.Key, HubID: risk.ID, ExternalID: rec.ExternalID, Fields: m.Changes})
-	}
-	m.NewBase[markerKey] = rec.Marker
-	link.Base, link.RemoteVersion, link.State, link.Reason = m.NewBase, rec.Version, store.LinkLinked, ""
-	if len(Diff(link.Base, RiskFields(risk))) == 0 && rec.Marker == sdk.Marker(risk.ID) {
-		link.HubVersion = risk.Version // in agreement; otherwise push sends the hub's side
-	}
-	if err := tx.PutLink(link); err != nil {
+	if err := r.mergeRisk(tx, link, risk, rec, fields, unmapped); err != nil {
 		return err
 	}
-	// Taken: a quarantine of an earlier version of the record (refused by
-	// the hub, the link left as it was) is over.
+	// Taken: a quarantine of an earlier version of the record is over.
 	return tx.ReleaseQuarantine(r.b.Name, rec.ExternalID)
+}
+
+// mergeRisk merges the remote's fields (in the hub's spelling; rec.Fields
+// in the remote's) into a linked risk, field by field against the last
+// agreed base. A field the hub cannot take waits in the link (a pull hold)
+// with its reason while the others are taken; base moves only for fields
+// the hub took, so nothing is ever pushed over a remote value the hub has
+// not seen. unmapped are remote fields that could not even be read (a
+// status map_status does not know), with the reason.
+func (r *run) mergeRisk(tx store.Tx, link store.Link, risk model.Risk, rec sdk.Record, fields, unmapped map[string]string) error {
+	base := settleSent(link.Base, fields)
+	hub := RiskFields(risk)
+	m := Merge(base, hub, fields, r.b.Authority.Owner)
+
+	// The holds of fields the remote sent are decided again below; push
+	// holds of fields the remote changed since (or that now agree) are over.
+	prev := link.Held
+	held := map[string]store.Hold{}
+	for f, h := range prev {
+		rv, sent := fields[f]
+		_, bad := unmapped[f]
+		switch {
+		case h.Side == store.HoldPull && (sent || bad):
+		case h.Side == store.HoldPush && sent && (rv != base[f] || rv == hub[f]):
+		default:
+			held[f] = h
+		}
+	}
+	hold := func(f, value, reason string) {
+		held[f] = store.Hold{Side: store.HoldPull, Value: value, Reason: reason, Since: r.now}
+		if h, ok := prev[f]; ok && h.Side == store.HoldPull && h.Value == value {
+			held[f] = h // waiting already: not news
+		}
+	}
+	for f, reason := range unmapped {
+		hold(f, rec.Fields[f], reason)
+	}
+	if len(m.ToHub) > 0 {
+		orig := risk
+		refused := takeFields(&risk, m.ToHub)
+		if len(refused) < len(m.ToHub) {
+			if err := tx.UpdateRisk(&risk); err != nil {
+				if !isRecordProblem(err) {
+					return err
+				}
+				risk = orig
+				for f := range m.ToHub {
+					refused[f] = err.Error()
+				}
+			} else {
+				r.res.Counts.HubUpdates++
+			}
+		}
+		for f, reason := range refused {
+			hold(f, rec.Fields[f], reason)
+		}
+	}
+
+	var taken []FieldChange
+	for _, c := range m.Changes {
+		h, isHeld := held[c.Field]
+		isHeld = isHeld && h.Side == store.HoldPull
+		if c.Conflict {
+			old, was := prev[c.Field]
+			if !(isHeld && was && old.Side == store.HoldPull && old.Value == h.Value) {
+				r.res.Counts.Conflicts++
+				if err := tx.RecordAudit(model.AuditEntry{Entity: "risk", EntityID: risk.ID, Field: "conflict:" + c.Field,
+					Old: "hub: " + c.Hub, New: fmt.Sprintf("remote (%s %s): %s; %s wins, owner of %s", r.b.Connector, rec.ExternalID, c.Remote, c.Winner, c.Field)}); err != nil {
+					return err
+				}
+			}
+		}
+		if !isHeld {
+			taken = append(taken, c)
+		}
+	}
+	if len(taken) > 0 {
+		r.res.add(Change{Direction: "pull", Op: "update", Key: risk.Key, HubID: risk.ID, ExternalID: rec.ExternalID, Fields: taken})
+	}
+	for _, f := range sortedKeys(held) {
+		h := held[f]
+		if old, ok := prev[f]; (ok && old == h) || h.Side != store.HoldPull {
+			continue
+		}
+		r.res.Counts.Quarantined++
+		r.res.add(Change{Direction: "pull", Op: "hold", Key: risk.Key, HubID: risk.ID, ExternalID: rec.ExternalID,
+			Fields: []FieldChange{{Field: f, Base: base[f], Hub: hub[f], Remote: h.Value}}, Reason: h.Reason})
+		if !r.opts.Plan {
+			r.log.Warn("remote value held: the hub cannot take it", "key", risk.Key, "external_id", rec.ExternalID, "field", f, "value", h.Value, "reason", h.Reason)
+		}
+		if err := tx.RecordAudit(model.AuditEntry{Entity: "risk", EntityID: risk.ID, Field: "held:" + f,
+			Old: "hub: " + hub[f], New: fmt.Sprintf("remote (%s %s): %s; not taken: %s", r.b.Connector, rec.ExternalID, h.Value, h.Reason)}); err != nil {
+			return err
+		}
+	}
+
+	newBase := m.NewBase
+	for f, h := range held {
+		if h.Side != store.HoldPull {
+			continue
+		}
+		if bv, ok := base[f]; ok {
+			newBase[f] = bv // not taken: the last agreed value stays the base
+		} else {
+			delete(newBase, f)
+		}
+	}
+	if rec.Marker != "" || newBase[markerKey] == "" {
+		newBase[markerKey] = rec.Marker
+	}
+	if len(held) == 0 {
+		held = nil
+	}
+	link.Base, link.Held, link.State, link.Reason = newBase, held, store.LinkLinked, ""
+	if rec.Version != "" {
+		link.RemoteVersion = rec.Version
+	}
+	if len(r.pushDiff(&link, RiskFields(risk))) == 0 && newBase[markerKey] == sdk.Marker(risk.ID) {
+		link.HubVersion = risk.Version // in agreement; otherwise push sends the hub's side
+	}
+	return tx.PutLink(link)
+}
+
+// takeFields applies the remote's fields to risk where the hub can take
+// them: all at once when it can, else field by field, so one refused field
+// (an illegal status move) does not keep the others out. It returns the
+// refused fields with the reason; risk holds the rest.
+func takeFields(risk *model.Risk, f map[string]string) map[string]string {
+	orig := *risk
+	cand := orig
+	if ApplyRiskFields(&cand, f) == nil && acceptable(orig, cand) == nil {
+		*risk = cand
+		return map[string]string{}
+	}
+	refused := map[string]string{}
+	for _, k := range sortedKeys(f) {
+		c := *risk
+		err := ApplyRiskFields(&c, map[string]string{k: f[k]})
+		if err == nil {
+			err = acceptable(orig, c)
+		}
+		if err != nil {
+			refused[k] = flatten(err)
+			continue
+		}
+		*risk = c
+	}
+	return refused
+}
+
+// acceptable checks what the store would refuse of a changed risk.
+func acceptable(orig, cand model.Risk) error {
+	if err := cand.Validate(); err != nil {
+		return err
+	}
+	if cand.Status != orig.Status {
+		return model.CheckTransition(orig.Status, cand.Status)
+	}
+	return nil
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func joinReasons(m map[string]string) string {
+	var parts []string
+	for _, k := range sortedKeys(m) {
+		parts = append(parts, m[k])
+	}
+	return strings.Join(parts, "; ")
+}
+
+// pushDiff is what a push of the hub's fields would send to a linked
+// record: the fields that differ from base, less the held ones. A field the
+// hub could not take (pull hold) is never sent over the remote's value; a
+// value the remote refused (push hold) is sent again only when the value to
+// send changed (the hub's value, or its spelling in map_status), by a full
+// reconcile, and then with every other field that differs.
+func (r *run) pushDiff(l *store.Link, hub map[string]string) map[string]string {
+	diff := Diff(l.Base, hub)
+	if len(l.Held) == 0 {
+		return diff
+	}
+	again := r.opts.Full
+	for f, h := range l.Held {
+		if _, ok := diff[f]; ok && h.Side == store.HoldPush && r.sm.remoteValue(f, hub[f]) != h.Value {
+			again = true
+		}
+	}
+	for f, h := range l.Held {
+		if h.Side == store.HoldPull || !again {
+			delete(diff, f)
+		}
+	}
+	return diff
 }
 
 // isRecordProblem tells a record the hub cannot take (validation, an
@@ -392,6 +545,11 @@ func (r *run) pullNew(tx store.Tx, rec sdk.Record, fields map[string]string, ful
 		} else if !errors.Is(err, store.ErrNotFound) {
 			return err
 		}
+	}
+	if hubID := sdk.MarkerID(rec.Marker); hubID != "" && !r.b.AdoptForeign {
+		// Neither linked nor a risk of this hub: another hub's record.
+		return r.quarantine(tx, rec, "", fmt.Sprintf("the record carries the marker %s of another usmhub (or of this hub's store before it was reset): it is left alone; "+
+			"to take it over, set adopt_foreign = true in sync %q", rec.Marker, r.b.Name))
 	}
 	if !r.b.matches(fields) {
 		return nil // outside the binding's scope
@@ -477,6 +635,9 @@ func (r *run) adopt(tx store.Tx, rec sdk.Record, fields map[string]string, full 
 // record is gone. The link stays (state orphaned or deleted) so that the
 // push phase never creates the record again.
 func (r *run) remoteDeleted(tx store.Tx, l store.Link, why string) error {
+	if err := r.spendDelete(tx, 1); err != nil {
+		return err
+	}
 	r.res.Counts.HubDeletes++
 	if r.b.OnDelete != Orphan {
 		risk, err := tx.Risk(l.HubID)
@@ -528,16 +689,13 @@ const markerKey = "@marker"
 // stored.
 const sentPrefix = "@sent:"
 
-// unknownBase stands in for a base value that cannot be known: it equals
-// neither side, so any difference of the two is a conflict the owner wins.
-const unknownBase = "\x00unknown"
-
 // settleSent returns the base to merge against when an update may have been
-// in flight (its run died before storing the result): where the remote holds
-// what was sent, the push landed and that is the base; where it holds the
-// old base again, either the push never landed or someone reverted it, so
-// the base is unknown and a difference becomes an audited conflict instead
-// of a silent "nothing changed remotely".
+// in flight (its run died before storing the result). Where the remote holds
+// what was sent, the push landed and that is the base. Elsewhere the last
+// agreed base stays: an unconfirmed push is sent again, not judged — a
+// remote still holding the old base did not change the field, so the hub's
+// value stands, and a conflict needs the remote to differ from the base in
+// that same field.
 func settleSent(base, remote map[string]string) map[string]string {
 	out := make(map[string]string, len(base))
 	var sent map[string]string
@@ -552,13 +710,8 @@ func settleSent(base, remote map[string]string) map[string]string {
 		out[k] = v
 	}
 	for f, v := range sent {
-		rv, ok := remote[f]
-		switch {
-		case !ok:
-		case rv == v:
+		if rv, ok := remote[f]; ok && rv == v {
 			out[f] = v
-		case rv == out[f]:
-			out[f] = unknownBase
 		}
 	}
 	return out
@@ -612,9 +765,10 @@ func (r *run) createItem(hubID, key string, version int64, fields map[string]str
 }
 
 // updateItem is the update of a linked entity with the fields that differ
-// from the link's base; ok is false when none differ.
+// from the link's base (less the held ones, see pushDiff); ok is false when
+// there is nothing to send.
 func (r *run) updateItem(hubID, key string, version int64, l *store.Link, fields map[string]string) (pushItem, bool) {
-	diff := Diff(l.Base, fields)
+	diff := r.pushDiff(l, fields)
 	if len(diff) == 0 && l.Base[markerKey] == sdk.Marker(hubID) {
 		return pushItem{}, false
 	}
@@ -624,31 +778,43 @@ func (r *run) updateItem(hubID, key string, version int64, l *store.Link, fields
 
 // pushRisks pushes the hub's changes: risks never linked are created (a
 // pending link first), linked ones send the fields that differ from base.
-func (r *run) pushRisks() error {
+// Links that hold fields are looked at first, every run: a held remote
+// value the hub can take now (its own value moved) is taken, a refused
+// value whose replacement differs is sent again.
+func (r *run) pushRisks(batch []pushItem, visited map[string]bool) error {
 	initiative, kind, process := r.b.riskScope()
 	f := store.RiskFilter{Initiative: initiative, Kind: kind, Process: process}
-	var batch []pushItem
 	var settled []store.Link // version moved, fields did not (e.g. a vote)
 	err := r.view(func(rd store.Reader) error {
-		return rd.RisksToPush(r.b.Name, f, func(risk model.Risk, l *store.Link) error {
+		return rd.RisksToPush(r.b.Name, f, r.opts.Full, func(risk model.Risk, l *store.Link) error {
+			if visited[risk.ID] {
+				return nil
+			}
 			fields := RiskFields(risk)
 			if !r.b.matches(fields) {
 				return nil
 			}
 			switch {
 			case l == nil || (l.State == store.LinkQuarantined && l.ExternalID == ""):
+				if l != nil && r.opts.Full && l.HubVersion == risk.Version {
+					return nil // refused at create, and unchanged since
+				}
 				batch = append(batch, r.createItem(risk.ID, risk.Key, risk.Version, fields))
 			case l.State == store.LinkPending:
 				return nil // resolvePending decides
 			case l.State == store.LinkOrphaned || l.State == store.LinkDeleted:
-				l.HubVersion = risk.Version
-				settled = append(settled, *l)
+				if l.HubVersion != risk.Version {
+					l.HubVersion = risk.Version
+					settled = append(settled, *l)
+				}
 				return nil
 			default:
 				it, ok := r.updateItem(risk.ID, risk.Key, risk.Version, l, fields)
 				if !ok {
-					l.HubVersion = risk.Version
-					settled = append(settled, *l)
+					if l.HubVersion != risk.Version {
+						l.HubVersion = risk.Version
+						settled = append(settled, *l)
+					}
 					return nil
 				}
 				batch = append(batch, it)
@@ -668,6 +834,75 @@ func (r *run) pushRisks() error {
 		return err
 	}
 	return r.settle(settled)
+}
+
+// revisitHeld goes over the binding's links that hold fields. A pulled
+// value the hub could not take is merged again against the hub as it is now
+// (the hub may take it now, or own the field and win); with a batch (the
+// binding pushes), a pushed value the remote refused is sent again when the
+// value to send changed. It returns the hub ids it looked at.
+func (r *run) revisitHeld(batch *[]pushItem) (map[string]bool, error) {
+	var links []store.Link
+	if err := r.view(func(rd store.Reader) error {
+		return rd.HeldLinks(r.b.Name, func(l store.Link) error { links = append(links, l); return nil })
+	}); err != nil {
+		return nil, err
+	}
+	visited := map[string]bool{}
+	for _, l := range links {
+		if l.State != store.LinkLinked {
+			continue
+		}
+		visited[l.HubID] = true
+		err := r.update(func(tx store.Tx) error {
+			l, err := tx.Link(r.b.Name, l.HubID)
+			if err != nil {
+				return err
+			}
+			risk, err := tx.Risk(l.HubID)
+			if err != nil {
+				return err
+			}
+			pulled := map[string]string{}
+			for f, h := range l.Held {
+				if h.Side == store.HoldPull {
+					pulled[f] = h.Value
+				}
+			}
+			if len(pulled) > 0 {
+				rec := sdk.Record{ExternalID: l.ExternalID, Version: l.RemoteVersion, Marker: l.Base[markerKey], Fields: pulled}
+				fields, unmapped := r.sm.hubFields(pulled)
+				if err := r.mergeRisk(tx, l, risk, rec, fields, unmapped); err != nil {
+					return err
+				}
+				if l, err = tx.Link(r.b.Name, l.HubID); err != nil {
+					return err
+				}
+				if risk, err = tx.Risk(l.HubID); err != nil {
+					return err
+				}
+			}
+			if batch == nil {
+				return nil
+			}
+			if it, ok := r.updateItem(risk.ID, risk.Key, risk.Version, &l, RiskFields(risk)); ok {
+				*batch = append(*batch, it)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	return visited, nil
+}
+
+// heldReason says why a field waits and how it is cleared.
+func heldReason(h store.Hold) string {
+	if h.Side == store.HoldPull {
+		return "the remote's value waits: " + h.Reason + " (it is taken once the hub can take it: change the hub's value, or the remote's)"
+	}
+	return "the remote refused the hub's value: " + h.Reason + " (sent again when the value to send changes, e.g. after fixing map_status, or by sync -full)"
 }
 
 // settle records links whose hub version moved without a field to push
@@ -692,6 +927,7 @@ func (r *run) flush(items []pushItem) error {
 	if len(items) == 0 {
 		return nil
 	}
+	creates := false
 	for _, it := range items {
 		op := "update"
 		var fc []FieldChange
@@ -702,9 +938,12 @@ func (r *run) flush(items []pushItem) error {
 			}
 			fc = append(fc, c)
 		}
+		if it.link != nil && it.link.Base[markerKey] != it.change.Marker {
+			fc = append(fc, FieldChange{Field: "marker", Base: it.link.Base[markerKey], Remote: it.link.Base[markerKey], Hub: it.change.Marker, Apply: Remote})
+		}
 		sort.Slice(fc, func(i, j int) bool { return fc[i].Field < fc[j].Field })
 		if it.change.Op == sdk.OpCreate {
-			op = "create"
+			op, creates = "create", true
 		}
 		if r.opts.Plan { // a run counts what the remote took (pushed)
 			r.countPush(it)
@@ -719,8 +958,8 @@ func (r *run) flush(items []pushItem) error {
 		for _, it := range items {
 			if it.change.Op != sdk.OpCreate {
 				// Record what this update sends, so that a crash before its
-				// result is stored cannot turn a later remote edit back to
-				// the old base into "nothing changed" (see takeRisk).
+				// result is stored is settled by the next pull: a remote
+				// holding the sent value took it (see settleSent).
 				l := *it.link
 				l.Base = copyFields(l.Base)
 				for f, v := range it.sent {
@@ -745,17 +984,28 @@ func (r *run) flush(items []pushItem) error {
 		req.Changes[i] = it.change
 	}
 	var results []sdk.Result
-	if err := r.retry("push", func() (err error) {
+	call := func() (err error) {
 		results, err = r.conn.Push(r.ctx, req)
 		return err
-	}); err != nil {
+	}
+	var err error
+	if creates {
+		// A create is retried only through Find: the call may have created
+		// records before it failed, so its creates stay pending and the next
+		// run's resolve step finds them (or creates them once it knows they
+		// are not there).
+		err = call()
+	} else {
+		err = r.retry("push", call)
+	}
+	if err != nil {
 		return fmt.Errorf("push %d change(s): %w", len(items), err)
 	}
 	if len(results) != len(items) {
 		return fmt.Errorf("push %d change(s): the connector answered %d results", len(items), len(results))
 	}
 	var stale []pushItem
-	err := r.update(func(tx store.Tx) error {
+	err = r.update(func(tx store.Tx) error {
 		for i, it := range items {
 			res := results[i]
 			if res.Err == nil {
@@ -811,7 +1061,8 @@ func (r *run) countPush(it pushItem) {
 	}
 }
 
-// pushed stores a change the remote took.
+// pushed stores a change the remote took, and writes it to the audit log:
+// what the hub did to which remote record.
 func (r *run) pushed(tx store.Tx, it pushItem, res sdk.Result) error {
 	r.countPush(it)
 	l := store.Link{Binding: r.b.Name, HubID: it.hubID, State: store.LinkLinked, HubVersion: it.version}
@@ -824,6 +1075,14 @@ func (r *run) pushed(tx store.Tx, it pushItem, res sdk.Result) error {
 				base[k] = v
 			}
 		}
+		// Sent and taken: a refusal of an earlier value is over.
+		held := map[string]store.Hold{}
+		for f, h := range l.Held {
+			if _, sent := it.sent[f]; !sent || h.Side != store.HoldPush {
+				held[f] = h
+			}
+		}
+		l.Held = held
 	}
 	for k, v := range it.sent {
 		base[k] = v
@@ -841,6 +1100,9 @@ func (r *run) pushed(tx store.Tx, it pushItem, res sdk.Result) error {
 		l.ExternalID = res.ExternalID
 	}
 	l.RemoteVersion = res.Version
+	if err := r.auditPush(tx, it, l.ExternalID); err != nil {
+		return err
+	}
 	if err := tx.PutLink(l); err != nil {
 		if errors.Is(err, store.ErrConflict) {
 			// The remote answered with a record another hub risk is
@@ -854,12 +1116,31 @@ func (r *run) pushed(tx store.Tx, it pushItem, res sdk.Result) error {
 	return nil
 }
 
+// auditPush writes a push the remote took to the audit log: the operation,
+// the connector and remote id, and the fields sent in the remote's spelling.
+func (r *run) auditPush(tx store.Tx, it pushItem, externalID string) error {
+	entity := "risk"
+	if r.b.Kind == sdk.KindSprint {
+		entity = "sprint"
+	}
+	var parts []string
+	for _, f := range sortedKeys(it.change.Fields) {
+		v := it.change.Fields[f]
+		if len(v) > 120 {
+			v = v[:117] + "..."
+		}
+		parts = append(parts, fmt.Sprintf("%s=%q", f, v))
+	}
+	return tx.RecordAudit(model.AuditEntry{Entity: entity, EntityID: it.hubID, Field: "push:" + string(it.change.Op),
+		New: fmt.Sprintf("%s %s: %s", r.b.Connector, externalID, strings.Join(parts, " "))})
+}
+
 // pushFailed handles a change the remote refused.
 func (r *run) pushFailed(tx store.Tx, it pushItem, e *sdk.Error) error {
 	switch e.Class {
 	case sdk.ClassTransient:
 		// A create stays pending (Find resolves it next run); an update is
-		// retried next run since the link's hub version did not move.
+		// sent again next run since the link's hub version did not move.
 		r.res.Counts.Errors++
 		r.log.Warn("push failed, will retry", "key", it.key, "error", e)
 		return nil
@@ -873,12 +1154,34 @@ func (r *run) pushFailed(tx store.Tx, it pushItem, e *sdk.Error) error {
 	}
 	r.res.Counts.Quarantined++
 	r.res.add(Change{Direction: "push", Op: "quarantine", Key: it.key, HubID: it.hubID, ExternalID: it.change.ExternalID, Reason: e.Error()})
-	r.log.Warn("push refused, quarantined", "key", it.key, "error", e)
-	l := store.Link{Binding: r.b.Name, HubID: it.hubID, State: store.LinkQuarantined, HubVersion: it.version, Base: it.sent}
-	if it.link != nil {
-		l = *it.link
-		l.State, l.HubVersion = store.LinkQuarantined, it.version
+	r.log.Warn("push refused", "key", it.key, "error", e)
+	if it.link == nil {
+		// Refused at create: nothing exists remotely; tried again when the
+		// entity changes.
+		return tx.PutLink(store.Link{Binding: r.b.Name, HubID: it.hubID, State: store.LinkQuarantined,
+			HubVersion: it.version, Base: it.sent, Reason: e.Error()})
 	}
-	l.Reason = e.Error()
+	// Refused update: the record stays linked and its other fields keep
+	// syncing; the fields sent wait (push holds) with the reason, the base
+	// stays what both sides last agreed on. A field the remote took after
+	// all shows as agreeing on the next pull and is released there.
+	l := *it.link
+	l.State, l.Reason, l.HubVersion = store.LinkLinked, "", it.version
+	held := map[string]store.Hold{}
+	for f, h := range l.Held {
+		held[f] = h
+	}
+	for f := range it.sent {
+		held[f] = store.Hold{Side: store.HoldPush, Value: it.change.Fields[f], Reason: e.Error(), Since: r.now}
+	}
+	l.Held = held
+	var fields []string
+	for _, f := range sortedKeys(it.sent) {
+		fields = append(fields, fmt.Sprintf("%s=%q", f, it.change.Fields[f]))
+	}
+	if err := tx.RecordAudit(model.AuditEntry{Entity: "risk", EntityID: it.hubID, Field: "push:refused",
+		New: fmt.Sprintf("%s %s: %s; %s", r.b.Connector, it.change.ExternalID, strings.Join(fields, " "), e.Error())}); err != nil {
+		return err
+	}
 	return tx.PutLink(l)
 }
