@@ -549,7 +549,7 @@ func (r *run) pullNew(tx store.Tx, rec sdk.Record, fields map[string]string, ful
 	if hubID := sdk.MarkerID(rec.Marker); hubID != "" && !r.b.AdoptForeign {
 		// Neither linked nor a risk of this hub: another hub's record.
 		return r.quarantine(tx, rec, "", fmt.Sprintf("the record carries the marker %s of another usmhub (or of this hub's store before it was reset): it is left alone; "+
-			"to take it over, set adopt_foreign = true in sync %q", rec.Marker, r.b.Name))
+			"to take it over, set adopt_foreign = true in sync %q and run: usmhub sync -full %s", rec.Marker, r.b.Name, r.b.Name))
 	}
 	if !r.b.matches(fields) {
 		return nil // outside the binding's scope
@@ -1088,10 +1088,22 @@ func (r *run) pushed(tx store.Tx, it pushItem, res sdk.Result) error {
 		base[k] = v
 	}
 	base[markerKey] = it.change.Marker
+	l.RemoteVersion = res.Version
 	if res.Fields != nil {
-		if got, err := r.sm.hub(res.Fields); err == nil {
-			for k, v := range got {
+		// The record as the remote holds it now: the fields sent, as the
+		// remote normalised them, become the base. A field the hub did not
+		// send that differs from the base was changed remotely meanwhile:
+		// the base stays, and the version is forgotten so that the next
+		// pull merges the record instead of taking it for this push's echo.
+		got, err := r.sm.hub(res.Fields)
+		if err != nil {
+			got, _ = r.sm.hubFields(res.Fields)
+		}
+		for k, v := range got {
+			if _, sent := it.sent[k]; sent {
 				base[k] = v
+			} else if bv, known := base[k]; it.link != nil && (!known || bv != v) {
+				l.RemoteVersion = ""
 			}
 		}
 	}
@@ -1099,7 +1111,6 @@ func (r *run) pushed(tx store.Tx, it pushItem, res sdk.Result) error {
 	if res.ExternalID != "" {
 		l.ExternalID = res.ExternalID
 	}
-	l.RemoteVersion = res.Version
 	if err := r.auditPush(tx, it, l.ExternalID); err != nil {
 		return err
 	}
