@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -27,6 +29,9 @@ type connectorSet struct {
 	mu        sync.Mutex
 	instances map[string]*host.Instance
 	secrets   []string
+	// fingerprints identify each launched connector's configuration,
+	// secrets included (a sha256, never the values).
+	fingerprints map[string]string
 }
 
 func newConnectorSet(cfg *config.Config, log hclog.Logger) (*connectorSet, error) {
@@ -34,7 +39,7 @@ func newConnectorSet(cfg *config.Config, log hclog.Logger) (*connectorSet, error
 	if err != nil {
 		return nil, fmt.Errorf("plugin host: %w", err)
 	}
-	return &connectorSet{cfg: cfg, host: h, log: log, instances: map[string]*host.Instance{}}, nil
+	return &connectorSet{cfg: cfg, host: h, log: log, instances: map[string]*host.Instance{}, fingerprints: map[string]string{}}, nil
 }
 
 // get returns the configured connector with that id ("type.name"),
@@ -75,7 +80,18 @@ func (s *connectorSet) get(ctx context.Context, id string) (*host.Instance, erro
 	}
 	s.secrets = append(s.secrets, secrets...)
 	s.instances[id] = inst
+	sum := sha256.Sum256(append([]byte(c.PluginSHA256+"\x00"), sc.JSON()...))
+	s.fingerprints[id] = hex.EncodeToString(sum[:])
 	return inst, nil
+}
+
+// fingerprint identifies a launched connector's configuration, secrets
+// included: a binding paused by a permanent failure tries again as soon as
+// it changes (the key was fixed). Empty before the connector is launched.
+func (s *connectorSet) fingerprint(id string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.fingerprints[id]
 }
 
 // scrub removes the values of sensitive attributes from s.

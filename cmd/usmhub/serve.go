@@ -86,12 +86,16 @@ func runtimeFor(ctx context.Context, cfg *config.Config, log hclog.Logger, m *da
 			if err != nil {
 				return err
 			}
+			b := b
+			b.Fingerprint = cs.fingerprint(s.Connector)
 			res, err := engine.Run(ctx, b, conn, hubsync.Options{})
 			if err != nil {
 				if errors.Is(err, hubsync.ErrBusy) {
 					log.Info("skipped: another run holds the binding", "sync", s.Name)
 					return nil
 				}
+				// An incomplete run (records failed or waiting) is an error
+				// of the job too: /healthz and usmhub_errors_total show it.
 				return errors.New(cs.scrub(err.Error()))
 			}
 			c := res.Counts

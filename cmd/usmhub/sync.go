@@ -24,6 +24,7 @@ func bindingOf(cfg *config.Config, s *config.Sync) hubsync.Binding {
 		Direction: hubsync.Direction(s.Direction), MapStatus: s.MapStatus, Filter: s.Filter,
 		OnDelete: hubsync.OnDelete(s.OnDelete), Schedule: s.Schedule, Lookback: s.Lookback,
 		FullEvery: s.FullEvery, BatchSize: s.BatchSize,
+		MaxDeletePercent: s.MaxDeletePercent, MaxDeleteMin: s.MaxDeleteMin, AdoptForeign: s.AdoptForeign,
 		Authority: hubsync.Authority{Default: hubsync.Side(s.AuthorityDefault), Fields: map[string]hubsync.Side{}},
 	}
 	for f, side := range s.AuthorityFields {
@@ -91,11 +92,14 @@ func runSyncs(ctx context.Context, e *env, names []string, opts hubsync.Options)
 			errs = append(errs, fmt.Errorf("sync %s: %w", s.Name, err))
 			continue
 		}
-		res, err := engine.Run(ctx, bindingOf(cfg, s), conn, opts)
-		results = append(results, res)
+		b := bindingOf(cfg, s)
+		b.Fingerprint = cs.fingerprint(s.Connector)
+		res, err := engine.Run(ctx, b, conn, opts)
 		if err != nil {
-			errs = append(errs, errors.New(cs.scrub(err.Error())))
+			res.Err = cs.scrub(err.Error())
+			errs = append(errs, errors.New(res.Err))
 		}
+		results = append(results, res)
 	}
 	return results, errs, exitOK
 }
@@ -120,7 +124,7 @@ func (planCmd) Run(ctx context.Context, e *env, args []string) int {
 	}
 	changes := false
 	for _, r := range results {
-		changes = changes || r.Counts.Changes()
+		changes = changes || r.Counts.Changes() || r.Waiting.Any() || r.DeleteLimitExceeded
 	}
 	if *asJSON {
 		e.printJSON(results)
@@ -148,15 +152,16 @@ func (syncCmd) Synopsis() string {
 }
 
 func (syncCmd) Run(ctx context.Context, e *env, args []string) int {
-	fs := e.newFlags("sync", "sync [-full] [-force] [-json] [SYNC…]")
-	full := fs.Bool("full", false, "full reconcile: list every remote record, settle deletions")
+	fs := e.newFlags("sync", "sync [-full] [-force] [-allow-deletes] [-json] [SYNC…]")
+	full := fs.Bool("full", false, "full reconcile: list every remote record, compare every linked record field by field, settle deletions, send refused values again")
 	force := fs.Bool("force", false, "run bindings that are paused after repeated failures")
+	allowDeletes := fs.Bool("allow-deletes", false, "confirm a run that deletes or closes more linked records than the sync's max_delete_percent")
 	asJSON := fs.Bool("json", false, "print JSON")
 	names, code, ok := parse(fs, args)
 	if !ok {
 		return code
 	}
-	opts := hubsync.Options{Full: *full, Force: *force}
+	opts := hubsync.Options{Full: *full, Force: *force, AllowDeletes: *allowDeletes}
 	if f, ok := e.stderr.(*os.File); ok && isatty.IsTerminal(f.Fd()) && !*asJSON {
 		last := time.Time{}
 		opts.Progress = func(binding, phase string, n int) {
@@ -189,6 +194,23 @@ func (syncCmd) Run(ctx context.Context, e *env, args []string) int {
 	return exitOK
 }
 
+// printHeld lists the fields that wait after a run, with why and how each
+// clears.
+func printHeld(w io.Writer, r *hubsync.Result) {
+	for _, h := range r.Held {
+		for _, f := range h.Fields {
+			what := fmt.Sprintf("remote %q not taken (hub %q)", f.Remote, f.Hub)
+			if h.Direction == "push" {
+				what = fmt.Sprintf("hub %q refused by the remote (remote %q)", f.Hub, f.Base)
+			}
+			fmt.Fprintf(w, "  held       %s (%s) %s: %s: %s\n", h.Key, h.ExternalID, f.Field, what, h.Reason)
+		}
+	}
+	if r.Waiting.Held > len(r.Held) {
+		fmt.Fprintf(w, "  … %d more held field(s)\n", r.Waiting.Held-len(r.Held))
+	}
+}
+
 // printResult prints a run's summary and, for a plan, its changes.
 func printResult(w io.Writer, r *hubsync.Result, plan bool) {
 	c := r.Counts
@@ -196,11 +218,23 @@ func printResult(w io.Writer, r *hubsync.Result, plan bool) {
 	if plan {
 		head = "plan for"
 	}
+	errs := c.Errors
+	if r.Err != "" && !strings.Contains(r.Err, hubsync.ErrIncomplete.Error()) {
+		errs++ // the run itself failed
+	}
 	fmt.Fprintf(w, "%s %s (run %s, %s): pulled %d; hub: %d created, %d updated, %d deleted; remote: %d created, %d updated; %d conflict(s), %d quarantined, %d error(s)\n",
 		head, r.Binding, r.RunID[:8], r.Duration.Round(time.Millisecond), c.Pulled, c.HubCreates, c.HubUpdates, c.HubDeletes,
-		c.PushCreates, c.PushUpdates, c.Conflicts, c.Quarantined, c.Errors)
+		c.PushCreates, c.PushUpdates, c.Conflicts, c.Quarantined, errs)
+	if r.Err != "" {
+		fmt.Fprintf(w, "  FAILED: %s\n", r.Err)
+	}
+	if wt := r.Waiting; wt.Any() {
+		fmt.Fprintf(w, "  waiting: %d held field(s), %d quarantined record(s), %d pending create(s) (usmhub status %s says what clears each)\n",
+			wt.Held, wt.Quarantined, wt.Pending, r.Binding)
+	}
+	defer printHeld(w, r)
 	if !plan && len(r.Changes) > 20 {
-		fmt.Fprintf(w, "  (%d changes; usmhub log -run %s shows them)\n", len(r.Changes), r.RunID)
+		fmt.Fprintf(w, "  (%d changes; usmhub log -run %s shows them)\n", len(r.Changes), r.RunID[:8])
 		return
 	}
 	for _, ch := range r.Changes {

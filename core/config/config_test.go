@@ -92,7 +92,7 @@ func TestLoadFull(t *testing.T) {
 			AuthorityDefault: "remote", AuthorityFields: map[string]string{"likelihood": "hub", "impact": "hub"},
 			MapStatus: map[string]string{"proposed": "New", "accepted": "Accepted", "realized": "Closed"},
 			Filter:    map[string]string{"kind": "threat"}, OnDelete: "orphan", Schedule: "@every 10m",
-			Lookback: 2 * time.Minute, FullEvery: 12 * time.Hour, BatchSize: 50}},
+			Lookback: 2 * time.Minute, FullEvery: 12 * time.Hour, BatchSize: 50, MaxDeletePercent: 10, MaxDeleteMin: 5}},
 		Reports: []*Report{{
 			Name: "weekly", Kind: "sprint", Initiative: "servicedesk",
 			PublishTo: []string{"redmine.main", "file.local"}, Schedule: "0 8 * * MON",

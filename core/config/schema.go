@@ -100,20 +100,26 @@ type syncSchema struct {
 	Lookback   string             `hcl:"lookback,optional"`
 	FullEvery  string             `hcl:"full_every,optional"`
 	BatchSize  *int               `hcl:"batch_size,optional"`
+	// The deletion limit of one run, and taking over another hub's records.
+	MaxDeletePercent *float64 `hcl:"max_delete_percent,optional"`
+	MaxDeleteMin     *int     `hcl:"max_delete_min,optional"`
+	AdoptForeign     bool     `hcl:"adopt_foreign,optional"`
 
-	NameRange       hcl.Range `hcl:"name,label_range"`
-	KindRange       hcl.Range `hcl:"kind,attr_value_range"`
-	ConnectorRange  hcl.Range `hcl:"connector,attr_value_range"`
-	InitiativeRange hcl.Range `hcl:"initiative,attr_value_range"`
-	DirectionRange  hcl.Range `hcl:"direction,attr_value_range"`
-	MapStatusRange  hcl.Range `hcl:"map_status,attr_value_range"`
-	FilterRange     hcl.Range `hcl:"filter,attr_value_range"`
-	OnDeleteRange   hcl.Range `hcl:"on_delete,attr_value_range"`
-	ScheduleRange   hcl.Range `hcl:"schedule,attr_value_range"`
-	LookbackRange   hcl.Range `hcl:"lookback,attr_value_range"`
-	FullEveryRange  hcl.Range `hcl:"full_every,attr_value_range"`
-	BatchSizeRange  hcl.Range `hcl:"batch_size,attr_value_range"`
-	DefRange        hcl.Range `hcl:",def_range"`
+	NameRange             hcl.Range `hcl:"name,label_range"`
+	KindRange             hcl.Range `hcl:"kind,attr_value_range"`
+	ConnectorRange        hcl.Range `hcl:"connector,attr_value_range"`
+	InitiativeRange       hcl.Range `hcl:"initiative,attr_value_range"`
+	DirectionRange        hcl.Range `hcl:"direction,attr_value_range"`
+	MapStatusRange        hcl.Range `hcl:"map_status,attr_value_range"`
+	FilterRange           hcl.Range `hcl:"filter,attr_value_range"`
+	OnDeleteRange         hcl.Range `hcl:"on_delete,attr_value_range"`
+	ScheduleRange         hcl.Range `hcl:"schedule,attr_value_range"`
+	LookbackRange         hcl.Range `hcl:"lookback,attr_value_range"`
+	FullEveryRange        hcl.Range `hcl:"full_every,attr_value_range"`
+	BatchSizeRange        hcl.Range `hcl:"batch_size,attr_value_range"`
+	MaxDeletePercentRange hcl.Range `hcl:"max_delete_percent,attr_value_range"`
+	MaxDeleteMinRange     hcl.Range `hcl:"max_delete_min,attr_value_range"`
+	DefRange              hcl.Range `hcl:",def_range"`
 }
 
 type authoritySchema struct {

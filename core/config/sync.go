@@ -122,6 +122,19 @@ func (l *loader) syncs(blocks []*syncSchema) {
 			}
 			s.BatchSize = *b.BatchSize
 		}
+		s.MaxDeletePercent, s.MaxDeleteMin, s.AdoptForeign = 10, 5, b.AdoptForeign
+		if b.MaxDeletePercent != nil {
+			if *b.MaxDeletePercent <= 0 || *b.MaxDeletePercent > 100 {
+				l.errorf(b.MaxDeletePercentRange, "Invalid max_delete_percent", "max_delete_percent is %g; use more than 0 and at most 100 (100: no limit).", *b.MaxDeletePercent)
+			}
+			s.MaxDeletePercent = *b.MaxDeletePercent
+		}
+		if b.MaxDeleteMin != nil {
+			if *b.MaxDeleteMin < 0 {
+				l.errorf(b.MaxDeleteMinRange, "Invalid max_delete_min", "max_delete_min is %d; use 0 or more.", *b.MaxDeleteMin)
+			}
+			s.MaxDeleteMin = *b.MaxDeleteMin
+		}
 		l.cfg.Syncs = append(l.cfg.Syncs, s)
 	}
 	l.strategy()

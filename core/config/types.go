@@ -113,8 +113,15 @@ type Sync struct {
 	Lookback         time.Duration
 	FullEvery        time.Duration // how often a full reconcile lists everything (votes and scans: every run)
 	BatchSize        int
-	Range            hcl.Range
-	ConnectorRange   hcl.Range
+	// MaxDeletePercent and MaxDeleteMin bound the linked records one run
+	// may delete or close: MaxDeletePercent of them, and always MaxDeleteMin
+	// (defaults 10 and 5); sync -allow-deletes confirms more.
+	MaxDeletePercent float64
+	MaxDeleteMin     int
+	// AdoptForeign takes over remote records carrying another hub's marker.
+	AdoptForeign   bool
+	Range          hcl.Range
+	ConnectorRange hcl.Range
 }
 
 // Authoritative reports whether the sync's remote side owns its kind.

@@ -103,6 +103,9 @@ type Result struct {
 	// and how each clears (at most MaxChanges; Waiting counts them all).
 	Held      []Change `json:"held,omitempty"`
 	Truncated bool     `json:"truncated,omitempty"`
+	// Err is the run's failure as the caller reports it (secrets scrubbed);
+	// empty when the run succeeded.
+	Err string `json:"error,omitempty"`
 	// DeleteLimitExceeded: (a plan) the run would stop at the binding's
 	// deletion limit; sync -allow-deletes confirms.
 	DeleteLimitExceeded bool          `json:"delete_limit_exceeded,omitempty"`
