@@ -110,7 +110,10 @@ func New(opts Options) (*Host, error) {
 // name (the labels of its connector block), and fingerprints it: the
 // binary must match pinSHA256 when that is set (hex sha256; checked by the
 // Host and again by go-plugin), the handshake must succeed, and Describe
-// must report sdk.ProtocolVersion. Every error names the instance as
+// must report sdk.ProtocolVersion. A plugin whose process exits while it
+// starts (killed, or crashing) is launched again, with the relaunch
+// backoff, up to four launches; then the error is a *StartExitError saying
+// how the process ended. Every error names the instance as
 // "connector <type>.<name>".
 //
 // The instance is not configured yet: call Configure next.
@@ -136,7 +139,7 @@ func (h *Host) Launch(ctx context.Context, typ, name, pinSHA256 string) (*Instan
 		}
 	}
 	i.mu.Lock()
-	err := i.launchLocked(ctx)
+	err := i.startLocked(ctx)
 	i.mu.Unlock()
 	if err != nil {
 		return nil, err

@@ -527,3 +527,94 @@ func TestPluginsDoNotInheritTheHubsEnvironment(t *testing.T) {
 		t.Fatalf("the hub's environment reached the plugin: %v", err)
 	}
 }
+
+// killStartsEnv makes the test connector's next starts die before their
+// handshake, as a plugin killed while it starts: as many as the file it
+// names holds (see the command's doc).
+func killStartsEnv(t *testing.T, n int) (env, file string) {
+	t.Helper()
+	file = filepath.Join(t.TempDir(), "kill-starts")
+	armKills(t, file, n)
+	return "USMHUB_TESTCONNECTOR_KILL_STARTS=" + file, file
+}
+
+func armKills(t *testing.T, file string, n int) {
+	t.Helper()
+	if err := os.WriteFile(file, []byte(strconv.Itoa(n)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func killsLeft(t *testing.T, file string) int {
+	t.Helper()
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// A plugin killed while it starts is launched again, with the relaunch
+// backoff, by Launch and by the relaunch of a call.
+func TestPluginKilledWhileStartingIsRelaunched(t *testing.T) {
+	env, file := killStartsEnv(t, 1)
+	h := newHost(t, Options{Env: []string{env}})
+	i, err := h.Launch(context.Background(), "test", "main", "")
+	if err != nil {
+		t.Fatalf("Launch of a plugin killed once while it started = %v, want it launched again", err)
+	}
+	if n := killsLeft(t, file); n != 0 {
+		t.Fatalf("%d kills left, want 0: the first start was not killed", n)
+	}
+	configure(t, i, nil)
+
+	// Killed while it runs, and once more while it starts again: the next
+	// call relaunches it until it runs.
+	pid := i.Pid()
+	armKills(t, file, 1)
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(5 * time.Second); i.Pid() != 0; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the host did not notice the plugin's death")
+		}
+	}
+	if err := i.Check(context.Background()); err != nil {
+		t.Fatalf("Check after the plugin died, and was killed again while it restarted = %v, want it relaunched", err)
+	}
+	if n := killsLeft(t, file); n != 0 {
+		t.Errorf("%d kills left, want 0: the relaunch was not killed", n)
+	}
+	if p := i.Pid(); p == 0 || p == pid {
+		t.Errorf("Pid() = %d after the relaunch, was %d", p, pid)
+	}
+}
+
+// A plugin that dies at every start fails Launch, after four launches, with
+// an error that names the connector and says what happened, not go-plugin's
+// guesses (architecture, libraries, permissions).
+func TestPluginThatKeepsDyingWhileStarting(t *testing.T) {
+	env, file := killStartsEnv(t, 100)
+	h := newHost(t, Options{Env: []string{env}})
+	_, err := h.Launch(context.Background(), "test", "main", "")
+	want := "connector test.main: the plugin process exited during its handshake (signal: killed), at each of 4 launches in a row (binary " +
+		filepath.Join(binDir, "usmhub-connector-test") + ")"
+	if err == nil || err.Error() != want {
+		t.Fatalf("Launch of a plugin killed at every start = %v\nwant %s", err, want)
+	}
+	var se *StartExitError
+	if !errors.As(err, &se) || !errors.Is(err, ErrPluginExited) || sdk.ClassOf(err) != sdk.ClassTransient {
+		t.Errorf("the error is not a transient *StartExitError wrapping ErrPluginExited: %#v", err)
+	}
+	if n := killsLeft(t, file); n != 96 {
+		t.Errorf("%d kills left of 100, want 96: four launches", n)
+	}
+	if n := len(h.Instances()); n != 0 {
+		t.Errorf("%d instances after a failed launch", n)
+	}
+}

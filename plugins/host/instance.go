@@ -32,6 +32,12 @@ const (
 // to notice the plugin process exited, to tell a crash from a network error.
 const exitGrace = 2 * time.Second
 
+// startAttempts bounds the launches one Launch, or one relaunch, makes of a
+// plugin whose process exits before it is ready (killed, or crashing, while
+// it starts): the first and up to three more, each after the relaunch
+// backoff (0.5s, 1s, 2s).
+const startAttempts = 4
+
 // ErrPluginExited is in the chain of the error of a call during which the
 // connector's plugin process exited (it crashed or was killed). Nothing
 // after the last complete Pull batch was delivered. The error is classed
@@ -60,6 +66,39 @@ func (e *TimeoutError) Error() string {
 func (e *TimeoutError) Unwrap() []error {
 	return []error{context.DeadlineExceeded, &sdk.Error{Class: sdk.ClassTransient, Message: "timed out"}}
 }
+
+// StartExitError is the error of a launch whose plugin process exited
+// before the plugin was ready: it was killed, or crashed, while it started.
+// The host relaunches such a plugin (with the relaunch backoff, up to four
+// launches in a row) before it returns this error. It wraps ErrPluginExited,
+// so it is classed transient.
+type StartExitError struct {
+	Connector string // type.name
+	Binary    string // the plugin binary's path
+	Phase     string // when it exited: "during its handshake", …
+	Status    string // how the process ended ("signal: killed", "exit status 2"); "" when unknown
+	Launches  int    // launches in a row that ended so
+	Stopped   string // why it was not launched again before the limit, if so
+}
+
+func (e *StartExitError) Error() string {
+	status := e.Status
+	if status == "" {
+		status = "exit status unknown"
+	}
+	msg := fmt.Sprintf("connector %s: the plugin process exited %s (%s)", e.Connector, e.Phase, status)
+	if e.Launches > 1 {
+		msg += fmt.Sprintf(", at each of %d launches in a row", e.Launches)
+	}
+	msg += " (binary " + e.Binary + ")"
+	if e.Stopped != "" {
+		msg += "; not launched again: " + e.Stopped
+	}
+	return msg
+}
+
+// Unwrap makes a StartExitError an ErrPluginExited.
+func (e *StartExitError) Unwrap() error { return ErrPluginExited }
 
 // Instance is one configured connector (a connector "<type>" "<name>"
 // block) backed by a plugin process. It implements sdk.Connector, so the
@@ -311,28 +350,11 @@ func (i *Instance) acquire(ctx context.Context) (sdk.Connector, *plugin.Client, 
 		}
 		i.reapLocked()
 	}
-	if i.launches > 0 {
-		wait := time.Until(i.launchedAt.Add(relaunchDelay(i.launches)))
-		if wait > 0 {
-			if dl, ok := ctx.Deadline(); ok && time.Until(dl) < wait {
-				return nil, nil, fmt.Errorf("connector %s: plugin keeps exiting (%d launches in a row); next relaunch in %s: %w",
-					i.ID(), i.launches, wait.Round(time.Millisecond), ErrPluginExited)
-			}
-			i.log.Info("waiting before relaunching the plugin", "wait", wait, "launches", i.launches)
-			t := time.NewTimer(wait)
-			select {
-			case <-t.C:
-			case <-ctx.Done():
-				t.Stop()
-				return nil, nil, fmt.Errorf("connector %s: waiting to relaunch the plugin: %w", i.ID(), ctx.Err())
-			case <-i.done:
-				t.Stop()
-				return nil, nil, fmt.Errorf("connector %s: %w", i.ID(), errClosed)
-			}
-		}
+	if err := i.backoffLocked(ctx); err != nil {
+		return nil, nil, fmt.Errorf("connector %s: %w", i.ID(), err)
 	}
 	i.log.Info("relaunching plugin")
-	if err := i.launchLocked(ctx); err != nil {
+	if err := i.startLocked(ctx); err != nil {
 		return nil, nil, err
 	}
 	if i.config != nil {
@@ -345,6 +367,57 @@ func (i *Instance) acquire(ctx context.Context) (sdk.Connector, *plugin.Client, 
 		}
 	}
 	return i.conn, i.client, nil
+}
+
+// backoffLocked waits until the relaunch backoff allows the next launch.
+// It fails, without waiting, when that is past ctx's deadline, and when ctx
+// ends or the instance closes while it waits.
+func (i *Instance) backoffLocked(ctx context.Context) error {
+	if i.launches == 0 {
+		return nil
+	}
+	wait := time.Until(i.launchedAt.Add(relaunchDelay(i.launches)))
+	if wait <= 0 {
+		return nil
+	}
+	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < wait {
+		return fmt.Errorf("plugin keeps exiting (%d launches in a row); next relaunch in %s: %w",
+			i.launches, wait.Round(time.Millisecond), ErrPluginExited)
+	}
+	i.log.Info("waiting before relaunching the plugin", "wait", wait, "launches", i.launches)
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("waiting to relaunch the plugin: %w", ctx.Err())
+	case <-i.done:
+		return errClosed
+	}
+}
+
+// startLocked launches the plugin and, while its process exits before it
+// is ready (killed or crashing while it starts), launches it again after
+// the relaunch backoff, startAttempts launches at most.
+func (i *Instance) startLocked(ctx context.Context) error {
+	for attempt := 1; ; attempt++ {
+		err := i.launchLocked(ctx)
+		var exited *StartExitError
+		if err == nil || !errors.As(err, &exited) {
+			return err
+		}
+		exited.Launches = attempt
+		if attempt >= startAttempts {
+			i.log.Error("plugin process keeps exiting while it starts; giving up", "phase", exited.Phase, "status", exited.Status, "attempt", attempt)
+			return exited
+		}
+		i.log.Warn("plugin process exited while it started; relaunching it", "phase", exited.Phase, "status", exited.Status, "attempt", attempt)
+		if err := i.backoffLocked(ctx); err != nil {
+			exited.Stopped = err.Error()
+			return exited
+		}
+	}
 }
 
 // relaunchDelay is the least time between the (n-1)-th and the n-th launch
@@ -419,15 +492,30 @@ func (i *Instance) launchLocked(ctx context.Context) error {
 		client.Kill()
 		return err
 	}
+	// exitedAfterHandshake explains a failure after the handshake by the
+	// process's end, if it ended.
+	exitedAfterHandshake := func(phase string, err error) error {
+		if status, ok := processEnd(client, cmd, exitGrace); ok {
+			i.log.Debug("plugin process exited while it started", "phase", phase, "error", err)
+			return &StartExitError{Connector: i.ID(), Binary: bin.Path, Phase: phase, Status: status}
+		}
+		return nil
+	}
 	if err := theLauncher().start(ctx, client); err != nil {
-		return fail(i.startError(bin, err))
+		return fail(i.startError(bin, client, cmd, err))
 	}
 	rpc, err := client.Client()
 	if err != nil {
+		if exited := exitedAfterHandshake("after its handshake, before the hub could connect", err); exited != nil {
+			return fail(exited)
+		}
 		return fail(fmt.Errorf("connector %s: connect to plugin %s: %w", i.ID(), bin.Path, err))
 	}
 	raw, err := rpc.Dispense(sdk.PluginName)
 	if err != nil {
+		if exited := exitedAfterHandshake("after its handshake, before the hub could connect", err); exited != nil {
+			return fail(exited)
+		}
 		return fail(fmt.Errorf("connector %s: plugin %s serves no %q plugin: %w", i.ID(), bin.Path, sdk.PluginName, err))
 	}
 	conn, ok := raw.(sdk.Connector)
@@ -438,6 +526,11 @@ func (i *Instance) launchLocked(ctx context.Context) error {
 	desc, err := conn.Describe(dctx)
 	cancel()
 	if err != nil {
+		if i.exited(client, err) {
+			if exited := exitedAfterHandshake("after its handshake, before it described itself", err); exited != nil {
+				return fail(exited)
+			}
+		}
 		return fail(fmt.Errorf("connector %s: describe: %w", i.ID(), err))
 	}
 	if desc.ProtocolVersion != sdk.ProtocolVersion {
@@ -459,8 +552,39 @@ func (i *Instance) pinMismatch(want string, bin Binary) error {
 
 var pluginVersion = regexp.MustCompile(`incompatible API version with plugin\. Plugin version: (\d+)`)
 
+// handshakeExit matches go-plugin's (v1.8) errors of a Start whose plugin
+// process ended before it printed its handshake line: its stdout closed
+// without a line (go-plugin then blames the architecture, libraries,
+// permissions or protocol, which is misleading for a process that was
+// killed), or it exited before go-plugin read one.
+var handshakeExit = regexp.MustCompile(`plugin exited before we could connect|Failed to read any lines from plugin's stdout`)
+
+// processEnd waits up to grace for client's process to have exited and
+// returns how it ended ("signal: killed", "exit status 2"; "" when go-plugin
+// does not know); ok is false when it still runs.
+func processEnd(client *plugin.Client, cmd *exec.Cmd, grace time.Duration) (status string, ok bool) {
+	deadline := time.Now().Add(grace)
+	for !client.Exited() {
+		if !time.Now().Before(deadline) {
+			return "", false
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	// go-plugin sets Exited after cmd.Wait returned, under its lock:
+	// ProcessState is complete.
+	if cmd.ProcessState == nil {
+		return "", true
+	}
+	return cmd.ProcessState.String(), true
+}
+
 // startError explains why a plugin did not start.
-func (i *Instance) startError(bin Binary, err error) error {
+func (i *Instance) startError(bin Binary, client *plugin.Client, cmd *exec.Cmd, err error) error {
+	if handshakeExit.MatchString(err.Error()) {
+		status, _ := processEnd(client, cmd, exitGrace)
+		i.log.Debug("plugin process exited during its handshake", "status", status, "error", err)
+		return &StartExitError{Connector: i.ID(), Binary: bin.Path, Phase: "during its handshake", Status: status}
+	}
 	switch {
 	case errors.Is(err, plugin.ErrChecksumsDoNotMatch):
 		// The binary changed between our check and go-plugin's.

@@ -6,11 +6,16 @@
 //	USMHUB_TESTCONNECTOR_HANDSHAKE_VERSION  answer the handshake with this protocol version
 //	USMHUB_TESTCONNECTOR_DESCRIBE_VERSION   report this protocol version in Describe
 //	USMHUB_TESTCONNECTOR_BARE=1             serve the bare benchmark baseline (testconnector.BarePlugin)
+//	USMHUB_TESTCONNECTOR_KILL_STARTS=FILE   while FILE holds a number N > 0, write N-1 to it and
+//	                                        SIGKILL this process before the handshake: the next N
+//	                                        starts die as a plugin killed while it starts
 package main
 
 import (
 	"os"
 	"strconv"
+	"strings"
+	"time"
 
 	"github.com/hashicorp/go-plugin"
 	"github.com/usmhub/usmhub/plugins/internal/testconnector"
@@ -18,6 +23,9 @@ import (
 )
 
 func main() {
+	if path := os.Getenv("USMHUB_TESTCONNECTOR_KILL_STARTS"); path != "" {
+		killStart(path)
+	}
 	if v, err := strconv.Atoi(os.Getenv("USMHUB_TESTCONNECTOR_HANDSHAKE_VERSION")); err == nil {
 		sdk.Handshake.ProtocolVersion = uint(v)
 	}
@@ -28,4 +36,25 @@ func main() {
 		return
 	}
 	sdk.Serve(testconnector.New)
+}
+
+// killStart kills this process, before it says anything to the host, when
+// the file at path holds a number above zero, which it decrements first.
+func killStart(path string) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil || n <= 0 {
+		return
+	}
+	if err := os.WriteFile(path, []byte(strconv.Itoa(n-1)), 0o600); err != nil {
+		return
+	}
+	self, err := os.FindProcess(os.Getpid())
+	if err == nil {
+		_ = self.Kill() // SIGKILL on Unix
+	}
+	time.Sleep(time.Minute) // until the signal lands
 }
