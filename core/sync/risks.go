@@ -310,9 +310,21 @@ func (r *run) takeRisk(tx store.Tx, rec sdk.Record, full bool) error {
 // not seen. unmapped are remote fields that could not even be read (a
 // status map_status does not know), with the reason.
 func (r *run) mergeRisk(tx store.Tx, link store.Link, risk model.Risk, rec sdk.Record, fields, unmapped map[string]string) error {
-	base := settleSent(link.Base, fields)
+	base, unconfirmed := settleSent(link.Base, fields)
 	hub := RiskFields(risk)
 	m := Merge(base, hub, fields, r.b.Authority.Owner)
+	for _, f := range sortedKeys(unconfirmed) {
+		// The remote holds the old base: the update never landed, or it
+		// did and someone set the old value back. It is sent again (not
+		// judged a conflict), and the audit log keeps both values.
+		if rv, ok := fields[f]; ok && rv == base[f] && hub[f] != rv {
+			if err := tx.RecordAudit(model.AuditEntry{Entity: "risk", EntityID: risk.ID, Field: "resent:" + f,
+				Old: "remote (" + r.b.Connector + " " + rec.ExternalID + "): " + rv,
+				New: "hub: " + hub[f] + "; an update whose outcome was unknown (its run died) is sent again, over the remote's value if that was a later edit"}); err != nil {
+				return err
+			}
+		}
+	}
 
 	// The holds of fields the remote sent are decided again below; push
 	// holds of fields the remote changed since (or that now agree) are over.
@@ -690,13 +702,14 @@ const markerKey = "@marker"
 const sentPrefix = "@sent:"
 
 // settleSent returns the base to merge against when an update may have been
-// in flight (its run died before storing the result). Where the remote holds
+// in flight (its run died before storing the result), and the fields whose
+// sent value the remote does not hold (unconfirmed). Where the remote holds
 // what was sent, the push landed and that is the base. Elsewhere the last
 // agreed base stays: an unconfirmed push is sent again, not judged — a
 // remote still holding the old base did not change the field, so the hub's
 // value stands, and a conflict needs the remote to differ from the base in
 // that same field.
-func settleSent(base, remote map[string]string) map[string]string {
+func settleSent(base, remote map[string]string) (settled, unconfirmed map[string]string) {
 	out := make(map[string]string, len(base))
 	var sent map[string]string
 	for k, v := range base {
@@ -712,9 +725,14 @@ func settleSent(base, remote map[string]string) map[string]string {
 	for f, v := range sent {
 		if rv, ok := remote[f]; ok && rv == v {
 			out[f] = v
+		} else if ok {
+			if unconfirmed == nil {
+				unconfirmed = map[string]string{}
+			}
+			unconfirmed[f] = v
 		}
 	}
-	return out
+	return out, unconfirmed
 }
 
 func copyFields(f map[string]string) map[string]string {
