@@ -327,7 +327,10 @@ func (r *run) finish(runErr error) {
 		m.AddRecords(r.b.Name, "pull", c.Pulled)
 		m.AddRecords(r.b.Name, "push", c.PushCreates+c.PushUpdates+c.PushDeletes)
 		m.AddConflicts(r.b.Name, c.Conflicts)
-		m.AddErrors(r.b.Name, c.Errors+c.Quarantined)
+		// Records failed in this run, plus what still waits after it: a
+		// binding with held fields or pending creates keeps counting.
+		w := r.res.Waiting
+		m.AddErrors(r.b.Name, c.Errors+w.Held+w.Quarantined+w.Pending)
 	}
 }
 
