@@ -362,11 +362,14 @@ func TestMetrics(t *testing.T) {
 	h.trigger("broken", token)
 	waitFor(t, "both runs", func() bool { return h.job("risks").LastRun != nil && h.job("broken").LastRun != nil })
 
-	if j := h.job("broken"); j.LastError == nil || *j.LastError != "boom" || j.LastSuccess != nil {
-		t.Errorf("/healthz broken = %+v, want last_error boom and no success", j)
+	if j := h.job("broken"); j.LastError == nil || *j.LastError != "boom" || j.LastSuccess != nil || j.OK {
+		t.Errorf("/healthz broken = %+v, want last_error boom, no success, not ok", j)
 	}
-	if j := h.job("risks"); j.LastError != nil || j.LastSuccess == nil || j.LastDurationSeconds == nil {
+	if j := h.job("risks"); j.LastError != nil || j.LastSuccess == nil || j.LastDurationSeconds == nil || !j.OK {
 		t.Errorf("/healthz risks = %+v, want a success", j)
+	}
+	if got := h.health().Status; got != "degraded" {
+		t.Errorf("/healthz status = %q with a failed job, want degraded", got)
 	}
 
 	code, hdr, body := h.do("GET", "/metrics", "")

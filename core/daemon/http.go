@@ -19,8 +19,9 @@ import (
 
 // Health is the body of GET /healthz.
 type Health struct {
-	// Status is "ok" whenever the daemon answers; a job's failures show in
-	// its own fields, not here.
+	// Status is "ok" when every job's last run succeeded (or none ran
+	// yet), else "degraded": a job failed, or its sync left records failed
+	// or waiting. The answer is 200 either way: the daemon itself is up.
 	Status string `json:"status"`
 	// Jobs are the configured jobs, sorted by name.
 	Jobs []JobHealth `json:"jobs"`
@@ -32,6 +33,8 @@ type JobHealth struct {
 	// Name and Spec are the job's name and cron schedule.
 	Name string `json:"name"`
 	Spec string `json:"spec"`
+	// OK is false when the last finished run failed.
+	OK bool `json:"ok"`
 	// Running is true while a run is under way.
 	Running bool `json:"running"`
 	// LastRun is when the last finished run started.
@@ -126,7 +129,7 @@ func (d *daemon) handleHealthz(w http.ResponseWriter, r *http.Request) {
 	h := Health{Status: "ok", Jobs: make([]JobHealth, 0, len(jobs))}
 	d.statusMu.Lock()
 	for _, j := range jobs {
-		jh := JobHealth{Name: j.Name, Spec: j.Spec, Running: j.Running}
+		jh := JobHealth{Name: j.Name, Spec: j.Spec, Running: j.Running, OK: true}
 		if !j.Next.IsZero() {
 			jh.NextRun = ptr(j.Next)
 		}
@@ -135,6 +138,7 @@ func (d *daemon) handleHealthz(w http.ResponseWriter, r *http.Request) {
 			jh.LastDurationSeconds = ptr(st.lastDuration.Seconds())
 			if st.lastError != "" {
 				jh.LastError = ptr(st.lastError)
+				jh.OK, h.Status = false, "degraded"
 			}
 			if !st.lastSuccess.IsZero() {
 				jh.LastSuccess = ptr(st.lastSuccess)
