@@ -184,6 +184,9 @@ func TestFaultKillLoop(t *testing.T) {
 		runAndKill(t, h, plugin, lr, delay)
 		runTime += lr.end.Sub(lr.start)
 		lr.faults = p.eventsSince(faultsBefore)
+		if lr.completedCleanly() {
+			lr.hub = h.risksByKey() // what a completed sync left, for the evidence
+		}
 		if lr.killed {
 			kills++
 			lr.kill = kills
@@ -243,10 +246,29 @@ func TestFaultKillLoop(t *testing.T) {
 		keyOf[r.ID] = k
 	}
 	var conflicts []conflictEntry
+	otherAudit := map[string][]string{} // key/field → sync entries of other kinds (e.g. resent:<field>)
 	for _, a := range audit {
-		if f, ok := strings.CutPrefix(a.Field, "conflict:"); ok {
+		kind, f, ok := strings.Cut(a.Field, ":")
+		switch {
+		case !ok:
+		case kind == "conflict":
 			conflicts = append(conflicts, conflictEntry{at: a.At, key: keyOf[a.EntityID], field: f, old: a.Old, new: a.New, run: a.RunID})
+		default:
+			otherAudit[keyOf[a.EntityID]+"/"+f] = append(otherAudit[keyOf[a.EntityID]+"/"+f],
+				fmt.Sprintf("%s at %s: %s / %s", a.Field, a.At.Format("15:04:05.000"), a.Old, a.New))
 		}
+	}
+	// afterCompleted says what the hub held of a field after the last clean
+	// sync before t.
+	afterCompleted := func(key, field string, t time.Time) string {
+		r := lastCompletedBefore(runs, t)
+		if r == nil {
+			return "no sync completed before"
+		}
+		if r.hub == nil {
+			return fmt.Sprintf("the last completed sync was round %d", r.round)
+		}
+		return fmt.Sprintf("after the last completed sync (round %d, ended %s) the hub held %q", r.round, r.end.Format("15:04:05.000"), hubValue(r.hub[key], field))
 	}
 	if st.Health != "ok" || len(st.Quarantined) > 0 || st.Links["linked"] != n {
 		t.Errorf("status after the loop settled: %s; want ok, %d linked, nothing quarantined; quarantined: %+v", st, n, st.Quarantined)
@@ -288,15 +310,25 @@ func TestFaultKillLoop(t *testing.T) {
 			continue
 		}
 		lost++
-		t.Errorf("LOST: edit %s by %s at round %d (after kill %d): hub has %q, Redmine has %q%s, no conflict logged holding %q; edits of the field: %s; runs since: %s",
-			last, last.side, last.round, last.kills, hv, rv, doubled[last.key], last.value, editChain(edits), runsAfter(runs, last.at, 5))
+		then := "no sync completed cleanly after it in the loop"
+		for _, r := range runs {
+			if r.completedCleanly() && r.hub != nil && r.start.After(last.at) {
+				then = fmt.Sprintf("after the next completed sync (round %d) the hub held %q", r.round, hubValue(r.hub[last.key], last.field))
+				break
+			}
+		}
+		t.Errorf("LOST: edit %s by %s at round %d (after kill %d): hub has %q, Redmine has %q%s, no conflict logged holding %q; %s; edits of the field: %s; other audit entries: %v; runs since: %s",
+			last, last.side, last.round, last.kills, hv, rv, doubled[last.key], last.value, then, editChain(edits), otherAudit[kf], runsAfter(runs, last.at, 5))
 	}
 
 	// No spurious conflict: a conflict needs both sides to have edited the
 	// field since the last completed sync.
 	spurious := 0
 	for _, c := range conflicts {
-		from := lastCompletedBefore(runs, c.at)
+		var from time.Time
+		if r := lastCompletedBefore(runs, c.at); r != nil {
+			from = r.end
+		}
 		sides := map[string]bool{}
 		for _, e := range led.byField[c.key+"/"+c.field] {
 			if e.at.After(from) && e.at.Before(c.at) {
@@ -307,12 +339,9 @@ func TestFaultKillLoop(t *testing.T) {
 			continue
 		}
 		spurious++
-		var edited []string
-		for _, e := range led.byField[c.key+"/"+c.field] {
-			edited = append(edited, fmt.Sprintf("%s→%q by %s at round %d", e.old, e.value, e.side, e.round))
-		}
-		t.Errorf("SPURIOUS conflict on %s %s logged at %s (run %.8s): only %v edited it since the last completed sync (ended %s); edits of the field: %v; conflict: %s / %s",
-			c.key, c.field, c.at.Format("15:04:05.000"), c.run, keysOf(sides), from.Format("15:04:05.000"), edited, c.old, c.new)
+		t.Errorf("SPURIOUS conflict on %s %s logged at %s (run %.8s): only %v edited it since the last completed sync; %s; edits of the field: %s; conflict: %s / %s; runs before it: %s",
+			c.key, c.field, c.at.Format("15:04:05.000"), c.run, keysOf(sides), afterCompleted(c.key, c.field, c.at),
+			editChain(led.byField[c.key+"/"+c.field]), c.old, c.new, runsAfter(runs, from, 4))
 	}
 
 	// Sides agree on every synced field of every risk.
@@ -419,7 +448,7 @@ func (l *editLedger) count(side string) int {
 func editChain(edits []edit) string {
 	parts := make([]string, len(edits))
 	for i, e := range edits {
-		parts[i] = fmt.Sprintf("%q→%q by %s at round %d", e.old, e.value, e.side, e.round)
+		parts[i] = fmt.Sprintf("%q→%q by %s at round %d (%s)", e.old, e.value, e.side, e.round, e.at.Format("15:04:05.000"))
 	}
 	return strings.Join(parts, ", ")
 }
@@ -435,6 +464,7 @@ type loopRun struct {
 	run        syncRun
 	faults     []faultEvent
 	final      bool
+	hub        map[string]hubRiskID // after a clean completion
 }
 
 func (r *loopRun) String() string {
@@ -469,11 +499,11 @@ func (r *loopRun) completedCleanly() bool {
 // hubExited: usmhub ended by itself (its connector may have been killed).
 func (r *loopRun) hubExited() bool { return !(r.killed && r.victim == "usmhub") }
 
-func lastCompletedBefore(runs []*loopRun, t time.Time) time.Time {
-	var last time.Time
+func lastCompletedBefore(runs []*loopRun, t time.Time) *loopRun {
+	var last *loopRun
 	for _, r := range runs {
-		if r.completedCleanly() && r.end.Before(t) && r.end.After(last) {
-			last = r.end
+		if r.completedCleanly() && r.end.Before(t) && (last == nil || r.end.After(last.end)) {
+			last = r
 		}
 	}
 	return last
