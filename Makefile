@@ -32,6 +32,7 @@ tour: build
 	./examples/tour.sh $(BIN)/usmhub /tmp/usmhub-tour/usmhub.hcl
 
 vet:
+	$(GO) mod tidy -diff || { echo "go.mod/go.sum are not tidy: run go mod tidy"; exit 1; }
 	$(GO) vet ./...
 	@test -z "$$(gofmt -l $$(git ls-files '*.go' | grep -v '\.pb\.go$$'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go' | grep -v '\.pb\.go$$'); exit 1; }
 

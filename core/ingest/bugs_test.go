@@ -2,29 +2,20 @@ package ingest
 
 import (
 	"fmt"
-	"os"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 )
 
-// The tests in this file pin bugs that are reported but not fixed yet. They
-// state the behaviour we want and fail on the code as it is, so they skip
-// unless USMHUB_KNOWN_BUGS=1. Whoever fixes a bug removes its knownBug call.
-
-func knownBug(t *testing.T, what string) {
-	t.Helper()
-	if os.Getenv("USMHUB_KNOWN_BUGS") == "" {
-		t.Skipf("known bug, not fixed yet (USMHUB_KNOWN_BUGS=1 runs this test): %s", what)
-	}
-}
+// The tests in this file pin bugs that were reported and fixed: they state
+// the behaviour we want and failed on the code as it was.
 
 // After a JSON syntax error the reader must end: encoding/json's Decoder
 // keeps returning the same error while More still reports true, so a caller
 // that goes on after a *RowError (usmhub risk import does) loops until it
 // runs out of memory.
-func TestKnownBugJSONSyntaxErrorEndsTheInput(t *testing.T) {
+func TestFixedBugJSONSyntaxErrorEndsTheInput(t *testing.T) {
 	got, err := readRisks(t, "f.json", `[{"title": "A"}, {"title": }, {"title": "C"}]`)
 	if err != nil {
 		return // a fatal error ends the input too
@@ -40,7 +31,7 @@ func TestKnownBugJSONSyntaxErrorEndsTheInput(t *testing.T) {
 // reading Offset bytes" is one past the character; UnmarshalTypeError's
 // Offset is relative to the element. The further into the array, the
 // further off the position.
-func TestKnownBugJSONSyntaxPositions(t *testing.T) {
+func TestFixedBugJSONSyntaxPositions(t *testing.T) {
 	var many strings.Builder
 	many.WriteString("[\n")
 	for i := range 100 {
@@ -73,7 +64,7 @@ func TestKnownBugJSONSyntaxPositions(t *testing.T) {
 // A JSON inventory that is cut off, or has data after its array, is
 // imported as if it were whole: Next stops at the first More() == false and
 // never reads the closing ']' or what follows it.
-func TestKnownBugJSONTruncatedOrTrailing(t *testing.T) {
+func TestFixedBugJSONTruncatedOrTrailing(t *testing.T) {
 	for _, tt := range []struct{ name, in, at string }{
 		{"cut off", `[{"title": "A"}`, "f.json:1,16: "},
 		{"cut off inside an element", `[{"title": "A"}, {"title"`, "f.json:1,26: "},
@@ -90,7 +81,7 @@ func TestKnownBugJSONTruncatedOrTrailing(t *testing.T) {
 // A UTF-8 BOM, which the CSV reader skips, makes a JSON inventory fail with
 // "invalid character 'ï'", and a JSON inventory with a BOM whose name does
 // not end in .json is read as CSV.
-func TestKnownBugJSONWithBOM(t *testing.T) {
+func TestFixedBugJSONWithBOM(t *testing.T) {
 	want := read{Rows: []row{{Pos{1, 2}, def("A"), []string{"title"}}}}
 	for _, name := range []string{"f.json", "f.txt"} {
 		got, err := readRisks(t, name, "\ufeff[{\"title\": \"A\"}]")
@@ -105,7 +96,7 @@ func TestKnownBugJSONWithBOM(t *testing.T) {
 }
 
 // An empty .json file fails with "f.json: EOF".
-func TestKnownBugEmptyJSON(t *testing.T) {
+func TestFixedBugEmptyJSON(t *testing.T) {
 	_, err := readRisks(t, "f.json", " \n")
 	if err == nil || !strings.Contains(err.Error(), "empty") {
 		t.Errorf("error %v, want one saying that the file is empty", err)
@@ -114,7 +105,7 @@ func TestKnownBugEmptyJSON(t *testing.T) {
 
 // isJSON reads past leading white space to sniff the format and drops it,
 // so every line number of a file that starts with blank lines is off.
-func TestKnownBugLeadingBlankLines(t *testing.T) {
+func TestFixedBugLeadingBlankLines(t *testing.T) {
 	got, err := readRisks(t, "f.csv", "\n\ntitle,likelihood\nA,9\n")
 	if err != nil {
 		t.Fatal(err)
@@ -135,7 +126,7 @@ func TestKnownBugLeadingBlankLines(t *testing.T) {
 // +Inf passes it too, so they reach the store, and the priority policy then
 // fails on every such risk. Scan scores take NaN and ±Inf, and a comparison
 // with them cannot be written as JSON.
-func TestKnownBugNonFiniteNumbers(t *testing.T) {
+func TestFixedBugNonFiniteNumbers(t *testing.T) {
 	got, err := readRisks(t, "f.csv", "title,effort\nA,NaN\nB,Inf\nC,+infinity\n")
 	if err != nil {
 		t.Fatal(err)
@@ -158,7 +149,7 @@ func TestKnownBugNonFiniteNumbers(t *testing.T) {
 // row.Err is called with the original); arrays and objects are described
 // with Go type names; a field given twice (in any case) silently keeps the
 // last value where CSV says "column appears twice".
-func TestKnownBugJSONFieldErrors(t *testing.T) {
+func TestFixedBugJSONFieldErrors(t *testing.T) {
 	got, err := readRisks(t, "f.json", `[{"title": "A", "Prio": 1, "likelihood": [1], "impact": {"x": 1}}, {"title": "B", "Title": "C"}]`)
 	if err != nil {
 		t.Fatal(err)
@@ -176,7 +167,7 @@ func TestKnownBugJSONFieldErrors(t *testing.T) {
 
 // A dimension scored three times: the third row should name the first
 // line, as the second does; seen[dim] is overwritten with every row.
-func TestKnownBugScanTripleDuplicate(t *testing.T) {
+func TestFixedBugScanTripleDuplicate(t *testing.T) {
 	_, err := ReadScanScores("f.csv", strings.NewReader("dimension,score\nagree,1\nagree,2\nagree,3\n"))
 	want := []string{
 		`f.csv:3,1: dimension: "agree" is already scored on line 2`,

@@ -11,22 +11,14 @@ import (
 	"github.com/usmhub/usmhub/core/config"
 )
 
-// The tests in this file pin bugs that are reported but not fixed yet. They
-// state the behaviour we want and fail on the code as it is, so they skip
-// unless USMHUB_KNOWN_BUGS=1. Whoever fixes a bug removes its knownBug call.
-
-func knownBug(t *testing.T, what string) {
-	t.Helper()
-	if os.Getenv("USMHUB_KNOWN_BUGS") == "" {
-		t.Skipf("known bug, not fixed yet (USMHUB_KNOWN_BUGS=1 runs this test): %s", what)
-	}
-}
+// The tests in this file pin bugs that were reported and fixed: they state
+// the behaviour we want and failed on the code as it was.
 
 // A configured connector the caller says nothing about was not checked;
 // today it counts as healthy. The daemon's scheduled readiness reports pass
 // no health at all (cmd/usmhub/serve.go:106), so they tell the stakeholders
 // that the connectors are healthy without having tried one.
-func TestKnownBugConnectorWithoutHealthIsUnchecked(t *testing.T) {
+func TestFixedBugConnectorWithoutHealthIsUnchecked(t *testing.T) {
 	checks := evaluate(t, "ready.hcl", nil, nil)
 	want := Check{Precondition: 5, Name: "coordination tools", Status: Warn,
 		Reason: "strategy erp with file.local; not checked: file.local",
@@ -40,7 +32,7 @@ func TestKnownBugConnectorWithoutHealthIsUnchecked(t *testing.T) {
 // priority example quotes the expression, which makes it a string (refused:
 // a policy must yield a number), and the report example puts several
 // attributes on one line, which HCL does not allow.
-func TestKnownBugNextStepsAreValidConfig(t *testing.T) {
+func TestFixedBugNextStepsAreValidConfig(t *testing.T) {
 	checks := evaluate(t, "bare.hcl", nil, nil)
 	for _, c := range []Check{checks[7], checks[8]} {
 		_, example, ok := strings.Cut(c.Next, "e.g. ")
