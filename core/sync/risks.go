@@ -282,9 +282,10 @@ func (r *run) takeRisk(tx store.Tx, rec sdk.Record, full bool) error {
 		return seen()
 	case rec.Deleted:
 		return r.remoteDeleted(tx, link, "deleted remotely")
-	case !full && link.RemoteVersion != "" && link.RemoteVersion == rec.Version:
-		// Nothing new: this is what stops echoes. A full reconcile merges
-		// every record anyway, so drift a version hides is settled too.
+	case link.RemoteVersion != "" && link.RemoteVersion == rec.Version && (!full || agrees(link, fields, unmapped)):
+		// Nothing new: this is what stops echoes. A full reconcile also
+		// compares the fields with the base, so drift a version hides (a
+		// push that did not land as answered) is merged and settled.
 		return seen()
 	}
 	risk, err := tx.Risk(link.HubID)
@@ -433,6 +434,20 @@ func (r *run) mergeRisk(tx store.Tx, link store.Link, risk model.Risk, rec sdk.R
 		link.HubVersion = risk.Version // in agreement; otherwise push sends the hub's side
 	}
 	return tx.PutLink(link)
+}
+
+// agrees reports whether a remote record's fields are all the link's base:
+// nothing to merge on the remote's side.
+func agrees(l store.Link, fields, unmapped map[string]string) bool {
+	if len(unmapped) > 0 || len(l.Held) > 0 {
+		return false
+	}
+	for f, v := range fields {
+		if bv, ok := l.Base[f]; !ok || bv != v {
+			return false
+		}
+	}
+	return true
 }
 
 // takeFields applies the remote's fields to risk where the hub can take

@@ -295,3 +295,52 @@ func TestPushesAudited(t *testing.T) {
 		t.Errorf("the update push is not in the risk's audit log")
 	}
 }
+
+// Whatever differs between the hub and the remote after a run is settled
+// by a full reconcile, which compares every linked record field by field:
+// here a hub change the link wrongly records as synced (what a cleared
+// quarantine used to leave), and a base that does not hold the hub's value.
+func TestFullReconcileSettlesDrift(t *testing.T) {
+	h := newHub(t)
+	conn, dir := faultInProcess(t, nil)
+	s := faultSide(t, conn, dir)
+	b := riskBinding("risks")
+	a, c := h.addRisk("A"), h.addRisk("C")
+	h.sync(b, conn)
+	a = h.editRisk(a.ID, func(r *model.Risk) { r.Status = model.Rejected })
+	extC := h.link(b.Name, c.ID).ExternalID
+	err := h.st.Update(context.Background(), store.Actor{Name: "test"}, func(tx store.Tx) error {
+		la, err := tx.Link(b.Name, a.ID)
+		if err != nil {
+			return err
+		}
+		la.HubVersion = a.Version // as if pushed
+		if err := tx.PutLink(la); err != nil {
+			return err
+		}
+		lc, err := tx.Link(b.Name, c.ID)
+		if err != nil {
+			return err
+		}
+		lc.Base[sdk.FieldImpact] = "5" // as if the remote's 5 were agreed
+		return tx.PutLink(lc)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	editRemote(t, dir, func(st *faultconnector.State) error {
+		st.Records[extC].Fields[sdk.FieldImpact] = "5" // no new version
+		return nil
+	})
+	noChanges(t, h.sync(b, conn)) // an incremental run cannot see it
+	res := h.sync(b, conn, Options{Full: true})
+	if got := s.byID(t, h.link(b.Name, a.ID).ExternalID).fields["status"]; got != "rejected" || res.Counts.PushUpdates < 1 {
+		t.Errorf("remote status of A = %q, counts %+v; want the hub's rejected pushed", got, res.Counts)
+	}
+	// The base says the remote's 5 is agreed, so the hub's 3 is the
+	// change: sent. Either way both sides must agree afterwards.
+	if hub, remote := h.risk(c.ID).Impact, s.byID(t, extC).fields["impact"]; strconv.Itoa(hub) != remote {
+		t.Errorf("impact of C: hub %d, remote %q; want them to agree", hub, remote)
+	}
+	noChanges(t, h.sync(b, conn, Options{Full: true}))
+}
