@@ -296,14 +296,14 @@ func (r *run) sprints() error {
 				batch = append(batch, r.createItem(s.ID, sprintKey(s), s.Version, SprintFields(s)))
 			case err != nil:
 				return err
-			case l.HubVersion == s.Version || l.State == store.LinkPending || l.State == store.LinkOrphaned || l.State == store.LinkDeleted:
+			case (l.HubVersion == s.Version && !r.opts.Full && len(l.Held) == 0) || l.State == store.LinkPending || l.State == store.LinkOrphaned || l.State == store.LinkDeleted:
 			case l.State == store.LinkQuarantined && l.ExternalID == "":
 				// Refused at create; the sprint changed since: try again.
 				batch = append(batch, r.createItem(s.ID, sprintKey(s), s.Version, SprintFields(s)))
 			default:
 				if it, ok := r.updateItem(s.ID, sprintKey(s), s.Version, &l, SprintFields(s)); ok {
 					batch = append(batch, it)
-				} else {
+				} else if l.HubVersion != s.Version {
 					l.HubVersion = s.Version
 					settled = append(settled, l)
 				}

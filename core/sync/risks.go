@@ -1163,10 +1163,6 @@ func (r *run) pushed(tx store.Tx, it pushItem, res sdk.Result) error {
 // auditPush writes a push the remote took to the audit log: the operation,
 // the connector and remote id, and the fields sent in the remote's spelling.
 func (r *run) auditPush(tx store.Tx, it pushItem, externalID string) error {
-	entity := "risk"
-	if r.b.Kind == sdk.KindSprint {
-		entity = "sprint"
-	}
 	var parts []string
 	for _, f := range sortedKeys(it.change.Fields) {
 		v := it.change.Fields[f]
@@ -1175,8 +1171,16 @@ func (r *run) auditPush(tx store.Tx, it pushItem, externalID string) error {
 		}
 		parts = append(parts, fmt.Sprintf("%s=%q", f, v))
 	}
-	return tx.RecordAudit(model.AuditEntry{Entity: entity, EntityID: it.hubID, Field: "push:" + string(it.change.Op),
+	return tx.RecordAudit(model.AuditEntry{Entity: r.entity(), EntityID: it.hubID, Field: "push:" + string(it.change.Op),
 		New: fmt.Sprintf("%s %s: %s", r.b.Connector, externalID, strings.Join(parts, " "))})
+}
+
+// entity names the binding's kind of hub entity in the audit log.
+func (r *run) entity() string {
+	if r.b.Kind == sdk.KindSprint {
+		return "sprint"
+	}
+	return "risk"
 }
 
 // pushFailed handles a change the remote refused.
@@ -1223,7 +1227,7 @@ func (r *run) pushFailed(tx store.Tx, it pushItem, e *sdk.Error) error {
 	for _, f := range sortedKeys(it.sent) {
 		fields = append(fields, fmt.Sprintf("%s=%q", f, it.change.Fields[f]))
 	}
-	if err := tx.RecordAudit(model.AuditEntry{Entity: "risk", EntityID: it.hubID, Field: "push:refused",
+	if err := tx.RecordAudit(model.AuditEntry{Entity: r.entity(), EntityID: it.hubID, Field: "push:refused",
 		New: fmt.Sprintf("%s %s: %s; %s", r.b.Connector, it.change.ExternalID, strings.Join(fields, " "), e.Error())}); err != nil {
 		return err
 	}
