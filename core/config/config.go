@@ -39,17 +39,27 @@ var (
 )
 
 // Load reads, decodes and checks the config file at path: a native HCL file,
-// or HCL's JSON form when the name ends in ".json". On any problem it returns
+// or HCL's JSON form when the name ends in ".json". A file larger than
+// MaxConfigBytes, or nested or chained beyond MaxNesting or MaxOperators,
+// is refused before it is parsed. On any problem it returns
 // a *DiagError with every diagnostic found; their file names are path as
 // given. Relative paths in the config resolve from the file's folder.
 func Load(path string) (*Config, error) {
 	parser := hclparse.NewParser()
+	src, diags := readConfig(path)
+	if diags.HasErrors() {
+		return nil, &DiagError{Diags: diags, Files: parser.Files()}
+	}
+	// The guard runs before the parser: see MaxNesting.
 	var file *hcl.File
-	var diags hcl.Diagnostics
 	if strings.HasSuffix(path, ".json") {
-		file, diags = parser.ParseJSONFile(path)
+		if diags = guardJSON(src, path); !diags.HasErrors() {
+			file, diags = parser.ParseJSON(src, path)
+		}
 	} else {
-		file, diags = parser.ParseHCLFile(path)
+		if diags = guardHCL(src, path); !diags.HasErrors() {
+			file, diags = parser.ParseHCL(src, path)
+		}
 	}
 	if diags.HasErrors() {
 		sortDiagnostics(diags)
