@@ -417,6 +417,10 @@ func TestFault429RetryAfter(t *testing.T) {
 	if first.code != 0 || first.counts["errors"] != 0 || first.counts["push_creates"] != n {
 		t.Errorf("the sync that met 429 with Retry-After did not complete: %s; want exit 0 and %d creates", first, n)
 	}
+	p.passThrough()
+	if runs, ok := h.settle(4); !ok {
+		t.Fatalf("the syncs after the creates did not settle: %s", runs[len(runs)-1])
+	}
 
 	h.ok("risk", "update", "R-1", "-likelihood", "4")
 	put := &faultRule{Method: "PUT", Path: re(`^/issues/\d+\.json$`), Fault: fault429, Count: 2, RetryAfter: 1, Name: "update rate-limited twice"}
