@@ -3,11 +3,10 @@
 // risk's attributes, compiled once when the config loads, and the choice of
 // a sprint's risks by that policy within a capacity.
 //
-// Compile also translates a native-syntax policy into Go closures, so that
-// Score can rank 100k risks in well under a second. A policy or a risk the
-// closures cannot score as HCL does is scored by HCL: either way Score gives
-// the same errors, and scores equal to HCL's or, after inexact arithmetic
-// such as 1/3, within a relative 1e-12 of them.
+// Score evaluates the policy with HCL's own evaluator and remembers each
+// score by the attributes the policy reads, which risks largely share: a
+// sprint plan over 100k risks is dominated by reading the store, not by
+// scoring (see docs/BENCHMARKS.md).
 //
 // It reads risks (core/model) but never stores anything.
 package priority

@@ -36,13 +36,23 @@ var functions = map[string]function.Function{
 	"pow":   stdlib.PowFunc,
 }
 
-var allowed = func() map[string]bool {
-	m := make(map[string]bool, len(Attributes))
-	for _, a := range Attributes {
-		m[a] = true
-	}
-	return m
-}()
+// The bits of Policy.uses, one per name of Attributes.
+const (
+	useLikelihood uint8 = 1 << iota
+	useImpact
+	useEffort
+	useVotes
+	useKind
+	useProcess
+	useSource
+	useAgeDays
+)
+
+// attrBit maps each name of Attributes to its bit in Policy.uses.
+var attrBit = map[string]uint8{
+	"likelihood": useLikelihood, "impact": useImpact, "effort": useEffort, "votes": useVotes,
+	"kind": useKind, "process": useProcess, "source": useSource, "age_days": useAgeDays,
+}
 
 // sample is the risk a policy is tried on when it is compiled.
 var sample = Inputs{
@@ -50,8 +60,8 @@ var sample = Inputs{
 	Kind: string(model.Threat), Process: string(model.Improve), Source: "scan", AgeDays: 30,
 }
 
-// Policy is a compiled priority policy. It is immutable and safe for
-// concurrent use.
+// Policy is a compiled priority policy. It is safe for concurrent use and
+// immutable but for the scores it remembers (see Score).
 type Policy struct {
 	// Name is the priority block's label; Description its description.
 	Name        string
@@ -61,9 +71,11 @@ type Policy struct {
 	Text string
 
 	expr hcl.Expression
-	// fast is the policy compiled to closures, nil when it has no fast
-	// path (see fast.go); Score then always evaluates with HCL.
-	fast *fastPath
+	// uses has a bit per attribute the expression refers to (see attrBit):
+	// a score depends only on those, so they alone key the cache.
+	uses uint8
+	// cache holds scores by the inputs the expression reads.
+	cache *scoreCache
 }
 
 // Compile checks a policy expression and returns the policy. src is the
@@ -72,12 +84,6 @@ type Policy struct {
 // It rejects references to anything but the risk attributes in Attributes
 // (one diagnostic per reference, at the reference), and an expression that
 // does not yield a known number for a sample risk.
-//
-// A native-syntax expression made of literals, attribute references,
-// operators, conditionals and the functions in Functions is also compiled
-// to Go closures, which Score uses instead of HCL whenever they can settle
-// a score as HCL would; other expressions (e.g. JSON syntax, templates with
-// interpolations, null, collections) are always evaluated by HCL.
 func Compile(name, description string, expr hcl.Expression, src []byte) (*Policy, hcl.Diagnostics) {
 	if expr == nil {
 		return nil, hcl.Diagnostics{{
@@ -87,9 +93,11 @@ func Compile(name, description string, expr hcl.Expression, src []byte) (*Policy
 		}}
 	}
 	var diags hcl.Diagnostics
+	var uses uint8
 	for _, tr := range expr.Variables() {
 		root := tr.RootName()
-		if allowed[root] {
+		if bit, ok := attrBit[root]; ok {
+			uses |= bit
 			continue
 		}
 		rng := tr.SourceRange()
@@ -111,6 +119,8 @@ func Compile(name, description string, expr hcl.Expression, src []byte) (*Policy
 		Description: description,
 		Text:        string(expr.Range().SliceBytes(src)),
 		expr:        expr,
+		uses:        uses,
+		cache:       &scoreCache{},
 	}
 	v, evalDiags := p.eval(sample)
 	if evalDiags.HasErrors() {
@@ -128,31 +138,7 @@ func Compile(name, description string, expr hcl.Expression, src []byte) (*Policy
 		})
 		return nil, diags
 	}
-	p.fast = compileFast(expr)
-	if p.fast != nil && !p.fastAgrees() {
-		p.fast = nil
-	}
 	return p, diags
-}
-
-// checkInputs are risks the fast path is checked on when a policy is
-// compiled, as a safeguard: a fast path that disagrees with HCL is dropped.
-var checkInputs = []Inputs{
-	sample,
-	{Likelihood: 1, Impact: 5, Effort: 2.5, Votes: 7, Kind: string(model.Opportunity), Process: string(model.Change), Source: "csv", AgeDays: 400},
-	{},
-}
-
-// fastAgrees reports whether the fast path scores checkInputs as HCL does.
-func (p *Policy) fastAgrees() bool {
-	for _, in := range checkInputs {
-		want, err := p.scoreHCL(in)
-		got, ok := p.fast.score(&in)
-		if ok && (err != nil || math.Abs(got-want) > 1e-9*math.Max(math.Abs(got), math.Abs(want))) {
-			return false
-		}
-	}
-	return true
 }
 
 // Parse parses text as a policy expression and compiles it; the diagnostics
@@ -195,26 +181,32 @@ func (p *Policy) eval(in Inputs) (cty.Value, hcl.Diagnostics) {
 	return v, diags
 }
 
-// Score evaluates the policy for one risk. It fails when the expression
-// fails (e.g. zero divided by zero) or yields anything but a finite number
-// (e.g. a division by zero); the error names the policy and the inputs.
+// Score evaluates the policy for one risk with HCL. It fails when the
+// expression fails (e.g. zero divided by zero) or yields anything but a
+// finite number (e.g. a division by zero); the error names the policy and
+// the inputs.
 //
-// Score is safe for concurrent use. It agrees with HCL's evaluation: the
-// same error, and a score equal to HCL's or (after inexact operations such
-// as 1/3) within a relative 1e-12 of it. A score the compiled fast path
-// settles costs no allocation (unless a string input needs Unicode
-// normalization) and a fraction of a microsecond.
+// Score is safe for concurrent use. Risks often share the attributes a
+// policy reads (likelihood and impact are 1–5, votes and efforts are few),
+// so a score is remembered by those attributes alone: a risk scored again,
+// or one that differs only in attributes the policy does not read, costs a
+// map look-up and no allocation. The remembered score is the one HCL
+// computed, so the result never depends on what was scored before.
 func (p *Policy) Score(in Inputs) (float64, error) {
-	if p.fast != nil && finite(in.Effort) {
-		if s, ok := p.fast.score(&in); ok {
+	k, ok := p.key(in)
+	if ok {
+		if s, hit := p.cache.get(k); hit {
 			return s, nil
 		}
 	}
-	return p.scoreHCL(in)
+	s, err := p.scoreHCL(in)
+	if ok && err == nil {
+		p.cache.put(k, s)
+	}
+	return s, err
 }
 
-// scoreHCL is Score evaluated by HCL, whether or not the policy has a fast
-// path.
+// scoreHCL is Score without the cache: the policy evaluated by HCL.
 func (p *Policy) scoreHCL(in Inputs) (float64, error) {
 	if math.IsNaN(in.Effort) || math.IsInf(in.Effort, 0) {
 		return 0, fmt.Errorf("priority policy %q: cannot score a risk with %s: effort is not a finite number", p.Name, in)
@@ -239,6 +231,79 @@ func (p *Policy) scoreHCL(in Inputs) (float64, error) {
 		return 0, fmt.Errorf("priority policy %q: cannot score a risk with %s: the score %s is out of range", p.Name, in, bf.Text('g', 6))
 	}
 	return f, nil
+}
+
+// cacheKey is the part of Inputs a policy reads; the attributes it does not
+// read are zero. Effort is kept as its bits, so that -0 and 0 stay apart.
+type cacheKey struct {
+	likelihood, impact, votes, ageDays int
+	effort                             uint64
+	kind, process, source              string
+}
+
+// key returns the cache key of in under p; ok is false when in is not to be
+// cached (an effort that is not finite is refused before evaluation).
+func (p *Policy) key(in Inputs) (k cacheKey, ok bool) {
+	if p.cache == nil || math.IsNaN(in.Effort) || math.IsInf(in.Effort, 0) {
+		return k, false
+	}
+	u := p.uses
+	if u&useLikelihood != 0 {
+		k.likelihood = in.Likelihood
+	}
+	if u&useImpact != 0 {
+		k.impact = in.Impact
+	}
+	if u&useEffort != 0 {
+		k.effort = math.Float64bits(in.Effort)
+	}
+	if u&useVotes != 0 {
+		k.votes = in.Votes
+	}
+	if u&useKind != 0 {
+		k.kind = in.Kind
+	}
+	if u&useProcess != 0 {
+		k.process = in.Process
+	}
+	if u&useSource != 0 {
+		k.source = in.Source
+	}
+	if u&useAgeDays != 0 {
+		k.ageDays = in.AgeDays
+	}
+	return k, true
+}
+
+// cacheSize bounds the scores a policy remembers. When it is reached the
+// cache starts afresh, so a long-running hub whose risks age day by day
+// keeps the scores it currently needs.
+const cacheSize = 4096
+
+// scoreCache maps inputs to the score HCL computed for them. Only
+// successful scores are kept: an error is evaluated again, so that its
+// message names the inputs of the risk at hand.
+type scoreCache struct {
+	mu sync.Mutex
+	m  map[cacheKey]float64
+}
+
+func (c *scoreCache) get(k cacheKey) (float64, bool) {
+	c.mu.Lock()
+	s, ok := c.m[k]
+	c.mu.Unlock()
+	return s, ok
+}
+
+func (c *scoreCache) put(k cacheKey, s float64) {
+	c.mu.Lock()
+	if c.m == nil {
+		c.m = make(map[cacheKey]float64)
+	} else if len(c.m) >= cacheSize {
+		clear(c.m)
+	}
+	c.m[k] = s
+	c.mu.Unlock()
 }
 
 // isNumber reports whether v is a known, non-null number.
