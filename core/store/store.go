@@ -92,6 +92,9 @@ type Reader interface {
 	// binding or whose version moved past their link's hub version (every
 	// matching risk with all).
 	RisksToPush(binding string, f RiskFilter, all bool, fn func(model.Risk, *Link) error) error
+	// LinkHeads streams the heads (state, remote version, whether fields
+	// are held) of a binding's links to the given remote records.
+	LinkHeads(binding string, externalIDs []string, fn func(LinkHead) error) error
 	// CountLinks counts a binding's links in a state (all when empty).
 	CountLinks(binding string, state LinkState) (int, error)
 	// HeldLinks streams a binding's links that hold fields.
@@ -137,6 +140,9 @@ type Tx interface {
 	// PutLink stores a link; ErrConflict when its external id is linked to
 	// another hub entity of the binding.
 	PutLink(l Link) error
+	// MarkSeen records that a full reconcile's run saw the links to these
+	// remote records.
+	MarkSeen(binding, run string, externalIDs []string) error
 	// DeleteLink removes a link.
 	DeleteLink(binding, hubID string) error
 	// PutBindingState stores a binding's cursor and health.

@@ -180,6 +180,72 @@ func (r *reader) Links(binding string, state LinkState, fn func(Link) error) err
 	return rows.Err()
 }
 
+// LinkHead is what a pulled record's link says without its base: enough to
+// tell an echo (nothing new) from a record to merge.
+type LinkHead struct {
+	ExternalID    string
+	State         LinkState
+	RemoteVersion string
+	Held          bool
+}
+
+// maxIDs bounds the ids of one IN list (SQLite allows 32 766 parameters).
+const maxIDs = 500
+
+// LinkHeads streams the heads of the binding's links to the given remote
+// records (those that have one), a page at a time.
+func (r *reader) LinkHeads(binding string, externalIDs []string, fn func(LinkHead) error) error {
+	for start := 0; start < len(externalIDs); start += maxIDs {
+		ids := externalIDs[start:min(start+maxIDs, len(externalIDs))]
+		args := make([]any, 0, len(ids)+1)
+		args = append(args, binding)
+		for _, id := range ids {
+			args = append(args, id)
+		}
+		rows, err := r.tx.QueryContext(r.ctx, `SELECT external_id, state, remote_version, held != '{}' FROM links
+			WHERE binding = ? AND external_id IN (?`+strings.Repeat(", ?", len(ids)-1)+`)`, args...)
+		if err != nil {
+			return fmt.Errorf("links of %s: %w", binding, err)
+		}
+		for rows.Next() {
+			var h LinkHead
+			var state string
+			if err := rows.Scan(&h.ExternalID, &state, &h.RemoteVersion, &h.Held); err != nil {
+				rows.Close()
+				return fmt.Errorf("links of %s: %w", binding, err)
+			}
+			h.State = LinkState(state)
+			if err := fn(h); err != nil {
+				rows.Close()
+				return err
+			}
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return fmt.Errorf("links of %s: %w", binding, err)
+		}
+	}
+	return nil
+}
+
+// MarkSeen records that a full reconcile's run saw the binding's links to
+// these remote records, in one statement a page.
+func (w *writer) MarkSeen(binding, run string, externalIDs []string) error {
+	for start := 0; start < len(externalIDs); start += maxIDs {
+		ids := externalIDs[start:min(start+maxIDs, len(externalIDs))]
+		args := make([]any, 0, len(ids)+2)
+		args = append(args, run, binding)
+		for _, id := range ids {
+			args = append(args, id)
+		}
+		if _, err := w.exec(`UPDATE links SET seen_run = ? WHERE binding = ? AND external_id IN (?`+strings.Repeat(", ?", len(ids)-1)+`)`, args...); err != nil {
+			return fmt.Errorf("mark links of %s seen: %w", binding, err)
+		}
+	}
+	return nil
+}
+
 // CountLinks counts the binding's links in a state (all when empty).
 func (r *reader) CountLinks(binding string, state LinkState) (int, error) {
 	q, args := `SELECT count(*) FROM links WHERE binding = ?`, []any{binding}

@@ -96,6 +96,8 @@ type run struct {
 	// deletes counts the linked records this run deleted or closed on the
 	// hub's side; deleteLimit is what it may (-1 until counted).
 	deletes, deleteLimit, linkedAtStart int
+	// heads are the links of the page being pulled, by external id.
+	heads map[string]store.LinkHead
 }
 
 func (e *Engine) now() time.Time {

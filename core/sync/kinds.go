@@ -32,6 +32,9 @@ func voteHubID(riskID, voter string) string {
 
 func (r *run) pullVote(tx store.Tx, rec sdk.Record, full bool) error {
 	r.res.Counts.Pulled++
+	if h, ok := r.heads[rec.ExternalID]; ok && !rec.Deleted && h.State == store.LinkLinked && h.RemoteVersion != "" && h.RemoteVersion == rec.Version {
+		return nil // unchanged (and, in a full listing, marked seen with its page)
+	}
 	link, err := tx.LinkByExternal(r.b.Name, rec.ExternalID)
 	known := err == nil
 	if err != nil && !errors.Is(err, store.ErrNotFound) {

@@ -174,6 +174,10 @@ func (r *run) pull(p puller) error {
 				return nil
 			}
 			err := r.update(func(tx store.Tx) error {
+				if err := r.headsOf(tx, batch.Records, full); err != nil {
+					return err
+				}
+				defer func() { r.heads = nil }()
 				for _, rec := range batch.Records {
 					if err := p.record(tx, rec, full); err != nil {
 						return fmt.Errorf("record %s: %w", rec.ExternalID, err)
@@ -248,8 +252,36 @@ func (r *run) pullRisk(tx store.Tx, rec sdk.Record, full bool) error {
 	return r.takeRisk(tx, rec, full)
 }
 
+// headsOf reads the links of a page's records in one query, so that the
+// records whose version did not move (echoes, the bulk of a listing) cost no
+// more; a full reconcile marks the page's links seen in one statement.
+func (r *run) headsOf(tx store.Tx, recs []sdk.Record, full bool) error {
+	ids := make([]string, len(recs))
+	for i, rec := range recs {
+		ids[i] = rec.ExternalID
+	}
+	if full {
+		if err := tx.MarkSeen(r.b.Name, r.res.RunID, ids); err != nil {
+			return err
+		}
+	}
+	r.heads = make(map[string]store.LinkHead, len(recs))
+	return tx.LinkHeads(r.b.Name, ids, func(h store.LinkHead) error { r.heads[h.ExternalID] = h; return nil })
+}
+
+// unchanged reports whether a pulled record is known to its page's link
+// heads as linked at the same version with nothing held: nothing to do (a
+// full reconcile compares fields, so it never skips here).
+func (r *run) unchanged(rec sdk.Record, full bool) bool {
+	h, ok := r.heads[rec.ExternalID]
+	return ok && !full && !rec.Deleted && h.State == store.LinkLinked && !h.Held && h.RemoteVersion != "" && h.RemoteVersion == rec.Version
+}
+
 // takeRisk merges a remote record into the hub (pulled, or found by Find).
 func (r *run) takeRisk(tx store.Tx, rec sdk.Record, full bool) error {
+	if r.unchanged(rec, full) {
+		return nil
+	}
 	fields, unmapped := r.sm.hubFields(rec.Fields)
 	link, err := tx.LinkByExternal(r.b.Name, rec.ExternalID)
 	if errors.Is(err, store.ErrNotFound) {
