@@ -73,6 +73,11 @@ type Runtime struct {
 //
 // On failure the error text is shown to the operator as is — for a
 // configuration error, the diagnostics with their file:line,col.
+//
+// A stop does not wait for a load: when ctx is cancelled before the loader
+// returns, Run goes on stopping (or returns) without it, and closes the
+// runtime the loader may still return. A loader should still heed ctx where
+// it can; what it cannot (a read that blocks) ends with the process.
 type Loader func(ctx context.Context, metrics *Metrics) (*Runtime, error)
 
 // Options tune Run. The zero value is valid.
@@ -133,6 +138,8 @@ func runInOrder(ctx context.Context, logger hclog.Logger, sched *schedule.Schedu
 // cancellation (main cancels on SIGTERM and SIGINT) it stops scheduling,
 // shuts the HTTP API down, lets running jobs finish for up to
 // opts.StopTimeout, then cancels them, closes the runtime and returns nil.
+// A load under way (at start or on SIGHUP) does not hold up a stop: see
+// Loader.
 //
 // Run returns an error if the first load fails, if the runtime is rejected
 // (a bad job, an address it cannot bind), or if the HTTP server fails.
@@ -152,7 +159,11 @@ func Run(ctx context.Context, logger hclog.Logger, load Loader, opts Options) er
 	}
 	d.handler = d.routes()
 
-	rt, err := load(ctx, d.metrics)
+	rt, err := d.loadOrStop(ctx)
+	if errors.Is(err, errStopped) {
+		logger.Info("stopped while loading the configuration")
+		return nil
+	}
 	if err != nil {
 		return fmt.Errorf("loading the configuration: %w", err)
 	}
@@ -304,11 +315,48 @@ func (d *daemon) finished(r schedule.Result) {
 	}
 }
 
+// errStopped is loadOrStop's error when ctx ended before the load.
+var errStopped = errors.New("stopped before the configuration was loaded")
+
+// loadOrStop calls the loader in its own goroutine and returns its result,
+// or errStopped as soon as ctx is done. Why a goroutine: a load can block
+// where no context reaches — config.Load reading file() of a FIFO or of a
+// hung network mount, a plugin that never answers — and SIGTERM must still
+// stop the daemon. An abandoned load's runtime is closed when it comes.
+func (d *daemon) loadOrStop(ctx context.Context) (*Runtime, error) {
+	type result struct {
+		rt  *Runtime
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		rt, err := d.load(ctx, d.metrics)
+		done <- result{rt, err}
+	}()
+	select {
+	case r := <-done:
+		return r.rt, r.err
+	case <-ctx.Done():
+		go func() {
+			if r := <-done; r.rt != nil {
+				d.logger.Debug("closing the runtime of a load abandoned at stop")
+				closeRuntime(r.rt)
+			}
+		}()
+		return nil, errStopped
+	}
+}
+
 // reload loads the configuration again and, if that works, replaces the
-// running generation with the new one. Any failure keeps the old one.
+// running generation with the new one. Any failure keeps the old one; a
+// stop during the load abandons it.
 func (d *daemon) reload(ctx context.Context) {
 	d.logger.Info("SIGHUP: reloading the configuration")
-	rt, err := d.load(ctx, d.metrics)
+	rt, err := d.loadOrStop(ctx)
+	if errors.Is(err, errStopped) {
+		d.logger.Info("stopping: the reload under way is abandoned")
+		return
+	}
 	if err == nil && rt == nil {
 		err = errors.New("the loader returned no runtime")
 	}

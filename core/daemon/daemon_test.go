@@ -737,3 +737,64 @@ func TestRunFailsToStart(t *testing.T) {
 		}
 	}
 }
+
+// TestStopDuringAStuckReload: a reload whose loader never heeds ctx (as
+// config.Load reading file() of a FIFO) does not hold up a stop. The
+// running runtime is closed once; the stuck load's runtime, when it comes
+// at last, is closed too.
+func TestStopDuringAStuckReload(t *testing.T) {
+	var oldClosed, lateClosed atomic.Int32
+	calls := make(chan int, 10)
+	entered := make(chan struct{})
+	release := make(chan struct{})
+	load := sequence(calls,
+		func(*Metrics) (*Runtime, error) {
+			return &Runtime{Listen: loopback, Jobs: []schedule.Job{{Name: "a", Spec: "@yearly", Run: noop}},
+				Close: func() { oldClosed.Add(1) }}, nil
+		},
+		func(*Metrics) (*Runtime, error) {
+			close(entered)
+			<-release // stuck, deaf to ctx
+			return &Runtime{Listen: loopback, Close: func() { lateClosed.Add(1) }}, nil
+		},
+	)
+	h := start(t, load, Options{})
+	receive(t, "the first load", calls)
+	h.signals <- syscall.SIGHUP
+	receive(t, "the reload", calls)
+	receive(t, "the reload to be under way", entered)
+
+	if err := h.stop(); err != nil { // fails the test at the deadline if Run waits for the load
+		t.Fatalf("Run = %v", err)
+	}
+	if n := oldClosed.Load(); n != 1 {
+		t.Errorf("the running runtime was closed %d times, want 1", n)
+	}
+	if !strings.Contains(h.logs.String(), "the reload under way is abandoned") {
+		t.Errorf("the abandoned reload is not logged")
+	}
+	close(release)
+	waitFor(t, "the abandoned load's runtime to be closed", func() bool { return lateClosed.Load() == 1 })
+}
+
+// TestStopDuringAStuckFirstLoad: the same at start, before anything runs:
+// Run returns nil (a stop is not an error) without waiting for the load.
+func TestStopDuringAStuckFirstLoad(t *testing.T) {
+	entered := make(chan struct{})
+	release := make(chan struct{})
+	defer close(release)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- Run(ctx, hclog.NewNullLogger(), func(context.Context, *Metrics) (*Runtime, error) {
+			close(entered)
+			<-release
+			return nil, errors.New("never seen")
+		}, Options{})
+	}()
+	receive(t, "the first load to be under way", entered)
+	cancel()
+	if err := receive(t, "Run to return after cancel", done); err != nil {
+		t.Errorf("Run = %v, want nil", err)
+	}
+}
