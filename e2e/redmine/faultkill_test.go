@@ -258,18 +258,6 @@ func TestFaultKillLoop(t *testing.T) {
 				fmt.Sprintf("%s at %s: %s / %s", a.Field, a.At.Format("15:04:05.000"), a.Old, a.New))
 		}
 	}
-	// afterCompleted says what the hub held of a field after the last clean
-	// sync before t.
-	afterCompleted := func(key, field string, t time.Time) string {
-		r := lastCompletedBefore(runs, t)
-		if r == nil {
-			return "no sync completed before"
-		}
-		if r.hub == nil {
-			return fmt.Sprintf("the last completed sync was round %d", r.round)
-		}
-		return fmt.Sprintf("after the last completed sync (round %d, ended %s) the hub held %q", r.round, r.end.Format("15:04:05.000"), hubValue(r.hub[key], field))
-	}
 	if st.Health != "ok" || len(st.Quarantined) > 0 || st.Links["linked"] != n {
 		t.Errorf("status after the loop settled: %s; want ok, %d linked, nothing quarantined; quarantined: %+v", st, n, st.Quarantined)
 	}
@@ -290,26 +278,66 @@ func TestFaultKillLoop(t *testing.T) {
 		t.Errorf("HIDDEN: %d runs exited 0 although they counted errors: %s", len(hidden), strings.Join(hidden, ", "))
 	}
 
+	tl := account(t.Errorf, led, runs, hubRisks, byKey, conflicts, otherAudit, doubled)
+
+	faultCount := map[string]int{}
+	for _, e := range p.injected() {
+		faultCount[string(e.Fault)]++
+	}
+	t.Logf("%d SIGKILLs (%d of usmhub sync, %d of the connector) in %d rounds, %d runs completed cleanly; faults injected: %v; %d requests came back inside a Retry-After window",
+		kills, hubKills, pluginKills, len(runs)-len(final), completed, faultCount, len(p.earlyRequests()))
+	t.Logf("ledger: %d edits (%d hub, %d Redmine) of %d fields: %d kept on both sides, %d overwritten by a later edit, %d overruled by an audited conflict, %d LOST; %d conflicts logged, %d SPURIOUS",
+		led.total(), led.count("hub"), led.count("redmine"), len(led.byField), tl.kept, tl.overwritten, tl.overruled, tl.lost, len(conflicts), tl.spurious)
+	t.Logf("the loop took %s (%s editing, %s in runs), the whole test %s", loopTime.Round(time.Second),
+		editTime.Round(time.Second), runTime.Round(time.Second), time.Since(began).Round(time.Second))
+	if kills < 50 || hubKills == 0 || pluginKills == 0 {
+		t.Errorf("only %d SIGKILLs (%d usmhub, %d connector): want at least 50, of both", kills, hubKills, pluginKills)
+	}
+}
+
+// tally counts how the edits of the ledger ended.
+type tally struct{ kept, overwritten, overruled, lost, spurious int }
+
+// account checks the ledger against the end state (hubRisks, byKey), the
+// audit log's conflicts and the runs: every edit on both sides, overwritten
+// by a later edit of its field, or in a conflict holding its value and the
+// winner's; every conflict on a field both sides edited since the last
+// clean sync; every field nobody edited the same on both sides. It reports
+// each failure through errorf.
+func account(errorf func(string, ...any), led *editLedger, runs []*loopRun, hubRisks map[string]hubRiskID, byKey map[string]rmIssue,
+	conflicts []conflictEntry, otherAudit map[string][]string, doubled map[string]string) tally {
+	// afterCompleted says what the hub held of a field after the last clean
+	// sync before t.
+	afterCompleted := func(key, field string, t time.Time) string {
+		r := lastCompletedBefore(runs, t)
+		if r == nil {
+			return "no sync completed before"
+		}
+		if r.hub == nil {
+			return fmt.Sprintf("the last completed sync was round %d", r.round)
+		}
+		return fmt.Sprintf("after the last completed sync (round %d, ended %s) the hub held %q", r.round, r.end.Format("15:04:05.000"), hubValue(r.hub[key], field))
+	}
 	// Nothing lost: every edit is on both sides, overwritten by a later
 	// edit of its field, or in a conflict of the audit log.
-	kept, overwritten, overruled, lost := 0, 0, 0, 0
+	var tl tally
 	for _, kf := range led.fields() {
 		edits := led.byField[kf]
-		overwritten += len(edits) - 1
+		tl.overwritten += len(edits) - 1
 		last := edits[len(edits)-1]
 		hv, rv := hubValue(hubRisks[last.key], last.field), redmineValue(byKey[last.key], last.field)
 		if hv == last.value && rv == last.value {
-			kept++
+			tl.kept++
 			continue
 		}
 		if c, ok := conflictHolding(conflicts, last, hv); ok {
-			overruled++
+			tl.overruled++
 			if hv != rv {
-				t.Errorf("DIVERGED after a conflict: %s %s is %q in the hub, %q in Redmine (conflict: %s / %s)", last.key, last.field, hv, rv, c.old, c.new)
+				errorf("DIVERGED after a conflict: %s %s is %q in the hub, %q in Redmine (conflict: %s / %s)", last.key, last.field, hv, rv, c.old, c.new)
 			}
 			continue
 		}
-		lost++
+		tl.lost++
 		then := "no sync completed cleanly after it in the loop"
 		for _, r := range runs {
 			if r.completedCleanly() && r.hub != nil && r.start.After(last.at) {
@@ -317,13 +345,12 @@ func TestFaultKillLoop(t *testing.T) {
 				break
 			}
 		}
-		t.Errorf("LOST: edit %s by %s at round %d (after kill %d): hub has %q, Redmine has %q%s, no conflict logged holding %q; %s; edits of the field: %s; other audit entries: %v; runs since: %s",
+		errorf("LOST: edit %s by %s at round %d (after kill %d): hub has %q, Redmine has %q%s, no conflict logged holding %q; %s; edits of the field: %s; other audit entries: %v; runs since: %s",
 			last, last.side, last.round, last.kills, hv, rv, doubled[last.key], last.value, then, editChain(edits), otherAudit[kf], runsAfter(runs, last.at, 5))
 	}
 
 	// No spurious conflict: a conflict needs both sides to have edited the
 	// field since the last completed sync.
-	spurious := 0
 	for _, c := range conflicts {
 		var from time.Time
 		if r := lastCompletedBefore(runs, c.at); r != nil {
@@ -338,8 +365,8 @@ func TestFaultKillLoop(t *testing.T) {
 		if sides["hub"] && sides["redmine"] {
 			continue
 		}
-		spurious++
-		t.Errorf("SPURIOUS conflict on %s %s logged at %s (run %.8s): only %v edited it since the last completed sync; %s; edits of the field: %s; conflict: %s / %s; runs before it: %s",
+		tl.spurious++
+		errorf("SPURIOUS conflict on %s %s logged at %s (run %.8s): only %v edited it since the last completed sync; %s; edits of the field: %s; conflict: %s / %s; runs before it: %s",
 			c.key, c.field, c.at.Format("15:04:05.000"), c.run, keysOf(sides), afterCompleted(c.key, c.field, c.at),
 			editChain(led.byField[c.key+"/"+c.field]), c.old, c.new, runsAfter(runs, from, 4))
 	}
@@ -352,24 +379,12 @@ func TestFaultKillLoop(t *testing.T) {
 		}
 		for _, f := range []string{"title", "likelihood", "impact", "status"} {
 			if hv, rv := hubValue(hubRisks[key], f), redmineValue(is, f); hv != rv && led.byField[key+"/"+f] == nil {
-				t.Errorf("DIVERGED: %s %s is %q in the hub, %q in Redmine (issue #%d), and nobody edited it", key, f, hv, rv, is.ID)
+				errorf("DIVERGED: %s %s is %q in the hub, %q in Redmine (issue #%d), and nobody edited it", key, f, hv, rv, is.ID)
 			}
 		}
 	}
 
-	faultCount := map[string]int{}
-	for _, e := range p.injected() {
-		faultCount[string(e.Fault)]++
-	}
-	t.Logf("%d SIGKILLs (%d of usmhub sync, %d of the connector) in %d rounds, %d runs completed cleanly; faults injected: %v; %d requests came back inside a Retry-After window",
-		kills, hubKills, pluginKills, len(runs)-len(final), completed, faultCount, len(p.earlyRequests()))
-	t.Logf("ledger: %d edits (%d hub, %d Redmine) of %d fields: %d kept on both sides, %d overwritten by a later edit, %d overruled by an audited conflict, %d LOST; %d conflicts logged, %d SPURIOUS",
-		led.total(), led.count("hub"), led.count("redmine"), len(led.byField), kept, overwritten, overruled, lost, len(conflicts), spurious)
-	t.Logf("the loop took %s (%s editing, %s in runs), the whole test %s", loopTime.Round(time.Second),
-		editTime.Round(time.Second), runTime.Round(time.Second), time.Since(began).Round(time.Second))
-	if kills < 50 || hubKills == 0 || pluginKills == 0 {
-		t.Errorf("only %d SIGKILLs (%d usmhub, %d connector): want at least 50, of both", kills, hubKills, pluginKills)
-	}
+	return tl
 }
 
 // killLoopFaults are the occasional failures of the loop's proxy.
@@ -801,4 +816,90 @@ func keysOf(m map[string]bool) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// TestFaultAccounting proves the kill loop's accounting on a made-up
+// history (no Redmine needed): a lost edit and spurious conflicts are
+// reported with their evidence; a kept edit, an overwritten one and a
+// conflict both sides earned are not.
+func TestFaultAccounting(t *testing.T) {
+	if redmine["REDMINE_CF_IMPACT"] == "" {
+		saved := redmine
+		redmine = map[string]string{"REDMINE_CF_LIKELIHOOD": "6", "REDMINE_CF_IMPACT": "7"}
+		defer func() { redmine = saved }()
+	}
+	cfID := func(k string) int { id, _ := strconv.Atoi(redmine["REDMINE_CF_"+k]); return id }
+	issue := func(id int, subject, status, likelihood, impact string) rmIssue {
+		is := rmIssue{ID: id, Subject: subject}
+		is.Status.Name = status
+		is.CustomFields = append(is.CustomFields,
+			struct {
+				ID    int    `json:"id"`
+				Name  string `json:"name"`
+				Value any    `json:"value"`
+			}{ID: cfID("LIKELIHOOD"), Value: likelihood},
+			struct {
+				ID    int    `json:"id"`
+				Name  string `json:"name"`
+				Value any    `json:"value"`
+			}{ID: cfID("IMPACT"), Value: impact})
+		return is
+	}
+	t0 := time.Now()
+	at := func(s float64) time.Time { return t0.Add(time.Duration(s * float64(time.Second))) }
+	clean := syncRun{code: 0, counts: map[string]int{"errors": 0}}
+	runs := []*loopRun{
+		{round: 1, start: at(0), end: at(1), run: clean},
+		{round: 2, start: at(3), end: at(3.5), victim: "usmhub", killed: true, kill: 1},
+		{round: 3, start: at(5), end: at(6), run: clean},
+		{round: 4, start: at(8), end: at(9), run: clean, final: true},
+	}
+	led := &editLedger{}
+	led.add(edit{side: "hub", key: "R-12", field: "likelihood", old: "1", value: "3", round: 1, at: at(-1)})
+	led.add(edit{side: "hub", key: "R-7", field: "likelihood", old: "2", value: "4", round: 2, kills: 0, at: at(2)})
+	led.add(edit{side: "redmine", key: "R-8", field: "impact", old: "1", value: "3", round: 2, at: at(2)})
+	led.add(edit{side: "hub", key: "R-9", field: "title", old: "t", value: "h", round: 2, at: at(2)})
+	led.add(edit{side: "redmine", key: "R-9", field: "title", old: "t", value: "r", round: 2, at: at(2.1)})
+	led.add(edit{side: "redmine", key: "R-10", field: "status", old: "proposed", value: "rejected", round: 2, at: at(2)})
+	led.add(edit{side: "hub", key: "R-11", field: "title", old: "t", value: "a", round: 2, at: at(2)})
+	led.add(edit{side: "hub", key: "R-11", field: "title", old: "a", value: "b", round: 3, at: at(4)})
+	hubRisks := map[string]hubRiskID{
+		"R-7":  {Key: "R-7", Title: "t", Likelihood: 4, Impact: 1, Status: "proposed"},
+		"R-8":  {Key: "R-8", Title: "t", Likelihood: 1, Impact: 3, Status: "proposed"},
+		"R-9":  {Key: "R-9", Title: "h", Likelihood: 1, Impact: 1, Status: "proposed"},
+		"R-10": {Key: "R-10", Title: "t", Likelihood: 1, Impact: 1, Status: "rejected"},
+		"R-11": {Key: "R-11", Title: "b", Likelihood: 1, Impact: 1, Status: "proposed"},
+		"R-12": {Key: "R-12", Title: "t", Likelihood: 3, Impact: 1, Status: "proposed"},
+	}
+	byKey := map[string]rmIssue{
+		"R-7":  issue(7, "t", "New", "2", "1"), // the hub's 4 never arrived
+		"R-8":  issue(8, "t", "New", "1", "3"),
+		"R-9":  issue(9, "h", "New", "1", "1"),
+		"R-10": issue(10, "t", "Rejected", "1", "1"),
+		"R-11": issue(11, "b", "New", "1", "1"),
+		"R-12": issue(12, "t", "New", "3", "1"),
+	}
+	conflicts := []conflictEntry{
+		{at: at(5.5), key: "R-8", field: "impact", old: "hub: 1", new: "remote (redmine.main 8): 3; remote wins"},
+		{at: at(5.5), key: "R-9", field: "title", old: "hub: h", new: "remote (redmine.main 9): r; hub wins, owner of title"},
+		{at: at(5.5), key: "R-12", field: "likelihood", old: "hub: 3", new: "remote (redmine.main 12): 1; remote wins"},
+	}
+	var got []string
+	errorf := func(format string, args ...any) { got = append(got, fmt.Sprintf(format, args...)) }
+	tl := account(errorf, led, runs, hubRisks, byKey, conflicts, nil, map[string]string{})
+	for _, g := range got {
+		t.Log(g)
+	}
+	want := []string{`LOST: edit R-7 likelihood "2"→"4" by hub at round 2`, `SPURIOUS conflict on R-8 impact`, `SPURIOUS conflict on R-12 likelihood`}
+	if len(got) != len(want) {
+		t.Errorf("%d reports, want %d", len(got), len(want))
+	}
+	for _, w := range want {
+		if !slices.ContainsFunc(got, func(g string) bool { return strings.HasPrefix(g, w) }) {
+			t.Errorf("no report starts with %q", w)
+		}
+	}
+	if want := (tally{kept: 4, overwritten: 2, overruled: 1, lost: 1, spurious: 2}); tl != want {
+		t.Errorf("tally %+v, want %+v", tl, want)
+	}
 }
