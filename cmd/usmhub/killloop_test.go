@@ -292,33 +292,78 @@ func (l ledger) add(key, field, side, value string, iter int, during bool) {
 	l[key][field] = append(l[key][field], ledgerWrite{side: side, value: value, iter: iter, during: during})
 }
 
-// auditedConflict is a conflict the audit log holds, with both values.
-type auditedConflict struct {
-	model.AuditEntry
-	field, hub, remote string
-	parsed             bool // hub and remote were read from the entry
+// netEdits collects the edits of one save (a transaction, a file write):
+// only a field's last value counts, and only when it differs from the value
+// before the save; the other side never sees the values in between.
+type netEdits struct {
+	order         [][2]string // key and field, in the order first edited
+	before, after map[[2]string]string
 }
 
-// parseConflict reads a conflict entry of the audit log: Field
-// "conflict:<field>", Old "hub: <value>", New "remote (<connector> <id>):
-// <value>; <winner> wins, …". ok is false for another entry.
+// set records that the save sets field of key from old to value.
+func (e *netEdits) set(key, field, old, value string) {
+	kf := [2]string{key, field}
+	if e.before == nil {
+		e.before, e.after = map[[2]string]string{}, map[[2]string]string{}
+	}
+	if _, ok := e.before[kf]; !ok {
+		e.before[kf] = old
+		e.order = append(e.order, kf)
+	}
+	e.after[kf] = value
+}
+
+// add adds the net edits to the ledger and returns how many there are.
+func (e *netEdits) add(l ledger, side string, iter int, during bool) int {
+	n := 0
+	for _, kf := range e.order {
+		if e.after[kf] != e.before[kf] {
+			l.add(kf[0], kf[1], side, e.after[kf], iter, during)
+			n++
+		}
+	}
+	return n
+}
+
+// auditedConflict is an entry of the audit log where the sync chose
+// between two values of a field: a conflict ("conflict:<field>", Old "hub:
+// <value>", New "remote (<connector> <id>): <value>; <winner> wins, …"),
+// or an unconfirmed update sent again over the remote's value
+// ("resent:<field>", Old "remote (…): <value>", New "hub: <value>; …").
+type auditedConflict struct {
+	model.AuditEntry
+	kind, field, hub, remote string // kind: conflict or resent
+	parsed                   bool   // hub and remote were read from the entry
+}
+
+// parseConflict reads a conflict or resent entry; ok is false for another.
 func parseConflict(a model.AuditEntry) (c auditedConflict, ok bool) {
-	field, ok := strings.CutPrefix(a.Field, "conflict:")
-	if !ok {
+	kind, field, ok := strings.Cut(a.Field, ":")
+	if !ok || kind != "conflict" && kind != "resent" {
 		return c, false
 	}
-	c = auditedConflict{AuditEntry: a, field: field}
-	hub, okHub := strings.CutPrefix(a.Old, "hub: ")
-	_, rest, okRemote := strings.Cut(a.New, "): ")
-	if i := strings.LastIndex(rest, "; "); okHub && okRemote && i >= 0 {
-		c.hub, c.remote, c.parsed = hub, rest[:i], true
+	c = auditedConflict{AuditEntry: a, kind: kind, field: field}
+	var okHub, okRemote bool
+	for _, s := range []string{a.Old, a.New} {
+		if v, ok := strings.CutPrefix(s, "hub: "); ok {
+			c.hub, _, _ = strings.Cut(v, "; ")
+			okHub = true
+		} else if _, v, ok := strings.Cut(s, "): "); ok && strings.HasPrefix(s, "remote (") {
+			c.remote, _, _ = strings.Cut(v, "; ")
+			okRemote = true
+		}
 	}
+	c.parsed = okHub && okRemote
 	return c, true
 }
 
-// holds reports whether the conflict names the values x and y, one on
-// each side (either way round). An entry in a format the test cannot read
-// holds them if it mentions both.
+func (c auditedConflict) String() string {
+	return fmt.Sprintf("%s:%s hub %q remote %q (run %s)", c.kind, c.field, c.hub, c.remote, c.RunID)
+}
+
+// holds reports whether the entry names the values x and y, one on each
+// side (either way round). An entry in a format the test cannot read holds
+// them if it mentions both.
 func (c auditedConflict) holds(x, y string) bool {
 	if !c.parsed {
 		return strings.Contains(c.Old+c.New, x) && strings.Contains(c.Old+c.New, y)
@@ -615,31 +660,31 @@ func TestSyncKillLoop(t *testing.T) {
 			return err
 		}
 		defer st.Close()
-		type write struct{ key, field, value string }
-		var done []write
+		var done netEdits
 		err = st.Update(ctx, store.Actor{Name: "cli:killloop"}, func(tx store.Tx) error {
+			done = netEdits{}
 			for k := 0; k < n; k++ {
 				key := keys[rnd.IntN(len(keys))]
 				r, err := tx.Risk(key)
 				if err != nil {
 					return err
 				}
-				w := write{key, "title", fmt.Sprintf("hub %d-%d", iter, k)}
+				field, value, old := "title", fmt.Sprintf("hub %d-%d", iter, k), r.Title
 				if rnd.IntN(3) == 0 {
-					w.field, w.value = "likelihood", strconv.Itoa(rnd.IntN(5)+1)
+					field, value, old = "likelihood", strconv.Itoa(rnd.IntN(5)+1), strconv.Itoa(r.Likelihood)
 				}
 				switch {
-				case w.field == "title":
-					r.Title = w.value
-				case strconv.Itoa(r.Likelihood) == w.value:
+				case old == value:
 					continue
+				case field == "title":
+					r.Title = value
 				default:
-					r.Likelihood, _ = strconv.Atoi(w.value)
+					r.Likelihood, _ = strconv.Atoi(value)
 				}
 				if err := tx.UpdateRisk(&r); err != nil {
 					return err
 				}
-				done = append(done, w)
+				done.set(key, field, old, value)
 			}
 			return nil
 		})
@@ -647,12 +692,12 @@ func TestSyncKillLoop(t *testing.T) {
 			return fmt.Errorf("hub edits: %w", err)
 		}
 		editsMu.Lock()
-		for _, w := range done {
-			led.add(w.key, w.field, "hub", w.value, iter, during)
-			hubEdited[w.key] = iter
+		for _, kf := range done.order {
+			hubEdited[kf[0]] = iter
 		}
+		n = done.add(led, "hub", iter, during)
 		editsMu.Unlock()
-		count("hub (store)", len(done))
+		count("hub (store)", n)
 		return nil
 	}
 	// hubCLIEdit changes one risk with usmhub risk update, as a person would.
@@ -714,24 +759,23 @@ func TestSyncKillLoop(t *testing.T) {
 			n = 0
 		}
 		now := time.Now().UTC().Truncate(time.Second).Format(time.RFC3339)
-		type write struct{ key, field, value string }
-		var done []write
+		var done netEdits
 		for k := 0; k < n; k++ {
 			from := candidates
 			if len(recent) > 0 && rnd.IntN(2) == 0 {
 				from = recent
 			}
 			r := s.rows[from[rnd.IntN(len(from))]]
-			w := write{s.get(r, "key"), "title", fmt.Sprintf("remote %d-%d", iter, k)}
+			field, value := "title", fmt.Sprintf("remote %d-%d", iter, k)
 			if rnd.IntN(3) == 0 {
-				w.field, w.value = "likelihood", strconv.Itoa(rnd.IntN(5)+1)
+				field, value = "likelihood", strconv.Itoa(rnd.IntN(5)+1)
 			}
-			if s.get(r, w.field) == w.value {
+			if s.get(r, field) == value {
 				continue
 			}
-			s.set(r, w.field, w.value)
+			done.set(s.get(r, "key"), field, s.get(r, field), value)
+			s.set(r, field, value)
 			s.set(r, "updated_at", now)
-			done = append(done, w)
 		}
 		title := ""
 		if newRow { // typed in by hand: an id, no key, no marker
@@ -747,16 +791,16 @@ func TestSyncKillLoop(t *testing.T) {
 			s.set(row, "updated_at", now)
 			s.rows = append(s.rows, row)
 		}
-		if len(done) == 0 && !newRow {
+		if len(done.order) == 0 && !newRow {
 			return "", nil
 		}
 		if err := s.saveTo(remotePath); err != nil {
 			return "", err
 		}
-		for _, w := range done {
-			led.add(w.key, w.field, "remote", w.value, iter, during)
-		}
-		count("remote", len(done))
+		editsMu.Lock()
+		n = done.add(led, "remote", iter, during)
+		editsMu.Unlock()
+		count("remote", n)
 		if newRow {
 			count("remote create", 1)
 		}
@@ -1017,18 +1061,21 @@ func TestSyncKillLoop(t *testing.T) {
 		}
 	}
 	conflicts := map[string][]auditedConflict{} // hub id + "/" + field
-	var logged []auditedConflict
+	var logged []auditedConflict                // the conflicts, not the resent
 	for _, a := range audit {
 		if c, ok := parseConflict(a); ok {
 			conflicts[a.EntityID+"/"+c.field] = append(conflicts[a.EntityID+"/"+c.field], c)
-			logged = append(logged, c)
+			if c.kind == "conflict" {
+				logged = append(logged, c)
+			}
 		}
 	}
 
 	// Every edit is accounted for: overwritten by a later edit of the same
 	// field (either side), or, the last, held by both sides (checked
-	// above: the sheet holds the hub's values), or the loser of a conflict
-	// the audit log holds with both values: that edit's and the one kept.
+	// above: the sheet holds the hub's values), or the loser of a choice
+	// the audit log holds with both values, that edit's and the one kept:
+	// a conflict, or an unconfirmed update sent again over it (resent).
 	var writes, overwritten, held, overruled, lost int
 	keys := make([]string, 0, len(led))
 	for k := range led {
@@ -1099,9 +1146,20 @@ func TestSyncKillLoop(t *testing.T) {
 		for i := max(since, 1); i <= j; i++ {
 			story = append(story, fmt.Sprintf("attempt %d: %s", i, attempts[i].phase))
 		}
+		var others []string // the record's other fields edited meanwhile
+		for f, ws := range led[risk.Key] {
+			for _, w := range ws {
+				if f != c.field && w.within(since, j) {
+					others = append(others, f+": "+w.String())
+				}
+			}
+		}
+		sort.Strings(others)
 		t.Errorf("spurious conflict: run %s (attempt %d) logged a conflict on %s %s (hub %q, remote %q; %s), "+
-			"but since attempt %d, the last run that completed, only these edits were made to it: hub %v, remote %v; attempts: %s; all writes: %v",
-			c.RunID, j, risk.Key, c.field, c.hub, c.remote, c.New, since, hubSide, remoteSide, strings.Join(story, "; "), led[risk.Key][c.field])
+			"but since attempt %d, the last run that completed, only these edits were made to it: hub %v, remote %v; "+
+			"to its other fields: %v; attempts: %s; all writes to %s: %v",
+			c.RunID, j, risk.Key, c.field, c.hub, c.remote, c.New, since, hubSide, remoteSide, others,
+			strings.Join(story, "; "), c.field, led[risk.Key][c.field])
 	}
 	t.Logf("the ledger holds %d edits of %d fields: %d overwritten by a later edit, %d held by both sides, "+
 		"%d lost in an audited conflict, %d lost without one; %d conflicts logged, %d of them spurious",
@@ -1556,7 +1614,7 @@ func TestSyncKilledBeforePushNoSpuriousConflict(t *testing.T) {
 	var audit []model.AuditEntry
 	h.jsonOf(&audit, "log")
 	for _, a := range audit {
-		if c, ok := parseConflict(a); ok {
+		if c, ok := parseConflict(a); ok && c.kind == "conflict" {
 			t.Errorf("spurious conflict on %s: hub %q, remote %q (%s): only the hub edited the title, only the sheet the likelihood",
 				c.field, c.hub, c.remote, c.New)
 		}
