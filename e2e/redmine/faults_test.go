@@ -339,6 +339,26 @@ func TestFaultCreate503AfterStored(t *testing.T) {
 // and the update is in place (both sides) after the next sync.
 func TestFaultTruncatedUpdate(t *testing.T) {
 	requireRedmine(t)
+	t.Run("put_answer", func(t *testing.T) {
+		truncatedUpdate(t, func() (*faultRule, []*faultRule) {
+			put := &faultRule{Method: "PUT", Path: re(`^/issues/\d+\.json$`), Fault: faultTruncate, Count: 1, Name: "PUT stored by Redmine, 200 truncated"}
+			return put, []*faultRule{put}
+		})
+	})
+	t.Run("read_back_answer", func(t *testing.T) {
+		// The listing that reads the updated issue back after the PUT
+		// (Redmine's 204 hides refused status changes) is truncated.
+		truncatedUpdate(t, func() (*faultRule, []*faultRule) {
+			put := &faultRule{Method: "PUT", Path: re(`^/issues/\d+\.json$`), Fault: faultPass, Count: 1000}
+			back := &faultRule{Method: "GET", Path: re(`^/issues\.json$`), Fault: faultTruncate, Count: 1, OnlyAfter: put, Name: "read-back after the PUT, 200 truncated"}
+			return back, []*faultRule{put, back}
+		})
+	})
+}
+
+// truncatedUpdate syncs 3 risks, changes one in the hub and syncs with
+// the rules of faults (which returns the one that must fire), then without.
+func truncatedUpdate(t *testing.T, faults func() (*faultRule, []*faultRule)) {
 	rm := adminAPI(t)
 	project := rm.newProject("ftrunc")
 	p := newFaultProxy(t, redmine["REDMINE_URL"], 3)
@@ -350,15 +370,15 @@ func TestFaultTruncatedUpdate(t *testing.T) {
 	}
 
 	h.ok("risk", "update", "R-2", "-likelihood", "5", "-title", "Truncated answer, stored update")
-	put := &faultRule{Method: "PUT", Path: re(`^/issues/\d+\.json$`), Fault: faultTruncate, Count: 1, Name: "PUT stored by Redmine, 200 truncated"}
-	p.set(put)
+	must, rules := faults()
+	p.set(rules...)
 	faulted := h.syncRisks()
 	p.passThrough()
 	t.Logf("the faulted run: %s", faulted)
-	checkHonest(t, "the run whose PUT answer was truncated", faulted)
+	checkHonest(t, "the run whose answer was truncated", faulted)
 	t.Logf("the proxy injected: %v", p.injected())
-	if p.firedOf(put) != 1 {
-		t.Fatalf("the connector sent no PUT for the update (%d): the test proves nothing", p.firedOf(put))
+	if p.firedOf(must) != 1 {
+		t.Fatalf("%s never happened (%d): the test proves nothing", must.Name, p.firedOf(must))
 	}
 	quarantined := func(when string, r *syncRun) {
 		st := h.status()

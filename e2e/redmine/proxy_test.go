@@ -66,6 +66,9 @@ const (
 	// faultReset resets the connection (RST) without an answer,
 	// forwarding the request first when Forward.
 	faultReset fault = "reset"
+	// faultPass forwards as if no rule fired (and records nothing): a
+	// marker for OnlyAfter ("after the first PUT").
+	faultPass fault = "pass"
 )
 
 const (
@@ -278,7 +281,7 @@ func (p *faultProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rule, early := p.choose(r)
-	if rule == nil {
+	if rule == nil || rule.Fault == faultPass {
 		resp, data, err := p.forward(r, body)
 		if err != nil {
 			http.Error(w, "fault proxy: upstream: "+err.Error(), http.StatusBadGateway)
