@@ -12,6 +12,7 @@ import (
 	"sync"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/hcl/v2"
 
 	"github.com/usmhub/usmhub/core/config"
 	"github.com/usmhub/usmhub/core/readiness"
@@ -92,6 +93,36 @@ func (s *connectorSet) fingerprint(id string) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.fingerprints[id]
+}
+
+// configureAll launches every connector of the config, decodes its block
+// against the schema its plugin describes and configures it — the path
+// get takes, and what validate -offline checks — without reaching the
+// tools. The daemon runs it on every load, so that a config whose
+// connector blocks do not fit their plugins is refused before any of it
+// runs. Every connector's problems come back in one *config.DiagError.
+func (s *connectorSet) configureAll(ctx context.Context) error {
+	var diags hcl.Diagnostics
+	for _, c := range s.cfg.Connectors {
+		_, err := s.get(ctx, c.ID())
+		var de *config.DiagError
+		switch {
+		case err == nil:
+		case errors.As(err, &de):
+			diags = append(diags, de.Diags...)
+		default: // the plugin did not start, describe itself or answer
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  fmt.Sprintf("Connector %s is not usable", c.ID()),
+				Detail:   strings.TrimPrefix(err.Error(), c.Range.String()+": ") + "; see usmhub plugins list.",
+				Subject:  c.Range.Ptr(),
+			})
+		}
+	}
+	if len(diags) > 0 {
+		return &config.DiagError{Diags: diags}
+	}
+	return nil
 }
 
 // scrub removes the values of sensitive attributes from s.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -32,7 +33,11 @@ func (serveCmd) Run(ctx context.Context, e *env, args []string) int {
 	if _, code, ok := parse(fs, args); !ok {
 		return code
 	}
-	cfg, err := e.config()
+	cfg, err := untilDone(ctx, e.config)
+	if err != nil && ctx.Err() != nil {
+		fmt.Fprintln(e.stderr, "usmhub: stopped while loading the configuration")
+		return exitOK
+	}
 	if err != nil {
 		return e.fail(err)
 	}
@@ -40,15 +45,18 @@ func (serveCmd) Run(ctx context.Context, e *env, args []string) int {
 	log := e.logger()
 	log.Info("starting", "version", version, "config", cfg.Path, "data_dir", cfg.Hub.DataDir)
 	path := e.configPath()
-	first := true
+	var loads atomic.Int64
+	// Every load, the first included, checks all that the runtime will
+	// run: the config (config.Load) and every connector block against its
+	// plugin (runtimeFor). The daemon does not wait for a load at a stop.
 	load := func(ctx context.Context, m *daemon.Metrics) (*daemon.Runtime, error) {
 		c := cfg
-		if !first {
+		if loads.Add(1) > 1 {
+			var err error
 			if c, err = config.Load(path); err != nil {
 				return nil, err
 			}
 		}
-		first = false
 		rt, err := runtimeFor(ctx, c, log, m)
 		if err == nil && *listen != "" {
 			rt.Listen = *listen
@@ -64,17 +72,46 @@ func (serveCmd) Run(ctx context.Context, e *env, args []string) int {
 	return exitOK
 }
 
+// untilDone calls f in its own goroutine and returns its result, or ctx's
+// error as soon as ctx is done. config.Load cannot be interrupted (file()
+// of a FIFO blocks in open), and SIGTERM must still stop serve; an
+// abandoned call ends with the process.
+func untilDone[T any](ctx context.Context, f func() (T, error)) (T, error) {
+	type result struct {
+		v   T
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		v, err := f()
+		done <- result{v, err}
+	}()
+	select {
+	case r := <-done:
+		return r.v, r.err
+	case <-ctx.Done():
+		var zero T
+		return zero, ctx.Err()
+	}
+}
+
 // runtimeFor builds the daemon's jobs from a config: one per sync block and
 // one per report block, on their schedules (on demand when they have none).
+// It first launches and configures every connector (configureAll), so that
+// a connector block its plugin refuses fails the load, not a later run.
 func runtimeFor(ctx context.Context, cfg *config.Config, log hclog.Logger, m *daemon.Metrics) (*daemon.Runtime, error) {
-	st, err := store.Open(ctx, cfg.DatabasePath())
-	if err != nil {
-		return nil, fmt.Errorf("open store: %w", err)
-	}
 	cs, err := newConnectorSet(cfg, log)
 	if err != nil {
-		_ = st.Close()
 		return nil, err
+	}
+	if err := cs.configureAll(ctx); err != nil {
+		cs.close()
+		return nil, err
+	}
+	st, err := store.Open(ctx, cfg.DatabasePath())
+	if err != nil {
+		cs.close()
+		return nil, fmt.Errorf("open store: %w", err)
 	}
 	engine := &hubsync.Engine{Store: st, Log: log.Named("sync"), Metrics: m}
 	rt := &daemon.Runtime{Listen: cfg.Hub.Listen, APIToken: cfg.Hub.APIToken.Reveal(),

@@ -342,3 +342,275 @@ func TestServe(t *testing.T) {
 	}
 	waitNoPlugins(t, plugin, 2*time.Second)
 }
+
+// serving is one `usmhub serve` process of a test.
+type serving struct {
+	t       *testing.T
+	cmd     *exec.Cmd
+	logs    *lockedBuffer
+	done    chan struct{}
+	waitErr error
+	base    string
+	client  *http.Client
+}
+
+// startServe starts `usmhub serve -listen ADDR` in h's folder; the test's
+// cleanup kills it if it still runs.
+func startServe(t *testing.T, h *hub) *serving {
+	t.Helper()
+	addr := freePort(t)
+	s := &serving{t: t, logs: &lockedBuffer{}, done: make(chan struct{}), base: "http://" + addr,
+		client: &http.Client{Timeout: 5 * time.Second}}
+	s.cmd = exec.Command(usmhubBin, "serve", "-listen", addr)
+	s.cmd.Dir = h.dir
+	s.cmd.Env = append(os.Environ(), "USMHUB_CONFIG=")
+	s.cmd.Stdout, s.cmd.Stderr = s.logs, s.logs
+	if err := s.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { s.waitErr = s.cmd.Wait(); close(s.done) }()
+	t.Cleanup(func() {
+		select {
+		case <-s.done:
+		default:
+			_ = s.cmd.Process.Kill()
+			<-s.done
+		}
+	})
+	return s
+}
+
+// alive fails the test if the daemon has exited.
+func (s *serving) alive() {
+	s.t.Helper()
+	select {
+	case <-s.done:
+		s.t.Fatalf("usmhub serve exited: %v\n%s", s.waitErr, s.logs.String())
+	default:
+	}
+}
+
+func (s *serving) get(path string) (int, string) {
+	resp, err := s.client.Get(s.base + path)
+	if err != nil {
+		return 0, err.Error()
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// jobs lists the served jobs as "name spec, …".
+func (s *serving) jobs() string {
+	s.t.Helper()
+	code, body := s.get("/healthz")
+	var hl daemon.Health
+	if code != http.StatusOK || json.Unmarshal([]byte(body), &hl) != nil {
+		s.t.Fatalf("GET /healthz: %d %s\n%s", code, body, s.logs.String())
+	}
+	var names []string
+	for _, j := range hl.Jobs {
+		names = append(names, j.Name+" "+j.Spec)
+	}
+	return strings.Join(names, ", ")
+}
+
+// signal sends sig to the daemon.
+func (s *serving) signal(sig syscall.Signal) {
+	s.t.Helper()
+	if err := syscall.Kill(s.cmd.Process.Pid, sig); err != nil {
+		s.t.Fatal(err)
+	}
+}
+
+// exited waits up to within for the daemon to exit and fails unless it
+// exited 0.
+func (s *serving) exited(within time.Duration) {
+	s.t.Helper()
+	select {
+	case <-s.done:
+	case <-time.After(within):
+		s.t.Fatalf("usmhub serve still runs %s after SIGTERM\n%s", within, s.logs.String())
+	}
+	if s.waitErr != nil {
+		s.t.Fatalf("usmhub serve: %v (want exit 0)\n%s", s.waitErr, s.logs.String())
+	}
+}
+
+// lineOf is the 1-based line of the first occurrence of sub in src.
+func lineOf(src, sub string) int {
+	return strings.Count(src[:strings.Index(src, sub)], "\n") + 1
+}
+
+// TestServeReloadChecksEverything: SIGHUP applies a new config only if all
+// of it validates, connector blocks included, and a config that used to
+// crash the parser (stack overflow) or keep it busy for minutes is refused
+// at once. Each refused config also renames the sync, so a wrongly applied
+// one shows in the jobs; each is logged at its FILE:LINE,COL, the daemon
+// stays up with the old jobs, and a valid change is then applied.
+func TestServeReloadChecksEverything(t *testing.T) {
+	fileConnector(t)
+	cfg := syncConfig(`  log_level = "info"`, `  schedule = "@every 1h"`)
+	h := newHub(t, cfg)
+	if err := os.Mkdir(filepath.Join(h.dir, "remote"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	s := startServe(t, h)
+	eventually(t, 30*time.Second, "GET /healthz answers 200", func() bool {
+		s.alive()
+		code, _ := s.get("/healthz")
+		return code == http.StatusOK
+	}, s.logs.String)
+	const oldJobs = "risks @every 1h"
+	if got := s.jobs(); got != oldJobs {
+		t.Fatalf("jobs: %s", got)
+	}
+
+	renamed := strings.Replace(cfg, `sync "risks"`, `sync "mirror"`, 1)
+	typo := strings.Replace(renamed, `  dir = "remote"`, "  dir = \"remote\"\n  trackerr = \"Risk\"", 1)
+	parens := strings.Replace(renamed, `  log_level = "info"`,
+		`  log_level = "info"`+"\n  listen = "+strings.Repeat("(", 100000)+`"127.0.0.1:1"`+strings.Repeat(")", 100000), 1)
+	minus := renamed + "\npriority \"p\" {\n  score = " + strings.Repeat("-", 200000) + "1\n}\n"
+	for i, tt := range []struct {
+		name, config, want string
+	}{
+		{"a connector typo", typo,
+			fmt.Sprintf("usmhub.hcl:%d,3: Unsupported argument", lineOf(typo, "trackerr"))},
+		{"100 000 nested parentheses", parens,
+			fmt.Sprintf("usmhub.hcl:%d,43: Nested too deeply", lineOf(parens, "listen"))},
+		{"200 000 unary minus signs in a priority", minus,
+			fmt.Sprintf("usmhub.hcl:%d,111: Expression too complex", lineOf(minus, "score"))},
+	} {
+		h.write("usmhub.hcl", tt.config)
+		s.signal(syscall.SIGHUP)
+		eventually(t, 10*time.Second, tt.name+": the refused reload is logged with its diagnostics", func() bool {
+			s.alive()
+			l := s.logs.String()
+			return strings.Count(l, "reloading the configuration failed") == i+1 && strings.Contains(l, tt.want)
+		}, s.logs.String)
+		s.alive()
+		if got := s.jobs(); got != oldJobs {
+			t.Fatalf("%s: after the refused reload the jobs are %q, want %q", tt.name, got, oldJobs)
+		}
+		_, body := s.get("/metrics")
+		if v := metricValue(body, "usmhub_reloads_total", `result="error"`); v != float64(i+1) {
+			t.Errorf("%s: usmhub_reloads_total{error} = %v, want %d", tt.name, v, i+1)
+		}
+	}
+	for _, line := range strings.Split(s.logs.String(), "\n") {
+		if strings.Contains(line, "usmhub.hcl:") {
+			t.Logf("logged: %.300s", line)
+		}
+	}
+
+	// A valid change is applied.
+	h.write("usmhub.hcl", strings.Replace(renamed, `"@every 1h"`, `"@every 2h"`, 1))
+	s.signal(syscall.SIGHUP)
+	eventually(t, 20*time.Second, "the valid config is applied", func() bool {
+		s.alive()
+		return s.jobs() == "mirror @every 2h"
+	}, s.logs.String)
+
+	s.signal(syscall.SIGTERM)
+	s.exited(10 * time.Second)
+}
+
+// holdFIFO makes a FIFO at path and, once a reader has opened it, holds
+// its write end open without writing: the reader is then stuck in a read
+// that no context reaches. It returns when the reader is stuck (or fails
+// the test after 20s).
+func holdFIFO(t *testing.T, path string, alive func()) {
+	t.Helper()
+	if _, err := os.Stat(path); os.IsNotExist(err) {
+		if err := syscall.Mkfifo(path, 0o600); err != nil {
+			t.Skipf("no FIFOs here: %v", err)
+		}
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		// Opening the write end without blocking works once a reader
+		// has the FIFO open.
+		fd, err := syscall.Open(path, syscall.O_WRONLY|syscall.O_NONBLOCK, 0)
+		if err == nil {
+			t.Cleanup(func() { syscall.Close(fd) })
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("nobody opened %s to read: %v", path, err)
+		}
+		alive()
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestServeStopsDuringALoad: SIGTERM stops the daemon while a config load
+// is stuck — at start and on SIGHUP — here in file() of a FIFO, which
+// blocks where no context reaches. Exit 0 within 10 seconds.
+func TestServeStopsDuringALoad(t *testing.T) {
+	fileConnector(t)
+	cfg := syncConfig(`  log_level = "info"`, `  schedule = "@every 1h"`)
+	stuck := strings.Replace(cfg, `  log_level = "info"`, `  log_level = "info"`+"\n  api_token = file(\"token.fifo\")", 1)
+
+	t.Run("on SIGHUP", func(t *testing.T) {
+		h := newHub(t, cfg)
+		if err := os.Mkdir(filepath.Join(h.dir, "remote"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		s := startServe(t, h)
+		eventually(t, 30*time.Second, "GET /healthz answers 200", func() bool {
+			s.alive()
+			code, _ := s.get("/healthz")
+			return code == http.StatusOK
+		}, s.logs.String)
+		h.write("usmhub.hcl", stuck)
+		s.signal(syscall.SIGHUP)
+		holdFIFO(t, filepath.Join(h.dir, "token.fifo"), s.alive)
+		s.signal(syscall.SIGTERM)
+		s.exited(10 * time.Second)
+		if !strings.Contains(s.logs.String(), "the reload under way is abandoned") {
+			t.Errorf("the abandoned reload is not logged:\n%s", s.logs.String())
+		}
+	})
+
+	t.Run("at start", func(t *testing.T) {
+		h := newHub(t, stuck)
+		s := startServe(t, h)
+		holdFIFO(t, filepath.Join(h.dir, "token.fifo"), s.alive)
+		s.signal(syscall.SIGTERM)
+		s.exited(10 * time.Second)
+		if !strings.Contains(s.logs.String(), "stopped while loading the configuration") {
+			t.Errorf("the stop is not reported:\n%s", s.logs.String())
+		}
+	})
+}
+
+// TestValidateRefusesParserBombs: validate and serve's start refuse, at
+// FILE:LINE,COL and with a hint, configs that used to crash usmhub with a
+// stack overflow or keep it busy for minutes.
+func TestValidateRefusesParserBombs(t *testing.T) {
+	parens := "hub {\n  listen = " + strings.Repeat("(", 100000) + `"127.0.0.1:1"` + strings.Repeat(")", 100000) + "\n}\n"
+	minus := "priority \"p\" {\n  score = " + strings.Repeat("-", 200000) + "1\n}\n"
+	for _, tt := range []struct{ name, config, want string }{
+		{"nested parentheses", parens, "usmhub.hcl:2,43: Nested too deeply: This opens level 33 of nesting; "},
+		{"unary minus signs", minus, "usmhub.hcl:2,111: Expression too complex: This is operator number 101 of one expression; "},
+	} {
+		h := newHub(t, tt.config)
+		for _, args := range [][]string{{"validate"}, {"serve", "-listen", freePort(t)}} {
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			cmd := exec.CommandContext(ctx, usmhubBin, args...)
+			cmd.Dir = h.dir
+			cmd.Env = append(os.Environ(), "USMHUB_CONFIG=")
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			err := cmd.Run()
+			cancel()
+			code := -1
+			if ee, ok := err.(*exec.ExitError); ok {
+				code = ee.ExitCode()
+			}
+			if code != 1 || !strings.HasPrefix(stderr.String(), tt.want) {
+				t.Errorf("%s: usmhub %s: %v (exit %d), stderr:\n%.400s\nwant exit 1 and stderr starting %q", tt.name, args[0], err, code, stderr.String(), tt.want)
+			}
+		}
+	}
+}
