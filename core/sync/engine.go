@@ -98,6 +98,10 @@ type run struct {
 	deletes, deleteLimit, linkedAtStart int
 	// heads are the links of the page being pulled, by external id.
 	heads map[string]store.LinkHead
+	// createsFailed: a create failed transiently in this run; createsWait
+	// is the longest Retry-After the remote asked for.
+	createsFailed bool
+	createsWait   time.Duration
 }
 
 func (e *Engine) now() time.Time {
@@ -449,10 +453,7 @@ func (r *run) retry(what string, call func() error) error {
 	if tries == 0 {
 		tries = 3
 	}
-	base := r.e.RetryBase
-	if base <= 0 {
-		base = 500 * time.Millisecond
-	}
+	base := r.e.retryBase()
 	for attempt := 0; ; attempt++ {
 		err := call()
 		if err == nil || attempt >= tries || sdk.ClassOf(err) != sdk.ClassTransient || r.ctx.Err() != nil {
@@ -471,6 +472,13 @@ func (r *run) retry(what string, call func() error) error {
 			return errors.Join(err, r.ctx.Err())
 		}
 	}
+}
+
+func (e *Engine) retryBase() time.Duration {
+	if e.RetryBase <= 0 {
+		return 500 * time.Millisecond
+	}
+	return e.RetryBase
 }
 
 func (r *run) progress(phase string, n int) {

@@ -31,9 +31,9 @@ func TestCreatesTheHubNeverHeardOfAreFound(t *testing.T) {
 	}
 	b := riskBinding("risks")
 
-	_, err := h.eng.Run(context.Background(), b, conn, Options{})
-	if !errors.Is(err, host.ErrPluginExited) {
-		t.Fatalf("first run: err = %v, want the plugin's exit", err)
+	res0, err := h.eng.Run(context.Background(), b, conn, Options{})
+	if !errors.Is(err, ErrIncomplete) || res0.Waiting.Pending != 5 {
+		t.Fatalf("first run: err = %v, waiting %+v; want incomplete with 5 creates pending", err, res0.Waiting)
 	}
 	if st := remote(t, dir); len(st.Live()) != 3 || st.PushWrites != 3 {
 		t.Fatalf("remote after the crash: %d records, %d writes; want 3 and 3", len(st.Live()), st.PushWrites)
@@ -57,32 +57,23 @@ func TestCreatesTheHubNeverHeardOfAreFound(t *testing.T) {
 }
 
 // A push of creates that dies with the plugin is not retried blindly: the
-// creates stay pending and the next run settles them through Find, so the
-// records the dead call created are linked, not created again.
+// creates stay pending and, within the same run, are resolved through Find,
+// so the records the dead call created are linked, not created again.
 func TestCreatesRetriedAfterPluginCrash(t *testing.T) {
 	h := newHub(t)
+	h.eng.RetryBase = 10 * time.Millisecond
 	conn, dir := faultBinary(t, map[string]any{"crash_after_push_writes": 2})
 	var risks []model.Risk
 	for i := range 4 {
 		risks = append(risks, h.addRisk("Risk "+strconv.Itoa(i)))
 	}
 	b := riskBinding("risks", func(b *Binding) { b.Direction = Push })
-	res, err := h.eng.Run(context.Background(), b, conn, Options{})
-	if err == nil || sdk.ClassOf(err) != sdk.ClassTransient {
-		t.Fatalf("first run: err = %v, want the crash as a transient failure", err)
+	res := h.sync(b, conn)
+	if c := res.Counts; c.Linked != 2 || c.PushCreates != 2 || c.Errors != 0 {
+		t.Fatalf("counts = %+v, want 2 linked by Find after the crash, 2 created again", c)
 	}
-	if res.Counts.PushCreates != 0 {
-		t.Fatalf("first run counts = %+v, want no create counted as done", res.Counts)
-	}
-	if got := remote(t, dir).Calls["push"]; got != 1 {
-		t.Errorf("push calls = %d, want 1 (a create is never retried blindly)", got)
-	}
-	if n := len(h.links(b.Name, store.LinkPending)); n != 4 {
-		t.Fatalf("%d pending links after the crash, want 4", n)
-	}
-	res = h.sync(b, conn)
-	if c := res.Counts; c.Linked != 2 || c.PushCreates != 2 {
-		t.Fatalf("second run counts = %+v, want 2 linked by Find, 2 created", c)
+	if st := remote(t, dir); st.Calls["push"] != 2 || st.Calls["find"] != 4 {
+		t.Errorf("calls %v, want 2 pushes (one crashed) and 4 finds (one per pending create)", st.Calls)
 	}
 	oneRecordEach(t, h, b.Name, faultSide(t, conn, dir), risks)
 }

@@ -321,7 +321,10 @@ func (r *run) sprints() error {
 			return err
 		}
 	}
-	return r.settle(settled)
+	if err := r.settle(settled); err != nil {
+		return err
+	}
+	return r.retryCreates(reload, nil)
 }
 
 func sprintKey(s model.Sprint) string { return fmt.Sprintf("sprint %d", s.Number) }

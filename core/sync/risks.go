@@ -6,6 +6,7 @@ import (
 	"maps"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/usmhub/usmhub/core/ingest"
 	"github.com/usmhub/usmhub/core/model"
@@ -20,15 +21,15 @@ func (r *run) risks() error {
 	if !pull && !push {
 		return fmt.Errorf("connector %s can neither pull nor push risks in direction %s", r.b.Connector, r.b.Direction)
 	}
+	reload := func(rd store.Reader, hubID string) (pushItem, error) {
+		risk, err := rd.Risk(hubID)
+		return r.createItem(risk.ID, risk.Key, risk.Version, RiskFields(risk)), err
+	}
+	var merge func(store.Tx, sdk.Record) error
+	if pull {
+		merge = func(tx store.Tx, rec sdk.Record) error { return r.takeRisk(tx, rec, false) }
+	}
 	if push {
-		reload := func(rd store.Reader, hubID string) (pushItem, error) {
-			risk, err := rd.Risk(hubID)
-			return r.createItem(risk.ID, risk.Key, risk.Version, RiskFields(risk)), err
-		}
-		var merge func(store.Tx, sdk.Record) error
-		if pull {
-			merge = func(tx store.Tx, rec sdk.Record) error { return r.takeRisk(tx, rec, false) }
-		}
 		if err := r.resolvePending(reload, merge); err != nil {
 			return fmt.Errorf("resolve pending creates: %w", err)
 		}
@@ -52,6 +53,34 @@ func (r *run) risks() error {
 	if push {
 		if err := r.pushRisks(batch, visited); err != nil {
 			return fmt.Errorf("push: %w", err)
+		}
+		if err := r.retryCreates(reload, merge); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// retryCreates settles, within the run, creates that failed transiently (a
+// 429, a 503, a plugin that died): after the wait the remote asked for, they
+// are resolved like any pending create — Find first, and created again only
+// when Find says they are not there.
+func (r *run) retryCreates(reload func(rd store.Reader, hubID string) (pushItem, error), merge func(tx store.Tx, rec sdk.Record) error) error {
+	tries := r.e.Retries
+	if tries == 0 {
+		tries = 3
+	}
+	for attempt := 0; attempt < tries && r.createsFailed && !r.opts.Plan; attempt++ {
+		wait := max(r.createsWait, r.e.retryBase()<<attempt)
+		r.createsFailed, r.createsWait = false, 0
+		r.log.Warn("creates failed transiently; resolving them through Find", "attempt", attempt+1, "wait", wait)
+		select {
+		case <-time.After(wait):
+		case <-r.ctx.Done():
+			return r.ctx.Err()
+		}
+		if err := r.resolvePending(reload, merge); err != nil {
+			return fmt.Errorf("resolve pending creates: %w", err)
 		}
 	}
 	return nil
@@ -88,7 +117,7 @@ func (r *run) resolvePending(reload func(rd store.Reader, hubID string) (pushIte
 			return fmt.Errorf("find %s: %w", sdk.Marker(l.HubID), err)
 		}
 		if rec == nil {
-			if r.now.Sub(l.AttemptedAt) < r.desc.SearchLag {
+			if r.e.now().Sub(l.AttemptedAt) < r.desc.SearchLag {
 				continue // the first attempt may not be searchable yet
 			}
 			var it pushItem
@@ -1056,10 +1085,18 @@ func (r *run) flush(items []pushItem) error {
 	var err error
 	if creates {
 		// A create is retried only through Find: the call may have created
-		// records before it failed, so its creates stay pending and the next
-		// run's resolve step finds them (or creates them once it knows they
-		// are not there).
+		// records before it failed, so its creates stay pending and are
+		// resolved (retryCreates, else the next run) by finding them first.
 		err = call()
+		var se *sdk.Error
+		if err != nil && sdk.ClassOf(err) == sdk.ClassTransient && !r.hasUpdates(items) {
+			r.createsFailed = true
+			if errors.As(err, &se) {
+				r.createsWait = max(r.createsWait, se.RetryAfter)
+			}
+			r.log.Warn("push of creates failed; they stay pending", "creates", len(items), "error", err)
+			return nil
+		}
 	} else {
 		err = r.retry("push", call)
 	}
@@ -1093,6 +1130,15 @@ func (r *run) flush(items []pushItem) error {
 		return err
 	}
 	return r.refresh(stale)
+}
+
+func (r *run) hasUpdates(items []pushItem) bool {
+	for _, it := range items {
+		if it.change.Op != sdk.OpCreate {
+			return true
+		}
+	}
+	return false
 }
 
 // refresh re-reads records whose update the remote refused as stale and
@@ -1219,10 +1265,16 @@ func (r *run) entity() string {
 func (r *run) pushFailed(tx store.Tx, it pushItem, e *sdk.Error) error {
 	switch e.Class {
 	case sdk.ClassTransient:
-		// A create stays pending (Find resolves it next run); an update is
-		// sent again next run since the link's hub version did not move.
-		r.res.Counts.Errors++
 		r.log.Warn("push failed, will retry", "key", it.key, "error", e)
+		if it.link == nil {
+			// The create stays pending: resolved through Find later in this
+			// run (retryCreates) or the next; what stays pending shows.
+			r.createsFailed = true
+			r.createsWait = max(r.createsWait, e.RetryAfter)
+			return nil
+		}
+		// An update is sent again next run: its hub version did not move.
+		r.res.Counts.Errors++
 		return nil
 	case sdk.ClassConflict:
 		// The remote changed since we read it: flush re-reads the record
