@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -147,7 +146,8 @@ func isExecutable(path string) bool {
 }
 
 // FileSHA256 returns the hex sha256 of the file at path: the digest a
-// connector's plugin_sha256 pins.
+// connector's plugin_sha256 pins. A file this process hashed before and
+// that has not changed since is not read again (see digestCache).
 func FileSHA256(path string) (string, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -155,8 +155,8 @@ func FileSHA256(path string) (string, error) {
 	}
 	defer f.Close()
 	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", fmt.Errorf("hash plugin binary %s: %w", path, err)
+	if _, err := digests.hashFile(h, f); err != nil {
+		return "", err
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
 }

@@ -2,7 +2,6 @@ package host
 
 import (
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"net"
@@ -463,7 +462,9 @@ func (i *Instance) launchLocked(ctx context.Context) error {
 		if bin.SHA256 != want {
 			return i.pinMismatch(want, bin)
 		}
-		secure = &plugin.SecureConfig{Checksum: raw, Hash: sha256.New()}
+		// go-plugin checks it again right before exec; pinHash answers from
+		// the digest cache when the file is still the one hashed.
+		secure = &plugin.SecureConfig{Checksum: raw, Hash: newPinHash()}
 	}
 
 	cmd := exec.Command(bin.Path)
