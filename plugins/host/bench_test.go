@@ -266,14 +266,40 @@ func BenchmarkPullRatio(b *testing.B) {
 }
 
 // BenchmarkLaunch measures launch to first call: discover, exec,
-// handshake with AutoMTLS, Describe, Configure and Check, then close.
+// handshake with AutoMTLS, Describe, Configure and Check, then close (not
+// timed). BenchmarkLaunchPinned does the same with a plugin_sha256 pin, and
+// BenchmarkLaunchBare is the baseline: a bare go-plugin launch of the same
+// binary with AutoMTLS and one call. `-bench Launch` runs all three.
+//
+// They measure a hub's steady state: the binary was built a moment ago, so
+// they first wait until it counts as settled (settleTime) and hash it once,
+// untimed, as a hub does at its first launch of it (see digestCache). Each
+// also reports the CPU time a launch costs, the hub's and the plugin
+// process's over its whole life (cpu-ms/op, with close), which a loaded
+// machine stretches much less than the wall time.
 func BenchmarkLaunch(b *testing.B) {
+	benchLaunch(b, "")
+}
+
+// BenchmarkLaunchPinned is BenchmarkLaunch with the binary pinned by its
+// sha256 (the host's check and go-plugin's SecureConfig).
+func BenchmarkLaunchPinned(b *testing.B) {
+	sum, err := FileSHA256(filepath.Join(binDir, "usmhub-connector-test"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	benchLaunch(b, sum)
+}
+
+func benchLaunch(b *testing.B, pin string) {
+	waitSettled(b, filepath.Join(binDir, "usmhub-connector-test"))
 	h := newHost(b, Options{Logger: hclog.NewNullLogger()})
 	cfg, _ := sdk.ConfigFromMap(map[string]any{"project": "p"})
 	ctx := context.Background()
+	cpu := startCPU()
 	b.ResetTimer()
 	for range b.N {
-		i, err := h.Launch(ctx, "test", "bench", "")
+		i, err := h.Launch(ctx, "test", "bench", pin)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -287,4 +313,83 @@ func BenchmarkLaunch(b *testing.B) {
 		_ = i.Close()
 		b.StartTimer()
 	}
+	cpu.report(b)
+}
+
+// waitSettled waits until the file at path counts as settled for the
+// digest cache, and hashes it once.
+func waitSettled(b *testing.B, path string) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if key, ok := keyOf(fi); ok {
+		last := time.Unix(0, max(key.mtime, key.ctime))
+		time.Sleep(time.Until(last.Add(settleTime + 10*time.Millisecond)))
+	}
+	if _, err := FileSHA256(path); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// launchCPU measures the CPU time per launch of a launch benchmark.
+type launchCPU struct {
+	self, children time.Duration
+	ok             bool
+}
+
+func startCPU() launchCPU {
+	self, children, ok := processCPU()
+	return launchCPU{self, children, ok}
+}
+
+// report reports the CPU time per op since startCPU: cpu-ms/op (hub and
+// plugin), hub-cpu-ms/op and plugin-cpu-ms/op.
+func (c launchCPU) report(b *testing.B) {
+	self, children, ok := processCPU()
+	if !ok || !c.ok {
+		return
+	}
+	n := float64(b.N) * 1e6
+	b.ReportMetric(float64(self-c.self+children-c.children)/n, "cpu-ms/op")
+	b.ReportMetric(float64(self-c.self)/n, "hub-cpu-ms/op")
+	b.ReportMetric(float64(children-c.children)/n, "plugin-cpu-ms/op")
+}
+
+// BenchmarkLaunchBare is the launch baseline: go-plugin alone (gRPC,
+// AutoMTLS, no checksum, no SDK) starts the test connector binary as the
+// bare plugin, dispenses it and makes one call (a Pull of one record); the
+// kill is not timed. BenchmarkLaunch ÷ BenchmarkLaunchBare is what the host
+// adds to a launch.
+func BenchmarkLaunchBare(b *testing.B) {
+	ctx := context.Background()
+	cpu := startCPU()
+	b.ResetTimer()
+	for range b.N {
+		cmd := exec.Command(filepath.Join(binDir, "usmhub-connector-test"))
+		cmd.Env = []string{"USMHUB_TESTCONNECTOR_BARE=1"}
+		client := plugin.NewClient(&plugin.ClientConfig{
+			HandshakeConfig:  sdk.Handshake,
+			Plugins:          plugin.PluginSet{sdk.PluginName: &testconnector.BarePlugin{}},
+			Cmd:              cmd,
+			AutoMTLS:         true,
+			AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
+			Logger:           hclog.NewNullLogger(),
+		})
+		rpc, err := client.Client()
+		if err != nil {
+			b.Fatal(err)
+		}
+		raw, err := rpc.Dispense(sdk.PluginName)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := raw.(*testconnector.BareClient).Pull(ctx, 1, 1, 1); err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		client.Kill()
+		b.StartTimer()
+	}
+	cpu.report(b)
 }
