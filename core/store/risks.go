@@ -246,9 +246,13 @@ func (w *writer) peekSeq() (int64, error) {
 	return w.nextSeq, nil
 }
 
+// nextChange is the next value of the risks' change sequence (see
+// migration 0004); writes are serialised, so it only grows.
+const nextChange = `(SELECT coalesce(max(change_seq), 0) + 1 FROM risks)`
+
 const riskInsert = `INSERT INTO risks (id, key, seq, initiative, kind, title, description, process, source,
-	likelihood, impact, effort, owner, status, votes, version, created_at, updated_at)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 1, ?, ?)`
+	likelihood, impact, effort, owner, status, votes, version, created_at, updated_at, change_seq)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 1, ?, ?, ` + nextChange + `)`
 
 // CreateRisk stores a new risk. An empty Status becomes proposed. The risk
 // is validated first; r is only changed (ID, Key, Version, timestamps) when
@@ -349,7 +353,7 @@ func diffRisk(a, b *model.Risk) []change {
 
 const riskUpdate = `UPDATE risks SET initiative = ?, kind = ?, title = ?, description = ?, process = ?,
 	source = ?, likelihood = ?, impact = ?, effort = ?, owner = ?, status = ?,
-	version = version + 1, updated_at = ?
+	version = version + 1, updated_at = ?, change_seq = ` + nextChange + `
 	WHERE id = ? AND version = ?`
 
 // UpdateRisk stores r, found by ID (or by Key when ID is empty). Key, Votes

@@ -88,10 +88,11 @@ type Reader interface {
 	Links(binding string, state LinkState, fn func(Link) error) error
 	// BindingState returns a binding's cursor and health.
 	BindingState(binding string) (BindingState, error)
-	// RisksToPush streams the risks matching f that have no link in the
-	// binding or whose version moved past their link's hub version (every
-	// matching risk with all).
-	RisksToPush(binding string, f RiskFilter, all bool, fn func(model.Risk, *Link) error) error
+	// RisksToPush streams, in change order, the risks matching f changed
+	// after the change sequence since that have no link in the binding or
+	// whose version moved past their link's hub version (every matching
+	// risk when since < 0), each with its change sequence.
+	RisksToPush(binding string, f RiskFilter, since int64, fn func(risk model.Risk, link *Link, seq int64) error) error
 	// LinkHeads streams the heads (state, remote version, whether fields
 	// are held) of a binding's links to the given remote records.
 	LinkHeads(binding string, externalIDs []string, fn func(LinkHead) error) error

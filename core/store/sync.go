@@ -83,6 +83,11 @@ type BindingState struct {
 	// permanent failure paused the binding: another fingerprint (the key
 	// was fixed) ends the pause.
 	PausedFingerprint string
+	// PushedSeq is the risks' change sequence up to which the binding
+	// pushed everything in its scope (PushedScope): the next push looks
+	// only at risks changed since.
+	PushedSeq   int64
+	PushedScope string
 }
 
 // Quarantined is a remote record the hub could not take.
@@ -295,8 +300,8 @@ func unmarshalHeld(s string, into *map[string]Hold) error {
 func (r *reader) BindingState(binding string) (BindingState, error) {
 	s := BindingState{Binding: binding}
 	var full, paused, success string
-	err := r.queryRow(`SELECT cursor, full_at, failures, paused_until, last_error, last_success, paused_fingerprint FROM bindings WHERE binding = ?`, binding).
-		Scan(&s.Cursor, &full, &s.Failures, &paused, &s.LastError, &success, &s.PausedFingerprint)
+	err := r.queryRow(`SELECT cursor, full_at, failures, paused_until, last_error, last_success, paused_fingerprint, pushed_seq, pushed_scope FROM bindings WHERE binding = ?`, binding).
+		Scan(&s.Cursor, &full, &s.Failures, &paused, &s.LastError, &success, &s.PausedFingerprint, &s.PushedSeq, &s.PushedScope)
 	if errors.Is(err, sql.ErrNoRows) {
 		return s, nil
 	}
@@ -316,18 +321,21 @@ func (r *reader) BindingState(binding string) (BindingState, error) {
 	return s, nil
 }
 
-// RisksToPush streams the risks matching f that the binding has not synced
-// at their current version: those with no link, and those whose version
-// moved past the link's hub version (with all, every matching risk: a full
-// reconcile compares them all). link is nil for risks with no link.
-func (r *reader) RisksToPush(binding string, f RiskFilter, all bool, fn func(model.Risk, *Link) error) error {
+// RisksToPush streams, in change order, the risks matching f changed after
+// the change sequence since that the binding has not synced at their
+// current version: those with no link, and those whose version moved past
+// the link's hub version; with since < 0, every matching risk (a full
+// reconcile compares them all). link is nil for risks with no link; seq is
+// the risk's change sequence.
+func (r *reader) RisksToPush(binding string, f RiskFilter, since int64, fn func(risk model.Risk, link *Link, seq int64) error) error {
 	where, args, err := riskWhereAs("r.", f)
 	if err != nil {
 		return err
 	}
-	cond := `(l.hub_id IS NULL OR l.hub_version != r.version)`
-	if all {
-		cond = `1`
+	cond := `r.change_seq > ? AND (l.hub_id IS NULL OR l.hub_version != r.version)`
+	args = append(args, since)
+	if since < 0 {
+		cond, args = `1`, args[:len(args)-1]
 	}
 	if where == "" {
 		where = " WHERE " + cond
@@ -336,26 +344,31 @@ func (r *reader) RisksToPush(binding string, f RiskFilter, all bool, fn func(mod
 	}
 	cols := "r." + strings.ReplaceAll(strings.Join(strings.Fields(riskColumns), " "), ", ", ", r.")
 	lcols := "l." + strings.ReplaceAll(linkColumns, ", ", ", l.")
-	q := `SELECT ` + cols + `, ` + lcols + ` FROM risks r LEFT JOIN links l ON l.binding = ? AND l.hub_id = r.id` +
-		where + ` ORDER BY r.rowid`
+	q := `SELECT ` + cols + `, ` + lcols + `, r.change_seq FROM risks r LEFT JOIN links l ON l.binding = ? AND l.hub_id = r.id` +
+		where + ` ORDER BY r.change_seq`
 	rows, err := r.tx.QueryContext(r.ctx, q, append([]any{binding}, args...)...)
 	if err != nil {
 		return fmt.Errorf("risks to push for %s: %w", binding, err)
 	}
 	defer rows.Close()
 	for rows.Next() {
-		risk, link, err := scanRiskLink(rows)
+		risk, link, seq, err := scanRiskLink(rows)
 		if err != nil {
 			return fmt.Errorf("risks to push for %s: %w", binding, err)
 		}
-		if err := fn(risk, link); err != nil {
+		if err := fn(risk, link, seq); err != nil {
 			return err
 		}
 	}
 	return rows.Err()
 }
 
-func scanRiskLink(rows *sql.Rows) (model.Risk, *Link, error) {
+func scanRiskLink(rows *sql.Rows) (r model.Risk, l *Link, seq int64, err error) {
+	r, l, err = scanRiskLinkSeq(rows, &seq)
+	return r, l, seq, err
+}
+
+func scanRiskLinkSeq(rows *sql.Rows, seq *int64) (model.Risk, *Link, error) {
 	var (
 		r                         model.Risk
 		likelihood, impact, votes int64
@@ -368,7 +381,7 @@ func scanRiskLink(rows *sql.Rows) (model.Risk, *Link, error) {
 	err := rows.Scan(&r.ID, &r.Key, &r.Initiative, (*string)(&r.Kind), &r.Title, &r.Description,
 		(*string)(&r.Process), &r.Source, &likelihood, &impact, &r.Effort, &r.Owner,
 		(*string)(&r.Status), &votes, &r.Version, &created, &updated,
-		&binding, &hubID, &ext, &state, &rv, &base, &hubVersion, &reason, &at, &seen, &held)
+		&binding, &hubID, &ext, &state, &rv, &base, &hubVersion, &reason, &at, &seen, &held, seq)
 	if err != nil {
 		return r, nil, err
 	}
@@ -485,12 +498,15 @@ func (w *writer) PutBindingState(s BindingState) error {
 		return formatTime(t)
 	}
 	_, stamp := now()
-	_, err := w.exec(`INSERT INTO bindings (binding, cursor, full_at, failures, paused_until, last_error, last_success, paused_fingerprint, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+	_, err := w.exec(`INSERT INTO bindings (binding, cursor, full_at, failures, paused_until, last_error, last_success, paused_fingerprint,
+		pushed_seq, pushed_scope, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (binding) DO UPDATE SET cursor = excluded.cursor, full_at = excluded.full_at, failures = excluded.failures,
 		paused_until = excluded.paused_until, last_error = excluded.last_error, last_success = excluded.last_success,
-		paused_fingerprint = excluded.paused_fingerprint, updated_at = excluded.updated_at`,
-		s.Binding, s.Cursor, ts(s.FullAt), s.Failures, ts(s.PausedUntil), s.LastError, ts(s.LastSuccess), s.PausedFingerprint, stamp)
+		paused_fingerprint = excluded.paused_fingerprint, pushed_seq = excluded.pushed_seq, pushed_scope = excluded.pushed_scope,
+		updated_at = excluded.updated_at`,
+		s.Binding, s.Cursor, ts(s.FullAt), s.Failures, ts(s.PausedUntil), s.LastError, ts(s.LastSuccess), s.PausedFingerprint,
+		s.PushedSeq, s.PushedScope, stamp)
 	if err != nil {
 		return fmt.Errorf("store binding %s: %w", s.Binding, err)
 	}

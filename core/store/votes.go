@@ -148,7 +148,7 @@ func (w *writer) recountVotes(risk *model.Risk, atText string) error {
 	if total == risk.Votes {
 		return nil
 	}
-	if _, err := w.exec(`UPDATE risks SET votes = ?, version = version + 1, updated_at = ? WHERE id = ?`,
+	if _, err := w.exec(`UPDATE risks SET votes = ?, version = version + 1, updated_at = ?, change_seq = `+nextChange+` WHERE id = ?`,
 		total, atText, risk.ID); err != nil {
 		return fmt.Errorf("store vote total of risk %s: %w", risk.Key, err)
 	}

@@ -16,6 +16,7 @@ package sync
 import (
 	"fmt"
 	"math"
+	"sort"
 	"strings"
 	"time"
 
@@ -159,6 +160,22 @@ func (b Binding) matches(fields map[string]string) bool {
 		}
 	}
 	return true
+}
+
+// pushScope names what the binding pushes (its initiative and filter): a
+// push high-water mark measured in another scope does not hold.
+func (b Binding) pushScope() string {
+	keys := make([]string, 0, len(b.Filter))
+	for k := range b.Filter {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var sb strings.Builder
+	sb.WriteString(b.Initiative)
+	for _, k := range keys {
+		fmt.Fprintf(&sb, "|%s=%s", k, strings.ToLower(b.Filter[k]))
+	}
+	return sb.String()
 }
 
 // riskScope is the store filter of the binding's risks; fields the store

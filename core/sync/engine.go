@@ -102,6 +102,9 @@ type run struct {
 	// is the longest Retry-After the remote asked for.
 	createsFailed bool
 	createsWait   time.Duration
+	// failedSeq is the lowest change sequence of an update that failed in
+	// this run's push (0: none).
+	failedSeq int64
 }
 
 func (e *Engine) now() time.Time {

@@ -848,6 +848,7 @@ type pushItem struct {
 	key     string      // the human key, for messages
 	version int64       // the hub row version the change was made from
 	link    *store.Link // nil for a create
+	seq     int64       // the risk's change sequence, when known
 	change  sdk.Change
 	sent    map[string]string // in the hub's spelling
 }
@@ -879,8 +880,31 @@ func (r *run) pushRisks(batch []pushItem, visited map[string]bool) error {
 	initiative, kind, process := r.b.riskScope()
 	f := store.RiskFilter{Initiative: initiative, Kind: kind, Process: process}
 	var settled []store.Link // version moved, fields did not (e.g. a vote)
+	var st store.BindingState
+	if err := r.view(func(rd store.Reader) error {
+		var err error
+		st, err = rd.BindingState(r.b.Name)
+		return err
+	}); err != nil {
+		return err
+	}
+	// Only risks changed since the binding's high-water mark are looked
+	// at (a full reconcile looks at them all); the mark moves to the last
+	// change seen, but never past an update that failed and must be sent
+	// again.
+	scope := r.b.pushScope()
+	since := st.PushedSeq
+	switch {
+	case r.opts.Full:
+		since = -1
+	case st.PushedScope != scope:
+		since = 0
+	}
+	mark := max(since, 0)
+	r.failedSeq = 0
 	err := r.view(func(rd store.Reader) error {
-		return rd.RisksToPush(r.b.Name, f, r.opts.Full, func(risk model.Risk, l *store.Link) error {
+		return rd.RisksToPush(r.b.Name, f, since, func(risk model.Risk, l *store.Link, seq int64) error {
+			mark = max(mark, seq)
 			if visited[risk.ID] {
 				return nil
 			}
@@ -911,6 +935,7 @@ func (r *run) pushRisks(batch []pushItem, visited map[string]bool) error {
 					}
 					return nil
 				}
+				it.seq = seq
 				batch = append(batch, it)
 			}
 			if len(batch) >= r.b.BatchSize {
@@ -927,7 +952,23 @@ func (r *run) pushRisks(batch []pushItem, visited map[string]bool) error {
 	if err := r.flush(batch); err != nil {
 		return err
 	}
-	return r.settle(settled)
+	if err := r.settle(settled); err != nil {
+		return err
+	}
+	if r.failedSeq > 0 {
+		mark = min(mark, r.failedSeq-1)
+	}
+	if r.opts.Plan || (mark == st.PushedSeq && scope == st.PushedScope) {
+		return nil
+	}
+	return r.update(func(tx store.Tx) error {
+		st, err := tx.BindingState(r.b.Name)
+		if err != nil {
+			return err
+		}
+		st.PushedSeq, st.PushedScope = mark, scope
+		return tx.PutBindingState(st)
+	})
 }
 
 // revisitHeld goes over the binding's links that hold fields. A pulled
@@ -1253,6 +1294,13 @@ func (r *run) auditPush(tx store.Tx, it pushItem, externalID string) error {
 		New: fmt.Sprintf("%s %s: %s", r.b.Connector, externalID, strings.Join(parts, " "))})
 }
 
+// failed keeps the push's high-water mark below an update to send again.
+func (r *run) failed(it pushItem) {
+	if it.seq > 0 && (r.failedSeq == 0 || it.seq < r.failedSeq) {
+		r.failedSeq = it.seq
+	}
+}
+
 // entity names the binding's kind of hub entity in the audit log.
 func (r *run) entity() string {
 	if r.b.Kind == sdk.KindSprint {
@@ -1273,14 +1321,17 @@ func (r *run) pushFailed(tx store.Tx, it pushItem, e *sdk.Error) error {
 			r.createsWait = max(r.createsWait, e.RetryAfter)
 			return nil
 		}
-		// An update is sent again next run: its hub version did not move.
+		// An update is sent again next run: its hub version did not move
+		// (and the push's high-water mark stays below it).
 		r.res.Counts.Errors++
+		r.failed(it)
 		return nil
 	case sdk.ClassConflict:
 		// The remote changed since we read it: flush re-reads the record
 		// (Find) and merges it; the next push sends what the hub still owns,
 		// against the version just read.
 		r.res.Counts.Errors++
+		r.failed(it)
 		r.log.Info("push conflict: the remote changed; merging it", "key", it.key, "error", e)
 		return nil
 	}
