@@ -267,9 +267,10 @@ func BenchmarkPullRatio(b *testing.B) {
 
 // BenchmarkLaunch measures launch to first call: discover, exec,
 // handshake with AutoMTLS, Describe, Configure and Check, then close (not
-// timed). BenchmarkLaunchPinned does the same with a plugin_sha256 pin, and
+// timed). BenchmarkLaunchPinned does the same with a plugin_sha256 pin,
+// BenchmarkLaunchCold both as a process's first launch of the binary, and
 // BenchmarkLaunchBare is the baseline: a bare go-plugin launch of the same
-// binary with AutoMTLS and one call. `-bench Launch` runs all three.
+// binary with AutoMTLS and one call. `-bench Launch` runs them all.
 //
 // They measure a hub's steady state: the binary was built a moment ago, so
 // they first wait until it counts as settled (settleTime) and hash it once,
@@ -278,20 +279,40 @@ func BenchmarkPullRatio(b *testing.B) {
 // process's over its whole life (cpu-ms/op, with close), which a loaded
 // machine stretches much less than the wall time.
 func BenchmarkLaunch(b *testing.B) {
-	benchLaunch(b, "")
+	benchLaunch(b, "", false)
 }
 
 // BenchmarkLaunchPinned is BenchmarkLaunch with the binary pinned by its
 // sha256 (the host's check and go-plugin's SecureConfig).
 func BenchmarkLaunchPinned(b *testing.B) {
+	benchLaunch(b, testBinarySHA256(b), false)
+}
+
+// BenchmarkLaunchCold is BenchmarkLaunch, unpinned and pinned, as the first
+// launch of the binary in a hub process (every CLI run): the digest cache
+// is emptied, untimed, before each launch, so each reads the binary in full.
+func BenchmarkLaunchCold(b *testing.B) {
+	pin := testBinarySHA256(b)
+	b.Run("unpinned", func(b *testing.B) { benchLaunch(b, "", true) })
+	b.Run("pinned", func(b *testing.B) { benchLaunch(b, pin, true) })
+}
+
+func testBinarySHA256(b *testing.B) string {
 	sum, err := FileSHA256(filepath.Join(binDir, "usmhub-connector-test"))
 	if err != nil {
 		b.Fatal(err)
 	}
-	benchLaunch(b, sum)
+	return sum
 }
 
-func benchLaunch(b *testing.B, pin string) {
+// forgetDigests empties the digest cache.
+func forgetDigests() {
+	digests.mu.Lock()
+	clear(digests.byPath)
+	digests.mu.Unlock()
+}
+
+func benchLaunch(b *testing.B, pin string, cold bool) {
 	waitSettled(b, filepath.Join(binDir, "usmhub-connector-test"))
 	h := newHost(b, Options{Logger: hclog.NewNullLogger()})
 	cfg, _ := sdk.ConfigFromMap(map[string]any{"project": "p"})
@@ -299,6 +320,11 @@ func benchLaunch(b *testing.B, pin string) {
 	cpu := startCPU()
 	b.ResetTimer()
 	for range b.N {
+		if cold {
+			b.StopTimer()
+			forgetDigests()
+			b.StartTimer()
+		}
 		i, err := h.Launch(ctx, "test", "bench", pin)
 		if err != nil {
 			b.Fatal(err)
