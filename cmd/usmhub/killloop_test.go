@@ -823,27 +823,28 @@ func TestSyncKillLoop(t *testing.T) {
 			t.Fatalf("%d runs, only %d killed: the delays are too long", iter-1, killed)
 		}
 		hi = max(hi, small.duration)
-		delay := time.Duration(rnd.Int64N(int64(300 * time.Millisecond)))
-		if rnd.IntN(4) > 0 {
-			delay = lo + time.Duration(rnd.Int64N(int64(hi-lo)))
-		}
-		// A third of the kills hit the connector plugin instead of the hub:
-		// the hub must notice, and relaunch it or fail the run cleanly. A
-		// sixth land in the hub's first push, before the connector took it
-		// (it waits for the folder lock): the narrow window between the
-		// hub recording what it sends and the remote changing.
+		// A sixth of the kills hit the connector plugin instead of the hub
+		// (once it runs): the hub must notice, and relaunch it or fail the
+		// run cleanly. A sixth land in the hub's first push, before the
+		// connector took it (it waits for the folder lock): the narrow
+		// window between the hub recording what it sends and the remote
+		// changing.
 		target := killHub
 		switch rnd.IntN(6) {
-		case 0, 1:
+		case 0:
 			target = killPlugin
-		case 2:
+		case 1:
 			target = killAtPush
+		}
+		delay := time.Duration(rnd.Int64N(int64(300 * time.Millisecond)))
+		if rnd.IntN(4) > 0 || target == killPlugin {
+			delay = lo + time.Duration(rnd.Int64N(int64(hi-lo)))
 		}
 		// Now and then people edit while the sync runs: the hub through the
 		// store, the sheet under the connector's lock.
 		var during func()
 		var duringErr error
-		var duringTitle string
+		var duringTitle, duringSide string
 		if iter > 3 && rnd.IntN(3) == 0 && target != killAtPush { // the edits there would wait for the lock
 			concurrent++
 			r := rand.New(rand.NewPCG(seed, uint64(iter)))
@@ -852,8 +853,10 @@ func TestSyncKillLoop(t *testing.T) {
 			during = func() {
 				time.Sleep(wait)
 				if r.IntN(2) == 0 {
+					duringSide = "hub"
 					duringErr = hubEdits(r, keys, iter, r.IntN(20)+1, true)
 				} else {
+					duringSide = "sheet"
 					duringTitle, duringErr = remoteEdits(r, iter, r.IntN(20)+1, false, true)
 				}
 			}
@@ -870,7 +873,14 @@ func TestSyncKillLoop(t *testing.T) {
 		waitNoPlugins(t, plugin, 5*time.Second)
 		after := snapshot(t, h)
 		a := attempt{out: out, runs: runs.since(t), phase: phaseOf(before, after, out)}
+		// A sheet saved while the run pushes makes pushes of the rows it
+		// changed meet a newer version: the run merges them and ends
+		// incomplete (exit 1); the next run pushes what is left.
+		incomplete := !out.killed && !out.pluginKilled && out.code == 1 && duringSide == "sheet" &&
+			strings.Contains(out.stderr, "the sync is incomplete")
 		switch {
+		case incomplete:
+			a.phase = "incomplete: the sheet was saved while it pushed"
 		case out.pluginKilled:
 			a.phase = fmt.Sprintf("plugin killed, then the hub exited %d", out.code)
 			pluginKills++
@@ -886,8 +896,8 @@ func TestSyncKillLoop(t *testing.T) {
 		} else {
 			hi = out.duration + out.duration/10
 		}
-		if !out.killed && !out.pluginKilled && out.code != 0 {
-			t.Errorf("iteration %d: a run that was not killed exited %d:\n%s", iter, out.code, out.stderr)
+		if !out.killed && !out.pluginKilled && out.code != 0 && !incomplete {
+			t.Errorf("iteration %d: a run that was not killed exited %d (edits while it ran: %q):\n%s", iter, out.code, duringSide, out.stderr)
 		}
 		if strings.Contains(out.stderr, "panic:") {
 			t.Fatalf("iteration %d: usmhub panicked:\n%s", iter, out.stderr)
@@ -1102,8 +1112,23 @@ func TestSyncKillLoop(t *testing.T) {
 				continue
 			}
 			lost++
-			t.Errorf("lost update: %s %s is %q, but the last write was %s, and the audit log holds no conflict between %q and %q (conflicts on it: %v); writes: %v",
-				key, field, fields[field], last, last.value, fields[field], conflicts[risk.ID+"/"+field], ws)
+			// The evidence: what the runs did to the field since the
+			// attempt before its first write, by attempt.
+			var story []string
+			for _, a := range audit {
+				j, byRun := attemptOf[a.RunID]
+				if a.EntityID != risk.ID || byRun && j < ws[0].iter ||
+					a.Field != field && !strings.HasSuffix(a.Field, ":"+field) && !strings.HasPrefix(a.Field, "push:") {
+					continue
+				}
+				at := "not a run"
+				if byRun {
+					at = fmt.Sprintf("attempt %d (%s)", j, attempts[j].phase)
+				}
+				story = append(story, fmt.Sprintf("%s: %s %s %q → %q", at, a.Actor, a.Field, a.Old, a.New))
+			}
+			t.Errorf("lost update: %s %s is %q, but the last write was %s, and the audit log holds no conflict between %q and %q (conflicts on it: %v); writes: %v; the audit log since: %s",
+				key, field, fields[field], last, last.value, fields[field], conflicts[risk.ID+"/"+field], ws, strings.Join(story, "; "))
 		}
 	}
 
