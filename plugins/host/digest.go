@@ -112,9 +112,8 @@ func (c *digestCache) hashFile(h hash.Hash, f openFile) (int64, error) {
 	}
 	start := time.Now()
 	c.hashed.Add(1)
-	// Plain Writer and Reader: no ReadFrom or WriteTo shortcuts (*os.File's
-	// WriteTo would copy through a small buffer).
-	n, err := io.CopyBuffer(struct{ io.Writer }{h}, struct{ io.Reader }{f}, make([]byte, 256<<10))
+	// A plain Writer: h may be a pinHash, whose ReadFrom would come back here.
+	n, err := io.Copy(struct{ io.Writer }{h}, f)
 	if err != nil {
 		return n, fmt.Errorf("hash plugin binary %s: %w", f.Name(), err)
 	}
