@@ -112,7 +112,8 @@ func (c *digestCache) hashFile(h hash.Hash, f openFile) (int64, error) {
 	}
 	start := time.Now()
 	c.hashed.Add(1)
-	// A plain Writer: h may be a pinHash, whose ReadFrom would come back here.
+	// h as a plain Writer: should it be a ReaderFrom (a pinHash), it must
+	// not be handed the file again.
 	n, err := io.Copy(struct{ io.Writer }{h}, f)
 	if err != nil {
 		return n, fmt.Errorf("hash plugin binary %s: %w", f.Name(), err)
