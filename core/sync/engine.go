@@ -397,6 +397,17 @@ func (r *run) tally() error {
 // folder that is not mounted, an emptied file or a mistyped project must
 // not wipe the register.
 func (r *run) spendDelete(tx store.Reader, n int) error {
+	if err := r.checkDeletes(tx, n); err != nil {
+		return err
+	}
+	r.deletes += n
+	return nil
+}
+
+// checkDeletes says whether n more deletions fit the binding's limit,
+// without counting them: a full reconcile checks all it found gone first,
+// so its error names them all and it deletes none.
+func (r *run) checkDeletes(tx store.Reader, n int) error {
 	if r.opts.AllowDeletes {
 		return nil
 	}
@@ -409,19 +420,18 @@ func (r *run) spendDelete(tx store.Reader, n int) error {
 		r.linkedAtStart = linked + r.deletes
 	}
 	if r.deletes+n > r.deleteLimit {
-		err := fmt.Errorf("%w: this run would delete or close %d of the %d linked record(s) of %s, more than its limit of %d (max_delete_percent = %g, max_delete_min = %d); nothing more was deleted. "+
+		err := fmt.Errorf("%w: this run would delete or close %d (or more) of the %d linked record(s) of %s, more than its limit of %d (max_delete_percent = %g, max_delete_min = %d); nothing more was deleted. "+
 			"Check the connector's source first (a mistyped or unmounted folder, an emptied file, a wrong project or label); if the deletions are right, run: usmhub sync -allow-deletes %s",
 			ErrTooManyDeletes, r.deletes+n, r.linkedAtStart, r.b.Name, r.deleteLimit, r.b.MaxDeletePercent, r.b.MaxDeleteMin, r.b.Name)
 		if !r.opts.Plan {
 			return err
 		}
 		// A plan shows every deletion, and that the sync would stop.
-		if r.deletes+n == r.deleteLimit+1 {
+		if !r.res.DeleteLimitExceeded {
 			r.res.add(Change{Direction: "pull", Op: "stop", Reason: err.Error()})
 			r.res.DeleteLimitExceeded = true
 		}
 	}
-	r.deletes += n
 	return nil
 }
 

@@ -265,6 +265,9 @@ func (r *run) pull(p puller) error {
 		return err
 	}
 	return r.update(func(tx store.Tx) error {
+		if err := r.checkDeletes(tx, len(gone)); err != nil {
+			return err
+		}
 		for _, l := range gone {
 			if err := p.gone(tx, l); err != nil {
 				return err
@@ -295,7 +298,18 @@ func (r *run) headsOf(tx store.Tx, recs []sdk.Record, full bool) error {
 		}
 	}
 	r.heads = make(map[string]store.LinkHead, len(recs))
-	return tx.LinkHeads(r.b.Name, ids, func(h store.LinkHead) error { r.heads[h.ExternalID] = h; return nil })
+	if err := tx.LinkHeads(r.b.Name, ids, func(h store.LinkHead) error { r.heads[h.ExternalID] = h; return nil }); err != nil {
+		return err
+	}
+	// The page's deletions of linked records must fit the limit all
+	// together: checked first, so the error counts them all.
+	gone := 0
+	for _, rec := range recs {
+		if h, ok := r.heads[rec.ExternalID]; ok && rec.Deleted && h.State == store.LinkLinked {
+			gone++
+		}
+	}
+	return r.checkDeletes(tx, gone)
 }
 
 // unchanged reports whether a pulled record is known to its page's link

@@ -178,7 +178,7 @@ func TestDeletionLimit(t *testing.T) {
 				t.Fatalf("plan: exceeded %v, counts %+v; want all 20 deletions shown and the stop", plan.DeleteLimitExceeded, plan.Counts)
 			}
 			_, err := h.eng.Run(context.Background(), b, s.conn, Options{Full: true})
-			if !errors.Is(err, ErrTooManyDeletes) || !strings.Contains(err.Error(), "-allow-deletes") {
+			if !errors.Is(err, ErrTooManyDeletes) || !strings.Contains(err.Error(), "-allow-deletes") || !strings.Contains(err.Error(), " 20 (or more) of the 20 ") {
 				t.Fatalf("err = %v, want ErrTooManyDeletes naming -allow-deletes", err)
 			}
 			for _, r := range risks {
