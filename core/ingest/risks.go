@@ -16,9 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"sort"
-	"strconv"
 	"strings"
 
 	"github.com/usmhub/usmhub/core/model"
@@ -409,40 +407,16 @@ func fill(file string, row *RiskRow, values map[string]string) error {
 				errs = append(errs, row.Err(file, col, fmt.Sprintf("%q is not a valid key: use letters, digits, '-', '_' or '.' (like R-12)", v)))
 			}
 			r.Key = v
-		case "title":
-			r.Title = v
-		case "description":
-			r.Description = strings.ReplaceAll(strings.TrimRight(raw, " \t\r\n"), "\r\n", "\n")
-		case "kind":
-			r.Kind = model.Kind(strings.ToLower(v))
-		case "process":
-			r.Process = model.Process(strings.ToLower(v))
-		case "source":
-			r.Source = v
-		case "owner":
-			r.Owner = v
-		case "status":
-			r.Status = model.Status(strings.ReplaceAll(strings.ToLower(v), " ", "_"))
-		case "likelihood", "impact":
-			n, err := strconv.Atoi(v)
-			if err != nil {
-				errs = append(errs, row.Err(file, col, fmt.Sprintf("must be a whole number 1 to 5, not %q", v)))
-				n = 1 // keep validation of the other fields meaningful
-				row.Given[col] = false
+		default:
+			if _, err := r.SetField(col, raw); err != nil {
+				var fe *model.FieldError
+				msg := err.Error()
+				if errors.As(err, &fe) {
+					msg = fe.Msg
+				}
+				errs = append(errs, row.Err(file, col, msg))
+				row.Given[col] = false // the default stays: validation of the others goes on
 			}
-			if col == "likelihood" {
-				r.Likelihood = n
-			} else {
-				r.Impact = n
-			}
-		case "effort":
-			f, err := strconv.ParseFloat(v, 64)
-			if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
-				errs = append(errs, row.Err(file, col, fmt.Sprintf("must be a number of 0 or more, not %q", v)))
-				f = 0
-				row.Given[col] = false
-			}
-			r.Effort = f
 		}
 	}
 	if err := r.Validate(); err != nil {

@@ -30,48 +30,15 @@ func RiskFields(r model.Risk) map[string]string {
 	}
 }
 
-// normalise makes text compare equal however a tool stored it: \n line
-// endings and no trailing white space.
-func normalise(s string) string {
-	s = strings.ReplaceAll(s, "\r\n", "\n")
-	return strings.TrimRight(s, " \t\n")
-}
+// normalise makes text compare equal however a tool stored it.
+func normalise(s string) string { return model.NormaliseText(s) }
 
-// ApplyRiskFields sets the given canonical fields on r, parsing numbers.
-// Unknown fields (and the key, which only the hub assigns) are ignored.
+// ApplyRiskFields sets the given canonical fields on r (model.SetField);
+// unknown fields (and the key, which only the hub assigns) are ignored.
 func ApplyRiskFields(r *model.Risk, f map[string]string) error {
 	for k, v := range f {
-		switch k {
-		case sdk.FieldTitle:
-			r.Title = strings.TrimSpace(v)
-		case sdk.FieldDescription:
-			r.Description = normalise(v)
-		case sdk.FieldKind:
-			r.Kind = model.Kind(strings.ToLower(strings.TrimSpace(v)))
-		case sdk.FieldProcess:
-			r.Process = model.Process(strings.ToLower(strings.TrimSpace(v)))
-		case sdk.FieldSource:
-			r.Source = strings.TrimSpace(v)
-		case sdk.FieldOwner:
-			r.Owner = strings.TrimSpace(v)
-		case sdk.FieldStatus:
-			r.Status = model.Status(strings.TrimSpace(v))
-		case sdk.FieldLikelihood, sdk.FieldImpact:
-			n, err := strconv.Atoi(strings.TrimSpace(v))
-			if err != nil {
-				return fmt.Errorf("%s: %q is not a whole number", k, v)
-			}
-			if k == sdk.FieldLikelihood {
-				r.Likelihood = n
-			} else {
-				r.Impact = n
-			}
-		case sdk.FieldEffort:
-			x, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
-			if err != nil {
-				return fmt.Errorf("effort: %q is not a number", v)
-			}
-			r.Effort = x
+		if _, err := r.SetField(k, v); err != nil {
+			return err
 		}
 	}
 	return nil
