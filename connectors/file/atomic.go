@@ -15,61 +15,109 @@ import (
 )
 
 // writeAtomic replaces the file at path with what write produces, so that a
-// reader (or a crash) sees the old file or the new one, never a mix: it
-// writes a temporary file in the same folder, syncs it, gives it the old
-// file's permissions and the modification time mtime (unless zero), renames
-// it over path and syncs the folder. A symbolic link at path is followed:
-// its target is replaced. On failure the temporary file is removed.
-func writeAtomic(path string, mtime time.Time, write func(io.Writer) error) (err error) {
+// reader (or a crash) sees the old file or the new one, never a mix: see
+// atomicFile.
+func writeAtomic(path string, mtime time.Time, write func(io.Writer) error) error {
+	a, err := createAtomic(path)
+	if err != nil {
+		return err
+	}
+	if err := write(a); err != nil {
+		a.abort()
+		return fmt.Errorf("write %s: %w", a.path, err)
+	}
+	return a.commit(mtime)
+}
+
+// atomicFile is the new content of a file being replaced: a temporary file
+// in the same folder, which commit syncs, gives the old file's permissions
+// (0666 for a new file) and a modification time, renames over the file and
+// makes durable by syncing the folder. A symbolic link at the
+// path is followed: its target is replaced. Until commit, the file is as
+// it was; abort removes the temporary file.
+type atomicFile struct {
+	path string      // the file replaced (a link's target)
+	dir  string      // its folder
+	perm fs.FileMode // the old file's permissions
+	tmp  *os.File
+	bw   *bufio.Writer
+}
+
+// createAtomic starts replacing the file at path.
+func createAtomic(path string) (*atomicFile, error) {
 	if target, err := filepath.EvalSymlinks(path); err == nil {
 		path = target
 	} else if !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("write %s: %w", path, err)
+		return nil, fmt.Errorf("write %s: %w", path, err)
 	}
 	dir, base := filepath.Split(path)
 	if dir == "" {
 		dir = "."
 	}
-	perm := fs.FileMode(0o666) // less the umask, for a new file
+	a := &atomicFile{path: path, dir: dir, perm: 0o666}
 	if fi, err := os.Stat(path); err == nil {
-		perm = fi.Mode().Perm()
+		a.perm = fi.Mode().Perm()
 	}
-	tmp, err := createTemp(dir, "."+base+".tmp-", perm)
+	tmp, err := createTemp(dir, "."+base+".tmp-", a.perm)
 	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
+		return nil, fmt.Errorf("write %s: %w", path, err)
 	}
+	a.tmp, a.bw = tmp, bufio.NewWriterSize(tmp, 256<<10)
+	return a, nil
+}
+
+// Write adds to the new content.
+func (a *atomicFile) Write(p []byte) (int, error) { return a.bw.Write(p) }
+
+// reset empties the new content, to write it again.
+func (a *atomicFile) reset() error {
+	a.bw.Reset(a.tmp)
+	if err := a.tmp.Truncate(0); err != nil {
+		return fmt.Errorf("write %s: %w", a.path, err)
+	}
+	if _, err := a.tmp.Seek(0, io.SeekStart); err != nil {
+		return fmt.Errorf("write %s: %w", a.path, err)
+	}
+	return nil
+}
+
+// abort drops the new content and leaves the file as it was.
+func (a *atomicFile) abort() {
+	a.tmp.Close()
+	os.Remove(a.tmp.Name())
+}
+
+// commit replaces the file with the new content, with the modification
+// time mtime (unless zero). On failure the file is as it was.
+func (a *atomicFile) commit(mtime time.Time) (err error) {
 	defer func() {
 		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
+			a.abort()
 		}
 	}()
-	bw := bufio.NewWriterSize(tmp, 256<<10)
-	if err := write(bw); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
+	if err := a.bw.Flush(); err != nil {
+		return fmt.Errorf("write %s: %w", a.path, err)
 	}
-	if err := bw.Flush(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
+	// Created less the umask, the temporary file gets the permissions whole.
+	if err := a.tmp.Chmod(a.perm); err != nil && runtime.GOOS != "windows" {
+		return fmt.Errorf("write %s: %w", a.path, err)
 	}
-	if err := tmp.Chmod(perm); err != nil && runtime.GOOS != "windows" {
-		return fmt.Errorf("write %s: %w", path, err)
+	if err := a.tmp.Sync(); err != nil {
+		return fmt.Errorf("write %s: sync: %w", a.path, err)
 	}
-	if err := tmp.Sync(); err != nil {
-		return fmt.Errorf("write %s: sync: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
+	if err := a.tmp.Close(); err != nil {
+		return fmt.Errorf("write %s: %w", a.path, err)
 	}
 	if !mtime.IsZero() {
-		if err := os.Chtimes(tmp.Name(), mtime, mtime); err != nil {
-			return fmt.Errorf("write %s: set modification time: %w", path, err)
+		if err := os.Chtimes(a.tmp.Name(), mtime, mtime); err != nil {
+			return fmt.Errorf("write %s: set modification time: %w", a.path, err)
 		}
 	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
+	if err := os.Rename(a.tmp.Name(), a.path); err != nil {
+		return fmt.Errorf("write %s: %w", a.path, err)
 	}
-	if err := syncDir(dir); err != nil {
-		return fmt.Errorf("write %s: sync folder: %w", path, err)
+	if err := syncDir(a.dir); err != nil {
+		return fmt.Errorf("write %s: sync folder: %w", a.path, err)
 	}
 	return nil
 }

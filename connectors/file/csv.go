@@ -14,8 +14,9 @@ var utf8BOM = []byte{0xEF, 0xBB, 0xBF}
 
 // csvReader reads the rows of a CSV data file.
 type csvReader struct {
-	t *table
-	r *csv.Reader
+	t    *table
+	r    *csv.Reader
+	cols int // the columns of the header
 }
 
 // newCSVReader reads the header of a CSV file into t. An empty file has no
@@ -43,8 +44,9 @@ func newCSVReader(t *table, br *bufio.Reader) (*csvReader, error) {
 		if j := t.col(c); c != "" && j >= 0 {
 			return nil, fmt.Errorf("%s:1: column %q appears twice (columns %d and %d)", t.path, name, j+1, i+1)
 		}
-		t.addColumn(name)
+		t.discover(t.addColumn(name))
 	}
+	cr.cols = len(header)
 	return cr, nil
 }
 
@@ -70,9 +72,9 @@ func (cr *csvReader) next() (row, error) {
 		return row{}, cr.parseError(err)
 	}
 	line, _ := cr.r.FieldPos(0)
-	if len(cells) != len(cr.t.columns) {
+	if len(cells) != cr.cols {
 		return row{}, fmt.Errorf("%s:%d: %d columns, but the header has %d (check the separators and quotes on this line)",
-			cr.t.path, line, len(cells), len(cr.t.columns))
+			cr.t.path, line, len(cells), cr.cols)
 	}
 	return row{cells: cells, pos: int64(line)}, nil
 }
@@ -89,27 +91,40 @@ func (cr *csvReader) parseError(err error) error {
 	return fmt.Errorf("read %s: %w", cr.t.path, err)
 }
 
-// encodeCSV writes the header and rows as CSV, with the file's separator
-// and byte-order mark.
-func (t *table) encodeCSV(w io.Writer, rows []row) error {
+// offset returns the bytes of the file (after a byte-order mark) read so far.
+func (cr *csvReader) offset() int64 { return cr.r.InputOffset() }
+
+// csvWriter writes rows as CSV, with the file's separator and byte-order
+// mark.
+type csvWriter struct {
+	t      *table
+	w      *csv.Writer
+	record []string
+}
+
+// newCSVWriter writes the byte-order mark (when the file had one) and the
+// header.
+func (t *table) newCSVWriter(w io.Writer) (*csvWriter, error) {
 	if t.bom {
 		if _, err := w.Write(utf8BOM); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	cw := csv.NewWriter(w)
 	cw.Comma = t.comma
 	if err := cw.Write(t.columns); err != nil {
-		return err
+		return nil, err
 	}
-	record := make([]string, len(t.columns))
-	for _, r := range rows {
-		clear(record)
-		copy(record, r.cells)
-		if err := cw.Write(record); err != nil {
-			return err
-		}
-	}
-	cw.Flush()
-	return cw.Error()
+	return &csvWriter{t: t, w: cw, record: make([]string, len(t.columns))}, nil
+}
+
+func (cw *csvWriter) write(r row) error {
+	clear(cw.record)
+	copy(cw.record, r.cells)
+	return cw.w.Write(cw.record)
+}
+
+func (cw *csvWriter) close() error {
+	cw.w.Flush()
+	return cw.w.Error()
 }

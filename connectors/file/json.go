@@ -66,6 +66,7 @@ func (jr *jsonReader) next() (row, error) {
 			if i = jr.t.col(canonicalColumn(key)); i < 0 {
 				i = jr.t.addColumn(key)
 			}
+			jr.t.discover(i)
 			jr.keys[keyLit] = i
 		}
 		for len(jr.cells) <= i {
@@ -193,43 +194,65 @@ func (jr *jsonReader) syntaxError(err error) error {
 // numericColumns are written as JSON numbers when their value is one.
 var numericColumns = map[string]bool{"likelihood": true, "impact": true, "effort": true, colVersion: true}
 
-// encodeJSON writes the rows as a JSON array, one object per line, keys in
+// offset returns the bytes of the file read so far.
+func (jr *jsonReader) offset() int64 { return jr.dec.InputOffset() }
+
+// jsonWriter writes rows as a JSON array, one object per line, keys in
 // column order, empty cells left out.
-func (t *table) encodeJSON(w io.Writer, rows []row) error {
-	bw := bufio.NewWriter(w)
-	bw.WriteString("[\n")
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	for n, r := range rows {
-		bw.WriteString("  {")
-		first := true
-		for i, name := range t.columns {
-			var value []byte
-			switch {
-			case r.raw[i] != nil: // as read: set drops it when the cell changes
-				value = r.raw[i]
-			case i < len(r.cells) && r.cells[i] != "":
-				value = jsonValue(enc, &buf, canonicalColumn(name), r.cells[i])
-			default:
-				continue
-			}
-			if !first {
-				bw.WriteString(", ")
-			}
-			first = false
-			bw.Write(jsonValue(enc, &buf, "", name))
-			bw.WriteString(": ")
-			bw.Write(value)
-		}
-		bw.WriteString("}")
-		if n < len(rows)-1 {
-			bw.WriteString(",")
-		}
-		bw.WriteString("\n")
+type jsonWriter struct {
+	t   *table
+	bw  *bufio.Writer
+	buf bytes.Buffer
+	enc *json.Encoder
+	n   int // rows written
+}
+
+// newJSONWriter opens the array.
+func (t *table) newJSONWriter(w io.Writer) *jsonWriter {
+	jw := &jsonWriter{t: t, bw: bufio.NewWriter(w)}
+	jw.enc = json.NewEncoder(&jw.buf)
+	jw.enc.SetEscapeHTML(false)
+	jw.bw.WriteString("[\n")
+	return jw
+}
+
+func (jw *jsonWriter) write(r row) error {
+	bw := jw.bw
+	if jw.n > 0 {
+		bw.WriteString(",\n")
 	}
-	bw.WriteString("]\n")
-	return bw.Flush()
+	jw.n++
+	bw.WriteString("  {")
+	first := true
+	for i, name := range jw.t.columns {
+		var value []byte
+		switch {
+		case r.raw[i] != nil: // as read: set drops it when the cell changes
+			value = r.raw[i]
+		case i < len(r.cells) && r.cells[i] != "":
+			value = jsonValue(jw.enc, &jw.buf, canonicalColumn(name), r.cells[i])
+		default:
+			continue
+		}
+		if !first {
+			bw.WriteString(", ")
+		}
+		first = false
+		bw.Write(jsonValue(jw.enc, &jw.buf, "", name))
+		bw.WriteString(": ")
+		bw.Write(value)
+	}
+	bw.WriteString("}")
+	return nil
+}
+
+// close closes the array.
+func (jw *jsonWriter) close() error {
+	if jw.n > 0 {
+		jw.bw.WriteString("\n")
+	}
+	jw.bw.WriteString("]\n")
+	return jw.bw.Flush()
 }
 
 // jsonValue encodes the cell of a column: a number in a numeric column when

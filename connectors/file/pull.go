@@ -18,11 +18,14 @@ import (
 // Pulling risks
 //
 // A cursor is base64url(JSON) of the newest updated_at delivered and the
-// file's modification time and size when it was read. An incremental pull
-// returns the rows with updated_at at or after the cursor's time less the
-// lookback: rows may come again, none goes missing, because every write
-// stamps the rows it changes with a time no older than any in the file
-// (later than any earlier write) and the bound is inclusive.
+// stamp of the file it read (stamp.go: its modification time, size, file
+// number and change time). A pull from a cursor whose file is there with
+// the same stamp reads nothing: it costs one stat, and delivers no record.
+// Otherwise an incremental pull returns the rows with updated_at at or after
+// the cursor's time less the lookback: rows may come again, none goes
+// missing, because every write stamps the rows it changes with a time no
+// older than any in the file (later than any earlier write) and the bound
+// is inclusive.
 //
 // That holds for files only the connector writes. A person editing the file
 // in a spreadsheet changes rows without touching updated_at; the connector
@@ -34,20 +37,39 @@ import (
 // connector's next write stamps every row, so that incremental pulls after
 // it see the hand edits too.
 //
-// Rows are delivered in file order, in batches of batchSize, reading the
-// file twice: once for the ids and times of the rows (checking ids are
-// unique), once to send them. Only the current batch and, per row, its
-// time are held in memory. Each batch's cursor is the oldest time of the
-// rows not yet sent (capped at the newest sent), so a pull resumed from it
-// misses nothing.
+// A pull reads the file once, row by row, and holds one batch of records
+// (and, to tell ids that come again, a few bytes a row: idset.go). Whether
+// the file was edited by hand is known only at its end (its newest
+// updated_at), so the pull guesses from the modification time, which the
+// connector sets to a whole second and an editor's save almost never
+// hits: a guess of "by hand" lists every row (more than needed when
+// wrong); a guess of "by the connector" that turns out wrong reads the file
+// a second time, for the rows the first read left out.
+//
+// Rows are delivered in batches of batchSize, in file order (the second
+// read's after the first's). Each batch's cursor says where the pull is: the
+// newest time sent so far, and the file, pass and row it got to; a pull from
+// it on the same file goes on from that row, and on a file that changed
+// since starts again from the cursor the pull started from.
 
 // cursor is the decoded pull cursor.
 type cursor struct {
-	V    int       `json:"v"`           // cursorVersion
-	Kind string    `json:"k"`           // the entity kind it belongs to
-	T    time.Time `json:"t,omitzero"`  // risks: pull from this updated_at on
-	M    int64     `json:"m,omitempty"` // the file's modification time (Unix ns) when read whole; 0 mid-pull
-	S    int64     `json:"s,omitempty"` // the file's size then; -1 when there was no file
+	V    int       `json:"v"`          // cursorVersion
+	Kind string    `json:"k"`          // the entity kind it belongs to
+	T    time.Time `json:"t,omitzero"` // risks: the newest updated_at delivered (mid-pull: so far)
+	// fileStamp is the file as read whole; zero mid-pull (and S is -1
+	// when there was no file).
+	fileStamp
+	P *resume `json:"p,omitempty"` // mid-pull: where the pull goes on
+}
+
+// resume is where a pull stopped between two batches.
+type resume struct {
+	From  time.Time `json:"f,omitzero"`   // the T of the cursor the pull started from
+	File  fileStamp `json:"fs"`           // the file it was reading
+	Pass  int       `json:"ps,omitempty"` // 0: the rows from Since on; 1: a second read, the rows before Since
+	Rows  int64     `json:"n"`            // the rows of the file the pass went through
+	Since int64     `json:"b"`            // the time bound of the pass, Unix ns (math.MinInt64: every row)
 }
 
 // cursorVersion is the layout of cursors this connector makes.
@@ -79,14 +101,6 @@ func decodeCursor(s string, kind sdk.EntityKind) (cursor, error) {
 	return c, nil
 }
 
-// fileStamp is what a cursor remembers of a file.
-func fileStamp(fi os.FileInfo) (mtime, size int64) {
-	if fi == nil {
-		return 0, -1
-	}
-	return fi.ModTime().UnixNano(), fi.Size()
-}
-
 // Pull sends the records of kind changed since the cursor.
 func (c *Connector) Pull(ctx context.Context, req sdk.PullRequest, send func(sdk.Batch) error) error {
 	cfg, err := c.source()
@@ -99,7 +113,7 @@ func (c *Connector) Pull(ctx context.Context, req sdk.PullRequest, send func(sdk
 	}
 	switch req.Kind {
 	case sdk.KindRisk:
-		return pullRisks(ctx, cfg.path(cfg.RisksFile), cfg.Format, cur, req.Lookback, send)
+		return pullRisks(ctx, cfg.path(cfg.RisksFile), cfg.Format, cur, req.Cursor, req.Lookback, send)
 	case sdk.KindVote:
 		return pullListing(ctx, cfg.path(cfg.VotesFile), cfg.Format, votes, cur, req.Cursor, send)
 	case sdk.KindScan:
@@ -109,127 +123,158 @@ func (c *Connector) Pull(ctx context.Context, req sdk.PullRequest, send func(sdk
 }
 
 // pullRisks pulls the risks file; see the comment at the top of the file.
-func pullRisks(ctx context.Context, path, format string, cur cursor, lookback time.Duration, send func(sdk.Batch) error) error {
-	t, rr, f, err := openTable(path, format)
+func pullRisks(ctx context.Context, path, format string, cur cursor, from string, lookback time.Duration, send func(sdk.Batch) error) error {
+	start := cur.T // where a pull of a changed file starts
+	if cur.P != nil {
+		start = cur.P.From
+	}
+	missing := func() error {
+		return send(sdk.Batch{Cursor: cursor{V: cursorVersion, Kind: string(sdk.KindRisk), T: start, fileStamp: noFile}.encode()})
+	}
+	fi, err := os.Stat(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		_, s := fileStamp(nil)
-		return send(sdk.Batch{Cursor: cursor{V: cursorVersion, Kind: string(sdk.KindRisk), T: cur.T, S: s}.encode()})
+		if err := absent(path); err != nil {
+			return fmt.Errorf("pull risks: %w", err)
+		}
+		return missing()
+	}
+	if err != nil {
+		return fmt.Errorf("pull risks: %w", unreadable(err))
+	}
+	if from != "" && cur.P == nil && cur.fileStamp == stampOf(fi) {
+		return send(sdk.Batch{Cursor: from}) // the file the cursor read, unchanged
+	}
+
+	t, rows, f, err := openTable(path, format)
+	if errors.Is(err, fs.ErrNotExist) {
+		return missing() // removed since the stat
 	}
 	if err != nil {
 		return fmt.Errorf("pull risks: %w", err)
 	}
 	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
+	if fi, err = f.Stat(); err != nil {
 		return fmt.Errorf("pull risks: %w", err)
 	}
-	mtime, size := fileStamp(fi)
+	p := &riskPull{ctx: ctx, path: path, format: format, f: f, fi: fi, stamp: stampOf(fi), start: start, send: send,
+		// Rows without a readable updated_at date from the file's
+		// modification time, to the second: never later than the stamps
+		// of a later write.
+		fallback: fi.ModTime().UTC().Truncate(time.Second)}
 
-	// Rows without a readable updated_at date from the file's modification
-	// time, to the second: never later than the stamps of a later write.
-	fallback := fi.ModTime().UTC().Truncate(time.Second)
-
-	// First pass: the time of every row, and unique ids.
-	var (
-		times  []int64 // updated_at of each row (Unix ns), in file order
-		newest time.Time
-		ids    = newRowIDs()
-	)
-	for {
-		r, err := rr.next()
-		if err == io.EOF {
-			break
+	var skip int64
+	if r := cur.P; r != nil && r.File == p.stamp {
+		p.pass, p.since, p.sent, skip = r.Pass, r.Since, cur.T, r.Rows // go on where it stopped
+	} else {
+		p.since, p.sent = math.MinInt64, start
+		if !start.IsZero() && !likelyHandEdited(fi) {
+			p.since = start.Add(-max(lookback, 0)).UnixNano()
 		}
+	}
+
+	if p.pass == 0 {
+		n, handEdited, err := p.read(t, rows, skip)
 		if err != nil {
-			return fmt.Errorf("pull risks: %w", err)
+			return err
 		}
-		if _, _, err := ids.next(t, r); err != nil {
-			return fmt.Errorf("pull risks: %w", err)
+		// The guess was wrong: edited by hand, so every row is due.
+		if !handEdited || p.since == math.MinInt64 {
+			return p.end()
 		}
-		ts, ok := rowUpdatedAt(t, r)
-		if !ok {
-			ts = fallback
-		} else if ts.After(newest) {
-			newest = ts
-		}
-		times = append(times, ts.UnixNano())
-		if len(times)%4096 == 0 && ctx.Err() != nil {
-			return ctx.Err()
-		}
+		p.pass, skip, p.rows0 = 1, 0, n
 	}
-	ids = newRowIDs() // for the second pass, which gives the same ids
-
-	// Which rows: those at or after the cursor's time, unless the file was
-	// edited by hand since the connector wrote it and since the cursor was
-	// made: then all.
-	since := int64(math.MinInt64)
-	handEdited := len(times) > 0 && !fi.ModTime().Equal(newest)
-	unchanged := cur.M == mtime && cur.S == size
-	if !cur.T.IsZero() && (unchanged || !handEdited) {
-		since = cur.T.Add(-max(lookback, 0)).UnixNano()
-	}
-	// later[i] is the oldest time of the rows from i on that are sent.
-	later := make([]int64, len(times)+1)
-	later[len(times)] = math.MaxInt64
-	for i := len(times) - 1; i >= 0; i-- {
-		later[i] = later[i+1]
-		if times[i] >= since {
-			later[i] = min(later[i], times[i])
-		}
-	}
-
-	// Second pass: send.
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return fmt.Errorf("pull risks: %w", err)
 	}
-	t, rr, err = readTable(f, path, format)
-	if err != nil {
+	if t, rows, err = readTable(f, path, format); err != nil {
 		return fmt.Errorf("pull risks: %w", err)
 	}
-	sent := cur.T // the newest time sent, or the cursor's
-	batch := make([]sdk.Record, 0, batchSize)
-	for i := 0; ; i++ {
-		r, err := rr.next()
+	if _, _, err := p.read(t, rows, skip); err != nil {
+		return err
+	}
+	return p.end()
+}
+
+// likelyHandEdited guesses whether a file was last written by someone
+// other than the connector, which sets modification times to a whole
+// second (see the comment at the top of the file).
+func likelyHandEdited(fi os.FileInfo) bool { return fi.ModTime().Nanosecond() != 0 }
+
+// riskPull is one pull of the risks file.
+type riskPull struct {
+	ctx          context.Context
+	path, format string
+	f            *os.File
+	fi           os.FileInfo
+	stamp        fileStamp
+	fallback     time.Time // the time of rows without updated_at
+	start        time.Time // the T of the cursor the pull started from
+	send         func(sdk.Batch) error
+
+	pass  int       // 0: rows at or after since; 1: rows before it
+	since int64     // Unix ns; math.MinInt64 for every row
+	sent  time.Time // the newest time sent, or the start's
+	rows0 int64     // the rows the first pass read (0 when not read)
+	batch []sdk.Record
+}
+
+// read goes through the rows (the first skip of them without sending any,
+// as a batch before sent them), sending the pass's rows in batches. It
+// returns how many rows the file holds and whether it was edited by hand
+// since the connector wrote it.
+func (p *riskPull) read(t *table, rows rowReader, skip int64) (n int64, handEdited bool, err error) {
+	ids := newRowIDs(&rereader{f: p.f, path: p.path, format: p.format}, p.fi.Size(), rows)
+	var newest time.Time
+	for ; ; n++ {
+		r, err := rows.next()
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
-			return fmt.Errorf("pull risks: %w", err)
+			return 0, false, fmt.Errorf("pull risks: %w", err)
 		}
-		if i >= len(times) {
-			return fmt.Errorf("pull risks: %s changed while it was read", path)
+		if p.rows0 > 0 && n >= p.rows0 {
+			return 0, false, fmt.Errorf("pull risks: %s changed while it was read", p.path)
 		}
 		id, _, err := ids.next(t, r)
 		if err != nil {
-			return fmt.Errorf("pull risks: %w", err)
+			return 0, false, fmt.Errorf("pull risks: %w", err)
 		}
-		if times[i] < since {
+		ts, ok := rowUpdatedAt(t, r)
+		if !ok {
+			ts = p.fallback
+		} else if ts.After(newest) {
+			newest = ts
+		}
+		if n%4096 == 0 && p.ctx.Err() != nil {
+			return 0, false, p.ctx.Err()
+		}
+		if n < skip || (ts.UnixNano() >= p.since) != (p.pass == 0) {
 			continue
 		}
-		rec := riskRecord(t, r, id, fallback)
-		if rec.UpdatedAt.After(sent) {
-			sent = rec.UpdatedAt
+		rec := riskRecord(t, r, id, p.fallback)
+		if rec.UpdatedAt.After(p.sent) {
+			p.sent = rec.UpdatedAt
 		}
-		batch = append(batch, rec)
-		if len(batch) < batchSize {
+		if p.batch = append(p.batch, rec); len(p.batch) < batchSize {
 			continue
 		}
-		// Mid-pull, resume from the oldest row not yet sent: its time is a
-		// bound for everything after it, whether the file is in time order
-		// or not. (Resumed on a file edited by hand, a pull lists all.)
-		mid := cursor{V: cursorVersion, Kind: string(sdk.KindRisk), T: sent}
-		if next := time.Unix(0, later[i+1]).UTC(); next.Before(mid.T) {
-			mid.T = next
+		mid := cursor{V: cursorVersion, Kind: string(sdk.KindRisk), T: p.sent,
+			P: &resume{From: p.start, File: p.stamp, Pass: p.pass, Rows: n + 1, Since: p.since}}
+		if err := p.send(sdk.Batch{Records: p.batch, Cursor: mid.encode()}); err != nil {
+			return 0, false, err
 		}
-		if err := send(sdk.Batch{Records: batch, Cursor: mid.encode()}); err != nil {
-			return err
-		}
-		batch = make([]sdk.Record, 0, batchSize)
-		if err := ctx.Err(); err != nil {
-			return err
+		p.batch = make([]sdk.Record, 0, batchSize)
+		if err := p.ctx.Err(); err != nil {
+			return 0, false, err
 		}
 	}
-	return send(sdk.Batch{Records: batch, Cursor: cursor{V: cursorVersion, Kind: string(sdk.KindRisk), T: sent, M: mtime, S: size}.encode()})
+	return n, n > 0 && !p.fi.ModTime().Equal(newest), nil
+}
+
+// end sends the last batch, with the cursor of the whole file.
+func (p *riskPull) end() error {
+	return p.send(sdk.Batch{Records: p.batch, Cursor: cursor{V: cursorVersion, Kind: string(sdk.KindRisk), T: p.sent, fileStamp: p.stamp}.encode()})
 }
 
 // Find returns the risk carrying marker: its live row, else its newest
@@ -259,7 +304,7 @@ func (c *Connector) Find(ctx context.Context, kind sdk.EntityKind, marker string
 		return nil, fmt.Errorf("find: %w", err)
 	}
 	var found *sdk.Record
-	ids := newRowIDs()
+	ids := newRowIDs(&rereader{f: f, path: path, format: cfg.Format}, fi.Size(), rr)
 	for n := 0; ; n++ {
 		r, err := rr.next()
 		if err == io.EOF {

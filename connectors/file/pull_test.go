@@ -105,13 +105,38 @@ func TestPullBatchesResumeWithoutLoss(t *testing.T) {
 					}
 				}
 			}
-			// Unchanged, an incremental pull gives the row at the cursor's
-			// time (the bound is inclusive) and nothing older.
-			if inc := pull(t, c, sdk.KindRisk, full.cursor); len(inc.records) != 1 || inc.records[0].ExternalID != "F-1" {
-				t.Errorf("an incremental pull of an unchanged file returned %d records, want the newest (F-1) only", len(inc.records))
+			// Unchanged, an incremental pull reads nothing and returns
+			// nothing, with the same cursor.
+			opened := countOpens(t)
+			if inc := pull(t, c, sdk.KindRisk, full.cursor); len(inc.records) != 0 || inc.cursor != full.cursor || *opened != 0 {
+				t.Errorf("an incremental pull of an unchanged file opened it %d times and returned %d records, cursor %q; want none, none, %q",
+					*opened, len(inc.records), inc.cursor, full.cursor)
+			}
+			// After a write, it gives the rows the write stamped and those
+			// at the cursor's time (the bound is inclusive), nothing older.
+			up := mustOK(t, push(t, c, sdk.Change{Op: sdk.OpUpdate, ExternalID: "F-700", Fields: map[string]string{"owner": "anna"}}))[0]
+			inc := pull(t, c, sdk.KindRisk, full.cursor)
+			var ids []string
+			for _, r := range inc.records {
+				ids = append(ids, r.ExternalID)
+			}
+			if d := cmp.Diff([]string{"F-1", "F-700"}, ids); d != "" || inc.byID["F-700"].Version != up.Version {
+				t.Errorf("incremental pull after an update of F-700 (-want +got):\n%s", d)
 			}
 		})
 	}
+}
+
+// countOpens counts the data files opened until the test ends.
+func countOpens(t *testing.T) *int {
+	n := new(int)
+	open := openFile
+	openFile = func(path string) (*os.File, error) {
+		*n++
+		return open(path)
+	}
+	t.Cleanup(func() { openFile = open })
+	return n
 }
 
 // rewriteTimes gives row i of the risks file updated_at at(i) through the

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"os"
 	"strings"
 	"time"
 
@@ -24,7 +25,8 @@ import (
 //
 // Two rows with the same external id make the file unreadable (the error
 // names both lines). A pull lists every row, unless the file is unchanged
-// since the cursor was made (same modification time and size): then none.
+// since the cursor was made (the same stamp, stamp.go): then it reads
+// nothing and lists none.
 // A row removed from the file is not reported as deleted; the hub's full
 // reconcile notices it is gone.
 
@@ -52,30 +54,45 @@ var (
 )
 
 // pullListing sends every row of a read-only file, unless the file is the
-// one the cursor saw. Mid-pull batches carry the cursor the pull started
-// from: a pull resumed after a crash lists the file again.
+// one the cursor saw (same stamp: then it reads nothing). Mid-pull batches
+// carry the cursor the pull started from: a pull resumed after a crash
+// lists the file again.
 func pullListing(ctx context.Context, path, format string, l listing, cur cursor, from string, send func(sdk.Batch) error) error {
+	missing := func() error {
+		return send(sdk.Batch{Cursor: cursor{V: cursorVersion, Kind: string(l.kind), fileStamp: noFile}.encode()})
+	}
+	fi, err := os.Stat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		if err := absent(path); err != nil {
+			return fmt.Errorf("pull %ss: %w", l.kind, err)
+		}
+		return missing()
+	}
+	if err != nil {
+		return fmt.Errorf("pull %ss: %w", l.kind, unreadable(err))
+	}
+	if from != "" && cur.fileStamp == stampOf(fi) {
+		return send(sdk.Batch{Cursor: from})
+	}
 	t, rr, f, err := openTable(path, format)
 	if errors.Is(err, fs.ErrNotExist) {
-		_, s := fileStamp(nil)
-		return send(sdk.Batch{Cursor: cursor{V: cursorVersion, Kind: string(l.kind), S: s}.encode()})
+		return missing() // removed since the stat
 	}
 	if err != nil {
 		return fmt.Errorf("pull %ss: %w", l.kind, err)
 	}
 	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
+	if fi, err = f.Stat(); err != nil {
 		return fmt.Errorf("pull %ss: %w", l.kind, err)
 	}
-	mtime, size := fileStamp(fi)
-	end := cursor{V: cursorVersion, Kind: string(l.kind), M: mtime, S: size}.encode()
-	if from != "" && cur.M == mtime && cur.S == size {
-		return send(sdk.Batch{Cursor: end})
-	}
+	end := cursor{V: cursorVersion, Kind: string(l.kind), fileStamp: stampOf(fi)}.encode()
 
 	fallback := fi.ModTime().UTC().Truncate(time.Second)
-	seen := map[string]int64{}
+	again := &rereader{f: f, path: path, format: format}
+	seen := idSet{
+		earlier: func(id string, n int) (int64, bool, error) { return again.find(id, n, l.id) },
+		rows:    estimateRows(fi.Size(), rr),
+	}
 	batch := make([]sdk.Record, 0, batchSize)
 	for {
 		r, err := rr.next()
@@ -86,11 +103,15 @@ func pullListing(ctx context.Context, path, format string, l listing, cur cursor
 			return fmt.Errorf("pull %ss: %w", l.kind, err)
 		}
 		rec := l.record(t, r, fallback)
-		if first, dup := seen[rec.ExternalID]; dup {
+		first, dup, err := seen.lookup(rec.ExternalID)
+		if err != nil {
+			return fmt.Errorf("pull %ss: %w", l.kind, err)
+		}
+		if dup {
 			return fmt.Errorf("pull %ss: %s: %s again (first at %s); the file may hold it once",
 				l.kind, t.where(r), rec.ExternalID, t.where(row{pos: first}))
 		}
-		seen[rec.ExternalID] = r.pos
+		seen.add(rec.ExternalID, r.pos)
 		batch = append(batch, rec)
 		if len(batch) == batchSize {
 			if err := send(sdk.Batch{Records: batch, Cursor: from}); err != nil {
@@ -117,16 +138,21 @@ func (l listing) record(t *table, r row, fallback time.Time) sdk.Record {
 		}
 		h.add(v)
 	}
-	ids := make([]string, len(l.idOf))
-	for i, f := range l.idOf {
-		ids[i] = normalise(t.get(r, f))
-	}
-	rec.ExternalID = strings.Join(ids, "/")
+	rec.ExternalID = l.id(t, r)
 	rec.Version = fmt.Sprintf("%x", uint64(h))
 	if ts, ok := parseTime(t.get(r, l.timeOf)); ok {
 		rec.UpdatedAt = ts
 	}
 	return rec
+}
+
+// id is the external id of a row: its key fields, joined by "/".
+func (l listing) id(t *table, r row) string {
+	ids := make([]string, len(l.idOf))
+	for i, f := range l.idOf {
+		ids[i] = normalise(t.get(r, f))
+	}
+	return strings.Join(ids, "/")
 }
 
 // parseTime reads an RFC 3339 time or a YYYY-MM-DD date (midnight UTC).

@@ -79,31 +79,68 @@ func normalise(s string) string {
 // taken by an earlier row gets -2, -3, … (two rows titled "TODO" are two
 // risks); an id cell that repeats an earlier id is an error, naming both
 // rows.
+//
+// It holds the ids of id cells in an idSet (idset.go: a few bytes a row)
+// and the derived ones exactly: rows without an id are written by hand, and
+// the connector writes their ids into them on its next write.
 type rowIDs struct {
-	seen map[string]int64 // id → pos of its row
+	cells   idSet            // the ids of the rows' id cells (and, while few, the derived ones)
+	derived map[string]int64 // derived id → pos of its row
 }
 
-func newRowIDs() *rowIDs { return &rowIDs{seen: map[string]int64{}} }
+// newRowIDs returns the ids of the rows that rows reads from the file of
+// size bytes that again reads from its start (nil: an in-memory table,
+// every id kept exactly).
+func newRowIDs(again *rereader, size int64, rows rowReader) *rowIDs {
+	ids := &rowIDs{derived: map[string]int64{}}
+	if again != nil {
+		ids.cells.earlier = func(id string, n int) (int64, bool, error) {
+			return again.find(id, n, idCell)
+		}
+		ids.cells.rows = estimateRows(size, rows)
+	}
+	return ids
+}
+
+// idCell is the id written in a row of a risks file, "" when none.
+func idCell(t *table, r row) string { return normalise(t.get(r, colID)) }
+
+// seen reports whether an earlier row has id, and its pos.
+func (ids *rowIDs) seen(id string) (int64, bool, error) {
+	if pos, ok := ids.derived[id]; ok {
+		return pos, true, nil
+	}
+	return ids.cells.lookup(id)
+}
 
 // next returns the id of the next row.
 func (ids *rowIDs) next(t *table, r row) (id string, derived bool, err error) {
-	if id = normalise(t.get(r, colID)); id != "" {
-		if first, dup := ids.seen[id]; dup {
+	if id = idCell(t, r); id != "" {
+		first, dup, err := ids.seen(id)
+		if err != nil {
+			return "", false, err
+		}
+		if dup {
 			return "", false, fmt.Errorf("%s: id %s again (first at %s); give each row its own id", t.where(r), id, t.where(row{pos: first}))
 		}
 	} else {
 		base := derivedID(t, r)
 		id = base
 		for n := 2; ; n++ {
-			if _, dup := ids.seen[id]; !dup {
+			_, taken, err := ids.seen(id)
+			if err != nil {
+				return "", false, err
+			}
+			if !taken {
 				break
 			}
 			id = base + "-" + strconv.Itoa(n)
 		}
 		derived = true
+		id = strings.Clone(id) // not a slice of the row's text: the map must not pin it
+		ids.derived[id] = r.pos
 	}
-	id = strings.Clone(id) // not a slice of the row's text: the map must not pin it
-	ids.seen[id] = r.pos
+	ids.cells.add(id, r.pos)
 	return id, derived, nil
 }
 

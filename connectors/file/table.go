@@ -35,6 +35,13 @@ type table struct {
 	comma   rune           // CSV separator
 	bom     bool           // CSV starts with a UTF-8 byte-order mark
 
+	// fromFile marks, by position, the columns the file has; disc lists
+	// them in the order the file showed them (CSV: its header; JSON: the
+	// first row with each key), which may differ from their positions
+	// when the connector added a column before a JSON row showed it.
+	fromFile []bool
+	disc     []int
+
 	// cache of positions: for names (by identity of its first element),
 	// valid while the table has n columns.
 	cache struct {
@@ -61,11 +68,12 @@ type row struct {
 	pos int64
 }
 
-// newTable returns an empty table with the given columns.
+// newTable returns an empty table with the given columns (the columns of
+// a file that is not there yet, which it will have).
 func newTable(path, format string, columns []string) *table {
 	t := &table{path: path, format: format, index: map[string]int{}, comma: ','}
 	for _, c := range columns {
-		t.addColumn(c)
+		t.discover(t.addColumn(c))
 	}
 	return t
 }
@@ -81,6 +89,7 @@ func canonicalColumn(name string) string {
 // addColumn appends a column and returns its position.
 func (t *table) addColumn(name string) int {
 	t.columns = append(t.columns, name)
+	t.fromFile = append(t.fromFile, false)
 	i := len(t.columns) - 1
 	if c := canonicalColumn(name); c != "" {
 		if _, dup := t.index[c]; !dup {
@@ -88,6 +97,24 @@ func (t *table) addColumn(name string) int {
 		}
 	}
 	return i
+}
+
+// discover records that the file has column i.
+func (t *table) discover(i int) {
+	if !t.fromFile[i] {
+		t.fromFile[i] = true
+		t.disc = append(t.disc, i)
+	}
+}
+
+// fileColumns returns the columns the file has, in the order it showed
+// them.
+func (t *table) fileColumns() []string {
+	cols := make([]string, len(t.disc))
+	for k, i := range t.disc {
+		cols[k] = t.columns[i]
+	}
+	return cols
 }
 
 // col returns the position of a column by canonical name, -1 when absent.
@@ -141,7 +168,13 @@ type rowReader interface {
 	// next returns the next row, io.EOF after the last. The row's cells
 	// are valid until the next call.
 	next() (row, error)
+	// offset returns how many bytes of the file were read so far (an
+	// estimate of the share of the file the rows took).
+	offset() int64
 }
+
+// openFile opens a data file to read (tests count the calls).
+var openFile = os.Open
 
 // openTable opens the data file at path and reads its header: it returns
 // the table, a reader of its rows and the open file (close it), or an
@@ -149,7 +182,7 @@ type rowReader interface {
 // there (see source.go: a file whose folder is missing, or a dangling link,
 // is another error).
 func openTable(path, format string) (*table, rowReader, *os.File, error) {
-	f, err := os.Open(path)
+	f, err := openFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		if missing := absent(path); missing != nil {
 			return nil, nil, nil, missing
@@ -178,36 +211,6 @@ func readTable(r io.Reader, path, format string) (*table, rowReader, error) {
 		rr, err := newCSVReader(t, br)
 		return t, rr, err
 	}
-}
-
-// loadTable reads a whole data file. A missing file is an empty table with
-// the given columns.
-func loadTable(path, format string, columns []string) (*table, []row, os.FileInfo, error) {
-	t, rr, f, err := openTable(path, format)
-	if errors.Is(err, fs.ErrNotExist) {
-		return newTable(path, format, columns), nil, nil, nil
-	}
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, nil, nil, fmt.Errorf("read %s: %w", path, err)
-	}
-	var rows []row
-	for {
-		r, err := rr.next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return nil, nil, nil, err
-		}
-		r.cells = append([]string(nil), r.cells...)
-		rows = append(rows, r)
-	}
-	return t, rows, fi, nil
 }
 
 // where names a row's place in its file for messages: path:line.
@@ -244,10 +247,59 @@ func lineAt(path string, off int64) int {
 	}
 }
 
+// rowWriter writes a data file row by row, in its format: the header
+// first (newRowWriter), then each row, then close.
+type rowWriter struct {
+	t     *table
+	cols  int // the columns the header has
+	stale bool
+	w     interface {
+		write(row) error
+		close() error
+	}
+}
+
+// newRowWriter writes the table's header to w.
+func (t *table) newRowWriter(w io.Writer) (*rowWriter, error) {
+	rw := &rowWriter{t: t, cols: len(t.columns)}
+	if t.format == formatJSON {
+		rw.w = t.newJSONWriter(w)
+		return rw, nil
+	}
+	cw, err := t.newCSVWriter(w)
+	if err != nil {
+		return nil, err
+	}
+	rw.w = cw
+	return rw, nil
+}
+
+// write writes a row. Once a CSV table has a column its header has not,
+// it writes nothing more and reports stale: the file must be written again.
+// (A JSON file has no header: a row has the keys of its cells.)
+func (rw *rowWriter) write(r row) error {
+	if rw.stale = rw.stale || (rw.t.format != formatJSON && len(rw.t.columns) != rw.cols); rw.stale {
+		return nil
+	}
+	return rw.w.write(r)
+}
+
+// close ends the file (it does not close w).
+func (rw *rowWriter) close() error { return rw.w.close() }
+
 // encode writes the table's header and rows in its format.
 func (t *table) encode(w io.Writer, rows []row) error {
-	if t.format == formatJSON {
-		return t.encodeJSON(w, rows)
+	rw, err := t.newRowWriter(w)
+	if err != nil {
+		return err
 	}
-	return t.encodeCSV(w, rows)
+	for _, r := range rows {
+		if err := rw.write(r); err != nil {
+			return err
+		}
+	}
+	if rw.stale {
+		return fmt.Errorf("write %s: a column was added while writing", t.path)
+	}
+	return rw.close()
 }
