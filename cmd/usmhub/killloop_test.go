@@ -261,6 +261,7 @@ func flockDir(dir string) (func(), error) {
 type ledgerWrite struct {
 	side  string // hub or remote
 	value string
+	old   string // the value this side held before ("" when not known)
 	// iter is the attempt the write followed: made after attempt iter
 	// ended and before attempt iter+1 started, or, when during is set,
 	// while attempt iter ran.
@@ -285,11 +286,39 @@ func (w ledgerWrite) String() string {
 // ledger keeps every edit: risk key → field → writes in order.
 type ledger map[string]map[string][]ledgerWrite
 
-func (l ledger) add(key, field, side, value string, iter int, during bool) {
+func (l ledger) add(key, field, side, old, value string, iter int, during bool) {
 	if l[key] == nil {
 		l[key] = map[string][]ledgerWrite{}
 	}
-	l[key][field] = append(l[key][field], ledgerWrite{side: side, value: value, iter: iter, during: during})
+	l[key][field] = append(l[key][field], ledgerWrite{side: side, value: value, old: old, iter: iter, during: during})
+}
+
+// reverted reports whether the last write of ws set its side back to the
+// value both sides held when attempt since (the last run that completed
+// before it) ended, so that its side's edits since then undo themselves: a
+// sync that saw none of them cannot tell them from no edit, and the other
+// side's last edit since then, of value want, stands. (Had a run seen one,
+// it would have audited a conflict with the other side's edit.)
+func reverted(ws []ledgerWrite, since int, want string) bool {
+	last := ws[len(ws)-1]
+	var first, otherFirst, other *ledgerWrite
+	for i := range ws {
+		w := &ws[i]
+		switch {
+		case w.iter < since:
+		case w.side == last.side:
+			if first == nil {
+				first = w
+			}
+		default:
+			if otherFirst == nil {
+				otherFirst = w
+			}
+			other = w
+		}
+	}
+	return first != nil && other != nil && first.old != "" && first.old == last.value &&
+		otherFirst.old == first.old && other.value == want
 }
 
 // netEdits collects the edits of one save (a transaction, a file write):
@@ -318,7 +347,7 @@ func (e *netEdits) add(l ledger, side string, iter int, during bool) int {
 	n := 0
 	for _, kf := range e.order {
 		if e.after[kf] != e.before[kf] {
-			l.add(kf[0], kf[1], side, e.after[kf], iter, during)
+			l.add(kf[0], kf[1], side, e.before[kf], e.after[kf], iter, during)
 			n++
 		}
 	}
@@ -708,7 +737,7 @@ func TestSyncKillLoop(t *testing.T) {
 			field, value = "likelihood", strconv.Itoa(rnd.IntN(5)+1)
 		}
 		if out := h.ok("risk", "update", key, "-"+field, value); !strings.Contains(out, "unchanged") {
-			led.add(key, field, "hub", value, iter, false)
+			led.add(key, field, "hub", "", value, iter, false)
 			hubEdited[key] = iter
 			count("hub (cli)", 1)
 		}
@@ -1086,7 +1115,17 @@ func TestSyncKillLoop(t *testing.T) {
 	// above: the sheet holds the hub's values), or the loser of a choice
 	// the audit log holds with both values, that edit's and the one kept:
 	// a conflict, or an unconfirmed update sent again over it (resent).
-	var writes, overwritten, held, overruled, lost int
+	var writes, overwritten, held, overruled, undone, lost int
+	// lastCompletedAt is the last attempt that completed at or before
+	// attempt i (0: none).
+	lastCompletedAt := func(i int) int {
+		for ; i >= 1; i-- {
+			if attempts[i].completed() {
+				return i
+			}
+		}
+		return 0
+	}
 	keys := make([]string, 0, len(led))
 	for k := range led {
 		keys = append(keys, k)
@@ -1111,10 +1150,15 @@ func TestSyncKillLoop(t *testing.T) {
 				overruled++
 				continue
 			}
+			if reverted(ws, lastCompletedAt(last.iter), fields[field]) {
+				undone++
+				continue
+			}
 			lost++
 			// The evidence: what the runs did to the field since the
 			// attempt before its first write, by attempt.
 			var story []string
+			upto := last.iter + 1
 			for _, a := range audit {
 				j, byRun := attemptOf[a.RunID]
 				if a.EntityID != risk.ID || byRun && j < ws[0].iter ||
@@ -1123,12 +1167,19 @@ func TestSyncKillLoop(t *testing.T) {
 				}
 				at := "not a run"
 				if byRun {
-					at = fmt.Sprintf("attempt %d (%s)", j, attempts[j].phase)
+					at = fmt.Sprintf("attempt %d", j)
+					upto = max(upto, j)
 				}
 				story = append(story, fmt.Sprintf("%s: %s %s %q → %q", at, a.Actor, a.Field, a.Old, a.New))
 			}
-			t.Errorf("lost update: %s %s is %q, but the last write was %s, and the audit log holds no conflict between %q and %q (conflicts on it: %v); writes: %v; the audit log since: %s",
-				key, field, fields[field], last, last.value, fields[field], conflicts[risk.ID+"/"+field], ws, strings.Join(story, "; "))
+			var runs []string
+			for i := ws[0].iter; i <= min(upto, len(attempts)-1); i++ {
+				a := attempts[i]
+				runs = append(runs, fmt.Sprintf("attempt %d: %s, exit %d, runs %v, stderr %q", i, a.phase, a.out.code, a.runs, a.out.stderr))
+			}
+			t.Errorf("lost update: %s %s is %q, but the last write was %s, and the audit log holds no conflict between %q and %q (conflicts on it: %v); writes: %v; the audit log since: %s; the attempts: %s",
+				key, field, fields[field], last, last.value, fields[field], conflicts[risk.ID+"/"+field], ws,
+				strings.Join(story, "; "), strings.Join(runs, "; "))
 		}
 	}
 
@@ -1187,8 +1238,9 @@ func TestSyncKillLoop(t *testing.T) {
 			strings.Join(story, "; "), c.field, led[risk.Key][c.field])
 	}
 	t.Logf("the ledger holds %d edits of %d fields: %d overwritten by a later edit, %d held by both sides, "+
-		"%d lost in an audited conflict, %d lost without one; %d conflicts logged, %d of them spurious",
-		writes, writes-overwritten, overwritten, held, overruled, lost, len(logged), spurious)
+		"%d lost in an audited conflict, %d undone on their side before a sync saw them, %d lost without a trace; "+
+		"%d conflicts logged, %d of them spurious",
+		writes, writes-overwritten, overwritten, held, overruled, undone, lost, len(logged), spurious)
 
 	integrityCheck(t, dbPath)
 	waitNoPlugins(t, plugin, 5*time.Second)
@@ -1651,5 +1703,32 @@ func TestSyncKilledBeforePushNoSpuriousConflict(t *testing.T) {
 	s = readSheet(t, remotePath)
 	if title, l := s.get(s.rows[0], "title"), s.get(s.rows[0], "likelihood"); title != "Hub title" || l != "4" {
 		t.Errorf("the sheet holds title %q, likelihood %s; want \"Hub title\" and 4", title, l)
+	}
+}
+
+// The kill loop's ledger takes edits undone on their side before any run
+// saw them for no edit, and nothing else (seed 4 of the loop: the sheet
+// went 3 → 2 → 3 between completed runs while the hub set 5).
+func TestLedgerReverted(t *testing.T) {
+	w := func(side, old, value string, iter int) ledgerWrite {
+		return ledgerWrite{side: side, old: old, value: value, iter: iter}
+	}
+	for _, tt := range []struct {
+		name  string
+		ws    []ledgerWrite
+		since int
+		want  string
+		ok    bool
+	}{
+		{"undone unseen", []ledgerWrite{w("hub", "3", "5", 33), w("remote", "3", "2", 33), w("remote", "2", "3", 35)}, 33, "5", true},
+		{"not back to the agreed value", []ledgerWrite{w("hub", "3", "5", 33), w("remote", "3", "2", 33), w("remote", "2", "4", 35)}, 33, "5", false},
+		{"the hub edited after a run took the remote's edit", []ledgerWrite{w("remote", "3", "2", 33), w("hub", "2", "5", 34), w("remote", "2", "3", 35)}, 33, "5", false},
+		{"the other side's edit is not what stands", []ledgerWrite{w("hub", "3", "5", 33), w("remote", "3", "2", 33), w("remote", "2", "3", 35)}, 33, "3", false},
+		{"undone across a completed run", []ledgerWrite{w("hub", "3", "5", 36), w("remote", "3", "2", 33), w("remote", "2", "3", 36)}, 35, "5", false},
+		{"old value unknown", []ledgerWrite{w("hub", "", "5", 33), w("remote", "3", "2", 33), w("remote", "2", "3", 35)}, 33, "5", false},
+	} {
+		if got := reverted(tt.ws, tt.since, tt.want); got != tt.ok {
+			t.Errorf("%s: reverted = %v, want %v", tt.name, got, tt.ok)
+		}
 	}
 }
