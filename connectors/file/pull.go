@@ -177,10 +177,11 @@ func pullRisks(ctx context.Context, path, format string, cur cursor, from string
 		if err != nil {
 			return err
 		}
-		// The guess was wrong: edited by hand, so every row is due.
 		if !handEdited || p.since == math.MinInt64 {
-			return p.end()
+			return p.end() // every row due was sent
 		}
+		// Edited by hand after all (the guess was wrong): the rows before
+		// since are due too.
 		p.pass, skip, p.rows0 = 1, 0, n
 	}
 	if _, err := f.Seek(0, io.SeekStart); err != nil {

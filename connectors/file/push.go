@@ -83,41 +83,50 @@ func pushRisks(ctx context.Context, path, format string, changes []sdk.Change) (
 			first.now = mt
 		}
 	}
-	out, err := createAtomic(path)
-	if err != nil {
-		return nil, sdk.Errorf(sdk.ClassTransient, "push risks: %v", err)
+	// Where the new file goes. When it cannot be made (a folder the
+	// connector may not write), the changes are still tried: a push that
+	// changes nothing succeeds, as it writes nothing.
+	var w io.Writer = io.Discard
+	out, createErr := createAtomic(path)
+	if createErr == nil {
+		w = out
+		defer func() {
+			if out != nil {
+				out.abort()
+			}
+		}()
 	}
-	committed := false
-	defer func() {
-		if !committed {
-			out.abort()
-		}
-	}()
-	if err := first.run(ctx, src, out); err != nil {
+	if err := first.run(ctx, src, w); err != nil {
 		return nil, err
 	}
 	p := first
 	if first.changed && !first.exact() {
-		if err := out.reset(); err != nil {
-			return nil, sdk.Errorf(sdk.ClassTransient, "push risks: %v", err)
+		if out != nil {
+			if err := out.reset(); err != nil {
+				return nil, sdk.Errorf(sdk.ClassTransient, "push risks: %v", err)
+			}
 		}
 		p = first.corrected()
-		if err := p.run(ctx, src, out); err != nil {
+		if err := p.run(ctx, src, w); err != nil {
 			return nil, err
 		}
 		if p.changed && !p.exact() {
 			return nil, sdk.Errorf(sdk.ClassTransient, "push risks: %s changed while it was read", path)
 		}
 	}
-	if !p.changed {
+	switch {
+	case !p.changed:
 		return p.results, nil
+	case createErr != nil:
+		return nil, sdk.Errorf(sdk.ClassTransient, "push risks: %v", createErr)
 	}
 	// The file's modification time is its newest updated_at: how a later
 	// read tells that no one else has written it since (see pull.go).
-	if err := out.commit(p.now); err != nil {
+	err = out.commit(p.now) // removes the temporary file when it fails
+	out = nil
+	if err != nil {
 		return nil, sdk.Errorf(sdk.ClassTransient, "push risks: %v", err)
 	}
-	committed = true
 	return p.results, nil
 }
 
