@@ -523,7 +523,7 @@ func holdFIFO(t *testing.T, path string, alive func()) {
 	t.Helper()
 	if _, err := os.Stat(path); os.IsNotExist(err) {
 		if err := syscall.Mkfifo(path, 0o600); err != nil {
-			t.Skipf("no FIFOs here: %v", err)
+			t.Skipf("requires FIFOs (mkfifo failed: %v)", err)
 		}
 	}
 	deadline := time.Now().Add(20 * time.Second)

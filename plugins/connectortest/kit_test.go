@@ -128,7 +128,7 @@ func TestKitCatchesBrokenConnectors(t *testing.T) {
 func TestBrokenConnectorHelper(t *testing.T) {
 	name := os.Getenv(brokenEnv)
 	if name == "" {
-		t.Skip("runs only as the child process of TestKitCatchesBrokenConnectors")
+		t.Skip("requires " + brokenEnv + ": it runs only as the child process of TestKitCatchesBrokenConnectors")
 	}
 	for _, b := range broken {
 		if b.name == name {

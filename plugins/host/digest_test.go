@@ -40,7 +40,7 @@ func hashes(t *testing.T, path string) (string, int64) {
 
 func TestDigestCacheRehashesAChangedFile(t *testing.T) {
 	if runtime.GOOS != "linux" {
-		t.Skip("the digest cache works on Linux only")
+		t.Skip("requires Linux: the digest cache keys on its stat fields")
 	}
 	settleNow(t)
 	dir := t.TempDir()
@@ -93,7 +93,7 @@ func TestDigestCacheRehashesAChangedFile(t *testing.T) {
 
 func TestDigestCacheForgetsNothingUnsettled(t *testing.T) {
 	if runtime.GOOS != "linux" {
-		t.Skip("the digest cache works on Linux only")
+		t.Skip("requires Linux: the digest cache keys on its stat fields")
 	}
 	// settleTime as shipped: a file written just now is hashed every time.
 	path := filepath.Join(t.TempDir(), "bin")
@@ -112,7 +112,7 @@ func TestDigestCacheForgetsNothingUnsettled(t *testing.T) {
 // changed since it was cached fails it.
 func TestPinHashInSecureConfig(t *testing.T) {
 	if runtime.GOOS != "linux" {
-		t.Skip("the digest cache works on Linux only")
+		t.Skip("requires Linux: the digest cache keys on its stat fields")
 	}
 	settleNow(t)
 	path := filepath.Join(t.TempDir(), "bin")
@@ -163,7 +163,7 @@ func TestPinHashInSecureConfig(t *testing.T) {
 // changed since is hashed again and refused.
 func TestPinnedLaunchRefusesAChangedBinary(t *testing.T) {
 	if runtime.GOOS != "linux" {
-		t.Skip("the digest cache works on Linux only")
+		t.Skip("requires Linux: the digest cache keys on its stat fields")
 	}
 	settleNow(t)
 	dir := t.TempDir()
