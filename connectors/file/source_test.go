@@ -134,7 +134,7 @@ func TestUnusableDataFilesFailTheCall(t *testing.T) {
 		dir := t.TempDir()
 		target := filepath.Join(t.TempDir(), "unmounted", "risks.csv")
 		if err := os.Symlink(target, filepath.Join(dir, "risks.csv")); err != nil {
-			t.Skipf("no symbolic links here: %v", err)
+			t.Skipf("requires symbolic links (os.Symlink failed: %v)", err)
 		}
 		c := configured(t, dir, formatCSV)
 		_, err := tryPull(c, sdk.KindRisk, "")
