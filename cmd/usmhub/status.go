@@ -123,6 +123,8 @@ func (statusCmd) Run(ctx context.Context, e *env, args []string) int {
 			health = "PAUSED until " + b.PausedUntil.Local().Format(time.DateTime) + " (it tries again by itself then, or as soon as the connector's config or secrets change; usmhub sync -force " + b.Sync + " tries now)"
 		case b.Health == "failing":
 			health = fmt.Sprintf("FAILING (%d run(s) in a row)", b.Failures)
+		case b.Health == "incomplete" && len(b.Held) == 0 && len(b.Quarantined) == 0 && b.Links["quarantined"] == 0:
+			health = "INCOMPLETE: the last run left records unsettled (last error below); the next run retries them"
 		case b.Health == "incomplete":
 			health = "INCOMPLETE: records wait for a person (below)"
 		}
