@@ -3,8 +3,10 @@ package main
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/usmhub/usmhub/plugins/host"
 	"github.com/usmhub/usmhub/plugins/sdk"
@@ -75,4 +77,54 @@ func seedRisks(b *testing.B, c *Connector, n int) {
 		changes[i] = sdk.Change{Op: sdk.OpCreate, Marker: fmt.Sprintf("usmhub-%08d-0000-4000-8000-000000000000", i), Fields: f}
 	}
 	mustOK(b, push(b, c, changes...))
+}
+
+// BenchmarkPush measures a push of 100 updates into a file of 100k risks:
+// the streaming push against the old one that loaded the whole file
+// (reference_test.go), in the same run.
+//
+//	go test -run '^$' -bench Push -benchtime 20x ./connectors/file
+func BenchmarkPush(b *testing.B) {
+	dir := b.TempDir()
+	c := configured(b, dir, formatCSV)
+	seedRisks(b, c, benchRisks)
+	path := filepath.Join(dir, "risks.csv")
+	for _, bc := range []struct {
+		name string
+		push func([]sdk.Change) ([]sdk.Result, error)
+	}{
+		{"streaming", func(ch []sdk.Change) ([]sdk.Result, error) {
+			return pushRisks(context.Background(), path, formatCSV, ch)
+		}},
+		{"whole-file", func(ch []sdk.Change) ([]sdk.Result, error) {
+			return refPush(path, formatCSV, sdk.PushRequest{Kind: sdk.KindRisk, Changes: ch}, time.Now().UTC().Truncate(time.Second))
+		}},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			round := 0
+			cpu0 := cpuTime()
+			for b.Loop() {
+				round++
+				changes := make([]sdk.Change, 100)
+				for i := range changes {
+					id := fmt.Sprintf("F-%d", 1+(round*7919+i*997)%benchRisks)
+					changes[i] = sdk.Change{Op: sdk.OpUpdate, ExternalID: id, Fields: map[string]string{"owner": fmt.Sprintf("owner %d", round)}}
+				}
+				res, err := bc.push(changes)
+				if err != nil {
+					b.Fatal(err)
+				}
+				for _, r := range res {
+					if r.Err != nil {
+						b.Fatal(r.Err)
+					}
+				}
+			}
+			b.ReportMetric(float64(100*b.N)/b.Elapsed().Seconds(), "changes/s")
+			if cpu := cpuTime() - cpu0; cpu > 0 {
+				b.ReportMetric(cpu.Seconds()*1000/float64(b.N), "cpu-ms/op") // steadier on a loaded machine
+			}
+		})
+	}
 }

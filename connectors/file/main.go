@@ -32,7 +32,10 @@
 // connector maintains. Every write of a file replaces it atomically (a
 // temporary file, synced and renamed), under a lock file in the folder
 // (.usmhub-file.lock), keeping the user's columns, row order, separator and
-// byte-order mark. Pulls stream the files in batches (pull.go).
+// byte-order mark. Pulls read a file once, row by row, sending batches, and
+// not at all when it is the file the cursor saw (pull.go); pushes stream the
+// old file into the new one, changing the rows they name (push.go). Neither
+// holds a whole file: a batch, and a few bytes a row to tell ids apart.
 //
 // The package owns the data folder's files and nothing else: it knows the
 // hub only through the plugin SDK.

@@ -38,7 +38,11 @@ import (
 // it see the hand edits too.
 //
 // A pull reads the file once, row by row, and holds one batch of records
-// (and, to tell ids that come again, a few bytes a row: idset.go). Whether
+// (and, to tell ids that come again, a few bytes a row: idset.go). A row it
+// cannot take (a syntax error, an id again) fails the pull there, naming
+// the row: the batches before it have been sent (they hold rows that are
+// fine), and a pull from their cursor fails at the same row until the file
+// is mended. Whether
 // the file was edited by hand is known only at its end (its newest
 // updated_at), so the pull guesses from the modification time, which the
 // connector sets to a whole second and an editor's save almost never

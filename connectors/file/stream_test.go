@@ -27,13 +27,21 @@ func TestPushMatchesLoadingTheWholeFile(t *testing.T) {
 	for _, limit := range []int{4096, 3} { // 3: ids in the filter, rescans
 		t.Run(fmt.Sprintf("exact %d", limit), func(t *testing.T) {
 			defer setExactLimit(limit)()
-			for seed := range uint64(300) {
+			for seed := range seeds() {
 				for _, format := range []string{formatCSV, formatJSON} {
 					diffPush(t, seed, format)
 				}
 			}
 		})
 	}
+}
+
+// seeds is how many random files the differential tests try.
+func seeds() uint64 {
+	if testing.Short() {
+		return 50
+	}
+	return 300
 }
 
 func setExactLimit(n int) (restore func()) {
@@ -330,7 +338,7 @@ func TestFullPullMatchesLoadingTheWholeFile(t *testing.T) {
 	for _, limit := range []int{4096, 3} {
 		t.Run(fmt.Sprintf("exact %d", limit), func(t *testing.T) {
 			defer setExactLimit(limit)()
-			for seed := range uint64(300) {
+			for seed := range seeds() {
 				for _, format := range []string{formatCSV, formatJSON} {
 					rng := rand.New(rand.NewPCG(seed, 11))
 					content, mtime := randomRisks(rng, format)
