@@ -8,18 +8,12 @@ package sdk
 // Serve must reach it and an internal package that imports sdk's types
 // cannot be imported by sdk (an import cycle).
 //
-// Records and field maps are encoded by hand (see below and
-// connector.proto), the rest as protobuf messages.
 
 import (
-	"encoding/binary"
-	"errors"
 	"fmt"
 	"math"
-	"slices"
-	"strings"
 	"time"
-	"unsafe"
+	"unicode/utf8"
 
 	pb "github.com/usmhub/usmhub/plugins/internal/connectorpb"
 	"google.golang.org/protobuf/types/known/durationpb"
@@ -160,314 +154,118 @@ func descriptionFromProto(in *pb.DescribeResponse) Description {
 	return d
 }
 
-// Records and field maps travel in the encoding that connector.proto
-// describes; the functions below are its encoder and decoder.
-//
-// The encoder writes a batch's records into a few large buffers (chunks).
-// The decoder reads a chunk as a string that shares the chunk's bytes (see
-// bytesString) and makes each record's version, marker, field names and
-// values substrings of it: decoding a record allocates its Fields map and
-// its ID, nothing else, and copies no bytes but the ID's. The price is that
-// a retained version, marker or field value keeps its whole chunk (up to
-// about chunkSize bytes) in memory; IDs, which the hub keeps in maps across
-// a pull, are copies of their own.
-
-// bytesString returns a string sharing b's bytes, which nothing may change
-// afterwards. The decoder takes its input from bytes fields of messages
-// that protobuf-go has just unmarshalled: those are copies of the received
-// data (gRPC recycles its receive buffers, so protobuf-go must not alias
-// them, and does not), owned by the message, which the adapters drop once
-// decoded. Copying them into strings instead made Pull a tenth slower.
-func bytesString(b []byte) string {
-	return unsafe.String(unsafe.SliceData(b), len(b))
-}
-
-// encodeChunks encodes a batch's records into chunks (records, in the
-// encoding) of about chunkSize bytes each; a batch without records is one
-// empty chunk.
-func encodeChunks(rs []Record) ([][]byte, error) {
-	var (
-		chunks [][]byte
-		buf    []byte
-		count  int
-	)
-	for i := range rs {
-		if buf == nil {
-			buf, count = make([]byte, 4, 1024), 0 // 4: the count
-		}
-		var err error
-		if buf, err = appendRecord(buf, &rs[i]); err != nil {
-			return nil, fmt.Errorf("record %d (ID %q): %w", i, rs[i].ExternalID, err)
-		}
-		count++
-		if count == 1 && i+1 < len(rs) {
-			// Room for the rest at the first record's size, to spare the
-			// copies of growing from 1 KiB.
-			buf = slices.Grow(buf, min(len(buf)*(len(rs)-i-1)*9/8, chunkSize))
-		}
-		if len(buf) >= chunkSize || i+1 == len(rs) {
-			binary.LittleEndian.PutUint32(buf, uint32(count))
-			chunks, buf = append(chunks, buf), nil
-		}
-	}
-	if len(chunks) == 0 {
-		chunks = append(chunks, make([]byte, 4))
-	}
-	return chunks, nil
-}
-
-// encodeRecord returns r in the encoding (one record).
-func encodeRecord(r *Record) ([]byte, error) {
-	return appendRecord(nil, r)
-}
-
-func appendRecord(buf []byte, r *Record) ([]byte, error) {
+// recordToProto fills m from r. m's Fields is r's map itself, not a copy:
+// the caller marshals m before r can change (see batchSender.send).
+func recordToProto(m *pb.Record, r *Record) error {
 	at, err := timeToProto(r.UpdatedAt)
 	if err != nil {
-		return buf, err
+		return err
 	}
-	start := len(buf)
-	buf = append(buf, 0, 0, 0, 0) // the length, once known
-	buf = binary.AppendVarint(buf, at)
-	var flags byte
-	if r.Deleted {
-		flags |= flagDeleted
-	}
-	buf = append(buf, flags)
-	buf = appendString(buf, r.ExternalID)
-	buf = appendString(buf, r.Version)
-	buf = appendString(buf, r.Marker)
-	buf = appendFields(buf, r.Fields)
-	n := len(buf) - start - 4
-	if n > math.MaxUint32 {
-		return buf[:start], fmt.Errorf("record of %d bytes, longer than the protocol's limit", n)
-	}
-	binary.LittleEndian.PutUint32(buf[start:], uint32(n))
-	return buf, nil
+	m.ExternalId, m.Version, m.UpdatedAtUnixNano, m.Marker, m.Fields, m.Deleted =
+		r.ExternalID, r.Version, at, r.Marker, r.Fields, r.Deleted
+	return nil
 }
 
-const flagDeleted = 1
-
-func appendString(buf []byte, s string) []byte {
-	if len(s) < 0x80 {
-		buf = append(buf, byte(len(s))) // the uvarint of a short string's length
-	} else {
-		buf = binary.AppendUvarint(buf, uint64(len(s)))
+// recordFromProto returns the record of m. Its Fields is m's map itself
+// (protobuf-go's decoded map, which nothing else holds once m is dropped),
+// and never nil, so that records compare the same whether they crossed the
+// wire or not.
+func recordFromProto(m *pb.Record) Record {
+	fields := m.GetFields()
+	if fields == nil {
+		fields = map[string]string{}
 	}
-	return append(buf, s...)
+	return Record{
+		ExternalID: m.GetExternalId(),
+		Version:    m.GetVersion(),
+		UpdatedAt:  timeFromProto(m.GetUpdatedAtUnixNano()),
+		Marker:     m.GetMarker(),
+		Fields:     fields,
+		Deleted:    m.GetDeleted(),
+	}
 }
 
-func appendFields(buf []byte, m map[string]string) []byte {
-	buf = binary.AppendUvarint(buf, uint64(len(m)))
+// recordSize estimates r's encoded size, to cut a batch into messages of
+// about chunkSize bytes without asking protobuf-go (proto.Size walks the
+// fields map as marshalling it does).
+func recordSize(r *Record) int {
+	n := 24 + len(r.ExternalID) + len(r.Version) + len(r.Marker)
+	for k, v := range r.Fields {
+		n += 8 + len(k) + len(v)
+	}
+	return n
+}
+
+// chunkRecords converts a batch's records into pull messages of about
+// chunkSize bytes each, the last one marked end_of_batch and carrying the
+// cursor; a batch without records is one empty message. The messages share
+// r's fields maps and strings (see recordToProto). buf is reused for the
+// records' messages when it is large enough: returned, for the next call.
+func chunkRecords(b Batch, buf []pb.Record) (msgs []*pb.PullResponse, _ []pb.Record, _ error) {
+	rs := b.Records
+	if cap(buf) < len(rs) {
+		buf = make([]pb.Record, len(rs))
+	}
+	buf = buf[:len(rs)]
+	ptrs := make([]*pb.Record, len(rs))
+	first, size := 0, 0
+	for i := range rs {
+		if err := recordToProto(&buf[i], &rs[i]); err != nil {
+			return nil, buf, fmt.Errorf("record %d (ID %q): %w", i, rs[i].ExternalID, err)
+		}
+		ptrs[i] = &buf[i]
+		if size += recordSize(&rs[i]); size >= chunkSize && i+1 < len(rs) {
+			msgs = append(msgs, &pb.PullResponse{Records: ptrs[first : i+1 : i+1]})
+			first, size = i+1, 0
+		}
+	}
+	msgs = append(msgs, &pb.PullResponse{Records: ptrs[first:], EndOfBatch: true, Cursor: b.Cursor})
+	return msgs, buf, nil
+}
+
+// forget drops what buf's messages refer to (the connector's maps and
+// strings), so that a reused buffer keeps nothing of a sent batch alive.
+func forget(buf []pb.Record) {
+	for i := range buf {
+		m := &buf[i]
+		m.ExternalId, m.Version, m.Marker, m.Fields = "", "", "", nil
+	}
+}
+
+// notUTF8 explains a marshalling error that protobuf-go reports for a
+// string that is not valid UTF-8: which record (of rs) or field it was. It
+// is only called once marshalling failed, so that the hot path checks each
+// string once (protobuf-go's check).
+func notUTF8(rs []Record) error {
+	for i := range rs {
+		if err := recordUTF8(&rs[i]); err != nil {
+			return fmt.Errorf("record %d (ID %q): %w", i, rs[i].ExternalID, err)
+		}
+	}
+	return nil
+}
+
+func recordUTF8(r *Record) error {
+	for _, s := range [...]struct{ what, v string }{{"ID", r.ExternalID}, {"version", r.Version}, {"marker", r.Marker}} {
+		if !utf8.ValidString(s.v) {
+			return fmt.Errorf("%s %q is not valid UTF-8 (the protocol carries text)", s.what, s.v)
+		}
+	}
+	return fieldsUTF8(r.Fields)
+}
+
+// fieldsUTF8 returns an error naming a field of m whose name or value is not
+// valid UTF-8, nil when there is none.
+func fieldsUTF8(m map[string]string) error {
 	for k, v := range m {
-		buf = appendString(appendString(buf, k), v)
-	}
-	return buf
-}
-
-// encodeFields encodes m (fields, in the encoding), nil for no fields.
-func encodeFields(m map[string]string) []byte {
-	if len(m) == 0 {
-		return nil
-	}
-	return appendFields(nil, m)
-}
-
-// decodeFields decodes fields; nil for none.
-func decodeFields(b []byte) (map[string]string, error) {
-	if len(b) == 0 {
-		return nil, nil
-	}
-	d := decoder{s: bytesString(b)}
-	m := d.fields()
-	d.end()
-	if d.err != nil {
-		return nil, fmt.Errorf("fields: %w", d.err)
-	}
-	return m, nil
-}
-
-// appendRecords decodes a chunk (records, in the encoding) and appends
-// its records to dst.
-func appendRecords(dst []Record, b []byte) ([]Record, error) {
-	d := decoder{s: bytesString(b)}
-	count := d.fixed32()
-	switch {
-	case d.err != nil:
-		return dst, errors.New("records: truncated count")
-	case uint64(count) > uint64(len(d.s)-d.off)/minRecordSize:
-		return dst, fmt.Errorf("records: count %d, but only %d bytes follow", count, len(d.s)-d.off)
-	}
-	dst = slices.Grow(dst, int(count))
-	for i := range int(count) {
-		r, err := d.record()
-		if err != nil {
-			return dst, fmt.Errorf("record %d: %w", i, err)
+		if !utf8.ValidString(k) {
+			return fmt.Errorf("field name %q is not valid UTF-8 (the protocol carries text)", k)
 		}
-		dst = append(dst, r)
-	}
-	if n := len(d.s) - d.off; n != 0 {
-		return dst, fmt.Errorf("records: %d bytes after the last of %d records", n, count)
-	}
-	return dst, nil
-}
-
-// minRecordSize is the encoded size of an empty record.
-const minRecordSize = 4 + 1 + 1 + 3 + 1
-
-// decodeRecord decodes one record (record, in the encoding), which must
-// be all of b.
-func decodeRecord(b []byte) (Record, error) {
-	d := decoder{s: bytesString(b)}
-	r, err := d.record()
-	if err == nil && d.off != len(d.s) {
-		err = fmt.Errorf("%d bytes after the record", len(d.s)-d.off)
-	}
-	return r, err
-}
-
-// decoder reads the encoding from s. Its strings are substrings of s. The
-// first error sticks: then every read returns a zero value.
-type decoder struct {
-	s   string
-	off int
-	err error
-}
-
-// record reads a record. Its Fields map is never nil, so that records
-// compare the same whether they crossed the wire or not.
-func (d *decoder) record() (Record, error) {
-	n := d.fixed32()
-	if d.err != nil {
-		return Record{}, errors.New("truncated length")
-	}
-	if uint64(n) > uint64(len(d.s)-d.off) {
-		return Record{}, fmt.Errorf("length %d past the end (%d bytes left)", n, len(d.s)-d.off)
-	}
-	end := d.off + int(n)
-	body := decoder{s: d.s[:end], off: d.off} // reads stop at the record's end
-	d.off = end
-	at := body.varint()
-	flags := body.byte()
-	if flags&^flagDeleted != 0 {
-		body.fail("unknown flags %#x", flags)
-	}
-	r := Record{UpdatedAt: timeFromProto(at), Deleted: flags&flagDeleted != 0}
-	r.ExternalID = strings.Clone(body.string())
-	r.Version = body.string()
-	r.Marker = body.string()
-	r.Fields = body.fields()
-	body.end()
-	if body.err != nil {
-		return Record{}, body.err
-	}
-	if r.Fields == nil {
-		r.Fields = map[string]string{}
-	}
-	return r, nil
-}
-
-func (d *decoder) fail(format string, args ...any) {
-	if d.err == nil {
-		d.err = fmt.Errorf(format, args...)
-	}
-}
-
-func (d *decoder) fixed32() uint32 {
-	if d.err != nil {
-		return 0
-	}
-	if len(d.s)-d.off < 4 {
-		d.fail("truncated")
-		return 0
-	}
-	s := d.s[d.off : d.off+4]
-	d.off += 4
-	return uint32(s[0]) | uint32(s[1])<<8 | uint32(s[2])<<16 | uint32(s[3])<<24
-}
-
-func (d *decoder) byte() byte {
-	if d.err != nil {
-		return 0
-	}
-	if d.off >= len(d.s) {
-		d.fail("truncated")
-		return 0
-	}
-	d.off++
-	return d.s[d.off-1]
-}
-
-func (d *decoder) uvarint() uint64 {
-	var x uint64
-	for shift := 0; d.err == nil; shift += 7 {
-		c := d.byte()
-		if shift == 63 && c > 1 {
-			d.fail("varint overflows 64 bits")
-			break
-		}
-		if c < 0x80 {
-			return x | uint64(c)<<shift
-		}
-		x |= uint64(c&0x7f) << shift
-	}
-	return 0
-}
-
-func (d *decoder) varint() int64 {
-	u := d.uvarint()
-	x := int64(u >> 1)
-	if u&1 != 0 {
-		x = ^x
-	}
-	return x
-}
-
-func (d *decoder) string() string {
-	if d.err == nil && d.off < len(d.s) {
-		if n := int(d.s[d.off]); n < 0x80 && n < len(d.s)-d.off { // a short string, all there
-			d.off += 1 + n
-			return d.s[d.off-n : d.off]
+		if !utf8.ValidString(v) {
+			return fmt.Errorf("field %q: value %q is not valid UTF-8 (the protocol carries text)", k, v)
 		}
 	}
-	n := d.uvarint()
-	if d.err != nil {
-		return ""
-	}
-	if n > uint64(len(d.s)-d.off) {
-		d.fail("string of %d bytes, but only %d bytes follow", n, len(d.s)-d.off)
-		return ""
-	}
-	d.off += int(n)
-	return d.s[d.off-int(n) : d.off]
-}
-
-// fields reads fields; nil when there are none.
-func (d *decoder) fields() map[string]string {
-	n := d.uvarint()
-	if d.err != nil || n == 0 {
-		return nil
-	}
-	if n > uint64(len(d.s)-d.off)/2 { // a field takes 2 bytes at least
-		d.fail("%d fields, but only %d bytes follow", n, len(d.s)-d.off)
-		return nil
-	}
-	m := make(map[string]string, n)
-	for range n {
-		name := d.string()
-		m[name] = d.string()
-	}
-	if d.err == nil && uint64(len(m)) != n {
-		d.fail("a field name appears twice")
-	}
-	return m
-}
-
-// end fails unless all of s was read.
-func (d *decoder) end() {
-	if d.err == nil && d.off != len(d.s) {
-		d.fail("%d bytes after the end", len(d.s)-d.off)
-	}
+	return nil
 }
 
 func pullRequestToProto(r PullRequest) *pb.PullRequest {
@@ -489,29 +287,37 @@ func pushRequestToProto(r PushRequest) (*pb.PushRequest, error) {
 		if !ok {
 			return nil, fmt.Errorf("change %d has unknown op %q (want create, update or delete)", i, c.Op)
 		}
+		if err := fieldsUTF8(c.Fields); err != nil {
+			return nil, fmt.Errorf("change %d (ID %q): %w", i, c.ExternalID, err)
+		}
 		out.Changes[i] = &pb.Change{
-			Op: op, ExternalId: c.ExternalID, Marker: c.Marker, Version: c.Version, Fields: encodeFields(c.Fields),
+			Op: op, ExternalId: c.ExternalID, Marker: c.Marker, Version: c.Version, Fields: c.Fields,
 		}
 	}
 	return out, nil
 }
 
-func pushRequestFromProto(in *pb.PushRequest) (PushRequest, error) {
+// pushRequestFromProto returns nil Fields for a change without fields (the
+// protocol does not tell an empty map from a missing one).
+func pushRequestFromProto(in *pb.PushRequest) PushRequest {
 	out := PushRequest{Kind: EntityKind(in.GetKind()), Changes: make([]Change, len(in.GetChanges()))}
 	for i, c := range in.GetChanges() {
-		fields, err := decodeFields(c.GetFields())
-		if err != nil {
-			return PushRequest{}, fmt.Errorf("change %d: %w", i, err)
-		}
 		out.Changes[i] = Change{
 			Op:         opsFromProto[c.GetOp()],
 			ExternalID: c.GetExternalId(),
 			Marker:     c.GetMarker(),
 			Version:    c.GetVersion(),
-			Fields:     fields,
+			Fields:     nilIfEmpty(c.GetFields()),
 		}
 	}
-	return out, nil
+	return out
+}
+
+func nilIfEmpty(m map[string]string) map[string]string {
+	if len(m) == 0 {
+		return nil
+	}
+	return m
 }
 
 func errorToProto(e *Error) *pb.Error {
@@ -537,30 +343,29 @@ func errorFromProto(in *pb.Error) *Error {
 	return &Error{Class: class, Message: in.GetMessage(), RetryAfter: durationFromProto(in.GetRetryAfter())}
 }
 
-func resultsToProto(rs []Result) *pb.PushResponse {
+func resultsToProto(rs []Result) (*pb.PushResponse, error) {
 	out := &pb.PushResponse{Results: make([]*pb.Result, len(rs))}
 	for i, r := range rs {
+		if err := fieldsUTF8(r.Fields); err != nil {
+			return nil, fmt.Errorf("result %d (ID %q): %w", i, r.ExternalID, err)
+		}
 		out.Results[i] = &pb.Result{
-			ExternalId: r.ExternalID, Version: r.Version, Fields: encodeFields(r.Fields), Error: errorToProto(r.Err),
+			ExternalId: r.ExternalID, Version: r.Version, Fields: r.Fields, Error: errorToProto(r.Err),
 		}
 	}
-	return out
+	return out, nil
 }
 
 // resultsFromProto returns nil Fields when the connector sent none (the
 // protocol does not tell an empty map from a missing one).
-func resultsFromProto(in *pb.PushResponse) ([]Result, error) {
+func resultsFromProto(in *pb.PushResponse) []Result {
 	out := make([]Result, len(in.GetResults()))
 	for i, r := range in.GetResults() {
-		fields, err := decodeFields(r.GetFields())
-		if err != nil {
-			return nil, fmt.Errorf("result %d: %w", i, err)
-		}
 		out[i] = Result{
-			ExternalID: r.GetExternalId(), Version: r.GetVersion(), Fields: fields, Err: errorFromProto(r.GetError()),
+			ExternalID: r.GetExternalId(), Version: r.GetVersion(), Fields: nilIfEmpty(r.GetFields()), Err: errorFromProto(r.GetError()),
 		}
 	}
-	return out, nil
+	return out
 }
 
 func reportToProto(r Report) *pb.Report {

@@ -2,7 +2,6 @@ package sdk
 
 import (
 	"context"
-	"encoding/binary"
 	"math"
 	"strconv"
 	"strings"
@@ -14,10 +13,9 @@ import (
 	"google.golang.org/protobuf/proto"
 )
 
-// sampleRecords covers what the record encoding must carry: zero and
-// non-zero times (in another zone, before 1970, with nanoseconds), empty and
-// long strings (multi-byte lengths), nil and empty field maps, bytes that
-// are not UTF-8, and the deleted flag.
+// sampleRecords covers what a record must carry across: zero and non-zero
+// times (in another zone, before 1970, with nanoseconds), empty and long
+// strings, non-ASCII text, nil and empty field maps, and the deleted flag.
 func sampleRecords() []Record {
 	zone := time.FixedZone("X", 5*3600)
 	return []Record{
@@ -26,7 +24,7 @@ func sampleRecords() []Record {
 			Fields: map[string]string{FieldKey: "R-1", FieldTitle: "Ünïcode ✓", FieldDescription: strings.Repeat("x", 300), "": "empty name"}},
 		{ExternalID: strings.Repeat("i", 200), UpdatedAt: time.Date(1901, 12, 13, 20, 45, 52, 1, time.UTC), Deleted: true,
 			Fields: map[string]string{}},
-		{ExternalID: "bin", Fields: map[string]string{"\xff\xfe": "\x00\x80\xc0", "empty": ""}},
+		{ExternalID: "text", Fields: map[string]string{"日本": "\x00\u00ff", "empty": ""}},
 	}
 }
 
@@ -42,13 +40,22 @@ func wire(r Record) Record {
 	return r
 }
 
-func decodeChunks(t testing.TB, chunks [][]byte) []Record {
+// overTheWire marshals msgs and returns the records the host reads from
+// them.
+func overTheWire(t testing.TB, msgs []*pb.PullResponse) []Record {
 	t.Helper()
 	var out []Record
-	for i, c := range chunks {
-		var err error
-		if out, err = appendRecords(out, c); err != nil {
-			t.Fatalf("chunk %d: %v", i, err)
+	for i, m := range msgs {
+		data, err := proto.Marshal(m)
+		if err != nil {
+			t.Fatalf("message %d: %v", i, err)
+		}
+		var got pb.PullResponse
+		if err := proto.Unmarshal(data, &got); err != nil {
+			t.Fatalf("message %d: %v", i, err)
+		}
+		for _, r := range got.GetRecords() {
+			out = append(out, recordFromProto(r))
 		}
 	}
 	return out
@@ -56,67 +63,67 @@ func decodeChunks(t testing.TB, chunks [][]byte) []Record {
 
 func TestRecordsRoundTrip(t *testing.T) {
 	in := sampleRecords()
-	chunks, err := encodeChunks(in)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(chunks) != 1 {
-		t.Fatalf("%d chunks, want 1", len(chunks))
-	}
-	got := decodeChunks(t, chunks)
 	var want []Record
 	for _, r := range in {
 		want = append(want, wire(r))
 	}
-	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("round trip (-want +got):\n%s", diff)
-	}
-	for i := range in {
-		if !got[i].UpdatedAt.Equal(in[i].UpdatedAt) {
-			t.Errorf("record %d: UpdatedAt %v, want %v", i, got[i].UpdatedAt, in[i].UpdatedAt)
-		}
-		enc, err := encodeRecord(&in[i])
+	var buf []pb.Record
+	for round := range 2 { // the second reuses the first's buffer
+		msgs, recs, err := chunkRecords(Batch{Records: in, Cursor: "c"}, buf)
 		if err != nil {
 			t.Fatal(err)
 		}
-		one, err := decodeRecord(enc)
-		if err != nil {
-			t.Fatal(err)
+		if len(msgs) != 1 || !msgs[0].GetEndOfBatch() || msgs[0].GetCursor() != "c" {
+			t.Fatalf("round %d: %d messages, the last %v", round, len(msgs), msgs[len(msgs)-1])
 		}
-		if diff := cmp.Diff(want[i], one); diff != "" {
-			t.Errorf("record %d alone (-want +got):\n%s", i, diff)
+		got := overTheWire(t, msgs)
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("round %d (-want +got):\n%s", round, diff)
 		}
+		for i := range in {
+			if !got[i].UpdatedAt.Equal(in[i].UpdatedAt) {
+				t.Errorf("record %d: UpdatedAt %v, want %v", i, got[i].UpdatedAt, in[i].UpdatedAt)
+			}
+		}
+		forget(recs)
+		if recs[1].Fields != nil || recs[1].ExternalId != "" {
+			t.Errorf("forget kept %v", &recs[1])
+		}
+		buf = recs
 	}
 }
 
-func TestEmptyBatchIsOneEmptyChunk(t *testing.T) {
-	chunks, err := encodeChunks(nil)
-	if err != nil || len(chunks) != 1 {
-		t.Fatalf("encodeChunks(nil) = %d chunks, %v", len(chunks), err)
+func TestEmptyBatchIsOneMessage(t *testing.T) {
+	msgs, _, err := chunkRecords(Batch{Cursor: "c"}, nil)
+	if err != nil || len(msgs) != 1 || !msgs[0].GetEndOfBatch() || msgs[0].GetCursor() != "c" {
+		t.Fatalf("chunkRecords(empty) = %v, %v", msgs, err)
 	}
-	if got := decodeChunks(t, chunks); len(got) != 0 {
-		t.Errorf("decoded %d records", len(got))
+	if got := overTheWire(t, msgs); len(got) != 0 {
+		t.Errorf("%d records", len(got))
 	}
 }
 
-func TestChunksAreCutAtChunkSize(t *testing.T) {
+func TestMessagesAreCutAtChunkSize(t *testing.T) {
 	var in []Record
 	for i := range 3000 {
 		in = append(in, Record{ExternalID: strconv.Itoa(i), Fields: map[string]string{"d": strings.Repeat("x", 1000)}})
 	}
-	chunks, err := encodeChunks(in)
+	msgs, _, err := chunkRecords(Batch{Records: in, Cursor: "end"}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(chunks) < 3 {
-		t.Errorf("%d chunks for ~3 MB, want 3 or more", len(chunks))
+	if len(msgs) < 3 {
+		t.Errorf("%d messages for ~3 MB, want 3 or more", len(msgs))
 	}
-	for i, c := range chunks {
-		if len(c) > chunkSize+1100 {
-			t.Errorf("chunk %d: %d bytes, more than chunkSize and one record", i, len(c))
+	for i, m := range msgs {
+		if n := proto.Size(m); n > chunkSize+1100 {
+			t.Errorf("message %d: %d bytes, more than chunkSize and one record", i, n)
+		}
+		if last := i == len(msgs)-1; m.GetEndOfBatch() != last || (m.GetCursor() == "end") != last {
+			t.Errorf("message %d of %d: end_of_batch %v, cursor %q", i, len(msgs), m.GetEndOfBatch(), m.GetCursor())
 		}
 	}
-	got := decodeChunks(t, chunks)
+	got := overTheWire(t, msgs)
 	if len(got) != len(in) || got[0].ExternalID != "0" || got[len(got)-1].ExternalID != "2999" {
 		t.Errorf("decoded %d records", len(got))
 	}
@@ -149,108 +156,11 @@ func TestTimes(t *testing.T) {
 
 func TestTimeOutOfRangeFailsTheBatch(t *testing.T) {
 	in := []Record{{ExternalID: "ok"}, {ExternalID: "old", UpdatedAt: time.Date(1066, 10, 14, 0, 0, 0, 0, time.UTC)}}
-	_, err := encodeChunks(in)
+	_, _, err := chunkRecords(Batch{Records: in}, nil)
 	want := `record 1 (ID "old"): updated at 1066-10-14T00:00:00Z: the protocol carries times from 1677-09-21T00:12:43.145224192Z to 2262-04-11T23:47:16.854775807Z`
 	if err == nil || err.Error() != want {
-		t.Errorf("encodeChunks = %v\nwant %s", err, want)
+		t.Errorf("chunkRecords = %v\nwant %s", err, want)
 	}
-}
-
-func TestFieldsRoundTrip(t *testing.T) {
-	for _, m := range []map[string]string{nil, {}, {"a": "1"}, {"a": "", "b": strings.Repeat("é", 100), "\xff": "\x00"}} {
-		enc := encodeFields(m)
-		if len(m) == 0 && enc != nil {
-			t.Errorf("encodeFields(%v) = %q, want nil", m, enc)
-		}
-		got, err := decodeFields(enc)
-		if err != nil {
-			t.Fatal(err)
-		}
-		want := m
-		if len(m) == 0 {
-			want = nil
-		}
-		if !cmp.Equal(want, got) {
-			t.Errorf("fields %v came back as %v", m, got)
-		}
-	}
-}
-
-// TestMalformedEncodingsAreRefused feeds the decoder every truncation of
-// valid encodings and some hand-made bad ones: each must fail with an
-// error, never panic or succeed.
-func TestMalformedEncodingsAreRefused(t *testing.T) {
-	chunks, err := encodeChunks(sampleRecords())
-	if err != nil {
-		t.Fatal(err)
-	}
-	chunk := chunks[0]
-	for n := range len(chunk) {
-		if _, err := appendRecords(nil, chunk[:n]); err == nil {
-			t.Errorf("chunk truncated to %d of %d bytes decoded", n, len(chunk))
-		}
-	}
-	fields := encodeFields(map[string]string{"a": "1", "bb": strings.Repeat("x", 200)})
-	for n := 1; n < len(fields); n++ {
-		if _, err := decodeFields(fields[:n]); err == nil {
-			t.Errorf("fields truncated to %d of %d bytes decoded", n, len(fields))
-		}
-	}
-
-	record := func(body ...byte) []byte {
-		return append(binary.LittleEndian.AppendUint32(nil, uint32(len(body))), body...)
-	}
-	chunkOf := func(count uint32, records ...[]byte) []byte {
-		b := binary.LittleEndian.AppendUint32(nil, count)
-		for _, r := range records {
-			b = append(b, r...)
-		}
-		return b
-	}
-	empty := record(0, 0, 0, 0, 0, 0) // time, flags, three empty strings, no fields
-	if _, err := appendRecords(nil, chunkOf(1, empty)); err != nil {
-		t.Fatalf("the empty record: %v", err)
-	}
-	for _, tc := range []struct {
-		name, want string
-		chunk      []byte
-	}{
-		{"trailing bytes after the records", "records: 1 bytes after the last of 1 records", append(chunkOf(1, empty), 0)},
-		{"trailing bytes in a record", "record 0: 1 bytes after the end", chunkOf(1, record(0, 0, 0, 0, 0, 0, 0))},
-		{"huge count", "records: count 4294967295, but only 10 bytes follow", chunkOf(math.MaxUint32, empty)},
-		{"record length past the end", "record 0: length 100 past the end (6 bytes left)", chunkOf(1, append(binary.LittleEndian.AppendUint32(nil, 100), 0, 0, 0, 0, 0, 0))},
-		{"unknown flags", "record 0: unknown flags 0x2", chunkOf(1, record(0, 2, 0, 0, 0, 0))},
-		{"string past the end", "record 0: string of 9 bytes, but only 3 bytes follow", chunkOf(1, record(0, 0, 9, 0, 0, 0))},
-		{"huge field count", "record 0: 100 fields, but only 0 bytes follow", chunkOf(1, record(0, 0, 0, 0, 0, 100))},
-		{"duplicate field name", "record 0: a field name appears twice", chunkOf(1, record(0, 0, 0, 0, 0, 2, 1, 'a', 0, 1, 'a', 0))},
-		{"varint overflow", "record 0: varint overflows 64 bits", chunkOf(1, record(0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02, 0, 0, 0, 0, 0))},
-	} {
-		_, err := appendRecords(nil, tc.chunk)
-		if err == nil || err.Error() != tc.want {
-			t.Errorf("%s: %v, want %s", tc.name, err, tc.want)
-		}
-	}
-}
-
-// FuzzDecodeRecords: the decoder never panics, and what it accepts encodes
-// back to something that decodes the same.
-func FuzzDecodeRecords(f *testing.F) {
-	chunks, _ := encodeChunks(sampleRecords())
-	f.Add(chunks[0])
-	f.Add([]byte{1, 0, 0, 0, 6, 0, 0, 0, 0, 0, 0, 0, 0, 0})
-	f.Fuzz(func(t *testing.T, b []byte) {
-		got, err := appendRecords(nil, b)
-		if err != nil {
-			return
-		}
-		again, err := encodeChunks(got)
-		if err != nil {
-			t.Fatalf("re-encode what was decoded: %v", err)
-		}
-		if diff := cmp.Diff(got, decodeChunks(t, again)); diff != "" {
-			t.Errorf("re-encoded (-first +second):\n%s", diff)
-		}
-	})
 }
 
 // records is a Connector whose Pull sends its records in one batch, whose
@@ -336,29 +246,31 @@ func benchBatch() []Record {
 	return out
 }
 
-// BenchmarkEncodeBatch is the plugin's side of Pull: encode a batch and
+// BenchmarkEncodeBatch is the plugin's side of Pull: convert a batch and
 // marshal its message.
 func BenchmarkEncodeBatch(b *testing.B) {
-	rs := benchBatch()
+	batch := Batch{Records: benchBatch()}
+	var buf []pb.Record
 	b.ReportAllocs()
 	for b.Loop() {
-		chunks, err := encodeChunks(rs)
+		msgs, recs, err := chunkRecords(batch, buf)
 		if err != nil {
 			b.Fatal(err)
 		}
-		if _, err := proto.Marshal(&pb.PullResponse{Records: chunks[0], EndOfBatch: true}); err != nil {
+		if _, err := proto.Marshal(msgs[0]); err != nil {
 			b.Fatal(err)
 		}
+		buf = recs
 	}
-	b.ReportMetric(float64(b.N*len(rs))/b.Elapsed().Seconds(), "records/s")
+	b.ReportMetric(float64(b.N*len(batch.Records))/b.Elapsed().Seconds(), "records/s")
 }
 
 // BenchmarkDecodeBatch is the host's side of Pull: unmarshal a batch's
-// message and decode its records.
+// message and convert its records.
 func BenchmarkDecodeBatch(b *testing.B) {
 	rs := benchBatch()
-	chunks, _ := encodeChunks(rs)
-	data, _ := proto.Marshal(&pb.PullResponse{Records: chunks[0], EndOfBatch: true})
+	msgs, _, _ := chunkRecords(Batch{Records: rs}, nil)
+	data, _ := proto.Marshal(msgs[0])
 	b.SetBytes(int64(len(data)))
 	b.ReportAllocs()
 	for b.Loop() {
@@ -366,8 +278,9 @@ func BenchmarkDecodeBatch(b *testing.B) {
 		if err := proto.Unmarshal(data, &m); err != nil {
 			b.Fatal(err)
 		}
-		if _, err := appendRecords(nil, m.GetRecords()); err != nil {
-			b.Fatal(err)
+		out := make([]Record, 0, len(m.GetRecords()))
+		for _, r := range m.GetRecords() {
+			out = append(out, recordFromProto(r))
 		}
 	}
 	b.ReportMetric(float64(b.N*len(rs))/b.Elapsed().Seconds(), "records/s")

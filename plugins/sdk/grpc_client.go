@@ -46,7 +46,7 @@ func (c *grpcClientAdapter) Check(ctx context.Context) error {
 // is exactly the complete batches.
 //
 // A goroutine receives (and unmarshals) the next message while this one
-// decodes the last and hands batches to send, so that the network, the
+// converts the last and hands batches to send, so that the network, the
 // decoding and the hub's work on a batch overlap.
 func (c *grpcClientAdapter) Pull(ctx context.Context, req PullRequest, send func(Batch) error) error {
 	ctx, cancel := context.WithCancel(ctx)
@@ -78,15 +78,15 @@ func (c *grpcClientAdapter) Pull(ctx context.Context, req PullRequest, send func
 		partial bool
 	)
 	for msg := range msgs {
-		if pending, err = appendRecords(pending, msg.GetRecords()); err != nil {
-			return fmt.Errorf("pull: the connector sent a malformed chunk: %w", err)
+		if pending == nil { // the batch's first message (an empty batch too)
+			pending = make([]Record, 0, len(msg.GetRecords()))
+		}
+		for _, r := range msg.GetRecords() {
+			pending = append(pending, recordFromProto(r))
 		}
 		if !msg.GetEndOfBatch() {
 			partial = true
 			continue
-		}
-		if pending == nil {
-			pending = []Record{} // an empty batch, as the connector sent it
 		}
 		b := Batch{Records: pending, Cursor: msg.GetCursor()}
 		pending, partial = nil, false
@@ -112,11 +112,7 @@ func (c *grpcClientAdapter) Push(ctx context.Context, req PushRequest) ([]Result
 	if err != nil {
 		return nil, callError(ctx, err)
 	}
-	results, err := resultsFromProto(resp)
-	if err != nil {
-		return nil, fmt.Errorf("push: the connector sent a malformed response: %w", err)
-	}
-	return results, nil
+	return resultsFromProto(resp), nil
 }
 
 func (c *grpcClientAdapter) Find(ctx context.Context, kind EntityKind, marker string) (*Record, error) {
@@ -124,13 +120,10 @@ func (c *grpcClientAdapter) Find(ctx context.Context, kind EntityKind, marker st
 	if err != nil {
 		return nil, callError(ctx, err)
 	}
-	if len(resp.GetRecord()) == 0 {
+	if resp.GetRecord() == nil {
 		return nil, nil
 	}
-	rec, err := decodeRecord(resp.GetRecord())
-	if err != nil {
-		return nil, fmt.Errorf("find: the connector sent a malformed record: %w", err)
-	}
+	rec := recordFromProto(resp.GetRecord())
 	return &rec, nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	pb "github.com/usmhub/usmhub/plugins/internal/connectorpb"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 )
@@ -63,39 +64,32 @@ func (s *grpcServerAdapter) Pull(req *pb.PullRequest, stream pb.Connector_PullSe
 }
 
 // batchSender sends a Pull's batches from a goroutine of its own, so that
-// the connector fetches (and send encodes) the next batch while the last
-// one is on the wire: send returns once the batch is encoded and the
-// previous one sent. An error sending a batch is returned by the next send
-// and by close.
+// the connector fetches the next batch while the last one is on the wire:
+// send marshals the batch (with gRPC's PreparedMsg, on the connector's
+// goroutine, so the connector may change its records once send returns)
+// and returns once the previous batch was handed to gRPC. An error sending
+// a batch is returned by the next send and by close.
 type batchSender struct {
 	stream  pb.Connector_PullServer
 	mu      sync.Mutex // send may be called from any goroutine
 	closed  bool
-	batches chan encodedBatch
+	recs    []pb.Record // the messages of the records, reused batch after batch
+	batches chan []*grpc.PreparedMsg
 	done    chan struct{} // closed when the goroutine ends, after err is set
 	err     error
 }
 
-type encodedBatch struct {
-	chunks [][]byte
-	cursor string
-}
-
 func newBatchSender(stream pb.Connector_PullServer) *batchSender {
-	bs := &batchSender{stream: stream, batches: make(chan encodedBatch), done: make(chan struct{})}
+	bs := &batchSender{stream: stream, batches: make(chan []*grpc.PreparedMsg), done: make(chan struct{})}
 	go bs.run()
 	return bs
 }
 
 func (bs *batchSender) run() {
 	defer close(bs.done)
-	for b := range bs.batches {
-		for i, c := range b.chunks {
-			msg := &pb.PullResponse{Records: c}
-			if i == len(b.chunks)-1 {
-				msg.EndOfBatch, msg.Cursor = true, b.cursor
-			}
-			if err := bs.stream.Send(msg); err != nil {
+	for msgs := range bs.batches {
+		for _, m := range msgs {
+			if err := bs.stream.SendMsg(m); err != nil {
 				bs.err = fmt.Errorf("send batch to the hub: %w", err)
 				return
 			}
@@ -105,21 +99,42 @@ func (bs *batchSender) run() {
 
 // send is the send function the connector's Pull gets.
 func (bs *batchSender) send(b Batch) error {
-	chunks, err := encodeChunks(b.Records)
-	if err != nil {
-		return fmt.Errorf("send batch: %w", err)
-	}
 	bs.mu.Lock()
 	defer bs.mu.Unlock()
 	if bs.closed {
 		return errors.New("send batch: Pull has returned")
 	}
+	msgs, err := bs.prepare(b)
+	if err != nil {
+		return fmt.Errorf("send batch: %w", err)
+	}
 	select {
-	case bs.batches <- encodedBatch{chunks: chunks, cursor: b.Cursor}:
+	case bs.batches <- msgs:
 		return nil
 	case <-bs.done:
 		return bs.err
 	}
+}
+
+// prepare marshals b's messages.
+func (bs *batchSender) prepare(b Batch) ([]*grpc.PreparedMsg, error) {
+	msgs, recs, err := chunkRecords(b, bs.recs)
+	bs.recs = recs
+	defer forget(recs)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*grpc.PreparedMsg, len(msgs))
+	for i, m := range msgs {
+		out[i] = new(grpc.PreparedMsg)
+		if err := out[i].Encode(bs.stream, m); err != nil {
+			if bad := notUTF8(b.Records); bad != nil {
+				return nil, bad
+			}
+			return nil, fmt.Errorf("marshal: %w", err)
+		}
+	}
+	return out, nil
 }
 
 // close waits until the batches handed to send are sent, ends the
@@ -136,15 +151,15 @@ func (bs *batchSender) close() error {
 }
 
 func (s *grpcServerAdapter) Push(ctx context.Context, req *pb.PushRequest) (*pb.PushResponse, error) {
-	in, err := pushRequestFromProto(req)
-	if err != nil {
-		return nil, failureStatus(fmt.Errorf("push: %w", err))
-	}
-	results, err := s.impl.Push(ctx, in)
+	results, err := s.impl.Push(ctx, pushRequestFromProto(req))
 	if err != nil {
 		return nil, failureStatus(err)
 	}
-	return resultsToProto(results), nil
+	out, err := resultsToProto(results)
+	if err != nil {
+		return nil, failureStatus(fmt.Errorf("push: %w", err))
+	}
+	return out, nil
 }
 
 func (s *grpcServerAdapter) Find(ctx context.Context, req *pb.FindRequest) (*pb.FindResponse, error) {
@@ -154,7 +169,11 @@ func (s *grpcServerAdapter) Find(ctx context.Context, req *pb.FindRequest) (*pb.
 	}
 	out := &pb.FindResponse{}
 	if rec != nil {
-		if out.Record, err = encodeRecord(rec); err != nil {
+		out.Record = new(pb.Record)
+		if err := recordToProto(out.Record, rec); err != nil {
+			return nil, failureStatus(fmt.Errorf("find: record %q: %w", rec.ExternalID, err))
+		}
+		if err := recordUTF8(rec); err != nil {
 			return nil, failureStatus(fmt.Errorf("find: record %q: %w", rec.ExternalID, err))
 		}
 	}

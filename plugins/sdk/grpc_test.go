@@ -60,17 +60,13 @@ func (r *rawPull) Pull(_ *pb.PullRequest, stream pb.Connector_PullServer) error 
 	return r.end
 }
 
-// recs encodes a chunk of records with these IDs.
-func recs(ids ...string) []byte {
-	var rs []Record
+// recs returns records with these IDs.
+func recs(ids ...string) []*pb.Record {
+	var out []*pb.Record
 	for _, id := range ids {
-		rs = append(rs, Record{ExternalID: id})
+		out = append(out, &pb.Record{ExternalId: id})
 	}
-	chunks, err := encodeChunks(rs)
-	if err != nil || len(chunks) != 1 {
-		panic(fmt.Sprint(len(chunks), err))
-	}
-	return chunks[0]
+	return out
 }
 
 func TestPullDeliversOnlyCompleteBatches(t *testing.T) {
@@ -143,11 +139,7 @@ func TestPullChunksLargeBatches(t *testing.T) {
 			t.Fatal(err)
 		}
 		msgs++
-		chunk, err := appendRecords(nil, m.GetRecords())
-		if err != nil {
-			t.Fatalf("message %d: %v", msgs, err)
-		}
-		total += len(chunk)
+		total += len(m.GetRecords())
 		if m.GetEndOfBatch() != (total == impl.n) {
 			t.Errorf("message %d: end_of_batch=%v after %d records", msgs, m.GetEndOfBatch(), total)
 		}
@@ -361,23 +353,56 @@ func TestSendAfterPullReturned(t *testing.T) {
 	}
 }
 
-func TestPullRefusesAMalformedChunk(t *testing.T) {
-	script := []*pb.PullResponse{
-		{Records: recs("1"), EndOfBatch: true, Cursor: "c1"},
-		{Records: []byte{1, 0, 0, 0, 200, 0, 0, 0}, EndOfBatch: true, Cursor: "c2"},
+// notText pulls, finds and pushes a record whose field is not UTF-8.
+type notText struct{ failing }
+
+var notTextRecord = Record{ExternalID: "x", Fields: map[string]string{"ok": "é", "d": "a\xffb"}}
+
+func (notText) Pull(_ context.Context, _ PullRequest, send func(Batch) error) error {
+	if err := send(Batch{Records: []Record{{ExternalID: "fine"}}, Cursor: "c1"}); err != nil {
+		return err
 	}
-	conn := serve(t, func(s *grpc.Server) { pb.RegisterConnectorServer(s, &rawPull{msgs: script}) })
-	c := &grpcClientAdapter{client: pb.NewConnectorClient(conn)}
+	return send(Batch{Records: []Record{{ExternalID: "w"}, notTextRecord}, Cursor: "c2"})
+}
+
+func (notText) Find(context.Context, EntityKind, string) (*Record, error) {
+	return &notTextRecord, nil
+}
+
+func (notText) Push(context.Context, PushRequest) ([]Result, error) {
+	return []Result{{ExternalID: "x", Fields: notTextRecord.Fields}}, nil
+}
+
+// TestTextThatIsNotUTF8IsNamed: protobuf strings are UTF-8; a record that
+// is not fails with the record and field named, on either side.
+func TestTextThatIsNotUTF8IsNamed(t *testing.T) {
+	c := client(t, notText{})
 	var cursors []string
 	err := c.Pull(context.Background(), PullRequest{}, func(b Batch) error {
 		cursors = append(cursors, b.Cursor)
 		return nil
 	})
-	want := "pull: the connector sent a malformed chunk: records: count 1, but only 4 bytes follow"
-	if err == nil || err.Error() != want {
-		t.Errorf("Pull = %v, want %s", err, want)
+	const field = `field "d": value "a\xffb" is not valid UTF-8 (the protocol carries text)`
+	if want := `send batch: record 1 (ID "x"): ` + field; err == nil || err.Error() != want {
+		t.Errorf("Pull = %v\nwant %s", err, want)
 	}
 	if !cmp.Equal(cursors, []string{"c1"}) {
 		t.Errorf("delivered batches %v, want [c1]", cursors)
+	}
+
+	_, err = c.Find(context.Background(), KindRisk, "m")
+	if want := `find: record "x": ` + field; err == nil || err.Error() != want {
+		t.Errorf("Find = %v\nwant %s", err, want)
+	}
+
+	_, err = c.Push(context.Background(), PushRequest{Changes: []Change{{Op: OpCreate, ExternalID: "x"}}})
+	if want := `push: result 0 (ID "x"): ` + field; err == nil || err.Error() != want {
+		t.Errorf("Push (the connector's result) = %v\nwant %s", err, want)
+	}
+
+	_, err = client(t, failing{errors.New("must not be called")}).Push(context.Background(),
+		PushRequest{Changes: []Change{{Op: OpUpdate, ExternalID: "x", Fields: notTextRecord.Fields}}})
+	if want := `push: change 0 (ID "x"): ` + field; err == nil || err.Error() != want {
+		t.Errorf("Push (the hub's change) = %v\nwant %s", err, want)
 	}
 }

@@ -35,6 +35,9 @@ const PluginName = "connector"
 //	   (a Pull message carries a chunk of records as one bytes field; Find's
 //	   record and the fields of a change or result likewise), update times
 //	   as int64 Unix nanoseconds; protobuf package usmhub.connector.v2.
+//	3  Records and field maps as protobuf messages again (Record,
+//	   map<string, string>), update times as int64 Unix nanoseconds;
+//	   strings must be UTF-8; protobuf package usmhub.connector.v3.
 //
 // Hosts and Serve read it; do not change it outside tests (a test plugin may,
 // to pose as another protocol version).
@@ -45,8 +48,9 @@ var Handshake = plugin.HandshakeConfig{
 }
 
 // maxMessageSize bounds one gRPC message either way (gRPC's default is
-// 4 MiB). Pull cuts its batches into messages of about chunkSize, so only a
-// single record or a Push request larger than maxMessageSize fails.
+// 4 MiB). Pull cuts its batches into messages of about chunkSize (estimated
+// by recordSize), so only a single record or a Push request larger than
+// maxMessageSize fails.
 const (
 	maxMessageSize = 64 << 20
 	chunkSize      = 1 << 20

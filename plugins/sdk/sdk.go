@@ -62,7 +62,7 @@ import (
 
 // ProtocolVersion is the connector protocol version this SDK speaks. The
 // host refuses a plugin that speaks another one.
-const ProtocolVersion = 2
+const ProtocolVersion = 3
 
 // EntityKind is a kind of canonical entity a connector syncs.
 type EntityKind string
@@ -193,6 +193,8 @@ func (e *ConfigError) Error() string {
 // Record is one remote record in canonical form. Fields hold canonical values
 // as strings, normalised so that pushing a value and pulling it back gives the
 // same string (line endings \n, no trailing space, times UTC RFC 3339).
+// Its strings are UTF-8 text: out of process, a record with a string that
+// is not fails the send (or Find) with the record and field named.
 type Record struct {
 	ExternalID string
 	Version    string // the remote's version of the record, opaque
