@@ -329,7 +329,7 @@ func waitGone(t *testing.T, pid int) {
 
 func TestHubKilledLeavesNoPlugin(t *testing.T) {
 	if runtime.GOOS != "linux" {
-		t.Skip("the parent-death signal is Linux only")
+		t.Skip("requires Linux: the parent-death signal is Linux only")
 	}
 	exe, err := os.Executable()
 	if err != nil {
