@@ -154,26 +154,74 @@ func descriptionFromProto(in *pb.DescribeResponse) Description {
 	return d
 }
 
-// recordToProto fills m from r. m's Fields is r's map itself, not a copy:
-// the caller marshals m before r can change (see batchSender.send).
-func recordToProto(m *pb.Record, r *Record) error {
+// fieldNames numbers the field names of one message's records: each name
+// travels once per message, in its field_names, and a record carries the
+// indexes of its fields' names (see Record in connector.proto for the
+// measurements that chose this over map<string, string>).
+type fieldNames struct {
+	index map[string]uint32
+	names []string // the message's field_names
+}
+
+// of returns name's index, numbering it if it is new.
+func (f *fieldNames) of(name string) uint32 {
+	i, ok := f.index[name]
+	if !ok {
+		if f.index == nil {
+			f.index = make(map[string]uint32)
+		}
+		i = uint32(len(f.names))
+		f.index[name] = i
+		f.names = append(f.names, name)
+	}
+	return i
+}
+
+// next starts the names of another message, returning this one's.
+func (f *fieldNames) next() []string {
+	names := f.names
+	clear(f.index)
+	f.names = nil
+	return names
+}
+
+// recordToProto fills m from r, naming its fields in names. m's field
+// values are put in values[:len(r.Fields)] and their name indexes in
+// indexes[:len(r.Fields)]. The strings are r's own, not copies: the
+// caller marshals m before r can change (see batchSender.send).
+func recordToProto(m *pb.Record, r *Record, names *fieldNames, indexes []uint32, values []string) error {
 	at, err := timeToProto(r.UpdatedAt)
 	if err != nil {
 		return err
 	}
-	m.ExternalId, m.Version, m.UpdatedAtUnixNano, m.Marker, m.Fields, m.Deleted =
-		r.ExternalID, r.Version, at, r.Marker, r.Fields, r.Deleted
+	m.ExternalId, m.Version, m.UpdatedAtUnixNano, m.Marker, m.Deleted =
+		r.ExternalID, r.Version, at, r.Marker, r.Deleted
+	n := 0
+	for k, v := range r.Fields {
+		indexes[n], values[n] = names.of(k), v
+		n++
+	}
+	m.FieldNames, m.FieldValues = indexes[:n:n], values[:n:n]
 	return nil
 }
 
-// recordFromProto returns the record of m. Its Fields is m's map itself
-// (protobuf-go's decoded map, which nothing else holds once m is dropped),
-// and never nil, so that records compare the same whether they crossed the
-// wire or not.
-func recordFromProto(m *pb.Record) Record {
-	fields := m.GetFields()
-	if fields == nil {
-		fields = map[string]string{}
+// recordFromProto returns the record of m, whose field names index names
+// (its message's). Its Fields map is never nil, so that records compare the
+// same whether they crossed the wire or not.
+func recordFromProto(m *pb.Record, names []string) (Record, error) {
+	indexes, values := m.GetFieldNames(), m.GetFieldValues()
+	if len(indexes) != len(values) {
+		return Record{}, fmt.Errorf("record %q: %d field names but %d values", m.GetExternalId(), len(indexes), len(values))
+	}
+	fields := make(map[string]string, len(indexes))
+	for i, x := range indexes {
+		if uint64(x) >= uint64(len(names)) {
+			return Record{}, fmt.Errorf("record %q: field name %d of a message that names %d", m.GetExternalId(), x, len(names))
+		}
+		fields[names[x]] = values[i]
+	}
+	if len(fields) != len(indexes) {
+		return Record{}, fmt.Errorf("record %q: a field name appears twice", m.GetExternalId())
 	}
 	return Record{
 		ExternalID: m.GetExternalId(),
@@ -182,12 +230,12 @@ func recordFromProto(m *pb.Record) Record {
 		Marker:     m.GetMarker(),
 		Fields:     fields,
 		Deleted:    m.GetDeleted(),
-	}
+	}, nil
 }
 
-// recordSize estimates r's encoded size, to cut a batch into messages of
-// about chunkSize bytes without asking protobuf-go (proto.Size walks the
-// fields map as marshalling it does).
+// recordSize estimates r's encoded size (over-estimating: it counts the
+// field names as if each record carried them), to cut a batch into messages
+// of about chunkSize bytes without asking protobuf-go.
 func recordSize(r *Record) int {
 	n := 24 + len(r.ExternalID) + len(r.Version) + len(r.Marker)
 	for k, v := range r.Fields {
@@ -196,40 +244,68 @@ func recordSize(r *Record) int {
 	return n
 }
 
+// pullBuffers is what chunkRecords builds a batch's messages from. A
+// batchSender keeps it for the next batch once the messages are marshalled,
+// so that a pull allocates them once.
+type pullBuffers struct {
+	recs    []pb.Record
+	ptrs    []*pb.Record
+	indexes []uint32
+	values  []string
+	names   fieldNames
+}
+
 // chunkRecords converts a batch's records into pull messages of about
 // chunkSize bytes each, the last one marked end_of_batch and carrying the
-// cursor; a batch without records is one empty message. The messages share
-// r's fields maps and strings (see recordToProto). buf is reused for the
-// records' messages when it is large enough: returned, for the next call.
-func chunkRecords(b Batch, buf []pb.Record) (msgs []*pb.PullResponse, _ []pb.Record, _ error) {
+// cursor; a batch without records is one empty message. The messages are
+// built in buf, and share the records' strings (see recordToProto): marshal
+// them, then call buf.forget, before the records or buf change.
+func chunkRecords(b Batch, buf *pullBuffers) ([]*pb.PullResponse, error) {
 	rs := b.Records
-	if cap(buf) < len(rs) {
-		buf = make([]pb.Record, len(rs))
-	}
-	buf = buf[:len(rs)]
-	ptrs := make([]*pb.Record, len(rs))
-	first, size := 0, 0
+	nfields := 0
 	for i := range rs {
-		if err := recordToProto(&buf[i], &rs[i]); err != nil {
-			return nil, buf, fmt.Errorf("record %d (ID %q): %w", i, rs[i].ExternalID, err)
+		nfields += len(rs[i].Fields)
+	}
+	buf.recs = grow(buf.recs, len(rs))
+	buf.ptrs = grow(buf.ptrs, len(rs))
+	buf.indexes = grow(buf.indexes, nfields)
+	buf.values = grow(buf.values, nfields)
+	var msgs []*pb.PullResponse
+	first, size, field := 0, 0, 0
+	for i := range rs {
+		r, m := &rs[i], &buf.recs[i]
+		if err := recordToProto(m, r, &buf.names, buf.indexes[field:], buf.values[field:]); err != nil {
+			return nil, fmt.Errorf("record %d (ID %q): %w", i, r.ExternalID, err)
 		}
-		ptrs[i] = &buf[i]
-		if size += recordSize(&rs[i]); size >= chunkSize && i+1 < len(rs) {
-			msgs = append(msgs, &pb.PullResponse{Records: ptrs[first : i+1 : i+1]})
+		field += len(r.Fields)
+		buf.ptrs[i] = m
+		if size += recordSize(r); size >= chunkSize && i+1 < len(rs) {
+			msgs = append(msgs, &pb.PullResponse{Records: buf.ptrs[first : i+1 : i+1], FieldNames: buf.names.next()})
 			first, size = i+1, 0
 		}
 	}
-	msgs = append(msgs, &pb.PullResponse{Records: ptrs[first:], EndOfBatch: true, Cursor: b.Cursor})
-	return msgs, buf, nil
+	return append(msgs, &pb.PullResponse{
+		Records: buf.ptrs[first:len(rs)], EndOfBatch: true, Cursor: b.Cursor, FieldNames: buf.names.next(),
+	}), nil
 }
 
-// forget drops what buf's messages refer to (the connector's maps and
-// strings), so that a reused buffer keeps nothing of a sent batch alive.
-func forget(buf []pb.Record) {
-	for i := range buf {
-		m := &buf[i]
-		m.ExternalId, m.Version, m.Marker, m.Fields = "", "", "", nil
+// grow returns s with length n, reusing its array when it is large enough.
+func grow[T any](s []T, n int) []T {
+	if cap(s) < n {
+		return make([]T, n)
 	}
+	return s[:n]
+}
+
+// forget drops what buf refers to of a sent batch (the connector's
+// strings), so that a kept buffer keeps nothing of it alive.
+func (buf *pullBuffers) forget() {
+	for i := range buf.recs {
+		buf.recs[i] = pb.Record{}
+	}
+	clear(buf.ptrs)
+	clear(buf.values)
+	buf.names.next()
 }
 
 // notUTF8 explains a marshalling error that protobuf-go reports for a

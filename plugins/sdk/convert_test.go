@@ -54,8 +54,12 @@ func overTheWire(t testing.TB, msgs []*pb.PullResponse) []Record {
 		if err := proto.Unmarshal(data, &got); err != nil {
 			t.Fatalf("message %d: %v", i, err)
 		}
-		for _, r := range got.GetRecords() {
-			out = append(out, recordFromProto(r))
+		for j, r := range got.GetRecords() {
+			rec, err := recordFromProto(r, got.GetFieldNames())
+			if err != nil {
+				t.Fatalf("message %d, record %d: %v", i, j, err)
+			}
+			out = append(out, rec)
 		}
 	}
 	return out
@@ -67,14 +71,17 @@ func TestRecordsRoundTrip(t *testing.T) {
 	for _, r := range in {
 		want = append(want, wire(r))
 	}
-	var buf []pb.Record
-	for round := range 2 { // the second reuses the first's buffer
-		msgs, recs, err := chunkRecords(Batch{Records: in, Cursor: "c"}, buf)
+	var buf pullBuffers
+	for round := range 2 { // the second reuses the first's buffers
+		msgs, err := chunkRecords(Batch{Records: in, Cursor: "c"}, &buf)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if len(msgs) != 1 || !msgs[0].GetEndOfBatch() || msgs[0].GetCursor() != "c" {
 			t.Fatalf("round %d: %d messages, the last %v", round, len(msgs), msgs[len(msgs)-1])
+		}
+		if names := msgs[0].GetFieldNames(); len(names) != 6 {
+			t.Errorf("round %d: field names %q, want each of the 6 once", round, names)
 		}
 		got := overTheWire(t, msgs)
 		if diff := cmp.Diff(want, got); diff != "" {
@@ -85,16 +92,43 @@ func TestRecordsRoundTrip(t *testing.T) {
 				t.Errorf("record %d: UpdatedAt %v, want %v", i, got[i].UpdatedAt, in[i].UpdatedAt)
 			}
 		}
-		forget(recs)
-		if recs[1].Fields != nil || recs[1].ExternalId != "" {
-			t.Errorf("forget kept %v", &recs[1])
+		buf.forget()
+		for i := range buf.recs {
+			if buf.recs[i].ExternalId != "" || buf.recs[i].FieldValues != nil || buf.ptrs[i] != nil {
+				t.Errorf("forget kept record %d: %v", i, &buf.recs[i])
+			}
 		}
-		buf = recs
+		for i, v := range buf.values {
+			if v != "" {
+				t.Errorf("forget kept value %d: %q", i, v)
+			}
+		}
+	}
+}
+
+// TestMalformedRecordsAreRefused: field names and values that do not pair
+// up are an error, never a panic or a record with fields missing.
+func TestMalformedRecordsAreRefused(t *testing.T) {
+	names := []string{"a", "b"}
+	for _, tc := range []struct {
+		name string
+		rec  *pb.Record
+		want string
+	}{
+		{"more names than values", &pb.Record{ExternalId: "x", FieldNames: []uint32{0, 1}, FieldValues: []string{"1"}}, `record "x": 2 field names but 1 values`},
+		{"more values than names", &pb.Record{ExternalId: "x", FieldValues: []string{"1"}}, `record "x": 0 field names but 1 values`},
+		{"a name past the table", &pb.Record{ExternalId: "x", FieldNames: []uint32{2}, FieldValues: []string{"1"}}, `record "x": field name 2 of a message that names 2`},
+		{"a huge name", &pb.Record{ExternalId: "x", FieldNames: []uint32{math.MaxUint32}, FieldValues: []string{"1"}}, `record "x": field name 4294967295 of a message that names 2`},
+		{"a name twice", &pb.Record{ExternalId: "x", FieldNames: []uint32{1, 1}, FieldValues: []string{"1", "2"}}, `record "x": a field name appears twice`},
+	} {
+		if _, err := recordFromProto(tc.rec, names); err == nil || err.Error() != tc.want {
+			t.Errorf("%s: %v, want %s", tc.name, err, tc.want)
+		}
 	}
 }
 
 func TestEmptyBatchIsOneMessage(t *testing.T) {
-	msgs, _, err := chunkRecords(Batch{Cursor: "c"}, nil)
+	msgs, err := chunkRecords(Batch{Cursor: "c"}, &pullBuffers{})
 	if err != nil || len(msgs) != 1 || !msgs[0].GetEndOfBatch() || msgs[0].GetCursor() != "c" {
 		t.Fatalf("chunkRecords(empty) = %v, %v", msgs, err)
 	}
@@ -108,7 +142,7 @@ func TestMessagesAreCutAtChunkSize(t *testing.T) {
 	for i := range 3000 {
 		in = append(in, Record{ExternalID: strconv.Itoa(i), Fields: map[string]string{"d": strings.Repeat("x", 1000)}})
 	}
-	msgs, _, err := chunkRecords(Batch{Records: in, Cursor: "end"}, nil)
+	msgs, err := chunkRecords(Batch{Records: in, Cursor: "end"}, &pullBuffers{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,6 +152,9 @@ func TestMessagesAreCutAtChunkSize(t *testing.T) {
 	for i, m := range msgs {
 		if n := proto.Size(m); n > chunkSize+1100 {
 			t.Errorf("message %d: %d bytes, more than chunkSize and one record", i, n)
+		}
+		if !cmp.Equal(m.GetFieldNames(), []string{"d"}) {
+			t.Errorf("message %d: field names %q, want [d]", i, m.GetFieldNames())
 		}
 		if last := i == len(msgs)-1; m.GetEndOfBatch() != last || (m.GetCursor() == "end") != last {
 			t.Errorf("message %d of %d: end_of_batch %v, cursor %q", i, len(msgs), m.GetEndOfBatch(), m.GetCursor())
@@ -156,7 +193,7 @@ func TestTimes(t *testing.T) {
 
 func TestTimeOutOfRangeFailsTheBatch(t *testing.T) {
 	in := []Record{{ExternalID: "ok"}, {ExternalID: "old", UpdatedAt: time.Date(1066, 10, 14, 0, 0, 0, 0, time.UTC)}}
-	_, _, err := chunkRecords(Batch{Records: in}, nil)
+	_, err := chunkRecords(Batch{Records: in}, &pullBuffers{})
 	want := `record 1 (ID "old"): updated at 1066-10-14T00:00:00Z: the protocol carries times from 1677-09-21T00:12:43.145224192Z to 2262-04-11T23:47:16.854775807Z`
 	if err == nil || err.Error() != want {
 		t.Errorf("chunkRecords = %v\nwant %s", err, want)
@@ -250,17 +287,17 @@ func benchBatch() []Record {
 // marshal its message.
 func BenchmarkEncodeBatch(b *testing.B) {
 	batch := Batch{Records: benchBatch()}
-	var buf []pb.Record
+	var buf pullBuffers
 	b.ReportAllocs()
 	for b.Loop() {
-		msgs, recs, err := chunkRecords(batch, buf)
+		msgs, err := chunkRecords(batch, &buf)
 		if err != nil {
 			b.Fatal(err)
 		}
 		if _, err := proto.Marshal(msgs[0]); err != nil {
 			b.Fatal(err)
 		}
-		buf = recs
+		buf.forget()
 	}
 	b.ReportMetric(float64(b.N*len(batch.Records))/b.Elapsed().Seconds(), "records/s")
 }
@@ -269,7 +306,7 @@ func BenchmarkEncodeBatch(b *testing.B) {
 // message and convert its records.
 func BenchmarkDecodeBatch(b *testing.B) {
 	rs := benchBatch()
-	msgs, _, _ := chunkRecords(Batch{Records: rs}, nil)
+	msgs, _ := chunkRecords(Batch{Records: rs}, &pullBuffers{})
 	data, _ := proto.Marshal(msgs[0])
 	b.SetBytes(int64(len(data)))
 	b.ReportAllocs()
@@ -280,7 +317,11 @@ func BenchmarkDecodeBatch(b *testing.B) {
 		}
 		out := make([]Record, 0, len(m.GetRecords()))
 		for _, r := range m.GetRecords() {
-			out = append(out, recordFromProto(r))
+			rec, err := recordFromProto(r, m.GetFieldNames())
+			if err != nil {
+				b.Fatal(err)
+			}
+			out = append(out, rec)
 		}
 	}
 	b.ReportMetric(float64(b.N*len(rs))/b.Elapsed().Seconds(), "records/s")

@@ -82,7 +82,11 @@ func (c *grpcClientAdapter) Pull(ctx context.Context, req PullRequest, send func
 			pending = make([]Record, 0, len(msg.GetRecords()))
 		}
 		for _, r := range msg.GetRecords() {
-			pending = append(pending, recordFromProto(r))
+			rec, err := recordFromProto(r, msg.GetFieldNames())
+			if err != nil {
+				return fmt.Errorf("pull: the connector sent a malformed record: %w", err)
+			}
+			pending = append(pending, rec)
 		}
 		if !msg.GetEndOfBatch() {
 			partial = true
@@ -123,7 +127,10 @@ func (c *grpcClientAdapter) Find(ctx context.Context, kind EntityKind, marker st
 	if resp.GetRecord() == nil {
 		return nil, nil
 	}
-	rec := recordFromProto(resp.GetRecord())
+	rec, err := recordFromProto(resp.GetRecord(), resp.GetFieldNames())
+	if err != nil {
+		return nil, fmt.Errorf("find: the connector sent a malformed record: %w", err)
+	}
 	return &rec, nil
 }
 

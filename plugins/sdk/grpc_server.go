@@ -73,7 +73,7 @@ type batchSender struct {
 	stream  pb.Connector_PullServer
 	mu      sync.Mutex // send may be called from any goroutine
 	closed  bool
-	recs    []pb.Record // the messages of the records, reused batch after batch
+	buf     pullBuffers // what the messages are built from, batch after batch
 	batches chan []*grpc.PreparedMsg
 	done    chan struct{} // closed when the goroutine ends, after err is set
 	err     error
@@ -118,9 +118,8 @@ func (bs *batchSender) send(b Batch) error {
 
 // prepare marshals b's messages.
 func (bs *batchSender) prepare(b Batch) ([]*grpc.PreparedMsg, error) {
-	msgs, recs, err := chunkRecords(b, bs.recs)
-	bs.recs = recs
-	defer forget(recs)
+	msgs, err := chunkRecords(b, &bs.buf)
+	defer bs.buf.forget()
 	if err != nil {
 		return nil, err
 	}
@@ -169,10 +168,13 @@ func (s *grpcServerAdapter) Find(ctx context.Context, req *pb.FindRequest) (*pb.
 	}
 	out := &pb.FindResponse{}
 	if rec != nil {
+		var names fieldNames
 		out.Record = new(pb.Record)
-		if err := recordToProto(out.Record, rec); err != nil {
+		err := recordToProto(out.Record, rec, &names, make([]uint32, len(rec.Fields)), make([]string, len(rec.Fields)))
+		if err != nil {
 			return nil, failureStatus(fmt.Errorf("find: record %q: %w", rec.ExternalID, err))
 		}
+		out.FieldNames = names.next()
 		if err := recordUTF8(rec); err != nil {
 			return nil, failureStatus(fmt.Errorf("find: record %q: %w", rec.ExternalID, err))
 		}

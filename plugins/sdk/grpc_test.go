@@ -353,6 +353,27 @@ func TestSendAfterPullReturned(t *testing.T) {
 	}
 }
 
+func TestPullRefusesAMalformedRecord(t *testing.T) {
+	script := []*pb.PullResponse{
+		{Records: recs("1"), EndOfBatch: true, Cursor: "c1"},
+		{Records: []*pb.Record{{ExternalId: "2", FieldNames: []uint32{0}, FieldValues: []string{"v"}}}, EndOfBatch: true, Cursor: "c2"},
+	}
+	conn := serve(t, func(s *grpc.Server) { pb.RegisterConnectorServer(s, &rawPull{msgs: script}) })
+	c := &grpcClientAdapter{client: pb.NewConnectorClient(conn)}
+	var cursors []string
+	err := c.Pull(context.Background(), PullRequest{}, func(b Batch) error {
+		cursors = append(cursors, b.Cursor)
+		return nil
+	})
+	want := `pull: the connector sent a malformed record: record "2": field name 0 of a message that names 0`
+	if err == nil || err.Error() != want {
+		t.Errorf("Pull = %v, want %s", err, want)
+	}
+	if !cmp.Equal(cursors, []string{"c1"}) {
+		t.Errorf("delivered batches %v, want [c1]", cursors)
+	}
+}
+
 // notText pulls, finds and pushes a record whose field is not UTF-8.
 type notText struct{ failing }
 

@@ -35,9 +35,11 @@ const PluginName = "connector"
 //	   (a Pull message carries a chunk of records as one bytes field; Find's
 //	   record and the fields of a change or result likewise), update times
 //	   as int64 Unix nanoseconds; protobuf package usmhub.connector.v2.
-//	3  Records and field maps as protobuf messages again (Record,
-//	   map<string, string>), update times as int64 Unix nanoseconds;
-//	   strings must be UTF-8; protobuf package usmhub.connector.v3.
+//	3  Records as protobuf messages again: a pulled or found Record names
+//	   its fields by index into its message's table of names; a change's
+//	   or result's fields are a map<string, string>; update times as int64
+//	   Unix nanoseconds; strings must be UTF-8; protobuf package
+//	   usmhub.connector.v3.
 //
 // Hosts and Serve read it; do not change it outside tests (a test plugin may,
 // to pose as another protocol version).

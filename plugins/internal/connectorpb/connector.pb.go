@@ -5,11 +5,12 @@
 // github.com/usmhub/usmhub/plugins/sdk one to one; the conversion lives in
 // plugins/sdk/convert.go. Connector authors never see this file's code.
 //
-// Records and field maps are ordinary protobuf messages (Record, and
-// map<string, string>), encoded and decoded by protobuf-go. Version 2 sent
-// them in a hand-decoded encoding inside bytes fields, which was never
-// measured against protobuf end to end (docs/BENCHMARKS.md, "Connector
-// plugins").
+// Records and field maps are ordinary protobuf messages, encoded and
+// decoded by protobuf-go; a pulled or found Record names its fields by
+// index into a table of names that its message carries once (see Record).
+// Version 2 sent records in a hand-decoded encoding inside bytes fields,
+// read with unsafe; version 3 dropped it after measuring (docs/BENCHMARKS.md,
+// "Connector plugins").
 //
 // Strings are protobuf strings: valid UTF-8, which protobuf-go checks on
 // both sides. The SDK names the record and field of a string that is not.
@@ -751,7 +752,25 @@ func (x *PullRequest) GetLookback() *durationpb.Duration {
 	return nil
 }
 
-// Record is one remote record (sdk.Record).
+// Record is one remote record (sdk.Record). Its fields are the pairs
+// (field_names[i], field_values[i]), where field_names[i] is an index into
+// the field_names of the message that carries the record (PullResponse,
+// FindResponse): a field's name travels once per message, not once per
+// record. No name appears twice in a record, and both lists have the same
+// length.
+//
+// Why not map<string, string>: protobuf-go marshals and unmarshals a map
+// by reflection, with several allocations per entry. Measured on 2 shared
+// vCPUs, each form in its own build, alternated (docs/BENCHMARKS.md,
+// "Connector plugins"): through the built test connector (plugins/host
+// BenchmarkPullRatio, 8 fields a record) a map cost 10.4-12.5 us of CPU a
+// record, a repeated key/value message 8.6-9.4, this form 5.5-5.8, and
+// version 2's hand-decoded chunks 3.8-4.8; end to end, a no-op sync of 100k
+// records that the file connector lists (core/sync
+// BenchmarkNoopSync100k/listed-all, 12 fields) took 2.59-3.45 s with a map,
+// 2.00-2.35 s with key/value messages, 1.71-2.33 s with this form and
+// 1.57-2.00 s with version 2. Putting a record's values in one string with
+// their end offsets gained nothing more (5.6-6.8 us a record).
 type Record struct {
 	state      protoimpl.MessageState `protogen:"open.v1"`
 	ExternalId string                 `protobuf:"bytes,1,opt,name=external_id,json=externalId,proto3" json:"external_id,omitempty"`
@@ -759,14 +778,13 @@ type Record struct {
 	// Nanoseconds since the Unix epoch; 0 for the zero time (so the epoch
 	// itself reads back as the zero time; times outside
 	// 1677-09-21..2262-04-11 cannot be sent).
-	UpdatedAtUnixNano int64  `protobuf:"fixed64,3,opt,name=updated_at_unix_nano,json=updatedAtUnixNano,proto3" json:"updated_at_unix_nano,omitempty"`
-	Marker            string `protobuf:"bytes,4,opt,name=marker,proto3" json:"marker,omitempty"`
-	// A map, not a repeated key/value message: the SDK hands protobuf-go's
-	// decoded map to the hub as the record's Fields, without a copy.
-	Fields        map[string]string `protobuf:"bytes,5,rep,name=fields,proto3" json:"fields,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
-	Deleted       bool              `protobuf:"varint,6,opt,name=deleted,proto3" json:"deleted,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	UpdatedAtUnixNano int64    `protobuf:"fixed64,3,opt,name=updated_at_unix_nano,json=updatedAtUnixNano,proto3" json:"updated_at_unix_nano,omitempty"`
+	Marker            string   `protobuf:"bytes,4,opt,name=marker,proto3" json:"marker,omitempty"`
+	FieldNames        []uint32 `protobuf:"varint,5,rep,packed,name=field_names,json=fieldNames,proto3" json:"field_names,omitempty"`
+	FieldValues       []string `protobuf:"bytes,6,rep,name=field_values,json=fieldValues,proto3" json:"field_values,omitempty"`
+	Deleted           bool     `protobuf:"varint,7,opt,name=deleted,proto3" json:"deleted,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *Record) Reset() {
@@ -827,9 +845,16 @@ func (x *Record) GetMarker() string {
 	return ""
 }
 
-func (x *Record) GetFields() map[string]string {
+func (x *Record) GetFieldNames() []uint32 {
 	if x != nil {
-		return x.Fields
+		return x.FieldNames
+	}
+	return nil
+}
+
+func (x *Record) GetFieldValues() []string {
+	if x != nil {
+		return x.FieldValues
 	}
 	return nil
 }
@@ -844,10 +869,12 @@ func (x *Record) GetDeleted() bool {
 // PullResponse is one chunk of a batch. Records accumulate across chunks
 // until end_of_batch; cursor is only meaningful on that last chunk.
 type PullResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Records       []*Record              `protobuf:"bytes,1,rep,name=records,proto3" json:"records,omitempty"`
-	EndOfBatch    bool                   `protobuf:"varint,2,opt,name=end_of_batch,json=endOfBatch,proto3" json:"end_of_batch,omitempty"`
-	Cursor        string                 `protobuf:"bytes,3,opt,name=cursor,proto3" json:"cursor,omitempty"`
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Records    []*Record              `protobuf:"bytes,1,rep,name=records,proto3" json:"records,omitempty"`
+	EndOfBatch bool                   `protobuf:"varint,2,opt,name=end_of_batch,json=endOfBatch,proto3" json:"end_of_batch,omitempty"`
+	Cursor     string                 `protobuf:"bytes,3,opt,name=cursor,proto3" json:"cursor,omitempty"`
+	// The names of the fields of this message's records, each once.
+	FieldNames    []string `protobuf:"bytes,4,rep,name=field_names,json=fieldNames,proto3" json:"field_names,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -903,14 +930,23 @@ func (x *PullResponse) GetCursor() string {
 	return ""
 }
 
+func (x *PullResponse) GetFieldNames() []string {
+	if x != nil {
+		return x.FieldNames
+	}
+	return nil
+}
+
 // Change is one change to push.
 type Change struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Op            Op                     `protobuf:"varint,1,opt,name=op,proto3,enum=usmhub.connector.v3.Op" json:"op,omitempty"`
-	ExternalId    string                 `protobuf:"bytes,2,opt,name=external_id,json=externalId,proto3" json:"external_id,omitempty"`
-	Marker        string                 `protobuf:"bytes,3,opt,name=marker,proto3" json:"marker,omitempty"`
-	Version       string                 `protobuf:"bytes,4,opt,name=version,proto3" json:"version,omitempty"`
-	Fields        map[string]string      `protobuf:"bytes,5,rep,name=fields,proto3" json:"fields,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Op         Op                     `protobuf:"varint,1,opt,name=op,proto3,enum=usmhub.connector.v3.Op" json:"op,omitempty"`
+	ExternalId string                 `protobuf:"bytes,2,opt,name=external_id,json=externalId,proto3" json:"external_id,omitempty"`
+	Marker     string                 `protobuf:"bytes,3,opt,name=marker,proto3" json:"marker,omitempty"`
+	Version    string                 `protobuf:"bytes,4,opt,name=version,proto3" json:"version,omitempty"`
+	// A map: a push's few records cost the remote far more than their
+	// encoding (see Record for what a map costs a pull).
+	Fields        map[string]string `protobuf:"bytes,5,rep,name=fields,proto3" json:"fields,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1262,7 +1298,9 @@ func (x *FindRequest) GetMarker() string {
 type FindResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Absent when no record carries the marker.
-	Record        *Record `protobuf:"bytes,1,opt,name=record,proto3" json:"record,omitempty"`
+	Record *Record `protobuf:"bytes,1,opt,name=record,proto3" json:"record,omitempty"`
+	// The names of the record's fields.
+	FieldNames    []string `protobuf:"bytes,2,rep,name=field_names,json=fieldNames,proto3" json:"field_names,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1300,6 +1338,13 @@ func (*FindResponse) Descriptor() ([]byte, []int) {
 func (x *FindResponse) GetRecord() *Record {
 	if x != nil {
 		return x.Record
+	}
+	return nil
+}
+
+func (x *FindResponse) GetFieldNames() []string {
+	if x != nil {
+		return x.FieldNames
 	}
 	return nil
 }
@@ -1699,23 +1744,24 @@ const file_connector_proto_rawDesc = "" +
 	"\vPullRequest\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x16\n" +
 	"\x06cursor\x18\x02 \x01(\tR\x06cursor\x125\n" +
-	"\blookback\x18\x03 \x01(\v2\x19.google.protobuf.DurationR\blookback\"\xa2\x02\n" +
+	"\blookback\x18\x03 \x01(\v2\x19.google.protobuf.DurationR\blookback\"\xea\x01\n" +
 	"\x06Record\x12\x1f\n" +
 	"\vexternal_id\x18\x01 \x01(\tR\n" +
 	"externalId\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x12/\n" +
 	"\x14updated_at_unix_nano\x18\x03 \x01(\x10R\x11updatedAtUnixNano\x12\x16\n" +
-	"\x06marker\x18\x04 \x01(\tR\x06marker\x12?\n" +
-	"\x06fields\x18\x05 \x03(\v2'.usmhub.connector.v3.Record.FieldsEntryR\x06fields\x12\x18\n" +
-	"\adeleted\x18\x06 \x01(\bR\adeleted\x1a9\n" +
-	"\vFieldsEntry\x12\x10\n" +
-	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x7f\n" +
+	"\x06marker\x18\x04 \x01(\tR\x06marker\x12\x1f\n" +
+	"\vfield_names\x18\x05 \x03(\rR\n" +
+	"fieldNames\x12!\n" +
+	"\ffield_values\x18\x06 \x03(\tR\vfieldValues\x12\x18\n" +
+	"\adeleted\x18\a \x01(\bR\adeleted\"\xa0\x01\n" +
 	"\fPullResponse\x125\n" +
 	"\arecords\x18\x01 \x03(\v2\x1b.usmhub.connector.v3.RecordR\arecords\x12 \n" +
 	"\fend_of_batch\x18\x02 \x01(\bR\n" +
 	"endOfBatch\x12\x16\n" +
-	"\x06cursor\x18\x03 \x01(\tR\x06cursor\"\x80\x02\n" +
+	"\x06cursor\x18\x03 \x01(\tR\x06cursor\x12\x1f\n" +
+	"\vfield_names\x18\x04 \x03(\tR\n" +
+	"fieldNames\"\x80\x02\n" +
 	"\x06Change\x12'\n" +
 	"\x02op\x18\x01 \x01(\x0e2\x17.usmhub.connector.v3.OpR\x02op\x12\x1f\n" +
 	"\vexternal_id\x18\x02 \x01(\tR\n" +
@@ -1747,9 +1793,11 @@ const file_connector_proto_rawDesc = "" +
 	"\aresults\x18\x01 \x03(\v2\x1b.usmhub.connector.v3.ResultR\aresults\"9\n" +
 	"\vFindRequest\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x16\n" +
-	"\x06marker\x18\x02 \x01(\tR\x06marker\"C\n" +
+	"\x06marker\x18\x02 \x01(\tR\x06marker\"d\n" +
 	"\fFindResponse\x123\n" +
-	"\x06record\x18\x01 \x01(\v2\x1b.usmhub.connector.v3.RecordR\x06record\"`\n" +
+	"\x06record\x18\x01 \x01(\v2\x1b.usmhub.connector.v3.RecordR\x06record\x12\x1f\n" +
+	"\vfield_names\x18\x02 \x03(\tR\n" +
+	"fieldNames\"`\n" +
 	"\x06Report\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x12\n" +
 	"\x04kind\x18\x02 \x01(\tR\x04kind\x12\x14\n" +
@@ -1816,7 +1864,7 @@ func file_connector_proto_rawDescGZIP() []byte {
 }
 
 var file_connector_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_connector_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
+var file_connector_proto_msgTypes = make([]protoimpl.MessageInfo, 27)
 var file_connector_proto_goTypes = []any{
 	(AttrType)(0),               // 0: usmhub.connector.v3.AttrType
 	(ErrorClass)(0),             // 1: usmhub.connector.v3.ErrorClass
@@ -1846,52 +1894,50 @@ var file_connector_proto_goTypes = []any{
 	(*AttributeProblem)(nil),    // 25: usmhub.connector.v3.AttributeProblem
 	(*ConfigError)(nil),         // 26: usmhub.connector.v3.ConfigError
 	(*Failure)(nil),             // 27: usmhub.connector.v3.Failure
-	nil,                         // 28: usmhub.connector.v3.Record.FieldsEntry
-	nil,                         // 29: usmhub.connector.v3.Change.FieldsEntry
-	nil,                         // 30: usmhub.connector.v3.Result.FieldsEntry
-	(*durationpb.Duration)(nil), // 31: google.protobuf.Duration
+	nil,                         // 28: usmhub.connector.v3.Change.FieldsEntry
+	nil,                         // 29: usmhub.connector.v3.Result.FieldsEntry
+	(*durationpb.Duration)(nil), // 30: google.protobuf.Duration
 }
 var file_connector_proto_depIdxs = []int32{
 	0,  // 0: usmhub.connector.v3.Attribute.type:type_name -> usmhub.connector.v3.AttrType
 	4,  // 1: usmhub.connector.v3.Schema.attributes:type_name -> usmhub.connector.v3.Attribute
 	3,  // 2: usmhub.connector.v3.DescribeResponse.capabilities:type_name -> usmhub.connector.v3.Capability
 	5,  // 3: usmhub.connector.v3.DescribeResponse.schema:type_name -> usmhub.connector.v3.Schema
-	31, // 4: usmhub.connector.v3.DescribeResponse.search_lag:type_name -> google.protobuf.Duration
-	31, // 5: usmhub.connector.v3.PullRequest.lookback:type_name -> google.protobuf.Duration
-	28, // 6: usmhub.connector.v3.Record.fields:type_name -> usmhub.connector.v3.Record.FieldsEntry
-	13, // 7: usmhub.connector.v3.PullResponse.records:type_name -> usmhub.connector.v3.Record
-	2,  // 8: usmhub.connector.v3.Change.op:type_name -> usmhub.connector.v3.Op
-	29, // 9: usmhub.connector.v3.Change.fields:type_name -> usmhub.connector.v3.Change.FieldsEntry
-	15, // 10: usmhub.connector.v3.PushRequest.changes:type_name -> usmhub.connector.v3.Change
-	1,  // 11: usmhub.connector.v3.Error.class:type_name -> usmhub.connector.v3.ErrorClass
-	31, // 12: usmhub.connector.v3.Error.retry_after:type_name -> google.protobuf.Duration
-	30, // 13: usmhub.connector.v3.Result.fields:type_name -> usmhub.connector.v3.Result.FieldsEntry
-	17, // 14: usmhub.connector.v3.Result.error:type_name -> usmhub.connector.v3.Error
-	18, // 15: usmhub.connector.v3.PushResponse.results:type_name -> usmhub.connector.v3.Result
-	13, // 16: usmhub.connector.v3.FindResponse.record:type_name -> usmhub.connector.v3.Record
-	22, // 17: usmhub.connector.v3.PublishRequest.report:type_name -> usmhub.connector.v3.Report
-	25, // 18: usmhub.connector.v3.ConfigError.problems:type_name -> usmhub.connector.v3.AttributeProblem
-	17, // 19: usmhub.connector.v3.Failure.classified:type_name -> usmhub.connector.v3.Error
-	26, // 20: usmhub.connector.v3.Failure.config:type_name -> usmhub.connector.v3.ConfigError
-	6,  // 21: usmhub.connector.v3.Connector.Describe:input_type -> usmhub.connector.v3.DescribeRequest
-	8,  // 22: usmhub.connector.v3.Connector.Configure:input_type -> usmhub.connector.v3.ConfigureRequest
-	10, // 23: usmhub.connector.v3.Connector.Check:input_type -> usmhub.connector.v3.CheckRequest
-	12, // 24: usmhub.connector.v3.Connector.Pull:input_type -> usmhub.connector.v3.PullRequest
-	16, // 25: usmhub.connector.v3.Connector.Push:input_type -> usmhub.connector.v3.PushRequest
-	20, // 26: usmhub.connector.v3.Connector.Find:input_type -> usmhub.connector.v3.FindRequest
-	23, // 27: usmhub.connector.v3.Connector.Publish:input_type -> usmhub.connector.v3.PublishRequest
-	7,  // 28: usmhub.connector.v3.Connector.Describe:output_type -> usmhub.connector.v3.DescribeResponse
-	9,  // 29: usmhub.connector.v3.Connector.Configure:output_type -> usmhub.connector.v3.ConfigureResponse
-	11, // 30: usmhub.connector.v3.Connector.Check:output_type -> usmhub.connector.v3.CheckResponse
-	14, // 31: usmhub.connector.v3.Connector.Pull:output_type -> usmhub.connector.v3.PullResponse
-	19, // 32: usmhub.connector.v3.Connector.Push:output_type -> usmhub.connector.v3.PushResponse
-	21, // 33: usmhub.connector.v3.Connector.Find:output_type -> usmhub.connector.v3.FindResponse
-	24, // 34: usmhub.connector.v3.Connector.Publish:output_type -> usmhub.connector.v3.PublishResponse
-	28, // [28:35] is the sub-list for method output_type
-	21, // [21:28] is the sub-list for method input_type
-	21, // [21:21] is the sub-list for extension type_name
-	21, // [21:21] is the sub-list for extension extendee
-	0,  // [0:21] is the sub-list for field type_name
+	30, // 4: usmhub.connector.v3.DescribeResponse.search_lag:type_name -> google.protobuf.Duration
+	30, // 5: usmhub.connector.v3.PullRequest.lookback:type_name -> google.protobuf.Duration
+	13, // 6: usmhub.connector.v3.PullResponse.records:type_name -> usmhub.connector.v3.Record
+	2,  // 7: usmhub.connector.v3.Change.op:type_name -> usmhub.connector.v3.Op
+	28, // 8: usmhub.connector.v3.Change.fields:type_name -> usmhub.connector.v3.Change.FieldsEntry
+	15, // 9: usmhub.connector.v3.PushRequest.changes:type_name -> usmhub.connector.v3.Change
+	1,  // 10: usmhub.connector.v3.Error.class:type_name -> usmhub.connector.v3.ErrorClass
+	30, // 11: usmhub.connector.v3.Error.retry_after:type_name -> google.protobuf.Duration
+	29, // 12: usmhub.connector.v3.Result.fields:type_name -> usmhub.connector.v3.Result.FieldsEntry
+	17, // 13: usmhub.connector.v3.Result.error:type_name -> usmhub.connector.v3.Error
+	18, // 14: usmhub.connector.v3.PushResponse.results:type_name -> usmhub.connector.v3.Result
+	13, // 15: usmhub.connector.v3.FindResponse.record:type_name -> usmhub.connector.v3.Record
+	22, // 16: usmhub.connector.v3.PublishRequest.report:type_name -> usmhub.connector.v3.Report
+	25, // 17: usmhub.connector.v3.ConfigError.problems:type_name -> usmhub.connector.v3.AttributeProblem
+	17, // 18: usmhub.connector.v3.Failure.classified:type_name -> usmhub.connector.v3.Error
+	26, // 19: usmhub.connector.v3.Failure.config:type_name -> usmhub.connector.v3.ConfigError
+	6,  // 20: usmhub.connector.v3.Connector.Describe:input_type -> usmhub.connector.v3.DescribeRequest
+	8,  // 21: usmhub.connector.v3.Connector.Configure:input_type -> usmhub.connector.v3.ConfigureRequest
+	10, // 22: usmhub.connector.v3.Connector.Check:input_type -> usmhub.connector.v3.CheckRequest
+	12, // 23: usmhub.connector.v3.Connector.Pull:input_type -> usmhub.connector.v3.PullRequest
+	16, // 24: usmhub.connector.v3.Connector.Push:input_type -> usmhub.connector.v3.PushRequest
+	20, // 25: usmhub.connector.v3.Connector.Find:input_type -> usmhub.connector.v3.FindRequest
+	23, // 26: usmhub.connector.v3.Connector.Publish:input_type -> usmhub.connector.v3.PublishRequest
+	7,  // 27: usmhub.connector.v3.Connector.Describe:output_type -> usmhub.connector.v3.DescribeResponse
+	9,  // 28: usmhub.connector.v3.Connector.Configure:output_type -> usmhub.connector.v3.ConfigureResponse
+	11, // 29: usmhub.connector.v3.Connector.Check:output_type -> usmhub.connector.v3.CheckResponse
+	14, // 30: usmhub.connector.v3.Connector.Pull:output_type -> usmhub.connector.v3.PullResponse
+	19, // 31: usmhub.connector.v3.Connector.Push:output_type -> usmhub.connector.v3.PushResponse
+	21, // 32: usmhub.connector.v3.Connector.Find:output_type -> usmhub.connector.v3.FindResponse
+	24, // 33: usmhub.connector.v3.Connector.Publish:output_type -> usmhub.connector.v3.PublishResponse
+	27, // [27:34] is the sub-list for method output_type
+	20, // [20:27] is the sub-list for method input_type
+	20, // [20:20] is the sub-list for extension type_name
+	20, // [20:20] is the sub-list for extension extendee
+	0,  // [0:20] is the sub-list for field type_name
 }
 
 func init() { file_connector_proto_init() }
@@ -1905,7 +1951,7 @@ func file_connector_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_connector_proto_rawDesc), len(file_connector_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   28,
+			NumMessages:   27,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -5,11 +5,12 @@
 // github.com/usmhub/usmhub/plugins/sdk one to one; the conversion lives in
 // plugins/sdk/convert.go. Connector authors never see this file's code.
 //
-// Records and field maps are ordinary protobuf messages (Record, and
-// map<string, string>), encoded and decoded by protobuf-go. Version 2 sent
-// them in a hand-decoded encoding inside bytes fields, which was never
-// measured against protobuf end to end (docs/BENCHMARKS.md, "Connector
-// plugins").
+// Records and field maps are ordinary protobuf messages, encoded and
+// decoded by protobuf-go; a pulled or found Record names its fields by
+// index into a table of names that its message carries once (see Record).
+// Version 2 sent records in a hand-decoded encoding inside bytes fields,
+// read with unsafe; version 3 dropped it after measuring (docs/BENCHMARKS.md,
+// "Connector plugins").
 //
 // Strings are protobuf strings: valid UTF-8, which protobuf-go checks on
 // both sides. The SDK names the record and field of a string that is not.
