@@ -14,16 +14,19 @@ var utf8BOM = []byte{0xEF, 0xBB, 0xBF}
 
 // csvReader reads the rows of a CSV data file.
 type csvReader struct {
-	t    *table
-	r    *csv.Reader
-	cols int // the columns of the header
+	t          *table
+	r          *csv.Reader
+	cols       int   // the columns of the header
+	bom        int64 // the bytes of the byte-order mark
+	start, end int64 // where the last row is in the file (its bytes, line end included)
 }
 
 // newCSVReader reads the header of a CSV file into t. An empty file has no
 // columns and no rows.
 func newCSVReader(t *table, br *bufio.Reader) (*csvReader, error) {
+	var bom int64
 	if b, err := br.Peek(len(utf8BOM)); err == nil && bytes.Equal(b, utf8BOM) {
-		t.bom = true
+		t.bom, bom = true, int64(len(utf8BOM))
 		_, _ = br.Discard(len(utf8BOM))
 	}
 	t.comma = sniffComma(br)
@@ -31,7 +34,7 @@ func newCSVReader(t *table, br *bufio.Reader) (*csvReader, error) {
 	r.Comma = t.comma
 	r.FieldsPerRecord = -1 // checked below, with a clearer message
 	r.ReuseRecord = true
-	cr := &csvReader{t: t, r: r}
+	cr := &csvReader{t: t, r: r, bom: bom}
 	header, err := r.Read()
 	if err == io.EOF {
 		return cr, nil
@@ -64,7 +67,9 @@ func sniffComma(br *bufio.Reader) rune {
 }
 
 func (cr *csvReader) next() (row, error) {
+	cr.start = cr.bom + cr.r.InputOffset()
 	cells, err := cr.r.Read()
+	cr.end = cr.bom + cr.r.InputOffset()
 	if err != nil {
 		if err == io.EOF {
 			return row{}, io.EOF
@@ -94,11 +99,16 @@ func (cr *csvReader) parseError(err error) error {
 // offset returns the bytes of the file (after a byte-order mark) read so far.
 func (cr *csvReader) offset() int64 { return cr.r.InputOffset() }
 
+// span returns where the row next returned last is in the file: its bytes,
+// from start to end.
+func (cr *csvReader) span() (start, end int64) { return cr.start, cr.end }
+
 // csvWriter writes rows as CSV, with the file's separator and byte-order
 // mark.
 type csvWriter struct {
 	t      *table
 	w      *csv.Writer
+	under  io.Writer // what w writes to
 	record []string
 }
 
@@ -115,7 +125,7 @@ func (t *table) newCSVWriter(w io.Writer) (*csvWriter, error) {
 	if err := cw.Write(t.columns); err != nil {
 		return nil, err
 	}
-	return &csvWriter{t: t, w: cw, record: make([]string, len(t.columns))}, nil
+	return &csvWriter{t: t, w: cw, under: w, record: make([]string, len(t.columns))}, nil
 }
 
 func (cw *csvWriter) write(r row) error {
@@ -127,4 +137,15 @@ func (cw *csvWriter) write(r row) error {
 func (cw *csvWriter) close() error {
 	cw.w.Flush()
 	return cw.w.Error()
+}
+
+// copy writes the bytes of src from start to end as they are: rows of a
+// file this writer's encoding wrote.
+func (cw *csvWriter) copy(src io.ReaderAt, start, end int64) error {
+	cw.w.Flush() // the rows before first
+	if err := cw.w.Error(); err != nil {
+		return err
+	}
+	_, err := io.Copy(cw.under, io.NewSectionReader(src, start, end-start))
+	return err
 }

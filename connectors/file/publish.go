@@ -40,11 +40,11 @@ func (c *Connector) Publish(ctx context.Context, rep sdk.Report) (sdk.Published,
 	if err := os.Mkdir(dir, 0o777); err != nil && !errors.Is(err, fs.ErrExist) {
 		return sdk.Published{}, fmt.Errorf("publish %s: %w", rep.Key, err)
 	}
-	release, err := lockDir(ctx, cfg.Dir)
+	lock, err := lockDir(ctx, cfg.Dir)
 	if err != nil {
 		return sdk.Published{}, sdk.Errorf(sdk.ClassTransient, "publish %s: %v", rep.Key, err)
 	}
-	defer release()
+	defer lock.release()
 
 	path := filepath.Join(dir, rep.Key+".md")
 	_, err = os.Stat(path)

@@ -54,17 +54,17 @@ func (c *Connector) Push(ctx context.Context, req sdk.PushRequest) ([]sdk.Result
 	if req.Kind != sdk.KindRisk {
 		return nil, sdk.Errorf(sdk.ClassPermanent, "the file connector pushes risks only, not %ss", req.Kind)
 	}
-	release, err := lockDir(ctx, cfg.Dir)
+	lock, err := lockDir(ctx, cfg.Dir)
 	if err != nil {
 		return nil, sdk.Errorf(sdk.ClassTransient, "push risks: %v", err)
 	}
-	defer release()
-	return pushRisks(ctx, cfg.path(cfg.RisksFile), cfg.Format, req.Changes)
+	defer lock.release()
+	return pushRisks(ctx, lock, cfg.path(cfg.RisksFile), cfg.Format, req.Changes)
 }
 
 // pushRisks applies changes to the risks file at path; the caller holds
-// the folder's write lock.
-func pushRisks(ctx context.Context, path, format string, changes []sdk.Change) ([]sdk.Result, error) {
+// the folder's write lock (nil: no lock file to remember writes in).
+func pushRisks(ctx context.Context, lock *dirLock, path, format string, changes []sdk.Change) ([]sdk.Result, error) {
 	src, err := openRisks(path, format)
 	if err != nil {
 		return nil, fmt.Errorf("push risks: %w", err)
@@ -74,7 +74,9 @@ func pushRisks(ctx context.Context, path, format string, changes []sdk.Change) (
 
 	// The first pass guesses: the file was last written by the connector
 	// (unless its modification time says otherwise), so its newest stamp
-	// is its modification time; and no change adds a column.
+	// is its modification time; and no change adds a column. When the
+	// lock file says the connector wrote the file as it is, the CSV rows
+	// the push does not change are copied as they are.
 	wall := clock().UTC().Truncate(time.Second)
 	first := &pushPass{plan: plan, wall: wall, now: wall}
 	if src.fi != nil {
@@ -82,6 +84,7 @@ func pushRisks(ctx context.Context, path, format string, changes []sdk.Change) (
 		if mt := src.fi.ModTime().UTC(); !first.handEdited && mt.After(wall) {
 			first.now = mt
 		}
+		first.copyRows = format == formatCSV && lock.wrote(path, stampOf(src.fi)) && src.endsWithNewline()
 	}
 	// Where the new file goes. When it cannot be made (a folder the
 	// connector may not write), the changes are still tried: a push that
@@ -127,6 +130,7 @@ func pushRisks(ctx context.Context, path, format string, changes []sdk.Change) (
 	if err != nil {
 		return nil, sdk.Errorf(sdk.ClassTransient, "push risks: %v", err)
 	}
+	lock.remember(path)
 	return p.results, nil
 }
 
@@ -184,6 +188,14 @@ func (src *risksFile) ids(rows rowReader) *rowIDs {
 	return newRowIDs(&rereader{f: src.f, path: src.path, format: src.format}, src.fi.Size(), rows)
 }
 
+// endsWithNewline reports whether the file's last byte ends a line (rows
+// copied as they are must end theirs: creates follow them).
+func (src *risksFile) endsWithNewline() bool {
+	b := make([]byte, 1)
+	_, err := src.f.ReadAt(b, src.fi.Size()-1)
+	return err == nil && b[0] == '\n'
+}
+
 func (src *risksFile) close() {
 	if src.f != nil {
 		src.f.Close()
@@ -237,6 +249,7 @@ type pushPass struct {
 
 	// Assumed. The first pass guesses now and handEdited and leaves seed
 	// and addedBy nil; a second pass knows them.
+	copyRows   bool            // copy the rows it does not change as they are (see pushRisks)
 	now        time.Time       // the stamp of changed rows: not before the newest in the file
 	handEdited bool            // stamp every row
 	seed       []string        // the columns of the new file, in order
@@ -356,8 +369,12 @@ func (p *pushPass) run(ctx context.Context, src *risksFile, w io.Writer) error {
 			}
 		}
 	case t.format != formatJSON:
+		cols := len(t.columns)
 		addMetaColumns(t)
+		p.copyRows = p.copyRows && len(t.columns) == cols // the header as it was
 	}
+	span, canSpan := rows.(interface{ span() (int64, int64) })
+	p.copyRows = p.copyRows && canSpan && !p.handEdited && p.seed == nil
 	out, err := t.newRowWriter(w)
 	if err != nil {
 		return sdk.Errorf(sdk.ClassTransient, "push risks: write %s: %v", src.path, err)
@@ -386,6 +403,9 @@ func (p *pushPass) run(ctx context.Context, src *risksFile, w io.Writer) error {
 		if err != nil {
 			return fmt.Errorf("push risks: %w", err)
 		}
+		if i%4096 == 0 && ctx.Err() != nil {
+			return ctx.Err()
+		}
 		id, derived, err := ids.next(t, r)
 		if err != nil {
 			return fmt.Errorf("push risks: %w", err)
@@ -395,7 +415,8 @@ func (p *pushPass) run(ctx context.Context, src *risksFile, w io.Writer) error {
 				nextF = k + 1
 			}
 		}
-		if ts, ok := rowUpdatedAt(t, r); ok && ts.After(p.newest) {
+		ts, stamped := rowUpdatedAt(t, r)
+		if stamped && ts.After(p.newest) {
 			p.newest = ts
 		}
 		if m := normalise(t.get(r, colMarker)); p.plan.markers[m] && !isDeleted(t.get(r, colDeleted)) {
@@ -403,6 +424,15 @@ func (p *pushPass) run(ctx context.Context, src *risksFile, w io.Writer) error {
 				byMarker[m] = i
 				state[i] = rowResult(t, r, id, p.now)
 			}
+		}
+		if p.copyRows && !derived && stamped && len(p.plan.byID[id]) == 0 {
+			// Neither changed nor stamped: its bytes are what writing it
+			// would give.
+			start, end := span.span()
+			if err := out.copyRaw(src.f, start, end); err != nil {
+				return sdk.Errorf(sdk.ClassTransient, "push risks: write %s: %v", src.path, err)
+			}
+			continue
 		}
 		for _, k := range p.plan.byID[id] {
 			var changed bool
@@ -417,14 +447,14 @@ func (p *pushPass) run(ctx context.Context, src *risksFile, w io.Writer) error {
 		if derived {
 			t.set(&r, colID, id)
 		}
-		if _, ok := rowUpdatedAt(t, r); !ok || p.handEdited {
+		if len(p.plan.byID[id]) > 0 {
+			_, stamped = rowUpdatedAt(t, r) // as the changes left it
+		}
+		if !stamped || p.handEdited {
 			t.set(&r, colUpdatedAt, stamp)
 		}
 		if err := write(r); err != nil {
 			return err
-		}
-		if i%4096 == 0 && ctx.Err() != nil {
-			return ctx.Err()
 		}
 	}
 	p.foundHandEdited = p.rows > 0 && src.fi != nil && !src.fi.ModTime().Equal(p.newest)

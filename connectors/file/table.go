@@ -257,6 +257,11 @@ type rowWriter struct {
 		write(row) error
 		close() error
 	}
+
+	// Rows copied as they are (CSV): the bytes of src from rawStart to
+	// rawEnd wait to be copied, so that neighbours go in one copy.
+	src              io.ReaderAt
+	rawStart, rawEnd int64
 }
 
 // newRowWriter writes the table's header to w.
@@ -281,11 +286,55 @@ func (rw *rowWriter) write(r row) error {
 	if rw.stale = rw.stale || (rw.t.format != formatJSON && len(rw.t.columns) != rw.cols); rw.stale {
 		return nil
 	}
+	if err := rw.flushRaw(); err != nil {
+		return err
+	}
 	return rw.w.write(r)
 }
 
+// copyRaw writes a row of a CSV file as it is there: the bytes of src
+// from start to end. The caller knows that writing the row would give the
+// same bytes (the connector wrote the file, and the row and the header
+// have not changed).
+func (rw *rowWriter) copyRaw(src io.ReaderAt, start, end int64) error {
+	if rw.stale = rw.stale || len(rw.t.columns) != rw.cols; rw.stale {
+		return nil
+	}
+	if rw.src == src && rw.rawEnd == start && rw.rawEnd > rw.rawStart {
+		rw.rawEnd = end // the next row: one copy
+		return nil
+	}
+	if err := rw.flushRaw(); err != nil {
+		return err
+	}
+	rw.src, rw.rawStart, rw.rawEnd = src, start, end
+	return nil
+}
+
+// flushRaw copies the rows waiting to be copied.
+func (rw *rowWriter) flushRaw() error {
+	if rw.rawEnd <= rw.rawStart {
+		return nil
+	}
+	cw, ok := rw.w.(*csvWriter)
+	if !ok {
+		return fmt.Errorf("write %s: rows of a %s file cannot be copied as they are", rw.t.path, rw.t.format)
+	}
+	start, end := rw.rawStart, rw.rawEnd
+	rw.rawStart, rw.rawEnd = 0, 0
+	if err := cw.copy(rw.src, start, end); err != nil {
+		return fmt.Errorf("copy rows of %s: %w", rw.t.path, err)
+	}
+	return nil
+}
+
 // close ends the file (it does not close w).
-func (rw *rowWriter) close() error { return rw.w.close() }
+func (rw *rowWriter) close() error {
+	if err := rw.flushRaw(); err != nil {
+		return err
+	}
+	return rw.w.close()
+}
 
 // encode writes the table's header and rows in its format.
 func (t *table) encode(w io.Writer, rows []row) error {
