@@ -37,8 +37,8 @@ import (
 	_ "github.com/mattn/go-sqlite3"
 
 	"github.com/usmhub/usmhub/core/model"
+	"github.com/usmhub/usmhub/core/reconcile"
 	"github.com/usmhub/usmhub/core/store"
-	hubsync "github.com/usmhub/usmhub/core/sync"
 	"github.com/usmhub/usmhub/plugins/connectortest"
 )
 
@@ -974,7 +974,7 @@ func TestSyncKillLoop(t *testing.T) {
 
 	// Run to completion: the first settles everything, the second must
 	// find nothing to do.
-	var results []hubsync.Result
+	var results []reconcile.Result
 	h.jsonOf(&results, "sync")
 	attempts = append(attempts, attempt{runs: runs.since(t), phase: "settling"})
 	t.Logf("settling run: %+v", results[0].Counts)
@@ -1065,7 +1065,7 @@ func TestSyncKillLoop(t *testing.T) {
 		if l := links[hubID]; l.ExternalID != id {
 			t.Errorf("%s is linked to %s but its marker is on row %s", risk.Key, l.ExternalID, id)
 		}
-		want := hubsync.RiskFields(risk)
+		want := reconcile.RiskFields(risk)
 		for _, f := range []string{"key", "title", "kind", "likelihood", "impact", "effort", "owner", "status"} {
 			if got := s.get(r, f); got != want[f] {
 				t.Errorf("%s: %s is %q in the hub, %q in the sheet", risk.Key, f, want[f], got)
@@ -1142,7 +1142,7 @@ func TestSyncKillLoop(t *testing.T) {
 			t.Errorf("edited risk %s is gone", key)
 			continue
 		}
-		fields := hubsync.RiskFields(risk)
+		fields := reconcile.RiskFields(risk)
 		for field, ws := range led[key] {
 			writes += len(ws)
 			overwritten += len(ws) - 1
@@ -1479,7 +1479,7 @@ func TestSyncFullReconcileKeepsUnchanged(t *testing.T) {
 	h.ok("risk", "import", "inventory.csv")
 	h.ok("sync")
 	h.ok("sync")
-	var results []hubsync.Result
+	var results []reconcile.Result
 	h.jsonOf(&results, "sync", "-full")
 	if c := results[0].Counts; c.Changes() {
 		t.Errorf("a full reconcile with nothing changed did: %+v", c)

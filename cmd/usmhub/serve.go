@@ -15,10 +15,10 @@ import (
 	"github.com/usmhub/usmhub/core/config"
 	"github.com/usmhub/usmhub/core/daemon"
 	"github.com/usmhub/usmhub/core/readiness"
+	"github.com/usmhub/usmhub/core/reconcile"
 	"github.com/usmhub/usmhub/core/report"
 	"github.com/usmhub/usmhub/core/schedule"
 	"github.com/usmhub/usmhub/core/store"
-	hubsync "github.com/usmhub/usmhub/core/sync"
 )
 
 type serveCmd struct{}
@@ -113,7 +113,7 @@ func runtimeFor(ctx context.Context, cfg *config.Config, log hclog.Logger, m *da
 		cs.close()
 		return nil, fmt.Errorf("open store: %w", err)
 	}
-	engine := &hubsync.Engine{Store: st, Log: log.Named("sync"), Metrics: m}
+	engine := &reconcile.Engine{Store: st, Log: log.Named("sync"), Metrics: m}
 	rt := &daemon.Runtime{Listen: cfg.Hub.Listen, APIToken: cfg.Hub.APIToken.Reveal(),
 		Close: func() { cs.close(); _ = st.Close() }}
 	for _, s := range cfg.Syncs {
@@ -125,9 +125,9 @@ func runtimeFor(ctx context.Context, cfg *config.Config, log hclog.Logger, m *da
 			}
 			b := b
 			b.Fingerprint = cs.fingerprint(s.Connector)
-			res, err := engine.Run(ctx, b, conn, hubsync.Options{})
+			res, err := engine.Run(ctx, b, conn, reconcile.Options{})
 			if err != nil {
-				if errors.Is(err, hubsync.ErrBusy) {
+				if errors.Is(err, reconcile.ErrBusy) {
 					log.Info("skipped: another run holds the binding", "sync", s.Name)
 					return nil
 				}

@@ -13,22 +13,22 @@ import (
 	"github.com/mattn/go-isatty"
 
 	"github.com/usmhub/usmhub/core/config"
-	hubsync "github.com/usmhub/usmhub/core/sync"
+	"github.com/usmhub/usmhub/core/reconcile"
 	"github.com/usmhub/usmhub/plugins/sdk"
 )
 
 // bindingOf turns a sync block into the engine's binding.
-func bindingOf(cfg *config.Config, s *config.Sync) hubsync.Binding {
-	b := hubsync.Binding{
+func bindingOf(cfg *config.Config, s *config.Sync) reconcile.Binding {
+	b := reconcile.Binding{
 		Name: s.Name, Kind: sdk.EntityKind(s.Kind), Connector: s.Connector, Initiative: s.Initiative,
-		Direction: hubsync.Direction(s.Direction), MapStatus: s.MapStatus, Filter: s.Filter,
-		OnDelete: hubsync.OnDelete(s.OnDelete), Schedule: s.Schedule, Lookback: s.Lookback,
+		Direction: reconcile.Direction(s.Direction), MapStatus: s.MapStatus, Filter: s.Filter,
+		OnDelete: reconcile.OnDelete(s.OnDelete), Schedule: s.Schedule, Lookback: s.Lookback,
 		FullEvery: s.FullEvery, BatchSize: s.BatchSize,
 		MaxDeletePercent: s.MaxDeletePercent, MaxDeleteMin: s.MaxDeleteMin, AdoptForeign: s.AdoptForeign,
-		Authority: hubsync.Authority{Default: hubsync.Side(s.AuthorityDefault), Fields: map[string]hubsync.Side{}},
+		Authority: reconcile.Authority{Default: reconcile.Side(s.AuthorityDefault), Fields: map[string]reconcile.Side{}},
 	}
 	for f, side := range s.AuthorityFields {
-		b.Authority.Fields[f] = hubsync.Side(side)
+		b.Authority.Fields[f] = reconcile.Side(side)
 	}
 	if in, err := cfg.Initiative(s.Initiative); err == nil {
 		b.SoundingBoard = in.SoundingBoard
@@ -62,7 +62,7 @@ func selectSyncs(cfg *config.Config, names []string) ([]*config.Sync, error) {
 
 // runSyncs runs (or plans) the named syncs one after the other; a failing
 // binding does not stop the others.
-func runSyncs(ctx context.Context, e *env, names []string, opts hubsync.Options) ([]*hubsync.Result, []error, int) {
+func runSyncs(ctx context.Context, e *env, names []string, opts reconcile.Options) ([]*reconcile.Result, []error, int) {
 	cfg, err := e.config()
 	if err != nil {
 		return nil, nil, e.fail(err)
@@ -79,8 +79,8 @@ func runSyncs(ctx context.Context, e *env, names []string, opts hubsync.Options)
 	if err != nil {
 		return nil, nil, e.fail(err)
 	}
-	engine := &hubsync.Engine{Store: st, Log: e.logger().Named("sync")}
-	var results []*hubsync.Result
+	engine := &reconcile.Engine{Store: st, Log: e.logger().Named("sync")}
+	var results []*reconcile.Result
 	var errs []error
 	for _, s := range syncs {
 		if ctx.Err() != nil {
@@ -118,7 +118,7 @@ func (planCmd) Run(ctx context.Context, e *env, args []string) int {
 	if !ok {
 		return code
 	}
-	results, errs, code := runSyncs(ctx, e, names, hubsync.Options{Plan: true, Full: *full})
+	results, errs, code := runSyncs(ctx, e, names, reconcile.Options{Plan: true, Full: *full})
 	if code != exitOK {
 		return code
 	}
@@ -161,7 +161,7 @@ func (syncCmd) Run(ctx context.Context, e *env, args []string) int {
 	if !ok {
 		return code
 	}
-	opts := hubsync.Options{Full: *full, Force: *force, AllowDeletes: *allowDeletes}
+	opts := reconcile.Options{Full: *full, Force: *force, AllowDeletes: *allowDeletes}
 	if f, ok := e.stderr.(*os.File); ok && isatty.IsTerminal(f.Fd()) && !*asJSON {
 		last := time.Time{}
 		opts.Progress = func(binding, phase string, n int) {
@@ -196,7 +196,7 @@ func (syncCmd) Run(ctx context.Context, e *env, args []string) int {
 
 // printHeld lists the fields that wait after a run, with why and how each
 // clears.
-func printHeld(w io.Writer, r *hubsync.Result) {
+func printHeld(w io.Writer, r *reconcile.Result) {
 	for _, h := range r.Held {
 		for _, f := range h.Fields {
 			what := fmt.Sprintf("remote %q not taken (hub %q)", f.Remote, f.Hub)
@@ -212,14 +212,14 @@ func printHeld(w io.Writer, r *hubsync.Result) {
 }
 
 // printResult prints a run's summary and, for a plan, its changes.
-func printResult(w io.Writer, r *hubsync.Result, plan bool) {
+func printResult(w io.Writer, r *reconcile.Result, plan bool) {
 	c := r.Counts
 	head := "synced"
 	if plan {
 		head = "plan for"
 	}
 	errs := c.Errors
-	if r.Err != "" && !strings.Contains(r.Err, hubsync.ErrIncomplete.Error()) {
+	if r.Err != "" && !strings.Contains(r.Err, reconcile.ErrIncomplete.Error()) {
 		errs++ // the run itself failed
 	}
 	fmt.Fprintf(w, "%s %s (run %s, %s): pulled %d; hub: %d created, %d updated, %d deleted; remote: %d created, %d updated; %d conflict(s), %d quarantined, %d error(s)\n",
@@ -254,7 +254,7 @@ func printResult(w io.Writer, r *hubsync.Result, plan bool) {
 			line += ": " + ch.Reason
 		}
 		fmt.Fprintln(w, line)
-		fields := append([]hubsync.FieldChange(nil), ch.Fields...)
+		fields := append([]reconcile.FieldChange(nil), ch.Fields...)
 		sort.Slice(fields, func(i, j int) bool { return fields[i].Field < fields[j].Field })
 		for _, f := range fields {
 			switch {
@@ -264,7 +264,7 @@ func printResult(w io.Writer, r *hubsync.Result, plan bool) {
 				fmt.Fprintf(w, "      %s = %q\n", f.Field, f.Hub)
 			case ch.Op == "create":
 				fmt.Fprintf(w, "      %s = %q\n", f.Field, f.Remote)
-			case f.Apply == hubsync.Hub:
+			case f.Apply == reconcile.Hub:
 				fmt.Fprintf(w, "      %s: %q → %q\n", f.Field, f.Hub, f.Remote)
 			default:
 				fmt.Fprintf(w, "      %s: %q → %q\n", f.Field, f.Base, f.Hub)

@@ -7,7 +7,7 @@
 // and how to release what the jobs hold (store, connector plugins). The
 // daemon owns the lifecycle around it and nothing else: it never reads a
 // config file, never talks to a connector or the store, and does not import
-// core/sync.
+// core/reconcile.
 package daemon
 
 import (

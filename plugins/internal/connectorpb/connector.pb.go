@@ -766,7 +766,7 @@ func (x *PullRequest) GetLookback() *durationpb.Duration {
 // BenchmarkPullRatio, 8 fields a record) a map cost 10.4-12.5 us of CPU a
 // record, a repeated key/value message 8.6-9.4, this form 5.5-5.8, and
 // version 2's hand-decoded chunks 3.8-4.8; end to end, a no-op sync of 100k
-// records that the file connector lists (core/sync
+// records that the file connector lists (core/reconcile
 // BenchmarkNoopSync100k/listed-all, 12 fields) took 2.59-3.45 s with a map,
 // 2.00-2.35 s with key/value messages, 1.71-2.33 s with this form and
 // 1.57-2.00 s with version 2. Putting a record's values in one string with

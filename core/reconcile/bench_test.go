@@ -1,10 +1,10 @@
-package sync_test
+package reconcile_test
 
 // Benchmarks of the sync engine against the real store and the file
 // connector, run as a built plugin binary through plugins/host as the hub
 // runs it (docs/BENCHMARKS.md has the numbers and how to read them):
 //
-//	go test -run '^$' -bench . -benchmem -timeout 30m ./core/sync/
+//	go test -run '^$' -bench . -benchmem -timeout 30m ./core/reconcile/
 //
 // BenchmarkNoopSync100k    100k linked risks, nothing changed: one run
 // BenchmarkSyncChanged     10% and 100% of them changed on one side
@@ -39,8 +39,8 @@ import (
 	_ "github.com/mattn/go-sqlite3"
 
 	"github.com/usmhub/usmhub/core/model"
+	hubsync "github.com/usmhub/usmhub/core/reconcile"
 	"github.com/usmhub/usmhub/core/store"
-	hubsync "github.com/usmhub/usmhub/core/sync"
 	"github.com/usmhub/usmhub/plugins/connectortest"
 	"github.com/usmhub/usmhub/plugins/host"
 	"github.com/usmhub/usmhub/plugins/sdk"

@@ -1,4 +1,4 @@
-package sync
+package reconcile
 
 // Tests of the refinements a real Redmine with faults and kills taught:
 // per-field holds, changes that survive a cleared refusal, no conflict from

@@ -1,4 +1,4 @@
-// Package sync is the reconciler: it keeps the hub's canonical model and a
+// Package reconcile is the reconciler: it keeps the hub's canonical model and a
 // connector's remote records in agreement, one binding (a sync block) at a
 // time, so that nothing is doubled, lost or echoed whatever is killed when.
 //
@@ -11,7 +11,7 @@
 //
 // The package reads and writes the store and talks to connectors through
 // the plugin SDK's Connector interface; it knows nothing of HCL or the CLI.
-package sync
+package reconcile
 
 import (
 	"fmt"
