@@ -1,6 +1,7 @@
 # usmhub — build, run, test.
 #   make run    builds the hub and its connectors and starts the daemon on config.example.hcl
 #   make test   runs every test (vet, generated-code check, unit, CLI and end-to-end tests)
+#   make install  installs usmhub, its connectors, a config and a systemd unit (PREFIX, DESTDIR)
 
 GO       ?= go
 BIN      := bin
@@ -8,7 +9,7 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 LDFLAGS  := -X main.version=$(VERSION)
 CONNECTORS := $(notdir $(wildcard connectors/*))
 
-.PHONY: all build run tour test bench proto vet clean
+.PHONY: all build run tour test bench proto vet clean install
 
 all: build
 
@@ -30,6 +31,31 @@ run: build
 tour: build
 	@rm -rf /tmp/usmhub-tour && mkdir -p /tmp/usmhub-tour/data/sheet && cp config.example.hcl /tmp/usmhub-tour/usmhub.hcl && cp examples/sheet/*.csv /tmp/usmhub-tour/data/sheet/
 	./examples/tour.sh $(BIN)/usmhub /tmp/usmhub-tour/usmhub.hcl
+
+# install: usmhub and every built connector into $(BINDIR) (the hub finds
+# connectors next to itself), the service's config into $(SYSCONFDIR)/usmhub
+# (usmhub.hcl only when there is none; the shipped one always as
+# usmhub.hcl.example), the systemd unit and its sysusers.d entry. DESTDIR
+# stages it all for a package. Then, as root: systemd-sysusers &&
+# systemctl daemon-reload && systemctl enable --now usmhub (README.md).
+PREFIX     ?= /usr/local
+BINDIR     ?= $(PREFIX)/bin
+SYSCONFDIR ?= /etc
+UNITDIR    ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+
+install: build
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SYSCONFDIR)/usmhub $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR)
+	install -m 0755 $(BIN)/usmhub $(DESTDIR)$(BINDIR)/usmhub
+	@for c in $(BIN)/usmhub-connector-*; do \
+		[ -f "$$c" ] || continue; \
+		echo "install -m 0755 $$c $(DESTDIR)$(BINDIR)/"; install -m 0755 "$$c" $(DESTDIR)$(BINDIR)/ || exit 1; \
+	done
+	install -m 0644 deploy/usmhub.hcl $(DESTDIR)$(SYSCONFDIR)/usmhub/usmhub.hcl.example
+	@[ -e $(DESTDIR)$(SYSCONFDIR)/usmhub/usmhub.hcl ] || { echo "install -m 0644 deploy/usmhub.hcl $(DESTDIR)$(SYSCONFDIR)/usmhub/usmhub.hcl"; install -m 0644 deploy/usmhub.hcl $(DESTDIR)$(SYSCONFDIR)/usmhub/usmhub.hcl; }
+	sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' deploy/usmhub.service.in > $(DESTDIR)$(UNITDIR)/usmhub.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/usmhub.service
+	install -m 0644 deploy/usmhub.sysusers $(DESTDIR)$(SYSUSERSDIR)/usmhub.conf
 
 vet:
 	$(GO) mod tidy -diff || { echo "go.mod/go.sum are not tidy: run go mod tidy"; exit 1; }

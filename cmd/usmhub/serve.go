@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"time"
 
+	sdnotify "github.com/coreos/go-systemd/v22/daemon"
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/usmhub/usmhub/core/config"
@@ -66,10 +67,19 @@ func (serveCmd) Run(ctx context.Context, e *env, args []string) int {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
-	if err := daemon.Run(ctx, log, load, daemon.Options{Signals: hup, Jitter: 2 * time.Second, RunOnStart: true}); err != nil {
+	if err := daemon.Run(ctx, log, load, daemon.Options{Signals: hup, Jitter: 2 * time.Second, RunOnStart: true,
+		Notify: func(state string) { notifyServiceManager(log, state) }}); err != nil {
 		return e.fail(err)
 	}
 	return exitOK
+}
+
+// notifyServiceManager tells systemd (Type=notify, $NOTIFY_SOCKET) the
+// daemon's state; outside systemd it does nothing.
+func notifyServiceManager(log hclog.Logger, state string) {
+	if _, err := sdnotify.SdNotify(false, state); err != nil {
+		log.Warn("could not notify the service manager", "state", state, "error", err)
+	}
 }
 
 // untilDone calls f in its own goroutine and returns its result, or ctx's

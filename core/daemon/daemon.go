@@ -105,6 +105,20 @@ type Options struct {
 	// the other in the runtime's order (so risks are in before the votes
 	// on them), instead of waiting for each job's first tick.
 	RunOnStart bool
+	// Notify, if set, is told the daemon's state in sd_notify(3)'s words,
+	// so a service manager knows when the daemon is ready: "READY=1" once
+	// the first runtime's jobs are scheduled and the API listens (and again
+	// when a reload has ended, whether it worked or not), "RELOADING=1"
+	// when a SIGHUP starts a reload, "STOPPING=1" when a stop begins. main
+	// passes go-systemd's SdNotify; it does nothing outside systemd.
+	Notify func(state string)
+}
+
+// notify tells opts.Notify the daemon's state, if it listens.
+func (d *daemon) notify(state string) {
+	if d.opts.Notify != nil {
+		d.opts.Notify(state)
+	}
 }
 
 // runInOrder triggers each job and waits for it to finish before the next.
@@ -185,6 +199,7 @@ func Run(ctx context.Context, logger hclog.Logger, load Loader, opts Options) er
 	gen.sched.Start()
 	d.announce(d.srv)
 	logger.Info("daemon started", "jobs", len(rt.Jobs), "listen", d.srv.ln.Addr().String())
+	d.notify("READY=1")
 	if opts.RunOnStart {
 		go runInOrder(ctx, logger, gen.sched, rt.Jobs)
 	}
@@ -192,6 +207,7 @@ func Run(ctx context.Context, logger hclog.Logger, load Loader, opts Options) er
 	for {
 		select {
 		case <-ctx.Done():
+			d.notify("STOPPING=1")
 			d.shutdown()
 			return nil
 		case sig := <-opts.Signals:
@@ -199,9 +215,14 @@ func Run(ctx context.Context, logger hclog.Logger, load Loader, opts Options) er
 				logger.Debug("ignoring signal", "signal", sig)
 				continue
 			}
+			d.notify("RELOADING=1")
 			d.reload(ctx)
+			if ctx.Err() == nil {
+				d.notify("READY=1")
+			}
 		case err := <-d.srv.errc:
 			logger.Error("HTTP server failed; stopping", "error", err)
+			d.notify("STOPPING=1")
 			d.shutdown()
 			return fmt.Errorf("serving HTTP on %s: %w", d.srv.ln.Addr(), err)
 		}

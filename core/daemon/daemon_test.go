@@ -66,7 +66,13 @@ func start(t *testing.T, load Loader, opts Options) *harness {
 		done:    make(chan error, 1),
 	}
 	opts.Signals = h.signals
-	opts.OnListen = func(a net.Addr) { h.addrs <- "http://" + a.String() }
+	onListen := opts.OnListen
+	opts.OnListen = func(a net.Addr) {
+		if onListen != nil {
+			onListen(a)
+		}
+		h.addrs <- "http://" + a.String()
+	}
 	logger := hclog.New(&hclog.LoggerOptions{Name: "usmhub", Level: hclog.Debug, Output: h.logs})
 	ctx, cancel := context.WithCancel(context.Background())
 	h.cancel = cancel
@@ -796,5 +802,57 @@ func TestStopDuringAStuckFirstLoad(t *testing.T) {
 	cancel()
 	if err := receive(t, "Run to return after cancel", done); err != nil {
 		t.Errorf("Run = %v, want nil", err)
+	}
+}
+
+// TestNotifyTellsTheServiceManager: READY=1 comes once the jobs are
+// scheduled and the API answers (systemd's Type=notify starts dependent
+// units then), a reload is bracketed by RELOADING=1 and READY=1 also when
+// it fails, and a stop says STOPPING=1.
+func TestNotifyTellsTheServiceManager(t *testing.T) {
+	calls := make(chan int, 10)
+	load := sequence(calls,
+		func(*Metrics) (*Runtime, error) {
+			return &Runtime{Listen: loopback, Jobs: []schedule.Job{{Name: "a", Spec: "@yearly", Run: noop}}}, nil
+		},
+		func(*Metrics) (*Runtime, error) { return nil, errors.New("broken config") },
+	)
+	var addr atomic.Value
+	type note struct{ state, jobs string }
+	notes := make(chan note, 10)
+	opts := Options{
+		OnListen: func(a net.Addr) { addr.Store("http://" + a.String()) },
+		Notify: func(state string) {
+			n := note{state: state}
+			if state == "READY=1" { // what a client sees at this moment
+				resp, err := http.Get(addr.Load().(string) + "/healthz")
+				if err == nil {
+					var hl Health
+					_ = json.NewDecoder(resp.Body).Decode(&hl)
+					resp.Body.Close()
+					for _, j := range hl.Jobs {
+						n.jobs += j.Name
+					}
+				}
+			}
+			notes <- n
+		},
+	}
+	h := start(t, load, opts)
+	if n := receive(t, "READY=1", notes); n != (note{"READY=1", "a"}) {
+		t.Fatalf("first notification = %+v, want READY=1 with job a scheduled and served", n)
+	}
+	h.signals <- syscall.SIGHUP
+	if n := receive(t, "RELOADING=1", notes); n.state != "RELOADING=1" {
+		t.Fatalf("on SIGHUP: %+v, want RELOADING=1", n)
+	}
+	if n := receive(t, "READY=1 after the failed reload", notes); n != (note{"READY=1", "a"}) {
+		t.Fatalf("after a failed reload: %+v, want READY=1 with job a", n)
+	}
+	if err := h.stop(); err != nil {
+		t.Fatal(err)
+	}
+	if n := receive(t, "STOPPING=1", notes); n.state != "STOPPING=1" {
+		t.Fatalf("at the stop: %+v, want STOPPING=1", n)
 	}
 }
