@@ -44,6 +44,7 @@ type command interface {
 // commands maps each subcommand's name to its factory.
 func commands() map[string]command {
 	return map[string]command{
+		"backup":    backupCmd{},
 		"validate":  validateCmd{},
 		"risk":      group{name: "risk", synopsis: "Manage the risk database (add, list, show, update, import, export)", subs: riskCommands()},
 		"vote":      voteCmd{},
