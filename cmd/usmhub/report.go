@@ -2,7 +2,10 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -20,14 +23,16 @@ func (reportCmd) Synopsis() string {
 }
 
 func (reportCmd) Run(ctx context.Context, e *env, args []string) int {
-	fs := e.newFlags("report", "report sprint|scan|register|readiness [-initiative K] [-sprint N] [-top N] [-publish TYPE.NAME]… [-json]")
+	fs := e.newFlags("report", "report sprint|scan|register|readiness [-initiative K] [-sprint N] [-top N] [-format markdown|json|html] [-o FILE] [-publish TYPE.NAME]… [-json]")
 	initiative := fs.String("initiative", "", "the initiative (default: the only one)")
 	sprintN := fs.Int("sprint", 0, "sprint report: the sprint's number (default: the active, else the latest)")
 	top := fs.Int("top", 0, "register report: how many top risks (default 10)")
 	var publish multiFlag
 	fs.Var(&publish, "publish", "publish to this connector (type.name; repeatable)")
 	offline := fs.Bool("offline", false, "readiness report: do not check the tools")
-	asJSON := fs.Bool("json", false, "print JSON instead of Markdown")
+	asJSON := fs.Bool("json", false, "print JSON instead of Markdown (-format json)")
+	format := fs.String("format", "markdown", "markdown, json or html (one self-contained file: inline SVG charts and CSS)")
+	outFile := fs.String("o", "", "write the report to FILE instead of stdout")
 	pos, code, ok := parse(fs, args)
 	if !ok {
 		return code
@@ -35,16 +40,23 @@ func (reportCmd) Run(ctx context.Context, e *env, args []string) int {
 	if len(pos) != 1 {
 		return e.usageErr(fs, "name one report kind: %s", strings.Join(report.Kinds, ", "))
 	}
+	switch *format {
+	case "markdown", "md", "json", "html":
+	default:
+		return e.usageErr(fs, "-format %q: use markdown, json or html", *format)
+	}
+	if *asJSON {
+		*format = "json"
+	}
+	if *outFile != "" && len(publish) > 0 {
+		return e.usageErr(fs, "-o writes a file and -publish sends the report to a connector: use one of them")
+	}
 	rep, code := buildReport(ctx, e, pos[0], *initiative, report.Options{Sprint: *sprintN, Top: *top}, *offline)
 	if code != exitOK {
 		return code
 	}
 	if len(publish) == 0 {
-		if *asJSON {
-			return e.printJSON(rep)
-		}
-		fmt.Fprintf(e.stdout, "# %s\n\n%s", rep.Title, rep.Markdown())
-		return exitOK
+		return writeReport(e, rep, *format, *outFile)
 	}
 	var results []publishResult
 	failed := 0
@@ -136,4 +148,48 @@ func makeReport(ctx context.Context, cfg *config.Config, st store.Store, kind, i
 		return err
 	})
 	return rep, err
+}
+
+// writeReport prints a report in a format, or writes it to path (whole or
+// not at all: through a temporary file renamed into place).
+func writeReport(e *env, rep *report.Report, format, path string) int {
+	var body []byte
+	switch format {
+	case "json":
+		b, err := json.MarshalIndent(rep, "", "  ")
+		if err != nil {
+			return e.fail(fmt.Errorf("encode %s report: %w", rep.Kind, err))
+		}
+		body = append(b, '\n')
+	case "html":
+		body = []byte(rep.HTML())
+	default:
+		body = []byte(fmt.Sprintf("# %s\n\n%s", rep.Title, rep.Markdown()))
+	}
+	if path == "" {
+		if _, err := e.stdout.Write(body); err != nil {
+			return e.fail(fmt.Errorf("write %s report: %w", rep.Kind, err))
+		}
+		return exitOK
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return e.fail(fmt.Errorf("write %s report to %s: %w", rep.Kind, path, err))
+	}
+	_, werr := tmp.Write(body)
+	if cerr := tmp.Close(); werr == nil {
+		werr = cerr
+	}
+	if werr == nil {
+		werr = os.Chmod(tmp.Name(), 0o644)
+	}
+	if werr == nil {
+		werr = os.Rename(tmp.Name(), path)
+	}
+	if werr != nil {
+		_ = os.Remove(tmp.Name())
+		return e.fail(fmt.Errorf("write %s report to %s: %w", rep.Kind, path, werr))
+	}
+	fmt.Fprintf(e.stderr, "usmhub: wrote the %s report %s to %s\n", rep.Kind, rep.Key, path)
+	return exitOK
 }

@@ -58,7 +58,8 @@ func (r *Report) sprintMarkdown(b *strings.Builder) {
 	if c.Missing > 0 {
 		progress += fmt.Sprintf(", %d no longer in the risk database", c.Missing)
 	}
-	fmt.Fprintf(b, "- **Progress:** %s\n\n", progress)
+	fmt.Fprintf(b, "- **Progress:** %s\n", progress)
+	fmt.Fprintf(b, "- **Effort realised:** %s of %s planned\n\n", num(s.RealizedEffort), num(s.PlannedEffort))
 
 	fmt.Fprintf(b, "### Chosen risks\n\n")
 	if len(s.Items) == 0 {
@@ -195,6 +196,32 @@ func (r *Report) registerMarkdown(b *strings.Builder) {
 	}
 	if g.Unscored > 0 {
 		fmt.Fprintf(b, "**Note:** the policy could not score %s, ranked last: %s\n\n", plural(g.Unscored, "open risk"), inline(g.ScoreError))
+	}
+
+	b.WriteString("### Open risks by likelihood and impact\n\n")
+	b.WriteString("Threats / opportunities in each cell.\n\n")
+	rows := make([][]string, 0, 5)
+	for l := 5; l >= 1; l-- {
+		row := []string{strconv.Itoa(l)}
+		for i := 1; i <= 5; i++ {
+			t, o := g.Heatmap.Threats[l-1][i-1], g.Heatmap.Opportunities[l-1][i-1]
+			if t+o == 0 {
+				row = append(row, "·")
+			} else {
+				row = append(row, fmt.Sprintf("%d / %d", t, o))
+			}
+		}
+		rows = append(rows, row)
+	}
+	table(b, []string{"Likelihood ↓ impact →", "1", "2", "3", "4", "5"}, "rrrrrr", rows)
+
+	if len(g.Trend) > 0 {
+		b.WriteString("### Per week\n\n")
+		rows := make([][]string, len(g.Trend))
+		for i, w := range g.Trend {
+			rows[i] = []string{w.Week, strconv.Itoa(w.Open), strconv.Itoa(w.Realized), strconv.Itoa(w.Rejected)}
+		}
+		table(b, []string{"Week", "Open", "Realized", "Rejected"}, "lrrr", rows)
 	}
 
 	for _, part := range []struct {

@@ -38,6 +38,11 @@ type RegisterReport struct {
 	ByStatus  []Count `json:"by_status"`
 	ByKind    []Count `json:"by_kind"`
 	ByProcess []Count `json:"by_process"`
+	// Heatmap counts the open risks per likelihood and impact.
+	Heatmap Heatmap `json:"heatmap"`
+	// Trend is the register at the end of each of the last TrendWeeks ISO
+	// weeks, oldest first; nil when Options.NoTrend left it out.
+	Trend []WeekCount `json:"trend,omitempty"`
 }
 
 // Count is the number of risks with one value of a field. The process
@@ -87,6 +92,23 @@ func buildRegister(r *Report, in Input, opts Options) error {
 		rr.Policy, rr.PolicyText = p.Name, p.Policy.Text
 	}
 
+	// The trend's events come first, so that the walk over the risks
+	// keeps only the statuses of the risks they touch.
+	var (
+		evs     []trendEvent
+		touched map[string]model.Status
+	)
+	if !opts.NoTrend {
+		var err error
+		since := weekStart(in.Now).AddDate(0, 0, -7*(TrendWeeks-2))
+		if evs, err = trendLog(in.Reader, since, in.Now); err != nil {
+			return err
+		}
+		touched = make(map[string]model.Status)
+		for _, e := range evs {
+			touched[e.id] = ""
+		}
+	}
 	statuses := make(map[model.Status]int, len(model.Statuses))
 	kinds := make(map[model.Kind]int, len(model.Kinds))
 	processes := make(map[model.Process]int, len(model.Processes)+1)
@@ -96,10 +118,14 @@ func buildRegister(r *Report, in Input, opts Options) error {
 		statuses[risk.Status]++
 		kinds[risk.Kind]++
 		processes[risk.Process]++
+		if _, ok := touched[risk.ID]; ok {
+			touched[risk.ID] = risk.Status
+		}
 		if !open(risk.Status) {
 			return nil
 		}
 		rr.Open++
+		rr.Heatmap.add(&risk)
 		risk.Description = "" // not shown; the heap keeps only what it ranks and shows
 		e := entry{risk: risk, seq: keySeq(risk.Key)}
 		if policy != nil {
@@ -130,6 +156,14 @@ func buildRegister(r *Report, in Input, opts Options) error {
 			s := e.score
 			rr.Top[i].Score = &s
 		}
+	}
+	if !opts.NoTrend {
+		for id, s := range touched {
+			if s == "" { // another initiative's risk
+				delete(touched, id)
+			}
+		}
+		rr.Trend = trend(in.Now, statuses, evs, touched)
 	}
 	rr.ByStatus = counts(model.Statuses, statuses, "")
 	rr.ByKind = counts(model.Kinds, kinds, "")

@@ -3,7 +3,9 @@
 // config: a sprint report, a scan (progress) report, a risk register report
 // and a readiness report. It renders them as Markdown that reads well inside
 // a ticket of Redmine, GitHub or Request Tracker (headings, tables, lists and
-// bold only), and as JSON through the Report type's tags.
+// bold only), as JSON through the Report type's tags, and as one
+// self-contained HTML file with SVG charts (core/chart) drawn from the same
+// numbers.
 //
 // Every report carries a key that is stable for its period (a sprint, a
 // baseline's comparison series, a week, or the initiative), so publishing it
@@ -67,6 +69,9 @@ type Options struct {
 	// Top is how many open risks a register report ranks; 0 means
 	// DefaultTop.
 	Top int
+	// NoTrend leaves a register report's weekly trend out: the dashboard's
+	// overview, which shows no trend, then reads no audit trail.
+	NoTrend bool
 }
 
 // Report is a built report. Exactly one of Sprint, Scan, Register and

@@ -138,7 +138,9 @@ func TestGolden(t *testing.T) {
 						t.Fatal(err)
 					}
 					js = append(js, '\n')
-					for _, out := range []string{md, string(js)} {
+					html := r.HTML()
+					checkHTML(t, r, html)
+					for _, out := range []string{md, string(js), html} {
 						if strings.Contains(out, token) {
 							t.Errorf("the hub's API token leaks into the report:\n%s", out)
 						}

@@ -27,7 +27,14 @@ type SprintReport struct {
 	PolicyNow string       `json:"policy_now,omitempty"`
 	Items     []SprintItem `json:"items"`
 	Counts    SprintCounts `json:"counts"`
-	Next      string       `json:"next,omitempty"`
+	// PlannedEffort sums the items' effort when chosen, RealizedEffort
+	// that of the items realized since.
+	PlannedEffort  float64 `json:"planned_effort"`
+	RealizedEffort float64 `json:"realized_effort"`
+	// BurnUp is planned against realised effort per day of the sprint;
+	// nil when the sprint's dates cannot be read.
+	BurnUp *BurnUp `json:"burn_up,omitempty"`
+	Next   string  `json:"next,omitempty"`
 }
 
 // SprintItem is a chosen risk: the score and effort it had when chosen, and
@@ -83,7 +90,9 @@ func buildSprint(r *Report, in Input, opts Options) error {
 	if p := in.Config.Policy(key); p != nil && p.Policy != nil && p.Policy.Text != s.Policy {
 		sr.PolicyNow = p.Policy.Text
 	}
+	realized := map[string]float64{}
 	for _, it := range s.Items {
+		sr.PlannedEffort += it.Effort
 		item := SprintItem{RiskID: it.RiskID, Key: it.Key, Title: it.Title, Score: it.Score, Effort: it.Effort}
 		ref := it.RiskID
 		if ref == "" {
@@ -100,6 +109,8 @@ func buildSprint(r *Report, in Input, opts Options) error {
 			switch risk.Status {
 			case model.Realized:
 				sr.Counts.Realized++
+				sr.RealizedEffort += it.Effort
+				realized[risk.ID] += it.Effort
 			case model.InProgress:
 				sr.Counts.InProgress++
 			case model.Planned:
@@ -111,6 +122,9 @@ func buildSprint(r *Report, in Input, opts Options) error {
 			}
 		}
 		sr.Items = append(sr.Items, item)
+	}
+	if sr.BurnUp, err = burnUp(in.Reader, s, in.Now, sr.PlannedEffort, realized); err != nil {
+		return fmt.Errorf("sprint %d: %w", s.Number, err)
 	}
 	r.Sprint = sr
 	return nil
