@@ -198,7 +198,7 @@ func TestTrendUndo(t *testing.T) {
 		{at: ago(1), id: "a", old: model.Accepted, new: model.InProgress},
 		{at: ago(1), id: "a", old: model.InProgress, new: model.Realized},
 		{at: ago(1), id: "x", old: model.Proposed, new: model.Realized}, // another initiative's
-		{at: now.Add(time.Hour), id: "a", created: true},                 // after the report's moment
+		{at: now.Add(time.Hour), id: "a", created: true},                // after the report's moment
 	}
 	current := map[model.Status]int{model.Realized: 1, model.Rejected: 1, model.Proposed: 5}
 	got := trend(now, current, evs, map[string]model.Status{"a": model.Realized, "b": model.Rejected})
