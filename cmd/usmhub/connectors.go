@@ -15,9 +15,9 @@ import (
 	"github.com/hashicorp/hcl/v2"
 
 	"github.com/usmhub/usmhub/core/config"
+	"github.com/usmhub/usmhub/core/connector"
 	"github.com/usmhub/usmhub/core/readiness"
 	"github.com/usmhub/usmhub/plugins/host"
-	"github.com/usmhub/usmhub/plugins/sdk"
 )
 
 // connectorSet launches the config's connectors on first use, decodes each
@@ -73,7 +73,7 @@ func (s *connectorSet) get(ctx context.Context, id string) (*host.Instance, erro
 	secrets := host.SensitiveValues(desc.Schema, sc)
 	if err := inst.Configure(ctx, sc); err != nil {
 		_ = inst.Close()
-		var ce *sdk.ConfigError
+		var ce *connector.ConfigError
 		if errors.As(err, &ce) {
 			return nil, &config.DiagError{Diags: host.ScrubDiagnostics(host.ConfigureDiagnostics(err, c.Body), secrets)}
 		}
@@ -170,21 +170,32 @@ func connectorHealth(ctx context.Context, e *env, cfg *config.Config, offline bo
 		return out
 	}
 	for _, c := range cfg.Connectors {
-		h := readiness.ConnectorHealth{ID: c.ID(), Checked: true}
-		inst, err := cs.get(ctx, c.ID())
-		switch {
-		case err != nil:
-			h.Err = err
-		case offline:
-			h.Checked = false
-		default:
-			if err := inst.Check(ctx); err != nil {
-				h.Err = errors.New(cs.scrub(err.Error()))
-			}
-		}
-		out = append(out, h)
+		out = append(out, cs.health(ctx, c.ID(), offline))
 	}
 	return out
+}
+
+// health launches (or reuses) connector id and runs Check unless offline.
+// A connector that cannot check its remote (Check answers ErrUnsupported)
+// is reported as not checked, never as healthy.
+func (cs *connectorSet) health(ctx context.Context, id string, offline bool) readiness.ConnectorHealth {
+	h := readiness.ConnectorHealth{ID: id, Checked: true}
+	inst, err := cs.get(ctx, id)
+	switch {
+	case err != nil:
+		h.Err = err
+	case offline:
+		h.Checked = false
+	default:
+		err := inst.Check(ctx)
+		switch {
+		case errors.Is(err, connector.ErrUnsupported):
+			h.Checked = false
+		case err != nil:
+			h.Err = errors.New(cs.scrub(err.Error()))
+		}
+	}
+	return h
 }
 
 // logger is the command's hclog logger, on stderr, at the config's level
@@ -224,16 +235,16 @@ type pluginsListCmd struct{}
 func (pluginsListCmd) Synopsis() string { return "List the connector plugins found" }
 
 type pluginInfo struct {
-	Type         string           `json:"type"`
-	Path         string           `json:"path"`
-	SHA256       string           `json:"sha256"`
-	Name         string           `json:"name,omitempty"`
-	Version      string           `json:"version,omitempty"`
-	Protocol     int              `json:"protocol,omitempty"`
-	Capabilities []sdk.Capability `json:"capabilities,omitempty"`
-	Publishes    bool             `json:"publishes_reports"`
-	ReadsVotes   bool             `json:"reads_votes"`
-	Error        string           `json:"error,omitempty"`
+	Type         string                 `json:"type"`
+	Path         string                 `json:"path"`
+	SHA256       string                 `json:"sha256"`
+	Name         string                 `json:"name,omitempty"`
+	Version      string                 `json:"version,omitempty"`
+	Protocol     int                    `json:"protocol,omitempty"`
+	Capabilities []connector.Capability `json:"capabilities,omitempty"`
+	Publishes    bool                   `json:"publishes_reports"`
+	ReadsVotes   bool                   `json:"reads_votes"`
+	Error        string                 `json:"error,omitempty"`
 }
 
 func (pluginsListCmd) Run(ctx context.Context, e *env, args []string) int {
@@ -319,7 +330,7 @@ func describePlugins(ctx context.Context, e *env, typ string) ([]pluginInfo, int
 		info := pluginInfo{Type: b.Type, Path: b.Path, SHA256: b.SHA256}
 		inst, err := h.Launch(ctx, b.Type, "describe", "")
 		if err == nil {
-			var d sdk.Description
+			var d connector.Description
 			d, err = inst.Describe(ctx)
 			info.Name, info.Version, info.Protocol, info.Capabilities = d.Name, d.Version, d.ProtocolVersion, d.Capabilities
 			info.Publishes, info.ReadsVotes = d.PublishesReports, d.ReadsVotes

@@ -10,10 +10,10 @@ import (
 	"time"
 
 	"github.com/usmhub/usmhub/core/config"
+	"github.com/usmhub/usmhub/core/connector"
 	"github.com/usmhub/usmhub/core/readiness"
 	"github.com/usmhub/usmhub/core/report"
 	"github.com/usmhub/usmhub/core/store"
-	"github.com/usmhub/usmhub/plugins/sdk"
 )
 
 type reportCmd struct{}
@@ -92,7 +92,7 @@ type publishResult struct {
 	Error     string `json:"error,omitempty"`
 }
 
-func publishReport(ctx context.Context, e *env, target string, r sdk.Report) publishResult {
+func publishReport(ctx context.Context, e *env, target string, r connector.Report) publishResult {
 	res := publishResult{Connector: target, Key: r.Key}
 	cs, err := e.connectors()
 	if err != nil {

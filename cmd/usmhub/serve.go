@@ -157,15 +157,7 @@ func runtimeFor(ctx context.Context, cfg *config.Config, log hclog.Logger, m *da
 			var health []readiness.ConnectorHealth
 			if r.Kind == report.KindReadiness {
 				for _, c := range cfg.Connectors {
-					h := readiness.ConnectorHealth{ID: c.ID(), Checked: true}
-					conn, err := cs.get(ctx, c.ID())
-					if err == nil {
-						err = conn.Check(ctx)
-					}
-					if err != nil {
-						h.Err = errors.New(cs.scrub(err.Error()))
-					}
-					health = append(health, h)
+					health = append(health, cs.health(ctx, c.ID(), false))
 				}
 			}
 			rep, err := makeReport(ctx, cfg, st, r.Kind, r.Initiative, report.Options{}, health)

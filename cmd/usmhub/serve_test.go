@@ -518,7 +518,7 @@ func TestServeReloadChecksEverything(t *testing.T) {
 // holdFIFO makes a FIFO at path and, once a reader has opened it, holds
 // its write end open without writing: the reader is then stuck in a read
 // that no context reaches. It returns when the reader is stuck (or fails
-// the test after 20s).
+// the test after 60s: under load a reload can take a while to reach it).
 func holdFIFO(t *testing.T, path string, alive func()) {
 	t.Helper()
 	if _, err := os.Stat(path); os.IsNotExist(err) {
@@ -526,7 +526,7 @@ func holdFIFO(t *testing.T, path string, alive func()) {
 			t.Skipf("requires FIFOs (mkfifo failed: %v)", err)
 		}
 	}
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(60 * time.Second)
 	for {
 		// Opening the write end without blocking works once a reader
 		// has the FIFO open.

@@ -13,14 +13,14 @@ import (
 	"github.com/mattn/go-isatty"
 
 	"github.com/usmhub/usmhub/core/config"
+	"github.com/usmhub/usmhub/core/connector"
 	"github.com/usmhub/usmhub/core/reconcile"
-	"github.com/usmhub/usmhub/plugins/sdk"
 )
 
 // bindingOf turns a sync block into the engine's binding.
 func bindingOf(cfg *config.Config, s *config.Sync) reconcile.Binding {
 	b := reconcile.Binding{
-		Name: s.Name, Kind: sdk.EntityKind(s.Kind), Connector: s.Connector, Initiative: s.Initiative,
+		Name: s.Name, Kind: connector.EntityKind(s.Kind), Connector: s.Connector, Initiative: s.Initiative,
 		Direction: reconcile.Direction(s.Direction), MapStatus: s.MapStatus, Filter: s.Filter,
 		OnDelete: reconcile.OnDelete(s.OnDelete), Schedule: s.Schedule, Lookback: s.Lookback,
 		FullEvery: s.FullEvery, BatchSize: s.BatchSize,

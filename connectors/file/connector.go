@@ -52,9 +52,8 @@ func (c *config) path(name string) string {
 // Describe says what the file connector is and does.
 func (c *Connector) Describe(context.Context) (sdk.Description, error) {
 	return sdk.Description{
-		Name:            "file",
-		Version:         version,
-		ProtocolVersion: sdk.ProtocolVersion,
+		Name:    "file",
+		Version: version,
 		Capabilities: []sdk.Capability{
 			{Kind: sdk.KindRisk, Pull: true, Push: true, Delete: true},
 			{Kind: sdk.KindVote, Pull: true},

@@ -121,9 +121,8 @@ func (c *Connector) Describe(context.Context) (sdk.Description, error) {
 		attrs = append(attrs, sdk.Attribute{Name: f.attr, Type: sdk.TypeString, Description: desc + "."})
 	}
 	return sdk.Description{
-		Name:            "redmine",
-		Version:         version,
-		ProtocolVersion: sdk.ProtocolVersion,
+		Name:    "redmine",
+		Version: version,
 		Capabilities: []sdk.Capability{
 			{Kind: sdk.KindRisk, Pull: true, Push: true, Delete: true},
 			{Kind: sdk.KindSprint, Push: true},

@@ -38,12 +38,12 @@ import (
 
 	_ "github.com/mattn/go-sqlite3"
 
+	"github.com/usmhub/usmhub/core/connector"
 	"github.com/usmhub/usmhub/core/model"
 	hubsync "github.com/usmhub/usmhub/core/reconcile"
 	"github.com/usmhub/usmhub/core/store"
 	"github.com/usmhub/usmhub/plugins/connectortest"
 	"github.com/usmhub/usmhub/plugins/host"
-	"github.com/usmhub/usmhub/plugins/sdk"
 )
 
 // benchN is the size of the linked data set of the sync benchmarks
@@ -87,19 +87,19 @@ func scratchDir(b *testing.B) string {
 
 // The file connector and usmhub, built once into scratch/bin.
 var bins struct {
-	once           sync.Once
-	connector, hub string
-	err            error
+	once         sync.Once
+	connBin, hub string
+	err          error
 }
 
-func binaries(b *testing.B) (connector, usmhub string) {
+func binaries(b *testing.B) (connBin, usmhub string) {
 	b.Helper()
 	dir := filepath.Join(scratchDir(b), "bin")
 	bins.once.Do(func() {
 		if bins.err = os.MkdirAll(dir, 0o755); bins.err != nil {
 			return
 		}
-		bins.connector, bins.err = connectortest.BuildBinary("github.com/usmhub/usmhub/connectors/file", "file", dir)
+		bins.connBin, bins.err = connectortest.BuildBinary("github.com/usmhub/usmhub/connectors/file", "file", dir)
 		if bins.err != nil {
 			return
 		}
@@ -111,7 +111,7 @@ func binaries(b *testing.B) (connector, usmhub string) {
 	if bins.err != nil {
 		b.Fatal(bins.err)
 	}
-	return bins.connector, bins.hub
+	return bins.connBin, bins.hub
 }
 
 // riskColumns are the columns of the file connector's risks file.
@@ -200,7 +200,7 @@ func linkedFixture(b *testing.B, n int) *fixture {
 				row[c] = fields[col]
 			}
 			row[0] = "F-" + strconv.Itoa(i)
-			row[12] = sdk.Marker(r.ID)
+			row[12] = connector.Marker(r.ID)
 			row[13] = newest.Add(time.Duration(i-n) * time.Second).Format(time.RFC3339)
 			row[14] = "1"
 			return w.Write(row)
@@ -291,13 +291,13 @@ type benchHub struct {
 
 func openHub(b *testing.B, dir string, batch int, pullOnly bool) *benchHub {
 	b.Helper()
-	connector, _ := binaries(b)
+	connBin, _ := binaries(b)
 	ctx := context.Background()
 	st, err := store.Open(ctx, filepath.Join(dir, "data", "usmhub.db"))
 	if err != nil {
 		b.Fatal(err)
 	}
-	h, err := host.New(host.Options{Dirs: []string{filepath.Dir(connector)}})
+	h, err := host.New(host.Options{Dirs: []string{filepath.Dir(connBin)}})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -305,7 +305,7 @@ func openHub(b *testing.B, dir string, batch int, pullOnly bool) *benchHub {
 	if err != nil {
 		b.Fatal(err)
 	}
-	cfg, _ := sdk.ConfigFromMap(map[string]any{"dir": filepath.Join(dir, "remote")})
+	cfg, _ := connector.ConfigFromMap(map[string]any{"dir": filepath.Join(dir, "remote")})
 	if err := inst.Configure(ctx, cfg); err != nil {
 		b.Fatal(err)
 	}
@@ -314,7 +314,7 @@ func openHub(b *testing.B, dir string, batch int, pullOnly bool) *benchHub {
 		dirn = hubsync.Pull
 	}
 	return &benchHub{st: st, host: h, inst: inst, engine: &hubsync.Engine{Store: st}, sheet: filepath.Join(dir, "remote", "risks.csv"),
-		binding: hubsync.Binding{Name: "risks", Kind: sdk.KindRisk, Connector: "file.bench", Initiative: "t", Direction: dirn,
+		binding: hubsync.Binding{Name: "risks", Kind: connector.KindRisk, Connector: "file.bench", Initiative: "t", Direction: dirn,
 			Authority: hubsync.Authority{Default: hubsync.Remote}, OnDelete: hubsync.Close, BatchSize: batch, FullEvery: -1}}
 }
 
@@ -777,7 +777,7 @@ func BenchmarkPeakRSS(b *testing.B) {
 			sizes = append(sizes, n)
 		}
 	}
-	connector, usmhub := binaries(b)
+	connBin, usmhub := binaries(b)
 	for _, n := range sizes {
 		b.Run(fmt.Sprintf("%dk", n/1000), func(b *testing.B) {
 			var pullHub, pullPlug, noopHub, noopPlug, maxrss int64
@@ -787,12 +787,12 @@ func BenchmarkPeakRSS(b *testing.B) {
 				dir := b.TempDir()
 				writeRSSHub(b, dir, n)
 				b.StartTimer()
-				hub, plug, rus := runMeasured(b, usmhub, connector, dir)
+				hub, plug, rus := runMeasured(b, usmhub, connBin, dir)
 				b.StopTimer()
 				pullHub, pullPlug, maxrss = max(pullHub, hub), max(pullPlug, plug), max(maxrss, rus)
 				touch(b, filepath.Join(dir, "remote", "risks.csv"), time.Now())
 				start := time.Now()
-				hub, plug, _ = runMeasured(b, usmhub, connector, dir)
+				hub, plug, _ = runMeasured(b, usmhub, connBin, dir)
 				noopTook = time.Since(start)
 				noopHub, noopPlug = max(noopHub, hub), max(noopPlug, plug)
 				b.StartTimer()
@@ -863,7 +863,7 @@ sync "risks" {
 // runMeasured runs `usmhub sync` in dir and returns the peak RSS (KB) of
 // usmhub and of its plugin, polled from /proc/PID/status VmHWM, and the
 // child's rusage ru_maxrss.
-func runMeasured(b *testing.B, usmhub, connector, dir string) (hubKB, plugKB, rusageKB int64) {
+func runMeasured(b *testing.B, usmhub, connBin, dir string) (hubKB, plugKB, rusageKB int64) {
 	b.Helper()
 	cmd := exec.Command(usmhub, "sync")
 	cmd.Dir = dir
@@ -880,7 +880,7 @@ func runMeasured(b *testing.B, usmhub, connector, dir string) (hubKB, plugKB, ru
 	defer tick.Stop()
 	for {
 		hubKB = max(hubKB, vmHWM(pid))
-		for _, p := range childrenRunning(pid, connector) {
+		for _, p := range childrenRunning(pid, connBin) {
 			plugKB = max(plugKB, vmHWM(p))
 		}
 		select {

@@ -20,8 +20,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/usmhub/usmhub/core/connector"
 	"github.com/usmhub/usmhub/core/model"
-	"github.com/usmhub/usmhub/plugins/sdk"
 )
 
 // Direction is which way a binding syncs.
@@ -72,7 +72,7 @@ func (a Authority) Owner(field string) Side {
 // Binding is one sync block, resolved from the config.
 type Binding struct {
 	Name       string
-	Kind       sdk.EntityKind
+	Kind       connector.EntityKind
 	Connector  string // "<type>.<name>"
 	Initiative string
 	Direction  Direction
@@ -181,13 +181,13 @@ func (b Binding) pushScope() string {
 // riskScope is the store filter of the binding's risks; fields the store
 // cannot filter on are checked with matches.
 func (b Binding) riskScope() (initiative string, kind model.Kind, process model.Process) {
-	return b.Initiative, model.Kind(b.Filter[sdk.FieldKind]), model.Process(b.Filter[sdk.FieldProcess])
+	return b.Initiative, model.Kind(b.Filter[connector.FieldKind]), model.Process(b.Filter[connector.FieldProcess])
 }
 
 // Validate checks a binding's values.
 func (b Binding) Validate() error {
 	switch b.Kind {
-	case sdk.KindRisk, sdk.KindVote, sdk.KindScan, sdk.KindSprint:
+	case connector.KindRisk, connector.KindVote, connector.KindScan, connector.KindSprint:
 	default:
 		return fmt.Errorf("sync %s: kind must be risk, sprint, vote or scan, not %q", b.Name, b.Kind)
 	}

@@ -14,8 +14,8 @@ import (
 	"github.com/google/uuid"
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/usmhub/usmhub/core/connector"
 	"github.com/usmhub/usmhub/core/store"
-	"github.com/usmhub/usmhub/plugins/sdk"
 )
 
 // Metrics receives what runs did; core/daemon's Metrics implements it. A nil
@@ -80,8 +80,8 @@ type run struct {
 	e      *Engine
 	ctx    context.Context
 	b      Binding
-	conn   sdk.Connector
-	desc   sdk.Description
+	conn   connector.Connector
+	desc   connector.Description
 	res    *Result
 	sm     statusMap
 	now    time.Time
@@ -142,7 +142,7 @@ func holderGone(holder string) bool {
 // pushes nothing, and the Result lists what a run would do. The returned
 // Result is never nil; err is the run's failure, if any (a Result may also
 // hold per-record errors of a run that succeeded).
-func (e *Engine) Run(ctx context.Context, b Binding, conn sdk.Connector, opts Options) (*Result, error) {
+func (e *Engine) Run(ctx context.Context, b Binding, conn connector.Connector, opts Options) (*Result, error) {
 	b = b.withDefaults()
 	r := &run{e: e, ctx: ctx, b: b, conn: conn, opts: opts, now: e.now().UTC(),
 		res: &Result{RunID: uuid.NewString(), Binding: b.Name, Plan: opts.Plan}, sm: newStatusMap(b.MapStatus), deleteLimit: -1}
@@ -440,20 +440,20 @@ func (r *run) checkDeletes(tx store.Reader, n int) error {
 // unclassified ones included — count towards pausing but do not pause at
 // once.
 func explicitlyPermanent(err error) bool {
-	var se *sdk.Error
-	return errors.As(err, &se) && se.Class == sdk.ClassPermanent && !errors.Is(err, context.Canceled)
+	var se *connector.Error
+	return errors.As(err, &se) && se.Class == connector.ClassPermanent && !errors.Is(err, context.Canceled)
 }
 
 // body runs the phases of SYNC.md: resolve, pull, push.
 func (r *run) body() error {
 	switch r.b.Kind {
-	case sdk.KindRisk:
+	case connector.KindRisk:
 		return r.risks()
-	case sdk.KindVote:
+	case connector.KindVote:
 		return r.votes()
-	case sdk.KindScan:
+	case connector.KindScan:
 		return r.scans()
-	case sdk.KindSprint:
+	case connector.KindSprint:
 		return r.sprints()
 	}
 	return fmt.Errorf("unknown kind %q", r.b.Kind)
@@ -469,12 +469,12 @@ func (r *run) retry(what string, call func() error) error {
 	base := r.e.retryBase()
 	for attempt := 0; ; attempt++ {
 		err := call()
-		if err == nil || attempt >= tries || sdk.ClassOf(err) != sdk.ClassTransient || r.ctx.Err() != nil {
+		if err == nil || attempt >= tries || connector.ClassOf(err) != connector.ClassTransient || r.ctx.Err() != nil {
 			return err
 		}
 		wait := base << attempt
 		wait += time.Duration(rand.Int64N(int64(wait)/2 + 1))
-		var se *sdk.Error
+		var se *connector.Error
 		if errors.As(err, &se) && se.RetryAfter > wait {
 			wait = se.RetryAfter
 		}

@@ -11,11 +11,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/usmhub/usmhub/core/connector"
 	"github.com/usmhub/usmhub/core/model"
 	"github.com/usmhub/usmhub/core/store"
 	"github.com/usmhub/usmhub/plugins/faultconnector"
 	"github.com/usmhub/usmhub/plugins/host"
-	"github.com/usmhub/usmhub/plugins/sdk"
 )
 
 // The remote applied creates but the plugin died before answering: the
@@ -120,7 +120,10 @@ func TestPendingCreateWaitsForTheSearchLag(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	editRemote(t, dir, func(s *faultconnector.State) error { s.Create(sdk.Marker(reached.ID), RiskFields(reached)); return nil })
+	editRemote(t, dir, func(s *faultconnector.State) error {
+		s.Create(connector.Marker(reached.ID), RiskFields(reached))
+		return nil
+	})
 	b := riskBinding("risks", func(b *Binding) { b.Direction = Push })
 
 	now = t0.Add(time.Minute)
@@ -261,7 +264,7 @@ func TestFailingBindingIsPaused(t *testing.T) {
 		b := riskBinding("risks")
 		for i := 1; i <= 2; i++ {
 			_, err := h.eng.Run(context.Background(), b, conn, Options{})
-			if err == nil || errors.Is(err, ErrPaused) || sdk.ClassOf(err) != sdk.ClassTransient {
+			if err == nil || errors.Is(err, ErrPaused) || connector.ClassOf(err) != connector.ClassTransient {
 				t.Fatalf("run %d: err = %v, want the transient failure", i, err)
 			}
 			if st := h.bindingState(b.Name); st.Failures != i || st.LastError == "" {

@@ -5,28 +5,28 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/usmhub/usmhub/core/connector"
 	"github.com/usmhub/usmhub/core/model"
-	"github.com/usmhub/usmhub/plugins/sdk"
 )
 
 // riskFields are the canonical fields of a risk, in a stable order.
-var riskFields = []string{sdk.FieldKey, sdk.FieldTitle, sdk.FieldDescription, sdk.FieldKind, sdk.FieldProcess,
-	sdk.FieldSource, sdk.FieldLikelihood, sdk.FieldImpact, sdk.FieldEffort, sdk.FieldOwner, sdk.FieldStatus}
+var riskFields = []string{connector.FieldKey, connector.FieldTitle, connector.FieldDescription, connector.FieldKind, connector.FieldProcess,
+	connector.FieldSource, connector.FieldLikelihood, connector.FieldImpact, connector.FieldEffort, connector.FieldOwner, connector.FieldStatus}
 
 // RiskFields returns a risk's canonical fields as the protocol carries them.
 func RiskFields(r model.Risk) map[string]string {
 	return map[string]string{
-		sdk.FieldKey:         r.Key,
-		sdk.FieldTitle:       r.Title,
-		sdk.FieldDescription: normalise(r.Description),
-		sdk.FieldKind:        string(r.Kind),
-		sdk.FieldProcess:     string(r.Process),
-		sdk.FieldSource:      r.Source,
-		sdk.FieldLikelihood:  strconv.Itoa(r.Likelihood),
-		sdk.FieldImpact:      strconv.Itoa(r.Impact),
-		sdk.FieldEffort:      strconv.FormatFloat(r.Effort, 'f', -1, 64),
-		sdk.FieldOwner:       r.Owner,
-		sdk.FieldStatus:      string(r.Status),
+		connector.FieldKey:         r.Key,
+		connector.FieldTitle:       r.Title,
+		connector.FieldDescription: normalise(r.Description),
+		connector.FieldKind:        string(r.Kind),
+		connector.FieldProcess:     string(r.Process),
+		connector.FieldSource:      r.Source,
+		connector.FieldLikelihood:  strconv.Itoa(r.Likelihood),
+		connector.FieldImpact:      strconv.Itoa(r.Impact),
+		connector.FieldEffort:      strconv.FormatFloat(r.Effort, 'f', -1, 64),
+		connector.FieldOwner:       r.Owner,
+		connector.FieldStatus:      string(r.Status),
 	}
 }
 
@@ -68,9 +68,9 @@ func (m statusMap) remote(f map[string]string) map[string]string {
 	for k, v := range f {
 		out[k] = v
 	}
-	if v, ok := f[sdk.FieldStatus]; ok && len(m.toRemote) > 0 {
+	if v, ok := f[connector.FieldStatus]; ok && len(m.toRemote) > 0 {
 		if rv, ok := m.toRemote[v]; ok {
-			out[sdk.FieldStatus] = rv
+			out[connector.FieldStatus] = rv
 		}
 	}
 	return out
@@ -78,7 +78,7 @@ func (m statusMap) remote(f map[string]string) map[string]string {
 
 // remoteValue is a hub field's value in the remote's spelling.
 func (m statusMap) remoteValue(field, v string) string {
-	if field == sdk.FieldStatus {
+	if field == connector.FieldStatus {
 		if rv, ok := m.toRemote[v]; ok {
 			return rv
 		}
@@ -96,11 +96,11 @@ func (m statusMap) hubFields(f map[string]string) (fields, unmapped map[string]s
 	}
 	out = make(map[string]string, len(f))
 	for k, v := range f {
-		if k != sdk.FieldStatus {
+		if k != connector.FieldStatus {
 			out[k] = v
 		}
 	}
-	return out, map[string]string{sdk.FieldStatus: err.Error()}
+	return out, map[string]string{connector.FieldStatus: err.Error()}
 }
 
 // hub maps remote fields to the hub's spelling (a copy); an unknown remote
@@ -110,7 +110,7 @@ func (m statusMap) hub(f map[string]string) (map[string]string, error) {
 	for k, v := range f {
 		out[k] = v
 	}
-	v, ok := f[sdk.FieldStatus]
+	v, ok := f[connector.FieldStatus]
 	if !ok || len(m.toHub) == 0 {
 		return out, nil
 	}
@@ -121,6 +121,6 @@ func (m statusMap) hub(f map[string]string) (map[string]string, error) {
 		}
 		return nil, fmt.Errorf("remote status %q is not in map_status; add it, e.g. map_status = { accepted = %q }", v, v)
 	}
-	out[sdk.FieldStatus] = hv
+	out[connector.FieldStatus] = hv
 	return out, nil
 }

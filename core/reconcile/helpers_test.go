@@ -13,12 +13,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/usmhub/usmhub/core/connector"
 	"github.com/usmhub/usmhub/core/model"
 	"github.com/usmhub/usmhub/core/store"
 	"github.com/usmhub/usmhub/plugins/connectortest"
 	"github.com/usmhub/usmhub/plugins/faultconnector"
 	"github.com/usmhub/usmhub/plugins/host"
-	"github.com/usmhub/usmhub/plugins/sdk"
 )
 
 // pluginDir holds the connector binaries TestMain builds: the real file
@@ -173,7 +173,7 @@ func (h *hub) audit(f store.AuditFilter) []model.AuditEntry {
 }
 
 // sync runs b and fails the test on error.
-func (h *hub) sync(b Binding, conn sdk.Connector, opts ...Options) *Result {
+func (h *hub) sync(b Binding, conn connector.Connector, opts ...Options) *Result {
 	h.t.Helper()
 	var o Options
 	if len(opts) > 0 {
@@ -191,7 +191,7 @@ func (h *hub) sync(b Binding, conn sdk.Connector, opts ...Options) *Result {
 
 // incomplete runs b expecting a run that did its work but left records
 // failed or waiting (ErrIncomplete), as a quarantine does.
-func (h *hub) incomplete(b Binding, conn sdk.Connector, opts ...Options) *Result {
+func (h *hub) incomplete(b Binding, conn connector.Connector, opts ...Options) *Result {
 	h.t.Helper()
 	var o Options
 	if len(opts) > 0 {
@@ -207,7 +207,7 @@ func (h *hub) incomplete(b Binding, conn sdk.Connector, opts ...Options) *Result
 	return res
 }
 
-func (h *hub) plan(b Binding, conn sdk.Connector) *Result {
+func (h *hub) plan(b Binding, conn connector.Connector) *Result {
 	h.t.Helper()
 	return h.sync(b, conn, Options{Plan: true})
 }
@@ -291,9 +291,9 @@ func leaseOwnerOf(t *testing.T, db *sql.DB, binding string) string {
 
 // Connectors.
 
-func config(t *testing.T, m map[string]any) sdk.Config {
+func config(t *testing.T, m map[string]any) connector.Config {
 	t.Helper()
-	cfg, err := sdk.ConfigFromMap(m)
+	cfg, err := connector.ConfigFromMap(m)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -303,7 +303,7 @@ func config(t *testing.T, m map[string]any) sdk.Config {
 // faultInProcess serves a fault connector in this process over real gRPC,
 // configured with dir and extra attributes; it returns it and the remote's
 // folder.
-func faultInProcess(t *testing.T, extra map[string]any) (sdk.Connector, string) {
+func faultInProcess(t *testing.T, extra map[string]any) (connector.Connector, string) {
 	t.Helper()
 	conn, stop, err := host.InProcess(faultconnector.New)
 	if err != nil {
@@ -335,7 +335,7 @@ func launch(t *testing.T, typ string, dir string, extra map[string]any) *host.In
 	return inst
 }
 
-func configure(t *testing.T, conn sdk.Connector, dir string, extra map[string]any) sdk.Connector {
+func configure(t *testing.T, conn connector.Connector, dir string, extra map[string]any) connector.Connector {
 	t.Helper()
 	m := map[string]any{"dir": dir}
 	for k, v := range extra {
@@ -428,7 +428,7 @@ func writeJSON(t *testing.T, path string, v any) {
 
 // riskBinding is a risk binding of the test initiative.
 func riskBinding(name string, mod ...func(*Binding)) Binding {
-	b := Binding{Name: name, Kind: sdk.KindRisk, Connector: "fault.test", Initiative: initiative, Direction: Both}
+	b := Binding{Name: name, Kind: connector.KindRisk, Connector: "fault.test", Initiative: initiative, Direction: Both}
 	for _, m := range mod {
 		m(&b)
 	}

@@ -7,17 +7,17 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/usmhub/usmhub/core/connector"
 	"github.com/usmhub/usmhub/core/model"
 	"github.com/usmhub/usmhub/core/progress"
 	"github.com/usmhub/usmhub/core/store"
-	"github.com/usmhub/usmhub/plugins/sdk"
 )
 
 // votes runs a vote binding: the sounding board's votes come in from a
 // tool (reactions on an issue, a column in a sheet) and feed the priority
 // policy. Votes only flow into the hub.
 func (r *run) votes() error {
-	if !r.desc.Capability(sdk.KindVote).Pull || !r.b.Direction.pulls() {
+	if !r.desc.Capability(connector.KindVote).Pull || !r.b.Direction.pulls() {
 		return fmt.Errorf("connector %s cannot pull votes (vote bindings take direction pull)", r.b.Connector)
 	}
 	return r.pull(puller{record: r.pullVote, gone: func(tx store.Tx, l store.Link) error {
@@ -30,7 +30,7 @@ func voteHubID(riskID, voter string) string {
 	return "vote:" + riskID + ":" + strings.ToLower(strings.TrimSpace(voter))
 }
 
-func (r *run) pullVote(tx store.Tx, rec sdk.Record, full bool) error {
+func (r *run) pullVote(tx store.Tx, rec connector.Record, full bool) error {
 	r.res.Counts.Pulled++
 	if h, ok := r.heads[rec.ExternalID]; ok && !rec.Deleted && h.State == store.LinkLinked && h.RemoteVersion != "" && h.RemoteVersion == rec.Version {
 		return nil // unchanged (and, in a full listing, marked seen with its page)
@@ -55,8 +55,8 @@ func (r *run) pullVote(tx store.Tx, rec sdk.Record, full bool) error {
 	if known && link.RemoteVersion != "" && link.RemoteVersion == rec.Version {
 		return nil
 	}
-	ref := strings.TrimSpace(rec.Fields[sdk.FieldVoteRisk])
-	if id := sdk.MarkerID(ref); id != "" {
+	ref := strings.TrimSpace(rec.Fields[connector.FieldVoteRisk])
+	if id := connector.MarkerID(ref); id != "" {
 		ref = id
 	}
 	risk, err := tx.Risk(ref)
@@ -69,9 +69,9 @@ func (r *run) pullVote(tx store.Tx, rec sdk.Record, full bool) error {
 	if r.b.Initiative != "" && risk.Initiative != r.b.Initiative {
 		return nil
 	}
-	voter := strings.TrimSpace(rec.Fields[sdk.FieldVoteVoter])
+	voter := strings.TrimSpace(rec.Fields[connector.FieldVoteVoter])
 	weight := 1
-	if w := strings.TrimSpace(rec.Fields[sdk.FieldVoteWeight]); w != "" {
+	if w := strings.TrimSpace(rec.Fields[connector.FieldVoteWeight]); w != "" {
 		if weight, err = strconv.Atoi(w); err != nil {
 			return r.quarantine(tx, rec, risk.ID, fmt.Sprintf("weight %q is not a whole number", w))
 		}
@@ -130,7 +130,7 @@ func onBoard(board []string, voter string) bool {
 func (r *run) retractVote(tx store.Tx, l store.Link, why string) error {
 	parts := strings.SplitN(l.HubID, ":", 3)
 	if len(parts) == 3 {
-		voter := l.Base[sdk.FieldVoteVoter]
+		voter := l.Base[connector.FieldVoteVoter]
 		if voter == "" {
 			voter = parts[2]
 		}
@@ -154,35 +154,35 @@ func (r *run) retractVote(tx store.Tx, l store.Link, why string) error {
 // scan may span pages, so a scan binding stores what it pulled, and its
 // cursor, in one transaction at the end.
 func (r *run) scans() error {
-	if !r.desc.Capability(sdk.KindScan).Pull || !r.b.Direction.pulls() {
+	if !r.desc.Capability(connector.KindScan).Pull || !r.b.Direction.pulls() {
 		return fmt.Errorf("connector %s cannot pull scans (scan bindings take direction pull)", r.b.Connector)
 	}
 	type scanID struct{ kind, method, version, date string }
 	scans := map[scanID]*model.Scan{}
-	first := map[scanID]sdk.Record{}
+	first := map[scanID]connector.Record{}
 	var order []scanID
 	got := map[string]bool{} // external ids taken: a pull retried mid-way sends pages again
 	return r.pull(puller{
-		record: func(_ store.Tx, rec sdk.Record, _ bool) error {
+		record: func(_ store.Tx, rec connector.Record, _ bool) error {
 			r.res.Counts.Pulled++
 			if rec.Deleted || got[rec.ExternalID] {
 				return nil
 			}
 			got[rec.ExternalID] = true
 			f := rec.Fields
-			id := scanID{f[sdk.FieldScanKind], f[sdk.FieldScanMethod], f[sdk.FieldScanMethodVersion], f[sdk.FieldScanDate]}
+			id := scanID{f[connector.FieldScanKind], f[connector.FieldScanMethod], f[connector.FieldScanMethodVersion], f[connector.FieldScanDate]}
 			s, ok := scans[id]
 			if !ok {
 				s = &model.Scan{Initiative: r.b.Initiative, Kind: model.ScanKind(id.kind), Method: id.method, MethodVersion: id.version, TakenOn: id.date}
 				scans[id], first[id] = s, rec
 				order = append(order, id)
 			}
-			score, err := strconv.ParseFloat(strings.TrimSpace(f[sdk.FieldScanScore]), 64)
+			score, err := strconv.ParseFloat(strings.TrimSpace(f[connector.FieldScanScore]), 64)
 			if err != nil {
 				score = -1e308 // reported by Validate below as the record's problem
 			}
-			n, _ := strconv.Atoi(strings.TrimSpace(f[sdk.FieldScanRespondents]))
-			s.Scores = append(s.Scores, model.ScanScore{Dimension: f[sdk.FieldScanDimension], Score: score, Respondents: n, Note: f[sdk.FieldScanNote]})
+			n, _ := strconv.Atoi(strings.TrimSpace(f[connector.FieldScanRespondents]))
+			s.Scores = append(s.Scores, model.ScanScore{Dimension: f[connector.FieldScanDimension], Score: score, Respondents: n, Note: f[connector.FieldScanNote]})
 			return nil
 		},
 		atEnd: func(tx store.Tx) error {
@@ -250,13 +250,13 @@ func SprintFields(s model.Sprint) map[string]string {
 		keys[i] = it.Key
 	}
 	return map[string]string{
-		sdk.FieldSprintNumber:   strconv.Itoa(s.Number),
-		sdk.FieldSprintGoal:     s.Goal,
-		sdk.FieldSprintStart:    s.Start,
-		sdk.FieldSprintEnd:      s.End,
-		sdk.FieldSprintCapacity: strconv.FormatFloat(s.Capacity, 'f', -1, 64),
-		sdk.FieldSprintStatus:   string(s.Status),
-		sdk.FieldSprintItems:    strings.Join(keys, ","),
+		connector.FieldSprintNumber:   strconv.Itoa(s.Number),
+		connector.FieldSprintGoal:     s.Goal,
+		connector.FieldSprintStart:    s.Start,
+		connector.FieldSprintEnd:      s.End,
+		connector.FieldSprintCapacity: strconv.FormatFloat(s.Capacity, 'f', -1, 64),
+		connector.FieldSprintStatus:   string(s.Status),
+		connector.FieldSprintItems:    strings.Join(keys, ","),
 	}
 }
 
@@ -264,7 +264,7 @@ func SprintFields(s model.Sprint) map[string]string {
 // policy, are pushed to the tool (a version, a milestone). Sprints are
 // decided in the hub, so they only flow out.
 func (r *run) sprints() error {
-	if !r.desc.Capability(sdk.KindSprint).Push || !r.b.Direction.pushes() {
+	if !r.desc.Capability(connector.KindSprint).Push || !r.b.Direction.pushes() {
 		return fmt.Errorf("connector %s cannot push sprints (sprint bindings take direction push)", r.b.Connector)
 	}
 	var sprints []model.Sprint

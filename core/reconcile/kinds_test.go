@@ -9,9 +9,9 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/usmhub/usmhub/core/connector"
 	"github.com/usmhub/usmhub/core/model"
 	"github.com/usmhub/usmhub/core/store"
-	"github.com/usmhub/usmhub/plugins/sdk"
 )
 
 // Votes come in from the file connector's votes file: the sounding board's
@@ -25,7 +25,7 @@ func TestVotesPull(t *testing.T) {
 	vote := func(risk, voter, weight string) map[string]string {
 		return map[string]string{"risk": risk, "voter": voter, "weight": weight}
 	}
-	b := Binding{Name: "votes", Kind: sdk.KindVote, Connector: "file.test", Initiative: initiative, Direction: Pull,
+	b := Binding{Name: "votes", Kind: connector.KindVote, Connector: "file.test", Initiative: initiative, Direction: Pull,
 		SoundingBoard: []string{"alice", "Bob"}}
 	weights := func() map[string]int {
 		return map[string]int{r1.Key: h.risk(r1.ID).Votes, r2.Key: h.risk(r2.ID).Votes}
@@ -96,7 +96,7 @@ func TestScansPull(t *testing.T) {
 		scanRow("baseline", "USM-scan", "1.0", "2025-01-10", "Process", "3"),
 		scanRow("progress", "USM-scan", "2.0", "2025-07-01", "Strategy", "4"),
 	})
-	b := Binding{Name: "scans", Kind: sdk.KindScan, Connector: "file.test", Initiative: initiative, Direction: Pull}
+	b := Binding{Name: "scans", Kind: connector.KindScan, Connector: "file.test", Initiative: initiative, Direction: Pull}
 	res := h.incomplete(b, conn)
 	if want := (Counts{Pulled: 5, HubCreates: 2, Quarantined: 1}); res.Counts != want {
 		t.Fatalf("counts = %+v, want %+v", res.Counts, want)
@@ -130,18 +130,18 @@ func TestScansPull(t *testing.T) {
 // failOnce fails the first Pull transiently after its first batch, as a
 // plugin that died mid-pull: the engine retries from the stored cursor.
 type failOnce struct {
-	sdk.Connector
+	connector.Connector
 	failed bool
 }
 
-func (f *failOnce) Pull(ctx context.Context, req sdk.PullRequest, send func(sdk.Batch) error) error {
-	return f.Connector.Pull(ctx, req, func(b sdk.Batch) error {
+func (f *failOnce) Pull(ctx context.Context, req connector.PullRequest, send func(connector.Batch) error) error {
+	return f.Connector.Pull(ctx, req, func(b connector.Batch) error {
 		if err := send(b); err != nil {
 			return err
 		}
 		if !f.failed {
 			f.failed = true
-			return sdk.Errorf(sdk.ClassTransient, "connection reset")
+			return connector.Errorf(connector.ClassTransient, "connection reset")
 		}
 		return nil
 	})
@@ -158,7 +158,7 @@ func TestScanPullRetriedMidScan(t *testing.T) {
 		rows = append(rows, scanRow("baseline", "USM-scan", "1.0", "2025-01-10", fmt.Sprintf("D%03d", i), "3"))
 	}
 	writeJSON(t, filepath.Join(dir, "scans.json"), rows)
-	b := Binding{Name: "scans", Kind: sdk.KindScan, Connector: "file.test", Initiative: initiative, Direction: Pull}
+	b := Binding{Name: "scans", Kind: connector.KindScan, Connector: "file.test", Initiative: initiative, Direction: Pull}
 	flaky := &failOnce{Connector: conn}
 	res := h.sync(b, flaky)
 	if !flaky.failed {

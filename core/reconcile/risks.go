@@ -8,15 +8,15 @@ import (
 	"strings"
 	"time"
 
+	"github.com/usmhub/usmhub/core/connector"
 	"github.com/usmhub/usmhub/core/ingest"
 	"github.com/usmhub/usmhub/core/model"
 	"github.com/usmhub/usmhub/core/store"
-	"github.com/usmhub/usmhub/plugins/sdk"
 )
 
 // risks runs a risk binding: resolve pending creates, pull, push.
 func (r *run) risks() error {
-	c := r.desc.Capability(sdk.KindRisk)
+	c := r.desc.Capability(connector.KindRisk)
 	pull, push := r.b.Direction.pulls() && c.Pull, r.b.Direction.pushes() && c.Push
 	if !pull && !push {
 		return fmt.Errorf("connector %s can neither pull nor push risks in direction %s", r.b.Connector, r.b.Direction)
@@ -25,9 +25,9 @@ func (r *run) risks() error {
 		risk, err := rd.Risk(hubID)
 		return r.createItem(risk.ID, risk.Key, risk.Version, RiskFields(risk)), err
 	}
-	var merge func(store.Tx, sdk.Record) error
+	var merge func(store.Tx, connector.Record) error
 	if pull {
-		merge = func(tx store.Tx, rec sdk.Record) error { return r.takeRisk(tx, rec, false) }
+		merge = func(tx store.Tx, rec connector.Record) error { return r.takeRisk(tx, rec, false) }
 	}
 	if push {
 		if err := r.resolvePending(reload, merge); err != nil {
@@ -65,7 +65,7 @@ func (r *run) risks() error {
 // 429, a 503, a plugin that died): after the wait the remote asked for, they
 // are resolved like any pending create — Find first, and created again only
 // when Find says they are not there.
-func (r *run) retryCreates(reload func(rd store.Reader, hubID string) (pushItem, error), merge func(tx store.Tx, rec sdk.Record) error) error {
+func (r *run) retryCreates(reload func(rd store.Reader, hubID string) (pushItem, error), merge func(tx store.Tx, rec connector.Record) error) error {
 	tries := r.e.Retries
 	if tries == 0 {
 		tries = 3
@@ -90,7 +90,7 @@ func (r *run) retryCreates(reload func(rd store.Reader, hubID string) (pushItem,
 // pushed them died before storing the result): Find the hub marker; found →
 // link it; not found once the connector's search lag has passed → create
 // again; otherwise leave it pending.
-func (r *run) resolvePending(reload func(rd store.Reader, hubID string) (pushItem, error), merge func(tx store.Tx, rec sdk.Record) error) error {
+func (r *run) resolvePending(reload func(rd store.Reader, hubID string) (pushItem, error), merge func(tx store.Tx, rec connector.Record) error) error {
 	var pending []store.Link
 	if err := r.view(func(rd store.Reader) error {
 		return rd.Links(r.b.Name, store.LinkPending, func(l store.Link) error {
@@ -108,13 +108,13 @@ func (r *run) resolvePending(reload func(rd store.Reader, hubID string) (pushIte
 				return err
 			}
 		}
-		var rec *sdk.Record
+		var rec *connector.Record
 		err := r.retry("find", func() (err error) {
-			rec, err = r.conn.Find(r.ctx, r.b.Kind, sdk.Marker(l.HubID))
+			rec, err = r.conn.Find(r.ctx, r.b.Kind, connector.Marker(l.HubID))
 			return err
 		})
 		if err != nil {
-			return fmt.Errorf("find %s: %w", sdk.Marker(l.HubID), err)
+			return fmt.Errorf("find %s: %w", connector.Marker(l.HubID), err)
 		}
 		if rec == nil {
 			if r.e.now().Sub(l.AttemptedAt) < r.desc.SearchLag {
@@ -163,7 +163,7 @@ func (r *run) resolvePending(reload func(rd store.Reader, hubID string) (pushIte
 // puller says how a kind takes pulled records.
 type puller struct {
 	// record takes one record in the page's transaction.
-	record func(tx store.Tx, rec sdk.Record, full bool) error
+	record func(tx store.Tx, rec connector.Record, full bool) error
 	// gone settles a linked record a full reconcile did not list.
 	gone func(tx store.Tx, l store.Link) error
 	// atEnd, when set, is called in the transaction that stores the final
@@ -191,8 +191,8 @@ func (r *run) pull(p puller) error {
 	}
 	pages := 0
 	err := r.retry("pull", func() error {
-		req := sdk.PullRequest{Kind: r.b.Kind, Cursor: cursor, Lookback: r.b.Lookback}
-		return r.conn.Pull(r.ctx, req, func(batch sdk.Batch) error {
+		req := connector.PullRequest{Kind: r.b.Kind, Cursor: cursor, Lookback: r.b.Lookback}
+		return r.conn.Pull(r.ctx, req, func(batch connector.Batch) error {
 			if p.atEnd != nil {
 				for _, rec := range batch.Records {
 					if err := p.record(nil, rec, full); err != nil {
@@ -279,7 +279,7 @@ func (r *run) pull(p puller) error {
 }
 
 // pullRisk takes one pulled remote record into the hub.
-func (r *run) pullRisk(tx store.Tx, rec sdk.Record, full bool) error {
+func (r *run) pullRisk(tx store.Tx, rec connector.Record, full bool) error {
 	r.res.Counts.Pulled++
 	return r.takeRisk(tx, rec, full)
 }
@@ -287,7 +287,7 @@ func (r *run) pullRisk(tx store.Tx, rec sdk.Record, full bool) error {
 // headsOf reads the links of a page's records in one query, so that the
 // records whose version did not move (echoes, the bulk of a listing) cost no
 // more; a full reconcile marks the page's links seen in one statement.
-func (r *run) headsOf(tx store.Tx, recs []sdk.Record, full bool) error {
+func (r *run) headsOf(tx store.Tx, recs []connector.Record, full bool) error {
 	ids := make([]string, len(recs))
 	for i, rec := range recs {
 		ids[i] = rec.ExternalID
@@ -315,13 +315,13 @@ func (r *run) headsOf(tx store.Tx, recs []sdk.Record, full bool) error {
 // unchanged reports whether a pulled record is known to its page's link
 // heads as linked at the same version with nothing held: nothing to do (a
 // full reconcile compares fields, so it never skips here).
-func (r *run) unchanged(rec sdk.Record, full bool) bool {
+func (r *run) unchanged(rec connector.Record, full bool) bool {
 	h, ok := r.heads[rec.ExternalID]
 	return ok && !full && !rec.Deleted && h.State == store.LinkLinked && !h.Held && h.RemoteVersion != "" && h.RemoteVersion == rec.Version
 }
 
 // takeRisk merges a remote record into the hub (pulled, or found by Find).
-func (r *run) takeRisk(tx store.Tx, rec sdk.Record, full bool) error {
+func (r *run) takeRisk(tx store.Tx, rec connector.Record, full bool) error {
 	if r.unchanged(rec, full) {
 		return nil
 	}
@@ -385,7 +385,7 @@ func (r *run) takeRisk(tx store.Tx, rec sdk.Record, full bool) error {
 // the hub took, so nothing is ever pushed over a remote value the hub has
 // not seen. unmapped are remote fields that could not even be read (a
 // status map_status does not know), with the reason.
-func (r *run) mergeRisk(tx store.Tx, link store.Link, risk model.Risk, rec sdk.Record, fields, unmapped map[string]string) error {
+func (r *run) mergeRisk(tx store.Tx, link store.Link, risk model.Risk, rec connector.Record, fields, unmapped map[string]string) error {
 	base, unconfirmed := settleSent(link.Base, fields)
 	hub := RiskFields(risk)
 	m := Merge(base, hub, fields, r.b.Authority.Owner)
@@ -505,7 +505,7 @@ func (r *run) mergeRisk(tx store.Tx, link store.Link, risk model.Risk, rec sdk.R
 	if rec.Version != "" {
 		link.RemoteVersion = rec.Version
 	}
-	if len(r.pushDiff(&link, RiskFields(risk))) == 0 && newBase[markerKey] == sdk.Marker(risk.ID) {
+	if len(r.pushDiff(&link, RiskFields(risk))) == 0 && newBase[markerKey] == connector.Marker(risk.ID) {
 		link.HubVersion = risk.Version // in agreement; otherwise push sends the hub's side
 	}
 	return tx.PutLink(link)
@@ -614,8 +614,8 @@ func isRecordProblem(err error) bool {
 
 // pullNew takes a remote record no link knows: one of the hub's own (its
 // marker names a hub risk: a create whose link was lost) or a new one.
-func (r *run) pullNew(tx store.Tx, rec sdk.Record, fields map[string]string, full bool) error {
-	if hubID := sdk.MarkerID(rec.Marker); hubID != "" {
+func (r *run) pullNew(tx store.Tx, rec connector.Record, fields map[string]string, full bool) error {
+	if hubID := connector.MarkerID(rec.Marker); hubID != "" {
 		l, err := tx.Link(r.b.Name, hubID)
 		switch {
 		case err == nil && l.ExternalID != "" && l.ExternalID != rec.ExternalID && l.State == store.LinkLinked:
@@ -648,7 +648,7 @@ func (r *run) pullNew(tx store.Tx, rec sdk.Record, fields map[string]string, ful
 			return err
 		}
 	}
-	if hubID := sdk.MarkerID(rec.Marker); hubID != "" && !r.b.AdoptForeign {
+	if hubID := connector.MarkerID(rec.Marker); hubID != "" && !r.b.AdoptForeign {
 		// Neither linked nor a risk of this hub: another hub's record.
 		return r.quarantine(tx, rec, "", fmt.Sprintf("the record carries the marker %s of another usmhub (or of this hub's store before it was reset): it is left alone; "+
 			"to take it over, set adopt_foreign = true in sync %q and run: usmhub sync -full %s", rec.Marker, r.b.Name, r.b.Name))
@@ -664,7 +664,7 @@ func (r *run) pullNew(tx store.Tx, rec sdk.Record, fields map[string]string, ful
 	if err := ApplyRiskFields(&risk, fields); err != nil {
 		return r.quarantine(tx, rec, "", err.Error())
 	}
-	if k := fields[sdk.FieldKey]; ingest.ValidKey(k) {
+	if k := fields[connector.FieldKey]; ingest.ValidKey(k) {
 		if _, err := tx.Risk(k); errors.Is(err, store.ErrNotFound) {
 			risk.Key = k
 		}
@@ -699,12 +699,12 @@ func (r *run) pullNew(tx store.Tx, rec sdk.Record, fields map[string]string, ful
 // hold the same inventory (imported from the same spreadsheet) must not
 // double it. The owner of the binding wins the fields that differ: the base
 // is the loser's values, so the merge moves the winner's over.
-func (r *run) adopt(tx store.Tx, rec sdk.Record, fields map[string]string, full bool) (bool, error) {
+func (r *run) adopt(tx store.Tx, rec connector.Record, fields map[string]string, full bool) (bool, error) {
 	var risk model.Risk
 	var err error
-	if k := fields[sdk.FieldKey]; k != "" {
+	if k := fields[connector.FieldKey]; k != "" {
 		risk, err = tx.Risk(k)
-	} else if t := fields[sdk.FieldTitle]; t != "" {
+	} else if t := fields[connector.FieldTitle]; t != "" {
 		risk, err = tx.RiskByTitle(r.b.Initiative, t)
 	} else {
 		return false, nil
@@ -763,7 +763,7 @@ func (r *run) remoteDeleted(tx store.Tx, l store.Link, why string) error {
 
 // quarantine keeps a remote record the hub cannot take, with the reason;
 // the rest of the page goes on.
-func (r *run) quarantine(tx store.Tx, rec sdk.Record, hubID, reason string) error {
+func (r *run) quarantine(tx store.Tx, rec connector.Record, hubID, reason string) error {
 	if r.quarantined == nil {
 		r.quarantined = map[string]store.Quarantined{}
 		if err := tx.Quarantine(r.b.Name, func(q store.Quarantined) error { r.quarantined[q.ExternalID] = q; return nil }); err != nil {
@@ -863,14 +863,14 @@ type pushItem struct {
 	version int64       // the hub row version the change was made from
 	link    *store.Link // nil for a create
 	seq     int64       // the risk's change sequence, when known
-	change  sdk.Change
+	change  connector.Change
 	sent    map[string]string // in the hub's spelling
 }
 
 // createItem is the create of an entity never linked.
 func (r *run) createItem(hubID, key string, version int64, fields map[string]string) pushItem {
 	return pushItem{hubID: hubID, key: key, version: version, sent: fields,
-		change: sdk.Change{Op: sdk.OpCreate, Marker: sdk.Marker(hubID), Fields: r.sm.remote(fields)}}
+		change: connector.Change{Op: connector.OpCreate, Marker: connector.Marker(hubID), Fields: r.sm.remote(fields)}}
 }
 
 // updateItem is the update of a linked entity with the fields that differ
@@ -878,11 +878,11 @@ func (r *run) createItem(hubID, key string, version int64, fields map[string]str
 // there is nothing to send.
 func (r *run) updateItem(hubID, key string, version int64, l *store.Link, fields map[string]string) (pushItem, bool) {
 	diff := r.pushDiff(l, fields)
-	if len(diff) == 0 && l.Base[markerKey] == sdk.Marker(hubID) {
+	if len(diff) == 0 && l.Base[markerKey] == connector.Marker(hubID) {
 		return pushItem{}, false
 	}
 	return pushItem{hubID: hubID, key: key, version: version, link: l, sent: diff,
-		change: sdk.Change{Op: sdk.OpUpdate, ExternalID: l.ExternalID, Marker: sdk.Marker(hubID), Version: l.RemoteVersion, Fields: r.sm.remote(diff)}}, true
+		change: connector.Change{Op: connector.OpUpdate, ExternalID: l.ExternalID, Marker: connector.Marker(hubID), Version: l.RemoteVersion, Fields: r.sm.remote(diff)}}, true
 }
 
 // pushRisks pushes the hub's changes: risks never linked are created (a
@@ -1019,7 +1019,7 @@ func (r *run) revisitHeld(batch *[]pushItem) (map[string]bool, error) {
 				}
 			}
 			if len(pulled) > 0 {
-				rec := sdk.Record{ExternalID: l.ExternalID, Version: l.RemoteVersion, Marker: l.Base[markerKey], Fields: pulled}
+				rec := connector.Record{ExternalID: l.ExternalID, Version: l.RemoteVersion, Marker: l.Base[markerKey], Fields: pulled}
 				fields, unmapped := r.sm.hubFields(pulled)
 				if err := r.mergeRisk(tx, l, risk, rec, fields, unmapped); err != nil {
 					return err
@@ -1091,7 +1091,7 @@ func (r *run) flush(items []pushItem) error {
 			fc = append(fc, FieldChange{Field: "marker", Base: it.link.Base[markerKey], Remote: it.link.Base[markerKey], Hub: it.change.Marker, Apply: Remote})
 		}
 		sort.Slice(fc, func(i, j int) bool { return fc[i].Field < fc[j].Field })
-		if it.change.Op == sdk.OpCreate {
+		if it.change.Op == connector.OpCreate {
 			op, creates = "create", true
 		}
 		if r.opts.Plan { // a run counts what the remote took (pushed)
@@ -1105,7 +1105,7 @@ func (r *run) flush(items []pushItem) error {
 	now := r.e.now()
 	if err := r.update(func(tx store.Tx) error {
 		for _, it := range items {
-			if it.change.Op != sdk.OpCreate {
+			if it.change.Op != connector.OpCreate {
 				// Record what this update sends, so that a crash before its
 				// result is stored is settled by the next pull: a remote
 				// holding the sent value took it (see settleSent).
@@ -1128,11 +1128,11 @@ func (r *run) flush(items []pushItem) error {
 	}); err != nil {
 		return err
 	}
-	req := sdk.PushRequest{Kind: r.b.Kind, Changes: make([]sdk.Change, len(items))}
+	req := connector.PushRequest{Kind: r.b.Kind, Changes: make([]connector.Change, len(items))}
 	for i, it := range items {
 		req.Changes[i] = it.change
 	}
-	var results []sdk.Result
+	var results []connector.Result
 	call := func() (err error) {
 		results, err = r.conn.Push(r.ctx, req)
 		return err
@@ -1143,8 +1143,8 @@ func (r *run) flush(items []pushItem) error {
 		// records before it failed, so its creates stay pending and are
 		// resolved (retryCreates, else the next run) by finding them first.
 		err = call()
-		var se *sdk.Error
-		if err != nil && sdk.ClassOf(err) == sdk.ClassTransient && !r.hasUpdates(items) {
+		var se *connector.Error
+		if err != nil && connector.ClassOf(err) == connector.ClassTransient && !r.hasUpdates(items) {
 			r.createsFailed = true
 			if errors.As(err, &se) {
 				r.createsWait = max(r.createsWait, se.RetryAfter)
@@ -1171,7 +1171,7 @@ func (r *run) flush(items []pushItem) error {
 				}
 				continue
 			}
-			if res.Err.Class == sdk.ClassConflict && it.link != nil && r.b.Kind == sdk.KindRisk {
+			if res.Err.Class == connector.ClassConflict && it.link != nil && r.b.Kind == connector.KindRisk {
 				stale = append(stale, it)
 			}
 			if err := r.pushFailed(tx, it, res.Err); err != nil {
@@ -1189,7 +1189,7 @@ func (r *run) flush(items []pushItem) error {
 
 func (r *run) hasUpdates(items []pushItem) bool {
 	for _, it := range items {
-		if it.change.Op != sdk.OpCreate {
+		if it.change.Op != connector.OpCreate {
 			return true
 		}
 	}
@@ -1201,7 +1201,7 @@ func (r *run) hasUpdates(items []pushItem) bool {
 // instead of being overwritten blindly.
 func (r *run) refresh(items []pushItem) error {
 	for _, it := range items {
-		var rec *sdk.Record
+		var rec *connector.Record
 		if err := r.retry("find", func() (err error) {
 			rec, err = r.conn.Find(r.ctx, r.b.Kind, it.change.Marker)
 			return err
@@ -1220,7 +1220,7 @@ func (r *run) refresh(items []pushItem) error {
 }
 
 func (r *run) countPush(it pushItem) {
-	if it.change.Op == sdk.OpCreate {
+	if it.change.Op == connector.OpCreate {
 		r.res.Counts.PushCreates++
 	} else {
 		r.res.Counts.PushUpdates++
@@ -1229,7 +1229,7 @@ func (r *run) countPush(it pushItem) {
 
 // pushed stores a change the remote took, and writes it to the audit log:
 // what the hub did to which remote record.
-func (r *run) pushed(tx store.Tx, it pushItem, res sdk.Result) error {
+func (r *run) pushed(tx store.Tx, it pushItem, res connector.Result) error {
 	r.countPush(it)
 	l := store.Link{Binding: r.b.Name, HubID: it.hubID, State: store.LinkLinked, HubVersion: it.version}
 	base := map[string]string{}
@@ -1317,16 +1317,16 @@ func (r *run) failed(it pushItem) {
 
 // entity names the binding's kind of hub entity in the audit log.
 func (r *run) entity() string {
-	if r.b.Kind == sdk.KindSprint {
+	if r.b.Kind == connector.KindSprint {
 		return "sprint"
 	}
 	return "risk"
 }
 
 // pushFailed handles a change the remote refused.
-func (r *run) pushFailed(tx store.Tx, it pushItem, e *sdk.Error) error {
+func (r *run) pushFailed(tx store.Tx, it pushItem, e *connector.Error) error {
 	switch e.Class {
-	case sdk.ClassTransient:
+	case connector.ClassTransient:
 		r.log.Warn("push failed, will retry", "key", it.key, "error", e)
 		if it.link == nil {
 			// The create stays pending: resolved through Find later in this
@@ -1340,7 +1340,7 @@ func (r *run) pushFailed(tx store.Tx, it pushItem, e *sdk.Error) error {
 		r.res.Counts.Errors++
 		r.failed(it)
 		return nil
-	case sdk.ClassConflict:
+	case connector.ClassConflict:
 		// The remote changed since we read it: flush re-reads the record
 		// (Find) and merges it; the next push sends what the hub still owns,
 		// against the version just read.

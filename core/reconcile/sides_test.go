@@ -8,8 +8,8 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/usmhub/usmhub/core/connector"
 	"github.com/usmhub/usmhub/plugins/faultconnector"
-	"github.com/usmhub/usmhub/plugins/sdk"
 )
 
 // remoteRec is a live remote record as a test sees it.
@@ -21,7 +21,7 @@ type remoteRec struct {
 // side is one connector on one remote, and what a test does to that remote
 // behind the hub's back (as a user of the tool would).
 type side struct {
-	conn sdk.Connector
+	conn connector.Connector
 	dir  string
 	// records returns the live records, in the remote's order.
 	records func() []remoteRec
@@ -38,7 +38,7 @@ type side struct {
 func (s *side) byMarker(hubID string) []remoteRec {
 	var out []remoteRec
 	for _, r := range s.records() {
-		if r.marker == sdk.Marker(hubID) {
+		if r.marker == connector.Marker(hubID) {
 			out = append(out, r)
 		}
 	}
@@ -77,7 +77,7 @@ var sides = []struct {
 	}},
 }
 
-func faultSide(t *testing.T, conn sdk.Connector, dir string) *side {
+func faultSide(t *testing.T, conn connector.Connector, dir string) *side {
 	return &side{
 		conn: conn, dir: dir,
 		records: func() []remoteRec {
@@ -109,7 +109,7 @@ func faultSide(t *testing.T, conn sdk.Connector, dir string) *side {
 // The file connector's risks.json, edited as a person would: rows are
 // objects of text cells; the connector keeps id, marker, updated_at,
 // version and deleted.
-func fileSide(t *testing.T, conn sdk.Connector, dir string) *side {
+func fileSide(t *testing.T, conn connector.Connector, dir string) *side {
 	var handIDs int
 	rows := func() []map[string]string {
 		if !fileExists(dir, "risks.json") {

@@ -10,10 +10,10 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/usmhub/usmhub/core/connector"
 	"github.com/usmhub/usmhub/core/model"
 	"github.com/usmhub/usmhub/core/store"
 	"github.com/usmhub/usmhub/plugins/faultconnector"
-	"github.com/usmhub/usmhub/plugins/sdk"
 )
 
 // Push creates, then nothing: every hub risk gets one remote record with
@@ -54,7 +54,7 @@ func TestPushCreatesThenNoEcho(t *testing.T) {
 					t.Errorf("%s: link = %+v, want linked to %s at hub version %d", r.Key, l, recs[0].id, r.Version)
 				}
 				base := maps.Clone(l.Base)
-				if m := base[markerKey]; m != sdk.Marker(r.ID) {
+				if m := base[markerKey]; m != connector.Marker(r.ID) {
 					t.Errorf("%s: the base holds marker %q", r.Key, m)
 				}
 				delete(base, markerKey)
@@ -425,7 +425,7 @@ func TestOnDelete(t *testing.T) {
 
 // sdkFields are valid remote fields of a new risk.
 func sdkFields(title string) map[string]string {
-	return map[string]string{sdk.FieldTitle: title, sdk.FieldKind: "threat", sdk.FieldLikelihood: "2", sdk.FieldImpact: "3", sdk.FieldStatus: "proposed"}
+	return map[string]string{connector.FieldTitle: title, connector.FieldKind: "threat", connector.FieldLikelihood: "2", connector.FieldImpact: "3", connector.FieldStatus: "proposed"}
 }
 
 // A record quarantined once and listed again unchanged (a lookback, a full
@@ -489,7 +489,7 @@ func TestMarkersLinkOnce(t *testing.T) {
 	}
 	var dup string
 	editRemote(t, dir, func(st *faultconnector.State) error {
-		dup = st.Create(sdk.Marker(linked.ID), RiskFields(linked)).ID
+		dup = st.Create(connector.Marker(linked.ID), RiskFields(linked)).ID
 		return nil
 	})
 	res := h.incomplete(b, conn, Options{Full: true})

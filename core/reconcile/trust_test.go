@@ -12,10 +12,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/usmhub/usmhub/core/connector"
 	"github.com/usmhub/usmhub/core/model"
 	"github.com/usmhub/usmhub/core/store"
 	"github.com/usmhub/usmhub/plugins/faultconnector"
-	"github.com/usmhub/usmhub/plugins/sdk"
 )
 
 // A remote status the hub cannot take, arriving with another remote change:
@@ -135,7 +135,7 @@ func TestUnconfirmedPushIsSentAgainNotJudged(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		l.Base[sentPrefix+sdk.FieldTitle] = "Edited in the hub"
+		l.Base[sentPrefix+connector.FieldTitle] = "Edited in the hub"
 		return tx.PutLink(l)
 	})
 	if err != nil {
@@ -322,14 +322,14 @@ func TestFullReconcileSettlesDrift(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		lc.Base[sdk.FieldImpact] = "5" // as if the remote's 5 were agreed
+		lc.Base[connector.FieldImpact] = "5" // as if the remote's 5 were agreed
 		return tx.PutLink(lc)
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	editRemote(t, dir, func(st *faultconnector.State) error {
-		st.Records[extC].Fields[sdk.FieldImpact] = "5" // no new version
+		st.Records[extC].Fields[connector.FieldImpact] = "5" // no new version
 		return nil
 	})
 	noChanges(t, h.sync(b, conn)) // an incremental run cannot see it

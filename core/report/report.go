@@ -27,9 +27,9 @@ import (
 	"time"
 
 	"github.com/usmhub/usmhub/core/config"
+	"github.com/usmhub/usmhub/core/connector"
 	"github.com/usmhub/usmhub/core/readiness"
 	"github.com/usmhub/usmhub/core/store"
-	"github.com/usmhub/usmhub/plugins/sdk"
 )
 
 // The report kinds, as a report block's kind and `usmhub report KIND` name them.
@@ -163,8 +163,8 @@ func (in *Input) check() error {
 }
 
 // SDK returns the report as connectors publish it.
-func (r *Report) SDK() sdk.Report {
-	return sdk.Report{Key: r.Key, Kind: r.Kind, Title: r.Title, Markdown: r.Markdown()}
+func (r *Report) SDK() connector.Report {
+	return connector.Report{Key: r.Key, Kind: r.Kind, Title: r.Title, Markdown: r.Markdown()}
 }
 
 // keyPrefix is the first part of every key of an initiative's reports.

@@ -30,7 +30,9 @@ func checkDescribe(e *env) {
 	if d.Version == "" {
 		e.t.Error("Describe: Version is empty")
 	}
-	if d.ProtocolVersion != sdk.ProtocolVersion {
+	// Serve stamps the protocol version; called directly, a connector may
+	// leave it zero.
+	if d.ProtocolVersion != 0 && d.ProtocolVersion != sdk.ProtocolVersion {
 		e.t.Errorf("Describe: ProtocolVersion = %d, want %d (this SDK's)", d.ProtocolVersion, sdk.ProtocolVersion)
 	}
 	if d.SearchLag < 0 {

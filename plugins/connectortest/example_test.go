@@ -8,17 +8,17 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"testing"
 	"time"
 
-	"github.com/usmhub/usmhub/plugins/connectortest"
 	"github.com/usmhub/usmhub/plugins/sdk"
 )
 
-// memory is a complete connector in one file, proved by one call to the kit: it keeps risks in memory,
-// where a real one calls its tool. Its plugin binary adds: func main() { sdk.Serve(newMemory) }.
+// This file is a complete connector, proved by one call to the conformance kit over the wire
+// (TestMemoryConnectorOverGRPC in kit_test.go): it keeps risks in memory, where a real one calls its tool.
+
+// memory is the connector.
 type memory struct {
-	sdk.Unimplemented                   // Check succeeds; the rest is implemented below
+	sdk.Unimplemented                   // a connector may leave calls out; this one implements them all
 	mu                sync.Mutex        // guards the fields below
 	seq               int               // bumped by every write: the version of the record written
 	records           []sdk.Record      // one per external id, the last written last
@@ -26,6 +26,9 @@ type memory struct {
 }
 
 func newMemory() sdk.Connector { return &memory{reports: map[string]string{}} }
+
+// Check reaches the remote; a memory has none to reach.
+func (m *memory) Check(context.Context) error { return nil }
 
 func (m *memory) Describe(context.Context) (sdk.Description, error) {
 	return sdk.Description{Name: "memory", Version: "0.1.0", ProtocolVersion: sdk.ProtocolVersion, PublishesReports: true,
@@ -142,8 +145,5 @@ func (m *memory) Publish(_ context.Context, r sdk.Report) (sdk.Published, error)
 	return sdk.Published{URL: "memory://reports/" + r.Key, ExternalID: r.Key, Created: !existed}, nil
 }
 
-func TestMemoryConnector(t *testing.T) {
-	connectortest.Run(t, func(*testing.T) sdk.Connector { return newMemory() }, connectortest.Fixture{
-		Config: map[string]any{"project": "demo"}, BadConfig: map[string]any{"project": ""}, BadAttribute: "project",
-		OptimisticConcurrency: true, PullsDeletes: true})
-}
+// Example is the connector's main: Serve answers the hub's handshake and serves the connector.
+func Example() { sdk.Serve(newMemory) }

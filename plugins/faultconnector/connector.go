@@ -129,7 +129,7 @@ var attrs = []sdk.Attribute{
 // config and faults.json when configured.
 func (c *Connector) Describe(context.Context) (sdk.Description, error) {
 	d := sdk.Description{
-		Name: "fault", Version: "0.0.1", ProtocolVersion: sdk.ProtocolVersion,
+		Name: "fault", Version: "0.0.1",
 		Capabilities: []sdk.Capability{{Kind: sdk.KindRisk, Pull: true, Push: true, Delete: true}},
 		Schema:       sdk.Schema{Attributes: attrs},
 	}

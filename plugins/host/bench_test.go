@@ -12,6 +12,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-plugin"
 	"github.com/usmhub/usmhub/plugins/internal/testconnector"
+	"github.com/usmhub/usmhub/plugins/internal/wire"
 	"github.com/usmhub/usmhub/plugins/sdk"
 )
 
@@ -70,10 +71,10 @@ func inProcessBench(b *testing.B) sdk.Connector {
 // testPluginConnBench serves the test connector through go-plugin's own
 // test harness, plugin.TestPluginGRPCConn.
 func testPluginConnBench(b *testing.B) sdk.Connector {
-	ps := plugin.PluginSet{sdk.PluginName: &sdk.GRPCPlugin{Factory: testconnector.New}}
+	ps := plugin.PluginSet{wire.PluginName: &wire.GRPCPlugin{Factory: testconnector.New}}
 	client, server := plugin.TestPluginGRPCConn(b, false, ps)
 	b.Cleanup(func() { _ = client.Close(); server.Stop() })
-	raw, err := client.Dispense(sdk.PluginName)
+	raw, err := client.Dispense(wire.PluginName)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -87,8 +88,8 @@ func bareBinaryBench(b *testing.B) (*testconnector.BareClient, int) {
 	cmd := exec.Command(filepath.Join(binDir, "usmhub-connector-test"))
 	cmd.Env = []string{"USMHUB_TESTCONNECTOR_BARE=1"}
 	client := plugin.NewClient(&plugin.ClientConfig{
-		HandshakeConfig:  sdk.Handshake,
-		Plugins:          plugin.PluginSet{sdk.PluginName: &testconnector.BarePlugin{}},
+		HandshakeConfig:  wire.Handshake(wire.ProtocolVersion),
+		Plugins:          plugin.PluginSet{wire.PluginName: &testconnector.BarePlugin{}},
 		Cmd:              cmd,
 		AutoMTLS:         true,
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
@@ -99,7 +100,7 @@ func bareBinaryBench(b *testing.B) (*testconnector.BareClient, int) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	raw, err := rpc.Dispense(sdk.PluginName)
+	raw, err := rpc.Dispense(wire.PluginName)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -395,8 +396,8 @@ func BenchmarkLaunchBare(b *testing.B) {
 		cmd := exec.Command(filepath.Join(binDir, "usmhub-connector-test"))
 		cmd.Env = []string{"USMHUB_TESTCONNECTOR_BARE=1"}
 		client := plugin.NewClient(&plugin.ClientConfig{
-			HandshakeConfig:  sdk.Handshake,
-			Plugins:          plugin.PluginSet{sdk.PluginName: &testconnector.BarePlugin{}},
+			HandshakeConfig:  wire.Handshake(wire.ProtocolVersion),
+			Plugins:          plugin.PluginSet{wire.PluginName: &testconnector.BarePlugin{}},
 			Cmd:              cmd,
 			AutoMTLS:         true,
 			AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
@@ -406,7 +407,7 @@ func BenchmarkLaunchBare(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		raw, err := rpc.Dispense(sdk.PluginName)
+		raw, err := rpc.Dispense(wire.PluginName)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-plugin"
+	"github.com/usmhub/usmhub/plugins/internal/wire"
 	"github.com/usmhub/usmhub/plugins/sdk"
 )
 
@@ -28,7 +29,9 @@ func InProcess(factory func() sdk.Connector) (conn sdk.Connector, stop func(), e
 	ctx, cancel := context.WithCancel(context.Background())
 	reattach := make(chan *plugin.ReattachConfig, 1)
 	closed := make(chan struct{})
-	cfg := sdk.ServeConfig(factory)
+	cfg := wire.ServeConfig(factory, wire.ProtocolVersion, hclog.New(&hclog.LoggerOptions{
+		Name: "connector.inprocess.server", Level: hclog.Warn, Output: os.Stderr,
+	}))
 	cfg.Test = &plugin.ServeTestConfig{Context: ctx, ReattachConfigCh: reattach, CloseCh: closed}
 	go plugin.Serve(cfg)
 
@@ -48,8 +51,8 @@ func InProcess(factory func() sdk.Connector) (conn sdk.Connector, stop func(), e
 	}
 
 	client := plugin.NewClient(&plugin.ClientConfig{
-		HandshakeConfig:  sdk.Handshake,
-		Plugins:          plugin.PluginSet{sdk.PluginName: &sdk.GRPCPlugin{}},
+		HandshakeConfig:  wire.Handshake(wire.ProtocolVersion),
+		Plugins:          wire.ClientPlugins(),
 		Reattach:         rc,
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
 		Logger: hclog.New(&hclog.LoggerOptions{
@@ -61,7 +64,7 @@ func InProcess(factory func() sdk.Connector) (conn sdk.Connector, stop func(), e
 		serverStop()
 		return nil, nil, fmt.Errorf("in-process connector: connect: %w", err)
 	}
-	raw, err := rpc.Dispense(sdk.PluginName)
+	raw, err := rpc.Dispense(wire.PluginName)
 	if err != nil {
 		_ = rpc.Close()
 		serverStop()

@@ -12,6 +12,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-plugin"
+	"github.com/usmhub/usmhub/plugins/internal/wire"
 	"github.com/usmhub/usmhub/plugins/sdk"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -478,8 +479,8 @@ func (i *Instance) launchLocked(ctx context.Context) error {
 	}
 	setParentDeathSignal(cmd)
 	client := plugin.NewClient(&plugin.ClientConfig{
-		HandshakeConfig:  sdk.Handshake,
-		Plugins:          plugin.PluginSet{sdk.PluginName: &sdk.GRPCPlugin{}},
+		HandshakeConfig:  wire.Handshake(wire.ProtocolVersion),
+		Plugins:          wire.ClientPlugins(),
 		Cmd:              cmd,
 		SecureConfig:     secure,
 		Managed:          true,
@@ -512,12 +513,12 @@ func (i *Instance) launchLocked(ctx context.Context) error {
 		}
 		return fail(fmt.Errorf("connector %s: connect to plugin %s: %w", i.ID(), bin.Path, err))
 	}
-	raw, err := rpc.Dispense(sdk.PluginName)
+	raw, err := rpc.Dispense(wire.PluginName)
 	if err != nil {
 		if exited := exitedAfterHandshake("after its handshake, before the hub could connect", err); exited != nil {
 			return fail(exited)
 		}
-		return fail(fmt.Errorf("connector %s: plugin %s serves no %q plugin: %w", i.ID(), bin.Path, sdk.PluginName, err))
+		return fail(fmt.Errorf("connector %s: plugin %s serves no %q plugin: %w", i.ID(), bin.Path, wire.PluginName, err))
 	}
 	conn, ok := raw.(sdk.Connector)
 	if !ok {

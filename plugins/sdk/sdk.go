@@ -1,7 +1,11 @@
-// Package sdk is what a usmhub connector author imports: Go-native types for
-// the connector protocol, the Connector interface to implement, and Serve to
-// run it as an out-of-process plugin. Generated protobuf code stays hidden in
-// plugins/internal; neither connectors nor the hub's core see it.
+// Package sdk is what a usmhub connector author imports: the Connector
+// interface to implement and the Go-native values it handles (the hub core's
+// port, core/connector, under this package's names), Serve to run it as an
+// out-of-process plugin, Logger, and an HTTP client that keeps the retry
+// rules below. The wire (go-plugin, gRPC, the generated protobuf code and
+// the conversions) stays in plugins/internal; neither connectors nor the
+// hub's core see it. Serve stamps the protocol version into Describe's
+// answer: a connector need not set Description.ProtocolVersion.
 //
 // # Lifecycle
 //
@@ -54,289 +58,123 @@ package sdk
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
-	"fmt"
-	"time"
+
+	"github.com/usmhub/usmhub/core/connector"
+	"github.com/usmhub/usmhub/plugins/internal/wire"
 )
 
 // ProtocolVersion is the connector protocol version this SDK speaks. The
-// host refuses a plugin that speaks another one.
-const ProtocolVersion = 3
+// host refuses a plugin that speaks another one; Serve stamps it into
+// Describe's answer.
+const ProtocolVersion = wire.ProtocolVersion
 
-// EntityKind is a kind of canonical entity a connector syncs.
-type EntityKind string
-
-// The entity kinds of the canonical model.
-const (
-	KindRisk   EntityKind = "risk"
-	KindSprint EntityKind = "sprint"
-	KindVote   EntityKind = "vote"
-	KindScan   EntityKind = "scan"
+// The types of the connector port (core/connector), under the names
+// connector authors use. Each is documented there.
+type (
+	EntityKind       = connector.EntityKind
+	Capability       = connector.Capability
+	AttrType         = connector.AttrType
+	Attribute        = connector.Attribute
+	Schema           = connector.Schema
+	Description      = connector.Description
+	Config           = connector.Config
+	ConfigError      = connector.ConfigError
+	AttributeProblem = connector.AttributeProblem
+	Record           = connector.Record
+	PullRequest      = connector.PullRequest
+	Batch            = connector.Batch
+	Op               = connector.Op
+	Change           = connector.Change
+	PushRequest      = connector.PushRequest
+	ErrorClass       = connector.ErrorClass
+	Error            = connector.Error
+	Result           = connector.Result
+	Report           = connector.Report
+	Published        = connector.Published
+	Connector        = connector.Connector
 )
 
-// Capability says what a connector can do with one entity kind.
-type Capability struct {
-	Kind   EntityKind
-	Pull   bool
-	Push   bool
-	Delete bool
-}
-
-// AttrType is the type of a config attribute.
-type AttrType string
-
-// Attribute types a connector's config schema may use.
+// The constants of the connector port (core/connector): entity kinds,
+// attribute types, change operations, error classes and canonical field
+// names. Each is documented there.
 const (
-	TypeString     AttrType = "string"
-	TypeNumber     AttrType = "number"
-	TypeBool       AttrType = "bool"
-	TypeListString AttrType = "list(string)"
-	TypeMapString  AttrType = "map(string)"
+	KindRisk               = connector.KindRisk
+	KindSprint             = connector.KindSprint
+	KindVote               = connector.KindVote
+	KindScan               = connector.KindScan
+	TypeString             = connector.TypeString
+	TypeNumber             = connector.TypeNumber
+	TypeBool               = connector.TypeBool
+	TypeListString         = connector.TypeListString
+	TypeMapString          = connector.TypeMapString
+	OpCreate               = connector.OpCreate
+	OpUpdate               = connector.OpUpdate
+	OpDelete               = connector.OpDelete
+	ClassConflict          = connector.ClassConflict
+	ClassInvalid           = connector.ClassInvalid
+	ClassTransient         = connector.ClassTransient
+	ClassPermanent         = connector.ClassPermanent
+	FieldKey               = connector.FieldKey
+	FieldTitle             = connector.FieldTitle
+	FieldDescription       = connector.FieldDescription
+	FieldKind              = connector.FieldKind
+	FieldProcess           = connector.FieldProcess
+	FieldSource            = connector.FieldSource
+	FieldLikelihood        = connector.FieldLikelihood
+	FieldImpact            = connector.FieldImpact
+	FieldEffort            = connector.FieldEffort
+	FieldOwner             = connector.FieldOwner
+	FieldStatus            = connector.FieldStatus
+	FieldVoteRisk          = connector.FieldVoteRisk
+	FieldVoteVoter         = connector.FieldVoteVoter
+	FieldVoteWeight        = connector.FieldVoteWeight
+	FieldScanKind          = connector.FieldScanKind
+	FieldScanMethod        = connector.FieldScanMethod
+	FieldScanMethodVersion = connector.FieldScanMethodVersion
+	FieldScanDate          = connector.FieldScanDate
+	FieldScanDimension     = connector.FieldScanDimension
+	FieldScanScore         = connector.FieldScanScore
+	FieldScanRespondents   = connector.FieldScanRespondents
+	FieldScanNote          = connector.FieldScanNote
+	FieldSprintNumber      = connector.FieldSprintNumber
+	FieldSprintGoal        = connector.FieldSprintGoal
+	FieldSprintStart       = connector.FieldSprintStart
+	FieldSprintEnd         = connector.FieldSprintEnd
+	FieldSprintCapacity    = connector.FieldSprintCapacity
+	FieldSprintStatus      = connector.FieldSprintStatus
+	FieldSprintItems       = connector.FieldSprintItems
 )
 
-// Attribute is one attribute of a connector's HCL config block.
-type Attribute struct {
-	Name        string
-	Type        AttrType
-	Required    bool
-	Sensitive   bool // never logged, shown in errors or output
-	Description string
-}
-
-// Schema is the shape of a connector's config block.
-type Schema struct {
-	Attributes []Attribute
-}
-
-// Description is what Describe returns.
-type Description struct {
-	Name             string
-	Version          string
-	ProtocolVersion  int
-	Capabilities     []Capability
-	PublishesReports bool
-	ReadsVotes       bool
-	Schema           Schema
-	// SearchLag is how long after a create Find may still miss the record
-	// (search indexes that update late). The hub does not create again
-	// before it has passed.
-	SearchLag time.Duration
-}
-
-// Capability returns the capability for kind (zero when not supported).
-func (d Description) Capability(kind EntityKind) Capability {
-	for _, c := range d.Capabilities {
-		if c.Kind == kind {
-			return c
-		}
-	}
-	return Capability{Kind: kind}
-}
-
-// Config is a connector's decoded config block, as JSON-compatible values.
-type Config struct {
-	raw json.RawMessage
-}
+// ErrUnsupported is what a connector returns for a call it does not support.
+// For Check it means "cannot check": the hub never reports that as healthy.
+var ErrUnsupported = connector.ErrUnsupported
 
 // NewConfig wraps a JSON object holding config values.
-func NewConfig(raw []byte) Config { return Config{raw: json.RawMessage(raw)} }
+func NewConfig(raw []byte) Config { return connector.NewConfig(raw) }
 
 // ConfigFromMap builds a Config from Go values (tests and the kit use it).
-func ConfigFromMap(m map[string]any) (Config, error) {
-	b, err := json.Marshal(m)
-	if err != nil {
-		return Config{}, fmt.Errorf("encode config: %w", err)
-	}
-	return Config{raw: b}, nil
-}
-
-// Decode unmarshals the config into v (a pointer to a struct with json tags).
-func (c Config) Decode(v any) error {
-	if len(c.raw) == 0 {
-		return json.Unmarshal([]byte("{}"), v)
-	}
-	return json.Unmarshal(c.raw, v)
-}
-
-// JSON returns the raw JSON object.
-func (c Config) JSON() []byte { return c.raw }
-
-// ConfigError reports bad config values, each on the attribute it concerns,
-// so the host can point at the attribute's FILE:LINE,COL.
-type ConfigError struct {
-	Problems []AttributeProblem
-}
-
-// AttributeProblem is one bad attribute.
-type AttributeProblem struct {
-	Attribute string
-	Summary   string
-	Detail    string // how to fix it
-}
-
-func (e *ConfigError) Error() string {
-	if len(e.Problems) == 0 {
-		return "invalid config"
-	}
-	p := e.Problems[0]
-	msg := fmt.Sprintf("%s: %s", p.Attribute, p.Summary)
-	if p.Detail != "" {
-		msg += ": " + p.Detail
-	}
-	if n := len(e.Problems) - 1; n > 0 {
-		msg += fmt.Sprintf(" (and %d more)", n)
-	}
-	return msg
-}
-
-// Record is one remote record in canonical form. Fields hold canonical values
-// as strings, normalised so that pushing a value and pulling it back gives the
-// same string (line endings \n, no trailing space, times UTC RFC 3339).
-// Its strings are UTF-8 text: out of process, a record with a string that
-// is not fails the send (or Find) with the record and field named.
-type Record struct {
-	ExternalID string
-	Version    string // the remote's version of the record, opaque
-	UpdatedAt  time.Time
-	Marker     string // the hub marker the record carries, "" when none
-	Fields     map[string]string
-	Deleted    bool
-}
-
-// PullRequest asks for the records of a kind changed since Cursor (all when
-// empty). The cursor is opaque to the hub.
-type PullRequest struct {
-	Kind   EntityKind
-	Cursor string
-	// Lookback widens an incremental pull backwards, to catch records whose
-	// timestamps landed late. Zero lets the connector choose.
-	Lookback time.Duration
-}
-
-// Batch is one page of pulled records and the cursor that is valid once the
-// hub has stored this page and every page before it.
-type Batch struct {
-	Records []Record
-	Cursor  string
-}
-
-// Op is what a change does.
-type Op string
-
-// Change operations.
-const (
-	OpCreate Op = "create"
-	OpUpdate Op = "update"
-	OpDelete Op = "delete"
-)
-
-// Change is one change to push.
-type Change struct {
-	Op         Op
-	ExternalID string            // update and delete
-	Marker     string            // create (and update): the hub marker to write
-	Version    string            // the remote version the hub last saw, for optimistic concurrency; may be empty
-	Fields     map[string]string // create: all fields; update: the changed ones
-}
-
-// PushRequest is a batch of changes of one kind.
-type PushRequest struct {
-	Kind    EntityKind
-	Changes []Change
-}
-
-// ErrorClass classifies a failed change or call.
-type ErrorClass string
-
-// Error classes. Transient errors may be retried (after RetryAfter at least);
-// the others may not.
-const (
-	ClassConflict  ErrorClass = "conflict"  // the remote changed since Version
-	ClassInvalid   ErrorClass = "invalid"   // the remote refused the values
-	ClassTransient ErrorClass = "transient" // try again later
-	ClassPermanent ErrorClass = "permanent" // will not work (gone, forbidden)
-)
-
-// Error is a classified error.
-type Error struct {
-	Class      ErrorClass
-	Message    string
-	RetryAfter time.Duration
-}
-
-func (e *Error) Error() string { return string(e.Class) + ": " + e.Message }
+func ConfigFromMap(m map[string]any) (Config, error) { return connector.ConfigFromMap(m) }
 
 // Errorf builds a classified error.
 func Errorf(class ErrorClass, format string, args ...any) *Error {
-	return &Error{Class: class, Message: fmt.Sprintf(format, args...)}
+	return connector.Errorf(class, format, args...)
 }
 
 // ClassOf returns the class of err: that of a wrapped *Error, or permanent.
-func ClassOf(err error) ErrorClass {
-	var e *Error
-	if errors.As(err, &e) {
-		return e.Class
-	}
-	return ClassPermanent
-}
+func ClassOf(err error) ErrorClass { return connector.ClassOf(err) }
 
-// Result is the outcome of one change, in the order of the request.
-// On success Err is nil and ExternalID and Version describe the record now.
-type Result struct {
-	ExternalID string
-	Version    string
-	Fields     map[string]string // the record's canonical fields after the change, when known
-	Err        *Error
-}
+// Marker returns the hub marker for a hub id: plain enough for any search.
+func Marker(hubID string) string { return connector.Marker(hubID) }
 
-// Report is a rendered report to publish.
-type Report struct {
-	Key      string // stable per report and period: publishing again updates
-	Kind     string // sprint, scan, register, readiness
-	Title    string
-	Markdown string
-}
-
-// Published says where a report now lives.
-type Published struct {
-	URL        string
-	ExternalID string
-	Created    bool // false when an existing ticket was updated
-}
-
-// Connector is what a connector implements. See the package doc for the
-// lifecycle. Embed Unimplemented to support only part of it.
-type Connector interface {
-	Describe(ctx context.Context) (Description, error)
-	Configure(ctx context.Context, cfg Config) error
-	Check(ctx context.Context) error
-	// Pull sends batches of changed records through send, in order, and
-	// returns when done. It must stop when send returns an error. Out of
-	// process, send returns once the batch is encoded (the SDK sends it
-	// while the connector builds the next one), so a failure to deliver a
-	// batch shows on the next send, or as Pull's own error; send must not
-	// be called after Pull returned. The hub takes a batch only once all
-	// of it arrived.
-	Pull(ctx context.Context, req PullRequest, send func(Batch) error) error
-	// Push applies the changes; one Result per change. A bad change never
-	// fails the others: its Result carries the error. The returned error is
-	// for failures of the whole call.
-	Push(ctx context.Context, req PushRequest) ([]Result, error)
-	// Find returns the record of kind carrying the marker, or nil.
-	Find(ctx context.Context, kind EntityKind, marker string) (*Record, error)
-	// Publish creates or updates (by Key) the report's ticket.
-	Publish(ctx context.Context, r Report) (Published, error)
-}
-
-// ErrUnsupported is returned by Unimplemented's methods.
-var ErrUnsupported = errors.New("not supported by this connector")
+// MarkerID returns the hub id inside a marker, or "" when s is none.
+func MarkerID(s string) string { return connector.MarkerID(s) }
 
 // Unimplemented answers every optional call with ErrUnsupported.
 type Unimplemented struct{}
 
-// Check succeeds.
-func (Unimplemented) Check(context.Context) error { return nil }
+// Check is not supported: the hub reports the connector as "not checked",
+// never as healthy.
+func (Unimplemented) Check(context.Context) error { return ErrUnsupported }
 
 // Pull is not supported.
 func (Unimplemented) Pull(context.Context, PullRequest, func(Batch) error) error {
@@ -357,63 +195,3 @@ func (Unimplemented) Find(context.Context, EntityKind, string) (*Record, error) 
 func (Unimplemented) Publish(context.Context, Report) (Published, error) {
 	return Published{}, ErrUnsupported
 }
-
-// Marker returns the hub marker for a hub id: plain enough for any search.
-func Marker(hubID string) string { return "usmhub-" + hubID }
-
-// MarkerID returns the hub id inside a marker, or "" when s is none.
-func MarkerID(s string) string {
-	const p = "usmhub-"
-	if len(s) > len(p) && s[:len(p)] == p {
-		return s[len(p):]
-	}
-	return ""
-}
-
-// Canonical field names of a risk record. Values are strings: likelihood and
-// impact as integers 1–5, effort as a decimal ("2", "0.5"), kind, process and
-// status in the hub's spelling (connectors map their own through map_status).
-const (
-	FieldKey         = "key"
-	FieldTitle       = "title"
-	FieldDescription = "description"
-	FieldKind        = "kind"
-	FieldProcess     = "process"
-	FieldSource      = "source"
-	FieldLikelihood  = "likelihood"
-	FieldImpact      = "impact"
-	FieldEffort      = "effort"
-	FieldOwner       = "owner"
-	FieldStatus      = "status"
-)
-
-// Canonical field names of a vote record: the risk voted on (its key, R-12,
-// or its hub marker), the voter and the weight (an integer ≥ 1).
-const (
-	FieldVoteRisk   = "risk"
-	FieldVoteVoter  = "voter"
-	FieldVoteWeight = "weight"
-)
-
-// Canonical field names of a scan record: one row per scan and dimension.
-const (
-	FieldScanKind          = "kind" // baseline or progress
-	FieldScanMethod        = "method"
-	FieldScanMethodVersion = "method_version"
-	FieldScanDate          = "date"
-	FieldScanDimension     = "dimension"
-	FieldScanScore         = "score"
-	FieldScanRespondents   = "respondents"
-	FieldScanNote          = "note"
-)
-
-// Canonical field names of a sprint record (items: risk keys, comma-separated).
-const (
-	FieldSprintNumber   = "number"
-	FieldSprintGoal     = "goal"
-	FieldSprintStart    = "start"
-	FieldSprintEnd      = "end"
-	FieldSprintCapacity = "capacity"
-	FieldSprintStatus   = "status"
-	FieldSprintItems    = "items"
-)

@@ -6,6 +6,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-plugin"
+	"github.com/usmhub/usmhub/plugins/internal/wire"
 )
 
 // EnvLogLevel names the environment variable through which the host tells a
@@ -53,18 +54,5 @@ func levelFromEnv() string {
 // does not return normally; run by hand (not by the hub), the binary prints
 // that it is a plugin and exits with status 1.
 func Serve(factory func() Connector) {
-	plugin.Serve(ServeConfig(factory))
-}
-
-// ServeConfig is the go-plugin configuration Serve runs with: the versioned
-// Handshake, gRPC only, the connector under PluginName, and Logger. Hosts
-// and tests use it to serve a connector in-process (go-plugin's test mode,
-// ServeConfig.Test); connector authors call Serve.
-func ServeConfig(factory func() Connector) *plugin.ServeConfig {
-	return &plugin.ServeConfig{
-		HandshakeConfig: Handshake,
-		Plugins:         plugin.PluginSet{PluginName: &GRPCPlugin{Factory: factory}},
-		GRPCServer:      grpcServer,
-		Logger:          Logger(),
-	}
+	plugin.Serve(wire.ServeConfig(factory, wire.ProtocolVersion, Logger()))
 }

@@ -35,15 +35,10 @@ func New() sdk.Connector {
 }
 
 func (c *Connector) Describe(context.Context) (sdk.Description, error) {
-	version := sdk.ProtocolVersion
-	if v, err := strconv.Atoi(os.Getenv("USMHUB_TESTCONNECTOR_DESCRIBE_VERSION")); err == nil {
-		version = v
-	}
-	sdk.Logger().Debug("describe", "protocol", version)
+	sdk.Logger().Debug("describe")
 	return sdk.Description{
 		Name:             "test",
 		Version:          "0.0.1",
-		ProtocolVersion:  version,
 		Capabilities:     []sdk.Capability{{Kind: sdk.KindRisk, Pull: true, Push: true, Delete: true}},
 		PublishesReports: true,
 		Schema: sdk.Schema{Attributes: []sdk.Attribute{

@@ -19,6 +19,7 @@ import (
 
 	"github.com/hashicorp/go-plugin"
 	"github.com/usmhub/usmhub/plugins/internal/testconnector"
+	"github.com/usmhub/usmhub/plugins/internal/wire"
 	"github.com/usmhub/usmhub/plugins/sdk"
 )
 
@@ -26,16 +27,19 @@ func main() {
 	if path := os.Getenv("USMHUB_TESTCONNECTOR_KILL_STARTS"); path != "" {
 		killStart(path)
 	}
+	describe := wire.ProtocolVersion
+	if v, err := strconv.Atoi(os.Getenv("USMHUB_TESTCONNECTOR_DESCRIBE_VERSION")); err == nil {
+		describe = v
+	}
+	cfg := wire.ServeConfig(testconnector.New, describe, sdk.Logger())
+	cfg.HandshakeConfig = wire.Handshake(wire.ProtocolVersion)
 	if v, err := strconv.Atoi(os.Getenv("USMHUB_TESTCONNECTOR_HANDSHAKE_VERSION")); err == nil {
-		sdk.Handshake.ProtocolVersion = uint(v)
+		cfg.HandshakeConfig = wire.Handshake(v)
 	}
 	if os.Getenv("USMHUB_TESTCONNECTOR_BARE") == "1" {
-		cfg := sdk.ServeConfig(testconnector.New)
-		cfg.Plugins = plugin.PluginSet{sdk.PluginName: &testconnector.BarePlugin{}}
-		plugin.Serve(cfg)
-		return
+		cfg.Plugins = plugin.PluginSet{wire.PluginName: &testconnector.BarePlugin{}}
 	}
-	sdk.Serve(testconnector.New)
+	plugin.Serve(cfg)
 }
 
 // killStart kills this process, before it says anything to the host, when

@@ -1,8 +1,9 @@
-package sdk
+package wire
 
 import (
 	"context"
 	"fmt"
+	"github.com/usmhub/usmhub/core/connector"
 	"io"
 
 	pb "github.com/usmhub/usmhub/plugins/internal/connectorpb"
@@ -22,15 +23,15 @@ var callOptions = []grpc.CallOption{
 	grpc.MaxCallSendMsgSize(maxMessageSize),
 }
 
-func (c *grpcClientAdapter) Describe(ctx context.Context) (Description, error) {
+func (c *grpcClientAdapter) Describe(ctx context.Context) (connector.Description, error) {
 	resp, err := c.client.Describe(ctx, &pb.DescribeRequest{}, callOptions...)
 	if err != nil {
-		return Description{}, callError(ctx, err)
+		return connector.Description{}, callError(ctx, err)
 	}
 	return descriptionFromProto(resp), nil
 }
 
-func (c *grpcClientAdapter) Configure(ctx context.Context, cfg Config) error {
+func (c *grpcClientAdapter) Configure(ctx context.Context, cfg connector.Config) error {
 	_, err := c.client.Configure(ctx, &pb.ConfigureRequest{ConfigJson: cfg.JSON()}, callOptions...)
 	return callError(ctx, err)
 }
@@ -48,7 +49,7 @@ func (c *grpcClientAdapter) Check(ctx context.Context) error {
 // A goroutine receives (and unmarshals) the next message while this one
 // converts the last and hands batches to send, so that the network, the
 // decoding and the hub's work on a batch overlap.
-func (c *grpcClientAdapter) Pull(ctx context.Context, req PullRequest, send func(Batch) error) error {
+func (c *grpcClientAdapter) Pull(ctx context.Context, req connector.PullRequest, send func(connector.Batch) error) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel() // also ends the plugin's side, and the receiver, when send fails
 	stream, err := c.client.Pull(ctx, pullRequestToProto(req), callOptions...)
@@ -74,12 +75,12 @@ func (c *grpcClientAdapter) Pull(ctx context.Context, req PullRequest, send func
 		}
 	}()
 	var (
-		pending []Record
+		pending []connector.Record
 		partial bool
 	)
 	for msg := range msgs {
 		if pending == nil { // the batch's first message (an empty batch too)
-			pending = make([]Record, 0, len(msg.GetRecords()))
+			pending = make([]connector.Record, 0, len(msg.GetRecords()))
 		}
 		for _, r := range msg.GetRecords() {
 			rec, err := recordFromProto(r, msg.GetFieldNames())
@@ -92,7 +93,7 @@ func (c *grpcClientAdapter) Pull(ctx context.Context, req PullRequest, send func
 			partial = true
 			continue
 		}
-		b := Batch{Records: pending, Cursor: msg.GetCursor()}
+		b := connector.Batch{Records: pending, Cursor: msg.GetCursor()}
 		pending, partial = nil, false
 		if err := send(b); err != nil {
 			return err
@@ -107,7 +108,7 @@ func (c *grpcClientAdapter) Pull(ctx context.Context, req PullRequest, send func
 	return nil
 }
 
-func (c *grpcClientAdapter) Push(ctx context.Context, req PushRequest) ([]Result, error) {
+func (c *grpcClientAdapter) Push(ctx context.Context, req connector.PushRequest) ([]connector.Result, error) {
 	in, err := pushRequestToProto(req)
 	if err != nil {
 		return nil, fmt.Errorf("push: %w", err)
@@ -119,7 +120,7 @@ func (c *grpcClientAdapter) Push(ctx context.Context, req PushRequest) ([]Result
 	return resultsFromProto(resp), nil
 }
 
-func (c *grpcClientAdapter) Find(ctx context.Context, kind EntityKind, marker string) (*Record, error) {
+func (c *grpcClientAdapter) Find(ctx context.Context, kind connector.EntityKind, marker string) (*connector.Record, error) {
 	resp, err := c.client.Find(ctx, &pb.FindRequest{Kind: string(kind), Marker: marker}, callOptions...)
 	if err != nil {
 		return nil, callError(ctx, err)
@@ -134,10 +135,10 @@ func (c *grpcClientAdapter) Find(ctx context.Context, kind EntityKind, marker st
 	return &rec, nil
 }
 
-func (c *grpcClientAdapter) Publish(ctx context.Context, r Report) (Published, error) {
+func (c *grpcClientAdapter) Publish(ctx context.Context, r connector.Report) (connector.Published, error) {
 	resp, err := c.client.Publish(ctx, &pb.PublishRequest{Report: reportToProto(r)}, callOptions...)
 	if err != nil {
-		return Published{}, callError(ctx, err)
+		return connector.Published{}, callError(ctx, err)
 	}
 	return publishedFromProto(resp), nil
 }
@@ -175,7 +176,7 @@ func failureError(f *pb.Failure) error {
 		causes = append(causes, errorFromProto(f.GetClassified()))
 	}
 	if f.GetUnsupported() {
-		causes = append(causes, ErrUnsupported)
+		causes = append(causes, connector.ErrUnsupported)
 	}
 	if len(causes) == 1 && causes[0].Error() == f.GetMessage() {
 		return causes[0] // the connector returned it as is

@@ -1,9 +1,10 @@
-package sdk
+package wire
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/usmhub/usmhub/core/connector"
 	"io"
 	"net"
 	"strconv"
@@ -38,7 +39,7 @@ func serve(t *testing.T, register func(*grpc.Server)) *grpc.ClientConn {
 	return conn
 }
 
-func client(t *testing.T, impl Connector) Connector {
+func client(t *testing.T, impl connector.Connector) connector.Connector {
 	conn := serve(t, func(s *grpc.Server) { pb.RegisterConnectorServer(s, &grpcServerAdapter{impl: impl}) })
 	return &grpcClientAdapter{client: pb.NewConnectorClient(conn)}
 }
@@ -87,7 +88,7 @@ func TestPullDeliversOnlyCompleteBatches(t *testing.T) {
 			conn := serve(t, func(s *grpc.Server) { pb.RegisterConnectorServer(s, &rawPull{msgs: script, end: tc.end}) })
 			c := &grpcClientAdapter{client: pb.NewConnectorClient(conn)}
 			var got [][]string
-			err := c.Pull(context.Background(), PullRequest{}, func(b Batch) error {
+			err := c.Pull(context.Background(), connector.PullRequest{}, func(b connector.Batch) error {
 				var ids []string
 				for _, r := range b.Records {
 					ids = append(ids, r.ExternalID)
@@ -111,12 +112,14 @@ type bigPull struct {
 	n, size int
 }
 
-func (bigPull) Describe(context.Context) (Description, error) { return Description{}, nil }
-func (bigPull) Configure(context.Context, Config) error       { return nil }
-func (p bigPull) Pull(_ context.Context, _ PullRequest, send func(Batch) error) error {
-	b := Batch{Cursor: "end"}
+func (bigPull) Describe(context.Context) (connector.Description, error) {
+	return connector.Description{}, nil
+}
+func (bigPull) Configure(context.Context, connector.Config) error { return nil }
+func (p bigPull) Pull(_ context.Context, _ connector.PullRequest, send func(connector.Batch) error) error {
+	b := connector.Batch{Cursor: "end"}
 	for i := range p.n {
-		b.Records = append(b.Records, Record{ExternalID: strconv.Itoa(i), Fields: map[string]string{"d": strings.Repeat("x", p.size)}})
+		b.Records = append(b.Records, connector.Record{ExternalID: strconv.Itoa(i), Fields: map[string]string{"d": strings.Repeat("x", p.size)}})
 	}
 	return send(b)
 }
@@ -151,7 +154,7 @@ func TestPullChunksLargeBatches(t *testing.T) {
 
 	// Through the adapter it is one batch again.
 	var sizes []int
-	err = client(t, impl).Pull(context.Background(), PullRequest{}, func(b Batch) error {
+	err = client(t, impl).Pull(context.Background(), connector.PullRequest{}, func(b connector.Batch) error {
 		sizes = append(sizes, len(b.Records))
 		return nil
 	})
@@ -163,55 +166,63 @@ func TestPullChunksLargeBatches(t *testing.T) {
 // failing returns err from every call.
 type failing struct{ err error }
 
-func (f failing) Describe(context.Context) (Description, error) { return Description{}, f.err }
-func (f failing) Configure(context.Context, Config) error       { return f.err }
-func (f failing) Check(context.Context) error                   { return f.err }
-func (f failing) Pull(context.Context, PullRequest, func(Batch) error) error {
+func (f failing) Describe(context.Context) (connector.Description, error) {
+	return connector.Description{}, f.err
+}
+func (f failing) Configure(context.Context, connector.Config) error { return f.err }
+func (f failing) Check(context.Context) error                       { return f.err }
+func (f failing) Pull(context.Context, connector.PullRequest, func(connector.Batch) error) error {
 	return f.err
 }
-func (f failing) Push(context.Context, PushRequest) ([]Result, error)       { return nil, f.err }
-func (f failing) Find(context.Context, EntityKind, string) (*Record, error) { return nil, f.err }
-func (f failing) Publish(context.Context, Report) (Published, error)        { return Published{}, f.err }
+func (f failing) Push(context.Context, connector.PushRequest) ([]connector.Result, error) {
+	return nil, f.err
+}
+func (f failing) Find(context.Context, connector.EntityKind, string) (*connector.Record, error) {
+	return nil, f.err
+}
+func (f failing) Publish(context.Context, connector.Report) (connector.Published, error) {
+	return connector.Published{}, f.err
+}
 
 func TestErrorsCrossTheWire(t *testing.T) {
-	classified := &Error{Class: ClassTransient, Message: "rate limited", RetryAfter: 3 * time.Second}
-	config := &ConfigError{Problems: []AttributeProblem{{Attribute: "url", Summary: "bad", Detail: "fix"}}}
+	classified := &connector.Error{Class: connector.ClassTransient, Message: "rate limited", RetryAfter: 3 * time.Second}
+	config := &connector.ConfigError{Problems: []connector.AttributeProblem{{Attribute: "url", Summary: "bad", Detail: "fix"}}}
 	for _, tc := range []struct {
 		name      string
 		err       error
 		same      bool // the very value comes back (by type and content)
-		class     ErrorClass
+		class     connector.ErrorClass
 		unsupport bool
 	}{
-		{"plain", errors.New("boom"), false, ClassPermanent, false},
-		{"classified", classified, true, ClassTransient, false},
-		{"wrapped classified", fmt.Errorf("fetch issues: %w", classified), false, ClassTransient, false},
-		{"config", config, true, ClassPermanent, false},
-		{"wrapped config", fmt.Errorf("configure: %w", config), false, ClassPermanent, false},
-		{"unsupported", ErrUnsupported, true, ClassPermanent, true},
-		{"wrapped unsupported", fmt.Errorf("votes: %w", ErrUnsupported), false, ClassPermanent, true},
+		{"plain", errors.New("boom"), false, connector.ClassPermanent, false},
+		{"classified", classified, true, connector.ClassTransient, false},
+		{"wrapped classified", fmt.Errorf("fetch issues: %w", classified), false, connector.ClassTransient, false},
+		{"config", config, true, connector.ClassPermanent, false},
+		{"wrapped config", fmt.Errorf("configure: %w", config), false, connector.ClassPermanent, false},
+		{"unsupported", connector.ErrUnsupported, true, connector.ClassPermanent, true},
+		{"wrapped unsupported", fmt.Errorf("votes: %w", connector.ErrUnsupported), false, connector.ClassPermanent, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := client(t, failing{tc.err}).Check(context.Background())
 			if err == nil || err.Error() != tc.err.Error() {
 				t.Fatalf("Check = %v, want text %q", err, tc.err.Error())
 			}
-			if got := ClassOf(err); got != tc.class {
+			if got := connector.ClassOf(err); got != tc.class {
 				t.Errorf("ClassOf = %s, want %s", got, tc.class)
 			}
-			if errors.Is(err, ErrUnsupported) != tc.unsupport {
-				t.Errorf("errors.Is(ErrUnsupported) = %v", !tc.unsupport)
+			if errors.Is(err, connector.ErrUnsupported) != tc.unsupport {
+				t.Errorf("errors.Is(connector.ErrUnsupported) = %v", !tc.unsupport)
 			}
-			var e *Error
+			var e *connector.Error
 			if errors.As(tc.err, &e) {
-				var got *Error
+				var got *connector.Error
 				if !errors.As(err, &got) || *got != *e {
 					t.Errorf("classified error = %+v, want %+v", got, e)
 				}
 			}
-			var ce *ConfigError
+			var ce *connector.ConfigError
 			if errors.As(tc.err, &ce) {
-				var got *ConfigError
+				var got *connector.ConfigError
 				if !errors.As(err, &got) || !cmp.Equal(got, ce) {
 					t.Errorf("config error = %+v, want %+v", got, ce)
 				}
@@ -245,14 +256,14 @@ func (blocking) Check(ctx context.Context) error {
 }
 
 func TestUnknownOpRefusedBeforeSending(t *testing.T) {
-	_, err := client(t, failing{errors.New("must not be called")}).Push(context.Background(), PushRequest{Changes: []Change{{Op: OpCreate}, {Op: "upsert"}}})
+	_, err := client(t, failing{errors.New("must not be called")}).Push(context.Background(), connector.PushRequest{Changes: []connector.Change{{Op: connector.OpCreate}, {Op: "upsert"}}})
 	if err == nil || err.Error() != `push: change 1 has unknown op "upsert" (want create, update or delete)` {
 		t.Errorf("Push = %v", err)
 	}
 }
 
 func TestDescribeRefusesUnknownAttrType(t *testing.T) {
-	_, err := descriptionToProto(Description{Schema: Schema{Attributes: []Attribute{{Name: "x", Type: "int"}}}})
+	_, err := descriptionToProto(connector.Description{Schema: connector.Schema{Attributes: []connector.Attribute{{Name: "x", Type: "int"}}}})
 	if err == nil || !strings.Contains(err.Error(), `config attribute "x" has unknown type "int"`) {
 		t.Errorf("descriptionToProto = %v", err)
 	}
@@ -262,11 +273,11 @@ func TestDescribeRefusesUnknownAttrType(t *testing.T) {
 // right after each send returns: send must have taken what it needs.
 type mutating struct{ failing }
 
-func (mutating) Pull(_ context.Context, _ PullRequest, send func(Batch) error) error {
-	rec := Record{ExternalID: "1", Fields: map[string]string{"n": "0"}}
+func (mutating) Pull(_ context.Context, _ connector.PullRequest, send func(connector.Batch) error) error {
+	rec := connector.Record{ExternalID: "1", Fields: map[string]string{"n": "0"}}
 	for i := range 20 {
 		rec.Fields["n"] = strconv.Itoa(i)
-		if err := send(Batch{Records: []Record{rec}, Cursor: strconv.Itoa(i)}); err != nil {
+		if err := send(connector.Batch{Records: []connector.Record{rec}, Cursor: strconv.Itoa(i)}); err != nil {
 			return err
 		}
 		rec.Fields["n"] = "changed after send"
@@ -276,7 +287,7 @@ func (mutating) Pull(_ context.Context, _ PullRequest, send func(Batch) error) e
 
 func TestSendTakesTheBatchBeforeReturning(t *testing.T) {
 	var got []string
-	err := client(t, mutating{}).Pull(context.Background(), PullRequest{}, func(b Batch) error {
+	err := client(t, mutating{}).Pull(context.Background(), connector.PullRequest{}, func(b connector.Batch) error {
 		got = append(got, b.Records[0].Fields["n"]+"/"+b.Cursor)
 		return nil
 	})
@@ -299,9 +310,9 @@ type endless struct {
 	sendErr chan error
 }
 
-func (e endless) Pull(ctx context.Context, _ PullRequest, send func(Batch) error) error {
+func (e endless) Pull(ctx context.Context, _ connector.PullRequest, send func(connector.Batch) error) error {
 	for i := 0; ; i++ {
-		if err := send(Batch{Records: []Record{{ExternalID: strconv.Itoa(i)}}, Cursor: strconv.Itoa(i)}); err != nil {
+		if err := send(connector.Batch{Records: []connector.Record{{ExternalID: strconv.Itoa(i)}}, Cursor: strconv.Itoa(i)}); err != nil {
 			e.sendErr <- err
 			return err
 		}
@@ -312,7 +323,7 @@ func TestSendFailsOnceTheHubStops(t *testing.T) {
 	impl := endless{sendErr: make(chan error, 1)}
 	stop := errors.New("hub stops")
 	n := 0
-	err := client(t, impl).Pull(context.Background(), PullRequest{}, func(Batch) error {
+	err := client(t, impl).Pull(context.Background(), connector.PullRequest{}, func(connector.Batch) error {
 		if n++; n == 3 {
 			return stop
 		}
@@ -334,21 +345,21 @@ func TestSendFailsOnceTheHubStops(t *testing.T) {
 // late keeps send and calls it after Pull has returned.
 type late struct {
 	failing
-	send chan func(Batch) error
+	send chan func(connector.Batch) error
 }
 
-func (l late) Pull(_ context.Context, _ PullRequest, send func(Batch) error) error {
+func (l late) Pull(_ context.Context, _ connector.PullRequest, send func(connector.Batch) error) error {
 	l.send <- send
 	return nil
 }
 
 func TestSendAfterPullReturned(t *testing.T) {
-	impl := late{send: make(chan func(Batch) error, 1)}
-	if err := client(t, impl).Pull(context.Background(), PullRequest{}, func(Batch) error { return nil }); err != nil {
+	impl := late{send: make(chan func(connector.Batch) error, 1)}
+	if err := client(t, impl).Pull(context.Background(), connector.PullRequest{}, func(connector.Batch) error { return nil }); err != nil {
 		t.Fatal(err)
 	}
 	send := <-impl.send
-	if err := send(Batch{}); err == nil || err.Error() != "send batch: Pull has returned" {
+	if err := send(connector.Batch{}); err == nil || err.Error() != "send batch: Pull has returned" {
 		t.Errorf("send after Pull returned = %v", err)
 	}
 }
@@ -361,7 +372,7 @@ func TestPullRefusesAMalformedRecord(t *testing.T) {
 	conn := serve(t, func(s *grpc.Server) { pb.RegisterConnectorServer(s, &rawPull{msgs: script}) })
 	c := &grpcClientAdapter{client: pb.NewConnectorClient(conn)}
 	var cursors []string
-	err := c.Pull(context.Background(), PullRequest{}, func(b Batch) error {
+	err := c.Pull(context.Background(), connector.PullRequest{}, func(b connector.Batch) error {
 		cursors = append(cursors, b.Cursor)
 		return nil
 	})
@@ -377,21 +388,21 @@ func TestPullRefusesAMalformedRecord(t *testing.T) {
 // notText pulls, finds and pushes a record whose field is not UTF-8.
 type notText struct{ failing }
 
-var notTextRecord = Record{ExternalID: "x", Fields: map[string]string{"ok": "é", "d": "a\xffb"}}
+var notTextRecord = connector.Record{ExternalID: "x", Fields: map[string]string{"ok": "é", "d": "a\xffb"}}
 
-func (notText) Pull(_ context.Context, _ PullRequest, send func(Batch) error) error {
-	if err := send(Batch{Records: []Record{{ExternalID: "fine"}}, Cursor: "c1"}); err != nil {
+func (notText) Pull(_ context.Context, _ connector.PullRequest, send func(connector.Batch) error) error {
+	if err := send(connector.Batch{Records: []connector.Record{{ExternalID: "fine"}}, Cursor: "c1"}); err != nil {
 		return err
 	}
-	return send(Batch{Records: []Record{{ExternalID: "w"}, notTextRecord}, Cursor: "c2"})
+	return send(connector.Batch{Records: []connector.Record{{ExternalID: "w"}, notTextRecord}, Cursor: "c2"})
 }
 
-func (notText) Find(context.Context, EntityKind, string) (*Record, error) {
+func (notText) Find(context.Context, connector.EntityKind, string) (*connector.Record, error) {
 	return &notTextRecord, nil
 }
 
-func (notText) Push(context.Context, PushRequest) ([]Result, error) {
-	return []Result{{ExternalID: "x", Fields: notTextRecord.Fields}}, nil
+func (notText) Push(context.Context, connector.PushRequest) ([]connector.Result, error) {
+	return []connector.Result{{ExternalID: "x", Fields: notTextRecord.Fields}}, nil
 }
 
 // TestTextThatIsNotUTF8IsNamed: protobuf strings are UTF-8; a record that
@@ -399,7 +410,7 @@ func (notText) Push(context.Context, PushRequest) ([]Result, error) {
 func TestTextThatIsNotUTF8IsNamed(t *testing.T) {
 	c := client(t, notText{})
 	var cursors []string
-	err := c.Pull(context.Background(), PullRequest{}, func(b Batch) error {
+	err := c.Pull(context.Background(), connector.PullRequest{}, func(b connector.Batch) error {
 		cursors = append(cursors, b.Cursor)
 		return nil
 	})
@@ -411,19 +422,37 @@ func TestTextThatIsNotUTF8IsNamed(t *testing.T) {
 		t.Errorf("delivered batches %v, want [c1]", cursors)
 	}
 
-	_, err = c.Find(context.Background(), KindRisk, "m")
+	_, err = c.Find(context.Background(), connector.KindRisk, "m")
 	if want := `find: record "x": ` + field; err == nil || err.Error() != want {
 		t.Errorf("Find = %v\nwant %s", err, want)
 	}
 
-	_, err = c.Push(context.Background(), PushRequest{Changes: []Change{{Op: OpCreate, ExternalID: "x"}}})
+	_, err = c.Push(context.Background(), connector.PushRequest{Changes: []connector.Change{{Op: connector.OpCreate, ExternalID: "x"}}})
 	if want := `push: result 0 (ID "x"): ` + field; err == nil || err.Error() != want {
 		t.Errorf("Push (the connector's result) = %v\nwant %s", err, want)
 	}
 
 	_, err = client(t, failing{errors.New("must not be called")}).Push(context.Background(),
-		PushRequest{Changes: []Change{{Op: OpUpdate, ExternalID: "x", Fields: notTextRecord.Fields}}})
+		connector.PushRequest{Changes: []connector.Change{{Op: connector.OpUpdate, ExternalID: "x", Fields: notTextRecord.Fields}}})
 	if want := `push: change 0 (ID "x"): ` + field; err == nil || err.Error() != want {
 		t.Errorf("Push (the hub's change) = %v\nwant %s", err, want)
 	}
+}
+
+// Unimplemented answers every optional call with connector.ErrUnsupported,
+// as the SDK's Unimplemented does (which this package cannot import).
+type Unimplemented struct{}
+
+func (Unimplemented) Check(context.Context) error { return connector.ErrUnsupported }
+func (Unimplemented) Pull(context.Context, connector.PullRequest, func(connector.Batch) error) error {
+	return connector.ErrUnsupported
+}
+func (Unimplemented) Push(context.Context, connector.PushRequest) ([]connector.Result, error) {
+	return nil, connector.ErrUnsupported
+}
+func (Unimplemented) Find(context.Context, connector.EntityKind, string) (*connector.Record, error) {
+	return nil, connector.ErrUnsupported
+}
+func (Unimplemented) Publish(context.Context, connector.Report) (connector.Published, error) {
+	return connector.Published{}, connector.ErrUnsupported
 }

@@ -1,7 +1,8 @@
-package sdk
+package wire
 
 import (
 	"context"
+	"github.com/usmhub/usmhub/core/connector"
 	"math"
 	"strconv"
 	"strings"
@@ -16,12 +17,12 @@ import (
 // sampleRecords covers what a record must carry across: zero and non-zero
 // times (in another zone, before 1970, with nanoseconds), empty and long
 // strings, non-ASCII text, nil and empty field maps, and the deleted flag.
-func sampleRecords() []Record {
+func sampleRecords() []connector.Record {
 	zone := time.FixedZone("X", 5*3600)
-	return []Record{
+	return []connector.Record{
 		{},
 		{ExternalID: "1", Version: "v1", UpdatedAt: time.Date(2025, 1, 2, 3, 4, 5, 6, zone), Marker: "usmhub-abc",
-			Fields: map[string]string{FieldKey: "R-1", FieldTitle: "Ünïcode ✓", FieldDescription: strings.Repeat("x", 300), "": "empty name"}},
+			Fields: map[string]string{connector.FieldKey: "R-1", connector.FieldTitle: "Ünïcode ✓", connector.FieldDescription: strings.Repeat("x", 300), "": "empty name"}},
 		{ExternalID: strings.Repeat("i", 200), UpdatedAt: time.Date(1901, 12, 13, 20, 45, 52, 1, time.UTC), Deleted: true,
 			Fields: map[string]string{}},
 		{ExternalID: "text", Fields: map[string]string{"日本": "\x00\u00ff", "empty": ""}},
@@ -30,7 +31,7 @@ func sampleRecords() []Record {
 
 // wire returns what r becomes on the host: times in UTC, a non-nil Fields
 // map.
-func wire(r Record) Record {
+func wire(r connector.Record) connector.Record {
 	if !r.UpdatedAt.IsZero() {
 		r.UpdatedAt = r.UpdatedAt.UTC()
 	}
@@ -42,9 +43,9 @@ func wire(r Record) Record {
 
 // overTheWire marshals msgs and returns the records the host reads from
 // them.
-func overTheWire(t testing.TB, msgs []*pb.PullResponse) []Record {
+func overTheWire(t testing.TB, msgs []*pb.PullResponse) []connector.Record {
 	t.Helper()
-	var out []Record
+	var out []connector.Record
 	for i, m := range msgs {
 		data, err := proto.Marshal(m)
 		if err != nil {
@@ -67,13 +68,13 @@ func overTheWire(t testing.TB, msgs []*pb.PullResponse) []Record {
 
 func TestRecordsRoundTrip(t *testing.T) {
 	in := sampleRecords()
-	var want []Record
+	var want []connector.Record
 	for _, r := range in {
 		want = append(want, wire(r))
 	}
 	var buf pullBuffers
 	for round := range 2 { // the second reuses the first's buffers
-		msgs, err := chunkRecords(Batch{Records: in, Cursor: "c"}, &buf)
+		msgs, err := chunkRecords(connector.Batch{Records: in, Cursor: "c"}, &buf)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -128,7 +129,7 @@ func TestMalformedRecordsAreRefused(t *testing.T) {
 }
 
 func TestEmptyBatchIsOneMessage(t *testing.T) {
-	msgs, err := chunkRecords(Batch{Cursor: "c"}, &pullBuffers{})
+	msgs, err := chunkRecords(connector.Batch{Cursor: "c"}, &pullBuffers{})
 	if err != nil || len(msgs) != 1 || !msgs[0].GetEndOfBatch() || msgs[0].GetCursor() != "c" {
 		t.Fatalf("chunkRecords(empty) = %v, %v", msgs, err)
 	}
@@ -138,11 +139,11 @@ func TestEmptyBatchIsOneMessage(t *testing.T) {
 }
 
 func TestMessagesAreCutAtChunkSize(t *testing.T) {
-	var in []Record
+	var in []connector.Record
 	for i := range 3000 {
-		in = append(in, Record{ExternalID: strconv.Itoa(i), Fields: map[string]string{"d": strings.Repeat("x", 1000)}})
+		in = append(in, connector.Record{ExternalID: strconv.Itoa(i), Fields: map[string]string{"d": strings.Repeat("x", 1000)}})
 	}
-	msgs, err := chunkRecords(Batch{Records: in, Cursor: "end"}, &pullBuffers{})
+	msgs, err := chunkRecords(connector.Batch{Records: in, Cursor: "end"}, &pullBuffers{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -192,8 +193,8 @@ func TestTimes(t *testing.T) {
 }
 
 func TestTimeOutOfRangeFailsTheBatch(t *testing.T) {
-	in := []Record{{ExternalID: "ok"}, {ExternalID: "old", UpdatedAt: time.Date(1066, 10, 14, 0, 0, 0, 0, time.UTC)}}
-	_, err := chunkRecords(Batch{Records: in}, &pullBuffers{})
+	in := []connector.Record{{ExternalID: "ok"}, {ExternalID: "old", UpdatedAt: time.Date(1066, 10, 14, 0, 0, 0, 0, time.UTC)}}
+	_, err := chunkRecords(connector.Batch{Records: in}, &pullBuffers{})
 	want := `record 1 (ID "old"): updated at 1066-10-14T00:00:00Z: the protocol carries times from 1677-09-21T00:12:43.145224192Z to 2262-04-11T23:47:16.854775807Z`
 	if err == nil || err.Error() != want {
 		t.Errorf("chunkRecords = %v\nwant %s", err, want)
@@ -204,19 +205,21 @@ func TestTimeOutOfRangeFailsTheBatch(t *testing.T) {
 // Find returns the first, and whose Push echoes each change's fields.
 type records struct {
 	failing
-	rs []Record
+	rs []connector.Record
 }
 
-func (r records) Pull(_ context.Context, _ PullRequest, send func(Batch) error) error {
-	return send(Batch{Records: r.rs, Cursor: "c"})
+func (r records) Pull(_ context.Context, _ connector.PullRequest, send func(connector.Batch) error) error {
+	return send(connector.Batch{Records: r.rs, Cursor: "c"})
 }
 
-func (r records) Find(context.Context, EntityKind, string) (*Record, error) { return &r.rs[1], nil }
+func (r records) Find(context.Context, connector.EntityKind, string) (*connector.Record, error) {
+	return &r.rs[1], nil
+}
 
-func (r records) Push(_ context.Context, req PushRequest) ([]Result, error) {
-	var out []Result
+func (r records) Push(_ context.Context, req connector.PushRequest) ([]connector.Result, error) {
+	var out []connector.Result
 	for _, c := range req.Changes {
-		out = append(out, Result{ExternalID: c.ExternalID, Version: c.Version, Fields: c.Fields})
+		out = append(out, connector.Result{ExternalID: c.ExternalID, Version: c.Version, Fields: c.Fields})
 	}
 	return out, nil
 }
@@ -224,15 +227,15 @@ func (r records) Push(_ context.Context, req PushRequest) ([]Result, error) {
 func TestRecordsCrossTheWire(t *testing.T) {
 	in := sampleRecords()
 	c := client(t, records{rs: in})
-	var got []Record
-	err := c.Pull(context.Background(), PullRequest{}, func(b Batch) error {
+	var got []connector.Record
+	err := c.Pull(context.Background(), connector.PullRequest{}, func(b connector.Batch) error {
 		got = append(got, b.Records...)
 		return nil
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	var want []Record
+	var want []connector.Record
 	for _, r := range in {
 		want = append(want, wire(r))
 	}
@@ -240,7 +243,7 @@ func TestRecordsCrossTheWire(t *testing.T) {
 		t.Errorf("pulled (-want +got):\n%s", diff)
 	}
 
-	found, err := c.Find(context.Background(), KindRisk, "m")
+	found, err := c.Find(context.Background(), connector.KindRisk, "m")
 	if err != nil || found == nil {
 		t.Fatalf("Find = %v, %v", found, err)
 	}
@@ -248,20 +251,20 @@ func TestRecordsCrossTheWire(t *testing.T) {
 		t.Errorf("found (-want +got):\n%s", diff)
 	}
 
-	changes := []Change{{Op: OpCreate, ExternalID: "a", Fields: in[1].Fields}, {Op: OpDelete, ExternalID: "b"}}
-	results, err := c.Push(context.Background(), PushRequest{Changes: changes})
+	changes := []connector.Change{{Op: connector.OpCreate, ExternalID: "a", Fields: in[1].Fields}, {Op: connector.OpDelete, ExternalID: "b"}}
+	results, err := c.Push(context.Background(), connector.PushRequest{Changes: changes})
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantResults := []Result{{ExternalID: "a", Fields: in[1].Fields}, {ExternalID: "b"}}
+	wantResults := []connector.Result{{ExternalID: "a", Fields: in[1].Fields}, {ExternalID: "b"}}
 	if diff := cmp.Diff(wantResults, results); diff != "" {
 		t.Errorf("pushed (-want +got):\n%s", diff)
 	}
 }
 
 func TestFindOutOfRangeTime(t *testing.T) {
-	c := client(t, records{rs: []Record{{}, {ExternalID: "x", UpdatedAt: time.Date(3000, 1, 1, 0, 0, 0, 0, time.UTC)}}})
-	_, err := c.Find(context.Background(), KindRisk, "m")
+	c := client(t, records{rs: []connector.Record{{}, {ExternalID: "x", UpdatedAt: time.Date(3000, 1, 1, 0, 0, 0, 0, time.UTC)}}})
+	_, err := c.Find(context.Background(), connector.KindRisk, "m")
 	if err == nil || !strings.HasPrefix(err.Error(), `find: record "x": updated at 3000-01-01T00:00:00Z: the protocol carries times from`) {
 		t.Errorf("Find = %v", err)
 	}
@@ -269,15 +272,15 @@ func TestFindOutOfRangeTime(t *testing.T) {
 
 // benchBatch is the batch of plugins/host's pull benchmarks: 500 records
 // of about 500 bytes.
-func benchBatch() []Record {
+func benchBatch() []connector.Record {
 	desc := strings.Repeat("x", 380)
 	now := time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
-	out := make([]Record, 500)
+	out := make([]connector.Record, 500)
 	for i := range out {
 		id := strconv.Itoa(i + 1)
-		out[i] = Record{ExternalID: id, Version: "v1", UpdatedAt: now, Fields: map[string]string{
-			FieldKey: "R-" + id, FieldTitle: "Risk number " + id, FieldDescription: desc, FieldKind: "threat",
-			FieldProcess: "operate", FieldLikelihood: "3", FieldImpact: "4", FieldStatus: "proposed",
+		out[i] = connector.Record{ExternalID: id, Version: "v1", UpdatedAt: now, Fields: map[string]string{
+			connector.FieldKey: "R-" + id, connector.FieldTitle: "Risk number " + id, connector.FieldDescription: desc, connector.FieldKind: "threat",
+			connector.FieldProcess: "operate", connector.FieldLikelihood: "3", connector.FieldImpact: "4", connector.FieldStatus: "proposed",
 		}}
 	}
 	return out
@@ -286,7 +289,7 @@ func benchBatch() []Record {
 // BenchmarkEncodeBatch is the plugin's side of Pull: convert a batch and
 // marshal its message.
 func BenchmarkEncodeBatch(b *testing.B) {
-	batch := Batch{Records: benchBatch()}
+	batch := connector.Batch{Records: benchBatch()}
 	var buf pullBuffers
 	b.ReportAllocs()
 	for b.Loop() {
@@ -306,7 +309,7 @@ func BenchmarkEncodeBatch(b *testing.B) {
 // message and convert its records.
 func BenchmarkDecodeBatch(b *testing.B) {
 	rs := benchBatch()
-	msgs, _ := chunkRecords(Batch{Records: rs}, &pullBuffers{})
+	msgs, _ := chunkRecords(connector.Batch{Records: rs}, &pullBuffers{})
 	data, _ := proto.Marshal(msgs[0])
 	b.SetBytes(int64(len(data)))
 	b.ReportAllocs()
@@ -315,7 +318,7 @@ func BenchmarkDecodeBatch(b *testing.B) {
 		if err := proto.Unmarshal(data, &m); err != nil {
 			b.Fatal(err)
 		}
-		out := make([]Record, 0, len(m.GetRecords()))
+		out := make([]connector.Record, 0, len(m.GetRecords()))
 		for _, r := range m.GetRecords() {
 			rec, err := recordFromProto(r, m.GetFieldNames())
 			if err != nil {

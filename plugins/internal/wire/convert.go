@@ -1,16 +1,13 @@
-package sdk
+package wire
 
-// Conversion between the Go-native types of this package and the generated
-// protocol messages (plugins/internal/connectorpb). This is the only place
-// that knows both; the gRPC server and client adapters call it.
-//
-// It lives in package sdk, not in an internal package of its own, because
-// Serve must reach it and an internal package that imports sdk's types
-// cannot be imported by sdk (an import cycle).
-//
+// Conversion between the connector port's Go-native types (core/connector)
+// and the generated protocol messages (plugins/internal/connectorpb). This
+// is the only place that knows both; the gRPC server and client adapters
+// call it.
 
 import (
 	"fmt"
+	"github.com/usmhub/usmhub/core/connector"
 	"math"
 	"time"
 	"unicode/utf8"
@@ -19,28 +16,28 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 )
 
-var attrTypesToProto = map[AttrType]pb.AttrType{
-	"":             pb.AttrType_ATTR_TYPE_UNSPECIFIED,
-	TypeString:     pb.AttrType_ATTR_TYPE_STRING,
-	TypeNumber:     pb.AttrType_ATTR_TYPE_NUMBER,
-	TypeBool:       pb.AttrType_ATTR_TYPE_BOOL,
-	TypeListString: pb.AttrType_ATTR_TYPE_LIST_STRING,
-	TypeMapString:  pb.AttrType_ATTR_TYPE_MAP_STRING,
+var attrTypesToProto = map[connector.AttrType]pb.AttrType{
+	"":                       pb.AttrType_ATTR_TYPE_UNSPECIFIED,
+	connector.TypeString:     pb.AttrType_ATTR_TYPE_STRING,
+	connector.TypeNumber:     pb.AttrType_ATTR_TYPE_NUMBER,
+	connector.TypeBool:       pb.AttrType_ATTR_TYPE_BOOL,
+	connector.TypeListString: pb.AttrType_ATTR_TYPE_LIST_STRING,
+	connector.TypeMapString:  pb.AttrType_ATTR_TYPE_MAP_STRING,
 }
 
-var opsToProto = map[Op]pb.Op{
-	"":       pb.Op_OP_UNSPECIFIED,
-	OpCreate: pb.Op_OP_CREATE,
-	OpUpdate: pb.Op_OP_UPDATE,
-	OpDelete: pb.Op_OP_DELETE,
+var opsToProto = map[connector.Op]pb.Op{
+	"":                 pb.Op_OP_UNSPECIFIED,
+	connector.OpCreate: pb.Op_OP_CREATE,
+	connector.OpUpdate: pb.Op_OP_UPDATE,
+	connector.OpDelete: pb.Op_OP_DELETE,
 }
 
-var classesToProto = map[ErrorClass]pb.ErrorClass{
-	"":             pb.ErrorClass_ERROR_CLASS_UNSPECIFIED,
-	ClassConflict:  pb.ErrorClass_ERROR_CLASS_CONFLICT,
-	ClassInvalid:   pb.ErrorClass_ERROR_CLASS_INVALID,
-	ClassTransient: pb.ErrorClass_ERROR_CLASS_TRANSIENT,
-	ClassPermanent: pb.ErrorClass_ERROR_CLASS_PERMANENT,
+var classesToProto = map[connector.ErrorClass]pb.ErrorClass{
+	"":                       pb.ErrorClass_ERROR_CLASS_UNSPECIFIED,
+	connector.ClassConflict:  pb.ErrorClass_ERROR_CLASS_CONFLICT,
+	connector.ClassInvalid:   pb.ErrorClass_ERROR_CLASS_INVALID,
+	connector.ClassTransient: pb.ErrorClass_ERROR_CLASS_TRANSIENT,
+	connector.ClassPermanent: pb.ErrorClass_ERROR_CLASS_PERMANENT,
 }
 
 var (
@@ -101,7 +98,7 @@ func durationFromProto(d *durationpb.Duration) time.Duration {
 	return d.AsDuration()
 }
 
-func descriptionToProto(d Description) (*pb.DescribeResponse, error) {
+func descriptionToProto(d connector.Description) (*pb.DescribeResponse, error) {
 	out := &pb.DescribeResponse{
 		Name:             d.Name,
 		Version:          d.Version,
@@ -128,8 +125,8 @@ func descriptionToProto(d Description) (*pb.DescribeResponse, error) {
 	return out, nil
 }
 
-func descriptionFromProto(in *pb.DescribeResponse) Description {
-	d := Description{
+func descriptionFromProto(in *pb.DescribeResponse) connector.Description {
+	d := connector.Description{
 		Name:             in.GetName(),
 		Version:          in.GetVersion(),
 		ProtocolVersion:  int(in.GetProtocolVersion()),
@@ -138,16 +135,16 @@ func descriptionFromProto(in *pb.DescribeResponse) Description {
 		SearchLag:        durationFromProto(in.GetSearchLag()),
 	}
 	for _, c := range in.GetCapabilities() {
-		d.Capabilities = append(d.Capabilities, Capability{
-			Kind: EntityKind(c.GetKind()), Pull: c.GetPull(), Push: c.GetPush(), Delete: c.GetDelete(),
+		d.Capabilities = append(d.Capabilities, connector.Capability{
+			Kind: connector.EntityKind(c.GetKind()), Pull: c.GetPull(), Push: c.GetPush(), Delete: c.GetDelete(),
 		})
 	}
 	for _, a := range in.GetSchema().GetAttributes() {
 		t, ok := attrTypesFromProto[a.GetType()]
 		if !ok {
-			t = AttrType(fmt.Sprintf("unknown(%d)", a.GetType()))
+			t = connector.AttrType(fmt.Sprintf("unknown(%d)", a.GetType()))
 		}
-		d.Schema.Attributes = append(d.Schema.Attributes, Attribute{
+		d.Schema.Attributes = append(d.Schema.Attributes, connector.Attribute{
 			Name: a.GetName(), Type: t, Required: a.GetRequired(), Sensitive: a.GetSensitive(), Description: a.GetDescription(),
 		})
 	}
@@ -189,7 +186,7 @@ func (f *fieldNames) next() []string {
 // values are put in values[:len(r.Fields)] and their name indexes in
 // indexes[:len(r.Fields)]. The strings are r's own, not copies: the
 // caller marshals m before r can change (see batchSender.send).
-func recordToProto(m *pb.Record, r *Record, names *fieldNames, indexes []uint32, values []string) error {
+func recordToProto(m *pb.Record, r *connector.Record, names *fieldNames, indexes []uint32, values []string) error {
 	at, err := timeToProto(r.UpdatedAt)
 	if err != nil {
 		return err
@@ -208,22 +205,22 @@ func recordToProto(m *pb.Record, r *Record, names *fieldNames, indexes []uint32,
 // recordFromProto returns the record of m, whose field names index names
 // (its message's). Its Fields map is never nil, so that records compare the
 // same whether they crossed the wire or not.
-func recordFromProto(m *pb.Record, names []string) (Record, error) {
+func recordFromProto(m *pb.Record, names []string) (connector.Record, error) {
 	indexes, values := m.GetFieldNames(), m.GetFieldValues()
 	if len(indexes) != len(values) {
-		return Record{}, fmt.Errorf("record %q: %d field names but %d values", m.GetExternalId(), len(indexes), len(values))
+		return connector.Record{}, fmt.Errorf("record %q: %d field names but %d values", m.GetExternalId(), len(indexes), len(values))
 	}
 	fields := make(map[string]string, len(indexes))
 	for i, x := range indexes {
 		if uint64(x) >= uint64(len(names)) {
-			return Record{}, fmt.Errorf("record %q: field name %d of a message that names %d", m.GetExternalId(), x, len(names))
+			return connector.Record{}, fmt.Errorf("record %q: field name %d of a message that names %d", m.GetExternalId(), x, len(names))
 		}
 		fields[names[x]] = values[i]
 	}
 	if len(fields) != len(indexes) {
-		return Record{}, fmt.Errorf("record %q: a field name appears twice", m.GetExternalId())
+		return connector.Record{}, fmt.Errorf("record %q: a field name appears twice", m.GetExternalId())
 	}
-	return Record{
+	return connector.Record{
 		ExternalID: m.GetExternalId(),
 		Version:    m.GetVersion(),
 		UpdatedAt:  timeFromProto(m.GetUpdatedAtUnixNano()),
@@ -236,7 +233,7 @@ func recordFromProto(m *pb.Record, names []string) (Record, error) {
 // recordSize estimates r's encoded size (over-estimating: it counts the
 // field names as if each record carried them), to cut a batch into messages
 // of about chunkSize bytes without asking protobuf-go.
-func recordSize(r *Record) int {
+func recordSize(r *connector.Record) int {
 	n := 24 + len(r.ExternalID) + len(r.Version) + len(r.Marker)
 	for k, v := range r.Fields {
 		n += 8 + len(k) + len(v)
@@ -260,7 +257,7 @@ type pullBuffers struct {
 // cursor; a batch without records is one empty message. The messages are
 // built in buf, and share the records' strings (see recordToProto): marshal
 // them, then call buf.forget, before the records or buf change.
-func chunkRecords(b Batch, buf *pullBuffers) ([]*pb.PullResponse, error) {
+func chunkRecords(b connector.Batch, buf *pullBuffers) ([]*pb.PullResponse, error) {
 	rs := b.Records
 	nfields := 0
 	for i := range rs {
@@ -312,7 +309,7 @@ func (buf *pullBuffers) forget() {
 // string that is not valid UTF-8: which record (of rs) or field it was. It
 // is only called once marshalling failed, so that the hot path checks each
 // string once (protobuf-go's check).
-func notUTF8(rs []Record) error {
+func notUTF8(rs []connector.Record) error {
 	for i := range rs {
 		if err := recordUTF8(&rs[i]); err != nil {
 			return fmt.Errorf("record %d (ID %q): %w", i, rs[i].ExternalID, err)
@@ -321,7 +318,7 @@ func notUTF8(rs []Record) error {
 	return nil
 }
 
-func recordUTF8(r *Record) error {
+func recordUTF8(r *connector.Record) error {
 	for _, s := range [...]struct{ what, v string }{{"ID", r.ExternalID}, {"version", r.Version}, {"marker", r.Marker}} {
 		if !utf8.ValidString(s.v) {
 			return fmt.Errorf("%s %q is not valid UTF-8 (the protocol carries text)", s.what, s.v)
@@ -344,19 +341,19 @@ func fieldsUTF8(m map[string]string) error {
 	return nil
 }
 
-func pullRequestToProto(r PullRequest) *pb.PullRequest {
+func pullRequestToProto(r connector.PullRequest) *pb.PullRequest {
 	return &pb.PullRequest{Kind: string(r.Kind), Cursor: r.Cursor, Lookback: durationToProto(r.Lookback)}
 }
 
-func pullRequestFromProto(in *pb.PullRequest) PullRequest {
-	return PullRequest{
-		Kind:     EntityKind(in.GetKind()),
+func pullRequestFromProto(in *pb.PullRequest) connector.PullRequest {
+	return connector.PullRequest{
+		Kind:     connector.EntityKind(in.GetKind()),
 		Cursor:   in.GetCursor(),
 		Lookback: durationFromProto(in.GetLookback()),
 	}
 }
 
-func pushRequestToProto(r PushRequest) (*pb.PushRequest, error) {
+func pushRequestToProto(r connector.PushRequest) (*pb.PushRequest, error) {
 	out := &pb.PushRequest{Kind: string(r.Kind), Changes: make([]*pb.Change, len(r.Changes))}
 	for i, c := range r.Changes {
 		op, ok := opsToProto[c.Op]
@@ -375,10 +372,10 @@ func pushRequestToProto(r PushRequest) (*pb.PushRequest, error) {
 
 // pushRequestFromProto returns nil Fields for a change without fields (the
 // protocol does not tell an empty map from a missing one).
-func pushRequestFromProto(in *pb.PushRequest) PushRequest {
-	out := PushRequest{Kind: EntityKind(in.GetKind()), Changes: make([]Change, len(in.GetChanges()))}
+func pushRequestFromProto(in *pb.PushRequest) connector.PushRequest {
+	out := connector.PushRequest{Kind: connector.EntityKind(in.GetKind()), Changes: make([]connector.Change, len(in.GetChanges()))}
 	for i, c := range in.GetChanges() {
-		out.Changes[i] = Change{
+		out.Changes[i] = connector.Change{
 			Op:         opsFromProto[c.GetOp()],
 			ExternalID: c.GetExternalId(),
 			Marker:     c.GetMarker(),
@@ -396,7 +393,7 @@ func nilIfEmpty(m map[string]string) map[string]string {
 	return m
 }
 
-func errorToProto(e *Error) *pb.Error {
+func errorToProto(e *connector.Error) *pb.Error {
 	if e == nil {
 		return nil
 	}
@@ -408,18 +405,18 @@ func errorToProto(e *Error) *pb.Error {
 	return &pb.Error{Class: class, Message: e.Message, RetryAfter: durationToProto(e.RetryAfter)}
 }
 
-func errorFromProto(in *pb.Error) *Error {
+func errorFromProto(in *pb.Error) *connector.Error {
 	if in == nil {
 		return nil
 	}
 	class, ok := classesFromProto[in.GetClass()]
 	if !ok {
-		class = ClassPermanent
+		class = connector.ClassPermanent
 	}
-	return &Error{Class: class, Message: in.GetMessage(), RetryAfter: durationFromProto(in.GetRetryAfter())}
+	return &connector.Error{Class: class, Message: in.GetMessage(), RetryAfter: durationFromProto(in.GetRetryAfter())}
 }
 
-func resultsToProto(rs []Result) (*pb.PushResponse, error) {
+func resultsToProto(rs []connector.Result) (*pb.PushResponse, error) {
 	out := &pb.PushResponse{Results: make([]*pb.Result, len(rs))}
 	for i, r := range rs {
 		if err := fieldsUTF8(r.Fields); err != nil {
@@ -434,33 +431,33 @@ func resultsToProto(rs []Result) (*pb.PushResponse, error) {
 
 // resultsFromProto returns nil Fields when the connector sent none (the
 // protocol does not tell an empty map from a missing one).
-func resultsFromProto(in *pb.PushResponse) []Result {
-	out := make([]Result, len(in.GetResults()))
+func resultsFromProto(in *pb.PushResponse) []connector.Result {
+	out := make([]connector.Result, len(in.GetResults()))
 	for i, r := range in.GetResults() {
-		out[i] = Result{
+		out[i] = connector.Result{
 			ExternalID: r.GetExternalId(), Version: r.GetVersion(), Fields: nilIfEmpty(r.GetFields()), Err: errorFromProto(r.GetError()),
 		}
 	}
 	return out
 }
 
-func reportToProto(r Report) *pb.Report {
+func reportToProto(r connector.Report) *pb.Report {
 	return &pb.Report{Key: r.Key, Kind: r.Kind, Title: r.Title, Markdown: r.Markdown}
 }
 
-func reportFromProto(in *pb.Report) Report {
-	return Report{Key: in.GetKey(), Kind: in.GetKind(), Title: in.GetTitle(), Markdown: in.GetMarkdown()}
+func reportFromProto(in *pb.Report) connector.Report {
+	return connector.Report{Key: in.GetKey(), Kind: in.GetKind(), Title: in.GetTitle(), Markdown: in.GetMarkdown()}
 }
 
-func publishedToProto(p Published) *pb.PublishResponse {
+func publishedToProto(p connector.Published) *pb.PublishResponse {
 	return &pb.PublishResponse{Url: p.URL, ExternalId: p.ExternalID, Created: p.Created}
 }
 
-func publishedFromProto(in *pb.PublishResponse) Published {
-	return Published{URL: in.GetUrl(), ExternalID: in.GetExternalId(), Created: in.GetCreated()}
+func publishedFromProto(in *pb.PublishResponse) connector.Published {
+	return connector.Published{URL: in.GetUrl(), ExternalID: in.GetExternalId(), Created: in.GetCreated()}
 }
 
-func configErrorToProto(e *ConfigError) *pb.ConfigError {
+func configErrorToProto(e *connector.ConfigError) *pb.ConfigError {
 	out := &pb.ConfigError{}
 	for _, p := range e.Problems {
 		out.Problems = append(out.Problems, &pb.AttributeProblem{Attribute: p.Attribute, Summary: p.Summary, Detail: p.Detail})
@@ -468,10 +465,10 @@ func configErrorToProto(e *ConfigError) *pb.ConfigError {
 	return out
 }
 
-func configErrorFromProto(in *pb.ConfigError) *ConfigError {
-	out := &ConfigError{}
+func configErrorFromProto(in *pb.ConfigError) *connector.ConfigError {
+	out := &connector.ConfigError{}
 	for _, p := range in.GetProblems() {
-		out.Problems = append(out.Problems, AttributeProblem{Attribute: p.GetAttribute(), Summary: p.GetSummary(), Detail: p.GetDetail()})
+		out.Problems = append(out.Problems, connector.AttributeProblem{Attribute: p.GetAttribute(), Summary: p.GetSummary(), Detail: p.GetDetail()})
 	}
 	return out
 }

@@ -1,9 +1,10 @@
-package sdk
+package wire
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/usmhub/usmhub/core/connector"
 	"sync"
 
 	pb "github.com/usmhub/usmhub/plugins/internal/connectorpb"
@@ -16,7 +17,8 @@ import (
 // plugin side of the protocol.
 type grpcServerAdapter struct {
 	pb.UnimplementedConnectorServer
-	impl Connector
+	impl    connector.Connector
+	version int // stamped into Describe's answer
 }
 
 func (s *grpcServerAdapter) Describe(ctx context.Context, _ *pb.DescribeRequest) (*pb.DescribeResponse, error) {
@@ -24,6 +26,7 @@ func (s *grpcServerAdapter) Describe(ctx context.Context, _ *pb.DescribeRequest)
 	if err != nil {
 		return nil, failureStatus(err)
 	}
+	d.ProtocolVersion = s.version
 	out, err := descriptionToProto(d)
 	if err != nil {
 		return nil, failureStatus(fmt.Errorf("describe: %w", err))
@@ -32,7 +35,7 @@ func (s *grpcServerAdapter) Describe(ctx context.Context, _ *pb.DescribeRequest)
 }
 
 func (s *grpcServerAdapter) Configure(ctx context.Context, req *pb.ConfigureRequest) (*pb.ConfigureResponse, error) {
-	if err := s.impl.Configure(ctx, NewConfig(req.GetConfigJson())); err != nil {
+	if err := s.impl.Configure(ctx, connector.NewConfig(req.GetConfigJson())); err != nil {
 		return nil, failureStatus(err)
 	}
 	return &pb.ConfigureResponse{}, nil
@@ -98,7 +101,7 @@ func (bs *batchSender) run() {
 }
 
 // send is the send function the connector's Pull gets.
-func (bs *batchSender) send(b Batch) error {
+func (bs *batchSender) send(b connector.Batch) error {
 	bs.mu.Lock()
 	defer bs.mu.Unlock()
 	if bs.closed {
@@ -117,7 +120,7 @@ func (bs *batchSender) send(b Batch) error {
 }
 
 // prepare marshals b's messages.
-func (bs *batchSender) prepare(b Batch) ([]*grpc.PreparedMsg, error) {
+func (bs *batchSender) prepare(b connector.Batch) ([]*grpc.PreparedMsg, error) {
 	msgs, err := chunkRecords(b, &bs.buf)
 	defer bs.buf.forget()
 	if err != nil {
@@ -162,7 +165,7 @@ func (s *grpcServerAdapter) Push(ctx context.Context, req *pb.PushRequest) (*pb.
 }
 
 func (s *grpcServerAdapter) Find(ctx context.Context, req *pb.FindRequest) (*pb.FindResponse, error) {
-	rec, err := s.impl.Find(ctx, EntityKind(req.GetKind()), req.GetMarker())
+	rec, err := s.impl.Find(ctx, connector.EntityKind(req.GetKind()), req.GetMarker())
 	if err != nil {
 		return nil, failureStatus(err)
 	}
@@ -197,8 +200,8 @@ func failureStatus(err error) error {
 	f := &pb.Failure{Message: err.Error()}
 	code := codes.Unknown
 	var (
-		classified *Error
-		config     *ConfigError
+		classified *connector.Error
+		config     *connector.ConfigError
 	)
 	switch {
 	case errors.As(err, &config):
@@ -207,7 +210,7 @@ func failureStatus(err error) error {
 	case errors.As(err, &classified):
 		f.Classified = errorToProto(classified)
 		code = classCodes[classified.Class]
-	case errors.Is(err, ErrUnsupported):
+	case errors.Is(err, connector.ErrUnsupported):
 		code = codes.Unimplemented
 	case errors.Is(err, context.Canceled):
 		code = codes.Canceled
@@ -216,7 +219,7 @@ func failureStatus(err error) error {
 	}
 	// Several may hold at once (a classified error that also wraps
 	// ErrUnsupported); the detail carries each, the code names the first.
-	f.Unsupported = errors.Is(err, ErrUnsupported)
+	f.Unsupported = errors.Is(err, connector.ErrUnsupported)
 	if f.Classified == nil && errors.As(err, &classified) {
 		f.Classified = errorToProto(classified)
 	}
@@ -230,9 +233,9 @@ func failureStatus(err error) error {
 	return st.Err()
 }
 
-var classCodes = map[ErrorClass]codes.Code{
-	ClassConflict:  codes.Aborted,
-	ClassInvalid:   codes.InvalidArgument,
-	ClassTransient: codes.Unavailable,
-	ClassPermanent: codes.FailedPrecondition,
+var classCodes = map[connector.ErrorClass]codes.Code{
+	connector.ClassConflict:  codes.Aborted,
+	connector.ClassInvalid:   codes.InvalidArgument,
+	connector.ClassTransient: codes.Unavailable,
+	connector.ClassPermanent: codes.FailedPrecondition,
 }
