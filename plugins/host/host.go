@@ -1,7 +1,7 @@
 // Package host is the hub's side of the connector plugin system: it finds
 // connector binaries (usmhub-connector-<type>), verifies an optional sha256
 // pin, launches them through hashicorp/go-plugin (gRPC only, Managed,
-// AutoMTLS, the versioned sdk.Handshake), fingerprints them with Describe,
+// AutoMTLS, the versioned wire.Handshake), fingerprints them with Describe,
 // and hands out each connector instance as an sdk.Connector (Instance) that
 // applies a timeout to every call and relaunches a crashed plugin, with
 // backoff, on its next use. It also decodes a connector's HCL config block

@@ -15,7 +15,7 @@ import (
 
 // InProcess serves the connector that factory builds inside this process
 // and returns an sdk.Connector that calls it over real gRPC: go-plugin's
-// test mode (plugin.ServeConfig.Test) serves sdk.ServeConfig(factory) on a
+// test mode (plugin.ServeConfig.Test) serves wire.ServeConfig(factory, ...) on a
 // unix socket, and a go-plugin client reattaches to it and dispenses the
 // connector, exactly as the host does with a binary, less the process, the
 // handshake and AutoMTLS. Every call is encoded, sent, decoded and converted
