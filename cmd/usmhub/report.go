@@ -62,6 +62,13 @@ func (reportCmd) Run(ctx context.Context, e *env, args []string) int {
 	failed := 0
 	for _, target := range publish {
 		res := publishReport(ctx, e, target, rep.SDK())
+		if res.Error == "" {
+			if st, err := e.store(ctx); err != nil {
+				res.Error = err.Error()
+			} else if err := readiness.RecordPublished(ctx, st, e.actor(), rep.Initiative, rep.Key, target, res.URL, res.Created); err != nil {
+				res.Error = err.Error()
+			}
+		}
 		if res.Error != "" {
 			failed++
 			fmt.Fprintf(e.stderr, "usmhub: publish %s to %s: %s\n", rep.Key, target, res.Error)

@@ -135,7 +135,7 @@ func runtimeFor(ctx context.Context, cfg *config.Config, log hclog.Logger, m *da
 			}
 			b := b
 			b.Fingerprint = cs.fingerprint(s.Connector)
-			res, err := engine.Run(ctx, b, conn, reconcile.Options{})
+			res, err := engine.Run(ctx, b, conn, reconcile.Options{RunID: schedule.RunID(ctx)})
 			if err != nil {
 				if errors.Is(err, reconcile.ErrBusy) {
 					log.Info("skipped: another run holds the binding", "sync", s.Name)
@@ -171,6 +171,9 @@ func runtimeFor(ctx context.Context, cfg *config.Config, log hclog.Logger, m *da
 					pub, perr := conn.Publish(ctx, rep.SDK())
 					if perr == nil {
 						log.Info("report published", "report", r.Name, "key", rep.Key, "to", target, "url", pub.URL, "created", pub.Created)
+						if err := readiness.RecordPublished(ctx, st, store.Actor{Name: "report:" + r.Name}, rep.Initiative, rep.Key, target, pub.URL, pub.Created); err != nil {
+							errs = append(errs, err)
+						}
 						continue
 					}
 					err = perr

@@ -191,15 +191,27 @@ func TestServe(t *testing.T) {
 	if strings.Contains(logs.String(), token) {
 		t.Errorf("the daemon logged its API token")
 	}
+	var triggered struct {
+		RunID string `json:"run_id"`
+	}
 	eventually(t, 30*time.Second, "POST with the token answers 202", func() bool {
 		code, body := post("/v1/sync/risks", token)
 		if code != http.StatusAccepted && code != http.StatusConflict {
 			t.Fatalf("POST with the token: %d %s", code, body)
 		}
+		if code == http.StatusAccepted {
+			if err := json.Unmarshal([]byte(body), &triggered); err != nil || triggered.RunID == "" {
+				t.Fatalf("POST with the token: %s, want a run_id", body)
+			}
+		}
 		return code == http.StatusAccepted
 	}, logs.String)
-	if code, _ := post("/v1/sync/nosuch", token); code != http.StatusNotFound {
-		t.Errorf("POST of an unknown sync: %d, want 404", code)
+	// The answer's run id is the sync run's own.
+	eventually(t, 60*time.Second, "the triggered run is logged under its id", func() bool {
+		return strings.Contains(logs.String(), "run="+triggered.RunID)
+	}, logs.String)
+	if code, body := post("/v1/sync/nosuch", token); code != http.StatusNotFound || !strings.Contains(body, `"known":["risks"]`) {
+		t.Errorf("POST of an unknown sync: %d %s, want 404 listing risks", code, body)
 	}
 
 	// Metrics show the runs.

@@ -274,10 +274,12 @@ func TestHealthz(t *testing.T) {
 func TestSyncEndpoint(t *testing.T) {
 	const token = "s3cret-t0ken"
 	held := newBlocker()
+	runIDs := make(chan string, 1)
 	h := start(t, fixed(&Runtime{
 		Listen:   loopback,
 		APIToken: token,
-		Jobs:     []schedule.Job{{Name: "held", Spec: "@yearly", Run: held.run}},
+		Jobs: []schedule.Job{{Name: "held", Spec: "@yearly", Run: held.run},
+			{Name: "told", Spec: "@yearly", Run: func(ctx context.Context) error { runIDs <- schedule.RunID(ctx); return nil }}},
 	}), Options{})
 
 	cases := []struct {
@@ -292,8 +294,8 @@ func TestSyncEndpoint(t *testing.T) {
 		{"empty bearer", "Bearer ", "held", 401, "authorization required", `Bearer realm="usmhub"`},
 		{"wrong token", "Bearer nope", "held", 401, "invalid API token", `Bearer realm="usmhub", error="invalid_token"`},
 		{"token prefix", "Bearer " + token[:5], "held", 401, "invalid API token", `Bearer realm="usmhub", error="invalid_token"`},
-		{"unknown job", "Bearer " + token, "nope", 404, `no job named \"nope\"`, ""},
-		{"started", "Bearer " + token, "held", 202, `{"started":true}`, ""},
+		{"unknown job", "Bearer " + token, "nope", 404, `{"error":"no job named \"nope\"; the jobs are held, told","known":["held","told"]}`, ""},
+		{"started", "Bearer " + token, "held", 202, `{"started":true,"run_id":"`, ""},
 		{"running", "bearer " + token, "held", 409, `{"started":false,"error":"job \"held\" is already running"}`, ""},
 	}
 	for _, tc := range cases {
@@ -307,6 +309,17 @@ func TestSyncEndpoint(t *testing.T) {
 		if tc.name == "started" {
 			receive(t, "the triggered run", held.entered)
 		}
+	}
+	// The answer's run id is the run's: the job reads it from its context.
+	code, _, body := h.do("POST", "/v1/sync/told", "Bearer "+token)
+	var answer struct {
+		RunID string `json:"run_id"`
+	}
+	if err := json.Unmarshal([]byte(body), &answer); code != 202 || err != nil || answer.RunID == "" {
+		t.Fatalf("POST /v1/sync/told = %d %s", code, body)
+	}
+	if got := receive(t, "the run's id", runIDs); got != answer.RunID {
+		t.Errorf("the run got id %q, the answer said %q", got, answer.RunID)
 	}
 	if code, _, _ := h.do("GET", "/v1/sync/held", "Bearer "+token); code != http.StatusMethodNotAllowed {
 		t.Errorf("GET /v1/sync/held = %d, want 405", code)

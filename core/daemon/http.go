@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/usmhub/usmhub/core/schedule"
@@ -52,8 +53,17 @@ type JobHealth struct {
 
 // syncResponse is the body of POST /v1/sync/{name}.
 type syncResponse struct {
-	Started bool   `json:"started"`
-	Error   string `json:"error,omitempty"`
+	Started bool `json:"started"`
+	// RunID is the started run's id: a sync's run takes it as its own, so
+	// `usmhub log -run RUN_ID` and the logs' run=… follow it.
+	RunID string `json:"run_id,omitempty"`
+	Error string `json:"error,omitempty"`
+}
+
+// unknownJobResponse is the body of a 404 for a job name that is not there.
+type unknownJobResponse struct {
+	Error string   `json:"error"`
+	Known []string `json:"known"`
 }
 
 // errorResponse is the body of an error answer.
@@ -181,10 +191,16 @@ func (d *daemon) handleSync(w http.ResponseWriter, r *http.Request) {
 	}
 
 	name := r.PathValue("name")
-	started, err := gen.sched.Trigger(name)
+	runID := uuid.NewString()
+	started, err := gen.sched.TriggerRun(name, runID)
 	switch {
 	case errors.Is(err, schedule.ErrUnknownJob):
-		writeJSON(w, http.StatusNotFound, errorResponse{Error: fmt.Sprintf("no job named %q", name)})
+		known := []string{}
+		for _, j := range gen.sched.Jobs() {
+			known = append(known, j.Name)
+		}
+		writeJSON(w, http.StatusNotFound, unknownJobResponse{
+			Error: fmt.Sprintf("no job named %q; the jobs are %s", name, strings.Join(known, ", ")), Known: known})
 	case errors.Is(err, schedule.ErrStopped):
 		w.Header().Set("Retry-After", "5")
 		writeJSON(w, http.StatusServiceUnavailable, errorResponse{Error: "the daemon is stopping or reloading; try again shortly"})
@@ -194,8 +210,8 @@ func (d *daemon) handleSync(w http.ResponseWriter, r *http.Request) {
 	case !started:
 		writeJSON(w, http.StatusConflict, syncResponse{Started: false, Error: fmt.Sprintf("job %q is already running", name)})
 	default:
-		d.logger.Info("run requested over HTTP", "job", name, "remote", r.RemoteAddr)
-		writeJSON(w, http.StatusAccepted, syncResponse{Started: true})
+		d.logger.Info("run requested over HTTP", "job", name, "run", runID, "remote", r.RemoteAddr)
+		writeJSON(w, http.StatusAccepted, syncResponse{Started: true, RunID: runID})
 	}
 }
 

@@ -333,7 +333,26 @@ func (e *evaluation) communication() (Check, error) {
 		c.Status, c.Reason = Warn, fmt.Sprintf("%d report(s) configured but published nowhere", reports)
 		c.Next = "set publish_to on the report blocks to the connectors whose tickets people read"
 	default:
-		c.Status, c.Reason = Pass, fmt.Sprintf("%d report(s) published to %s", reports, strings.Join(dedupe(targets), ", "))
+		// What happened, not what is configured: a report block counts
+		// once a report was published.
+		pubs, err := Publications(e.Reader, e.key)
+		if err != nil {
+			return c, err
+		}
+		if len(pubs) == 0 {
+			c.Status = Warn
+			c.Reason = fmt.Sprintf("%d report(s) configured to publish to %s, none published yet", reports, strings.Join(dedupe(targets), ", "))
+			c.Next = "usmhub serve publishes them on their schedules; to publish one now: usmhub report KIND -publish " + targets[0]
+			return c, nil
+		}
+		last := pubs[len(pubs)-1]
+		var where []string
+		for _, p := range pubs {
+			where = append(where, p.Connector)
+		}
+		c.Status = Pass
+		c.Reason = fmt.Sprintf("%d report(s) published to %s; the latest, %s, to %s on %s",
+			len(pubs), strings.Join(dedupe(where), ", "), last.Key, last.Connector, last.At.UTC().Format("2006-01-02"))
 	}
 	return c, nil
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -85,6 +86,14 @@ func risk(initiative, title string, kind model.Kind, status model.Status) func(s
 
 func vote(key, voter string) func(store.Tx) error {
 	return func(tx store.Tx) error { return tx.CastVote(model.Vote{RiskID: key, Voter: voter, Weight: 1}) }
+}
+
+// published records that a report of the initiative went to file.local;
+// created false is the same ticket updated.
+func published(initiative, key string, created bool) func(store.Tx) error {
+	return func(tx store.Tx) error {
+		return RecordPublication(tx, initiative, key, "file.local", "file:///reports/"+key+".md", created)
+	}
 }
 
 func sprintWith(policy string) func(store.Tx) error {
@@ -319,8 +328,17 @@ func TestChecks(t *testing.T) {
 				Next:   "set publish_to on the report blocks to the connectors whose tickets people read"},
 		},
 		{
-			name: "communication pass", fixture: "ready.hcl",
-			want: Check{Precondition: 9, Name: "communication", Status: Pass, Reason: "1 report(s) published to file.local"},
+			name: "communication warn, configured but never published", fixture: "ready.hcl",
+			want: Check{Precondition: 9, Name: "communication", Status: Warn,
+				Reason: "1 report(s) configured to publish to file.local, none published yet",
+				Next:   "usmhub serve publishes them on their schedules; to publish one now: usmhub report KIND -publish file.local"},
+		},
+		{
+			name: "communication pass, published", fixture: "ready.hcl",
+			setup: all(published("sd", "register-2026-W48", true), published("sd", "register-2026-W49", true),
+				published("sd", "register-2026-W49", false), published("cmdb", "register-2026-W50", true)),
+			want: Check{Precondition: 9, Name: "communication", Status: Pass,
+				Reason: "2 report(s) published to file.local; the latest, register-2026-W49, to file.local on " + time.Now().UTC().Format("2006-01-02")},
 		},
 
 		// 10. Sounding board.
@@ -366,6 +384,7 @@ func TestAllPass(t *testing.T) {
 		risk("sd", "A", model.Threat, model.Accepted), risk("sd", "B", model.Opportunity, model.Proposed),
 		vote("R-1", "Dewi"),
 		sprintWith(policyText),
+		published("sd", "sprint-1", true),
 	), healthy)
 	want := []Check{
 		{1, "management commitment", Pass, "CIO committed on 2025-02-03 to scope, rationale and approach", ""},
@@ -376,7 +395,7 @@ func TestAllPass(t *testing.T) {
 		{6, "risk database", Pass, "the risk database holds 2 risk(s) of this initiative", ""},
 		{7, "inventory of improvements", Pass, "2 risk(s): 1 threat(s), 1 opportunit(ies); 1 accepted or further", ""},
 		{8, "priority mechanism", Pass, `policy "default": ` + policyText, ""},
-		{9, "communication", Pass, "1 report(s) published to file.local", ""},
+		{9, "communication", Pass, "1 report(s) published to file.local; the latest, sprint-1, to file.local on " + time.Now().UTC().Format("2006-01-02"), ""},
 		{10, "sounding board", Pass, "1 of 2 sounding-board member(s) voted", ""},
 	}
 	if diff := cmp.Diff(want, checks); diff != "" {

@@ -1,6 +1,7 @@
 package reconcile
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -59,6 +60,9 @@ type Options struct {
 	AllowDeletes bool
 	// Progress, when set, is told about each page and push batch.
 	Progress func(binding, phase string, done int)
+	// RunID is the run's id when the caller chose it (the daemon answers
+	// an HTTP trigger with it); empty means a new one.
+	RunID string
 }
 
 // Errors a run may return; test with errors.Is.
@@ -145,7 +149,7 @@ func holderGone(holder string) bool {
 func (e *Engine) Run(ctx context.Context, b Binding, conn connector.Connector, opts Options) (*Result, error) {
 	b = b.withDefaults()
 	r := &run{e: e, ctx: ctx, b: b, conn: conn, opts: opts, now: e.now().UTC(),
-		res: &Result{RunID: uuid.NewString(), Binding: b.Name, Plan: opts.Plan}, sm: newStatusMap(b.MapStatus), deleteLimit: -1}
+		res: &Result{RunID: cmp.Or(opts.RunID, uuid.NewString()), Binding: b.Name, Plan: opts.Plan}, sm: newStatusMap(b.MapStatus), deleteLimit: -1}
 	r.log = e.log().With("binding", b.Name, "run", r.res.RunID)
 	actor := store.Actor{Name: "sync:" + b.Name, RunID: r.res.RunID}
 	start := time.Now()

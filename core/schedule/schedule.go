@@ -200,6 +200,23 @@ func (s *Scheduler) Start() {
 // returns an error wrapping ErrUnknownJob for a name that was never added,
 // and ErrStopped once Stop has been called. Trigger works before Start.
 func (s *Scheduler) Trigger(name string) (started bool, err error) {
+	return s.TriggerRun(name, "")
+}
+
+// runIDKey is the context key of a triggered run's id.
+type runIDKey struct{}
+
+// RunID returns the id TriggerRun gave the run whose context ctx is, or ""
+// (a scheduled run, or one triggered without an id).
+func RunID(ctx context.Context) string {
+	id, _ := ctx.Value(runIDKey{}).(string)
+	return id
+}
+
+// TriggerRun is Trigger with the run's id, which the job reads from its
+// context with RunID: the HTTP trigger answers with it, and a sync run
+// takes it as its own, so the caller can follow the run (usmhub log -run).
+func (s *Scheduler) TriggerRun(name, runID string) (started bool, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	e, ok := s.jobs[name]
@@ -214,7 +231,7 @@ func (s *Scheduler) Trigger(name string) (started bool, err error) {
 		return false, nil
 	}
 	s.runs.Add(1)
-	go s.run(e, true)
+	go s.run(e, true, runID)
 	return true, nil
 }
 
@@ -342,12 +359,12 @@ func (s *Scheduler) tick(e *entry) {
 		s.runs.Done()
 		return
 	}
-	s.run(e, false)
+	s.run(e, false, "")
 }
 
 // run runs e once, with e.running already set and s.runs already counting
 // this run; it clears both when done.
-func (s *Scheduler) run(e *entry, triggered bool) {
+func (s *Scheduler) run(e *entry, triggered bool, runID string) {
 	defer s.runs.Done()
 	defer e.running.Store(false)
 
@@ -358,7 +375,7 @@ func (s *Scheduler) run(e *entry, triggered bool) {
 	}
 	s.logger.Info("run started", "job", name, "cause", cause)
 	started := time.Now()
-	err := s.call(e.job)
+	err := s.call(e.job, runID)
 	d := time.Since(started)
 	if err != nil {
 		s.logger.Error("run failed", "job", name, "cause", cause, "duration", d, "error", err)
@@ -371,14 +388,18 @@ func (s *Scheduler) run(e *entry, triggered bool) {
 }
 
 // call calls job.Run, turning a panic into an error.
-func (s *Scheduler) call(job Job) (err error) {
+func (s *Scheduler) call(job Job, runID string) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			s.logger.Error("job panicked", "job", job.Name, "panic", r, "stack", string(debug.Stack()))
 			err = fmt.Errorf("job %q panicked: %v", job.Name, r)
 		}
 	}()
-	return job.Run(s.runCtx)
+	ctx := s.runCtx
+	if runID != "" {
+		ctx = context.WithValue(ctx, runIDKey{}, runID)
+	}
+	return job.Run(ctx)
 }
 
 // cronLogger is the hclog adapter for robfig/cron's logger: its routine
