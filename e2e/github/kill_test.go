@@ -1,0 +1,366 @@
+package github_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/google/go-github/v60/github"
+	"github.com/usmhub/usmhub/connectors/github/fakegithub"
+)
+
+// The kill loop, modelled on e2e/redmine's TestFaultKillLoop: `usmhub sync
+// risks` or its connector process is SIGKILLed at random moments, at least
+// 20 times, while both sides are edited between the runs — the hub with
+// `usmhub risk update` (title, likelihood), GitHub as a person in the web
+// UI would (title, the impact line of the body's block) — and the fake
+// fails writes after committing them (502) now and then. A ledger keeps
+// every edit. At the end the sync runs to completion and: every risk has
+// exactly one issue (0 duplicates), and the last edit of every field is on
+// both sides, or lost to the field's owner in a conflict the audit log
+// holds (the hub owns titles). Earlier edits of a field were overwritten by
+// later ones.
+//
+// USMHUB_KILL_SEED replays the same choices; USMHUB_KILLS sets the number
+// of SIGKILLs (24).
+func TestKillLoop(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: the GitHub kill loop takes about half a minute")
+	}
+	seed := uint64(time.Now().UnixNano())
+	if v := os.Getenv("USMHUB_KILL_SEED"); v != "" {
+		seed, _ = strconv.ParseUint(v, 10, 64)
+	}
+	t.Logf("seed %d (USMHUB_KILL_SEED=%d replays the same kills, edits and faults)", seed, seed)
+	wantKills := 24
+	if v, err := strconv.Atoi(os.Getenv("USMHUB_KILLS")); err == nil && v > 0 {
+		wantKills = v
+	}
+	rnd := rand.New(rand.NewPCG(seed, 0x676974))
+	const n = 40
+	plugin, err := filepath.EvalSymlinks(githubPlugin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := newFake(t)
+	h := newHub(t, f.BaseURL())
+	var b strings.Builder
+	b.WriteString("key,title,kind,process,likelihood,impact,effort,owner,status\n")
+	for i := 1; i <= n; i++ {
+		fmt.Fprintf(&b, "R-%d,Kill risk %d,threat,operate,%d,%d,1,anna,proposed\n", i, i, 1+i%5, 1+(i*3)%5)
+	}
+	h.ok("risk", "import", h.write("risks.csv", b.String()))
+
+	var led []edit
+	kills, hubKills, pluginKills, rounds := 0, 0, 0, 0
+	est := 400 * time.Millisecond
+	deadline := time.Now().Add(4 * time.Minute) // a safety net, not a pass criterion
+	for kills < wantKills && rounds < 6*wantKills {
+		rounds++
+		if time.Now().After(deadline) {
+			t.Errorf("the loop ran out of time after %d rounds and %d kills", rounds-1, kills)
+			break
+		}
+		waitConnectorsGone(t, plugin)
+		if rounds > 1 {
+			for j, k := 0, rnd.IntN(3); j < k; j++ {
+				key := fmt.Sprintf("R-%d", 1+rnd.IntN(n))
+				e := edit{side: "hub", key: key, round: rounds}
+				if rnd.IntN(2) == 0 {
+					e.field, e.value = "title", fmt.Sprintf("hub %d.%d %s", rounds, j, key)
+				} else {
+					e.field, e.value = "likelihood", strconv.Itoa(1+rnd.IntN(5))
+				}
+				h.ok("risk", "update", key, "-"+e.field, e.value)
+				e.at = time.Now()
+				led = append(led, e)
+			}
+			byKey := issuesByKey(f)
+			for j, k := 0, rnd.IntN(3); j < k; j++ {
+				key := fmt.Sprintf("R-%d", 1+rnd.IntN(n))
+				list := byKey[key]
+				if len(list) != 1 {
+					continue // not created yet (or doubled: reported at the end)
+				}
+				e := edit{side: "github", key: key, round: rounds}
+				if rnd.IntN(2) == 0 {
+					e.field, e.value = "title", fmt.Sprintf("github %d.%d %s", rounds, j, key)
+					f.Edit(owner, repo, list[0].GetNumber(), func(is *github.Issue) { is.Title = github.String(e.value) })
+				} else {
+					e.field, e.value = "impact", strconv.Itoa(1+rnd.IntN(5))
+					f.Edit(owner, repo, list[0].GetNumber(), func(is *github.Issue) {
+						is.Body = github.String(impactRE.ReplaceAllString(is.GetBody(), "- impact: "+e.value))
+					})
+				}
+				e.at = time.Now()
+				led = append(led, e)
+			}
+		}
+		if rnd.IntN(4) == 0 {
+			f.Inject(fakegithub.Fault{Method: []string{"POST", "PATCH"}[rnd.IntN(2)], Status: 502, AfterCommit: true})
+		}
+		victim := []string{"", "usmhub", "usmhub", "connector", "connector"}[rnd.IntN(5)]
+		delay := 10*time.Millisecond + time.Duration(rnd.Float64()*float64(est))
+		killed, took := runAndKill(t, h, plugin, victim, delay)
+		if killed {
+			kills++
+			if victim == "usmhub" {
+				hubKills++
+			} else {
+				pluginKills++
+			}
+		} else if victim == "" {
+			est = min(max((est*3+took)/4, 100*time.Millisecond), 3*time.Second)
+		}
+	}
+
+	// Run the sync to completion.
+	waitConnectorsGone(t, plugin)
+	settled := false
+	var last string
+	for i := 0; i < 8 && !settled; i++ {
+		out, errs, code := h.run("sync", "risks", "-json")
+		var res []struct {
+			Counts map[string]int `json:"counts"`
+		}
+		json.Unmarshal([]byte(out), &res)
+		settled = code == 0 && len(res) == 1 && !changed(res[0].Counts)
+		last = fmt.Sprintf("exit %d %s %s", code, out, errs)
+	}
+	if !settled {
+		t.Fatalf("8 syncs after the loop did not settle; the last: %s", last)
+	}
+
+	// 0 duplicates: one issue per risk, none without a key.
+	byKey := issuesByKey(f)
+	dups := 0
+	for key, list := range byKey {
+		if key == "" || len(list) != 1 {
+			dups += len(list) - 1
+			t.Errorf("DOUBLED: key %q has %d issues", key, len(list))
+		}
+	}
+	hub := h.risks()
+	if len(hub) != n || len(byKey) != n {
+		t.Errorf("%d hub risks and %d keys in GitHub, want %d each", len(hub), len(byKey), n)
+	}
+
+	// Every edit accounted for.
+	var audit []struct {
+		EntityID string `json:"entity_id"`
+		Field    string `json:"field"`
+		Old      string `json:"old"`
+		New      string `json:"new"`
+	}
+	h.jsonOf(&audit, "log")
+	keyOf := map[string]string{}
+	for k, r := range hub {
+		keyOf[r.ID] = k
+	}
+	conflicts := map[string][]string{} // key/field → "old | new"
+	for _, a := range audit {
+		if f, ok := strings.CutPrefix(a.Field, "conflict:"); ok {
+			conflicts[keyOf[a.EntityID]+"/"+f] = append(conflicts[keyOf[a.EntityID]+"/"+f], a.Old+" | "+a.New)
+		}
+	}
+	lastEdit := map[string]edit{}
+	for _, e := range led {
+		lastEdit[e.key+"/"+e.field] = e
+	}
+	kept, overruled, lost := 0, 0, 0
+	for kf, e := range lastEdit {
+		is := byKey[e.key]
+		if len(is) != 1 {
+			continue
+		}
+		hv, gv := hubValue(hub[e.key], e.field), githubValue(is[0], e.field)
+		switch {
+		case hv == e.value && gv == e.value:
+			kept++
+		case hv == gv && holds(conflicts[kf], e.value) && holds(conflicts[kf], hv):
+			overruled++
+		default:
+			lost++
+			t.Errorf("LOST: %s edit of %s %s to %q at round %d: the hub has %q, GitHub %q; conflicts logged: %q", e.side, e.key, e.field, e.value, e.round, hv, gv, conflicts[kf])
+		}
+	}
+	for _, key := range sortedKeys(hub) {
+		if is := byKey[key]; len(is) == 1 {
+			for _, fl := range []string{"title", "likelihood", "impact"} {
+				if hv, gv := hubValue(hub[key], fl), githubValue(is[0], fl); hv != gv {
+					t.Errorf("DIVERGED: %s %s is %q in the hub, %q in GitHub", key, fl, hv, gv)
+				}
+			}
+		}
+	}
+	t.Logf("%d SIGKILLs (%d of usmhub sync, %d of the connector) in %d rounds; %d edits: last edits of %d fields, %d on both sides, %d overruled by a logged conflict, %d LOST; %d duplicates; fake: %+v",
+		kills, hubKills, pluginKills, rounds, len(led), len(lastEdit), kept, overruled, lost, dups, f.Counts())
+	if kills < 20 || hubKills == 0 || pluginKills == 0 {
+		t.Errorf("only %d SIGKILLs (%d usmhub, %d connector): want at least 20, of both", kills, hubKills, pluginKills)
+	}
+}
+
+var impactRE = regexp.MustCompile(`(?m)^- impact: \d$`)
+
+// edit is one change a person made on one side.
+type edit struct {
+	side, key, field, value string
+	round                   int
+	at                      time.Time
+}
+
+func holds(entries []string, v string) bool {
+	for _, e := range entries {
+		if strings.Contains(e, v) {
+			return true
+		}
+	}
+	return false
+}
+
+func hubValue(r hubRisk, field string) string {
+	switch field {
+	case "title":
+		return r.Title
+	case "likelihood":
+		return strconv.Itoa(r.Likelihood)
+	case "impact":
+		return strconv.Itoa(r.Impact)
+	}
+	return "?"
+}
+
+func githubValue(is github.Issue, field string) string {
+	switch field {
+	case "title":
+		return is.GetTitle()
+	case "likelihood":
+		if m := likelihoodRE.FindStringSubmatch(is.GetBody()); m != nil {
+			return m[1]
+		}
+	case "impact":
+		if m := regexp.MustCompile(`(?m)^- impact: (\d)$`).FindStringSubmatch(is.GetBody()); m != nil {
+			return m[1]
+		}
+	}
+	return "?"
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// runAndKill runs `usmhub sync risks -json` and SIGKILLs it (victim
+// "usmhub") or its connector process ("connector") after delay, or lets it
+// end (""). It reports whether a kill landed and how long the run took.
+func runAndKill(t *testing.T, h *hub, plugin, victim string, delay time.Duration) (bool, time.Duration) {
+	t.Helper()
+	cmd := h.command("sync", "risks", "-json")
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	killed := false
+	timer := time.After(delay)
+	ended := false
+wait:
+	for victim != "" {
+		select {
+		case <-done:
+			ended = true
+			break wait
+		case <-timer:
+			if victim == "usmhub" {
+				killed = cmd.Process.Signal(syscall.SIGKILL) == nil
+				break wait
+			}
+			for _, pid := range connectorPids(plugin) {
+				if ppid, _ := parentOf(pid); ppid == cmd.Process.Pid && syscall.Kill(pid, syscall.SIGKILL) == nil {
+					killed = true
+					break wait
+				}
+			}
+			timer = time.After(2 * time.Millisecond)
+		}
+	}
+	if !ended {
+		select {
+		case <-done:
+		case <-time.After(60 * time.Second):
+			_ = cmd.Process.Signal(syscall.SIGKILL)
+			<-done
+			t.Errorf("a run did not end within a minute (victim %q); killed\nstderr: %s", victim, errb.String())
+		}
+	}
+	return killed, time.Since(start)
+}
+
+// connectorPids returns the live processes running the binary exe.
+func connectorPids(exe string) []int {
+	entries, _ := os.ReadDir("/proc")
+	var pids []int
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		target, err := os.Readlink(filepath.Join("/proc", e.Name(), "exe"))
+		if err != nil || strings.TrimSuffix(target, " (deleted)") != exe {
+			continue
+		}
+		if st, _, err := procState(pid); err == nil && st != "Z" && st != "X" {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+func parentOf(pid int) (int, error) {
+	_, ppid, err := procState(pid)
+	return ppid, err
+}
+
+func procState(pid int) (string, int, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return "", 0, err
+	}
+	s := string(b)
+	fl := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	if len(fl) < 2 {
+		return "", 0, fmt.Errorf("/proc/%d/stat: %q", pid, s)
+	}
+	ppid, _ := strconv.Atoi(fl[1])
+	return fl[0], ppid, nil
+}
+
+// waitConnectorsGone waits until no process runs the connector binary.
+func waitConnectorsGone(t *testing.T, exe string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for len(connectorPids(exe)) > 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("connector processes %v still run after their usmhub ended", connectorPids(exe))
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
