@@ -429,7 +429,7 @@ func (r *run) mergeRisk(tx store.Tx, link store.Link, risk model.Risk, rec conne
 		orig := risk
 		refused := takeFields(&risk, m.ToHub)
 		if len(refused) < len(m.ToHub) {
-			if err := tx.UpdateRisk(&risk); err != nil {
+			if err := tx.UpdateRiskFrom(orig, &risk); err != nil {
 				if !isRecordProblem(err) {
 					return err
 				}

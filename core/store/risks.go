@@ -371,6 +371,15 @@ func (w *writer) UpdateRisk(r *model.Risk) error {
 	if err != nil {
 		return err
 	}
+	return w.UpdateRiskFrom(old, r)
+}
+
+// UpdateRiskFrom stores r over old, the stored risk as read in this
+// transaction (the reconciler reads it to merge, so it is not read twice).
+func (w *writer) UpdateRiskFrom(old model.Risk, r *model.Risk) error {
+	if r.ID != "" && r.ID != old.ID {
+		return fmt.Errorf("update risk %q: it is not the risk read (%s)", r.Title, old.Key)
+	}
 	if r.Version != old.Version {
 		return fmt.Errorf("risk %s changed since it was read (version %d, expected %d): %w",
 			old.Key, old.Version, r.Version, ErrConflict)

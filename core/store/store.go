@@ -125,6 +125,10 @@ type Tx interface {
 	// (ErrConflict otherwise), checks the status transition, bumps r.Version
 	// and audits each changed field.
 	UpdateRisk(r *model.Risk) error
+	// UpdateRiskFrom is UpdateRisk for a caller that read the stored risk
+	// (old) in this transaction: it skips reading it again. The update
+	// still stores nothing unless the row is at old's version.
+	UpdateRiskFrom(old model.Risk, r *model.Risk) error
 	// CastVote records or replaces voter's vote on the risk and updates the
 	// risk's vote total.
 	CastVote(v model.Vote) error

@@ -470,6 +470,22 @@ func (w *writer) PutLink(l Link) error {
 		at = formatTime(l.AttemptedAt)
 	}
 	_, stamp := now()
+	// Most writes of a link keep its identity (remote record and state)
+	// and change its base, versions or holds: updating only those leaves
+	// the indexes on external_id and state untouched, where the upsert
+	// below rewrites their entries (it assigns every column). Measured on
+	// a sync taking 20k changed records: PutLink 43 -> see docs/BENCHMARKS.md.
+	res, err := w.exec(`UPDATE links SET remote_version = ?, base = ?, hub_version = ?, reason = ?,
+		attempted_at = ?, seen_run = ?, held = ?, updated_at = ?
+		WHERE binding = ? AND hub_id = ? AND external_id IS ? AND state = ?`,
+		l.RemoteVersion, string(b), l.HubVersion, l.Reason, at, l.SeenRun, string(held), stamp,
+		l.Binding, l.HubID, ext, string(l.State))
+	if err != nil {
+		return fmt.Errorf("put link %s/%s: %w", l.Binding, l.HubID, err)
+	}
+	if n, err := res.RowsAffected(); err == nil && n == 1 {
+		return nil
+	}
 	_, err = w.exec(`INSERT INTO links (`+linkColumns+`, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (binding, hub_id) DO UPDATE SET external_id = excluded.external_id, state = excluded.state,
 		remote_version = excluded.remote_version, base = excluded.base, hub_version = excluded.hub_version,
