@@ -13,8 +13,10 @@ import (
 	"text/tabwriter"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/mattn/go-isatty"
 
 	"github.com/usmhub/usmhub/core/config"
+	"github.com/usmhub/usmhub/core/meter"
 	"github.com/usmhub/usmhub/core/store"
 )
 
@@ -29,10 +31,29 @@ type env struct {
 	conns   *connectorSet
 	log     hclog.Logger
 	serving bool // the daemon logs at the config's level; commands only warn
+
+	// isTerminal reports whether w is a terminal: progress is shown only
+	// there. Tests replace it.
+	isTerminal func(w io.Writer) bool
 }
 
 func newEnv(stdout, stderr io.Writer, configFlag string) *env {
-	return &env{stdout: stdout, stderr: stderr, configFlag: configFlag}
+	return &env{stdout: stdout, stderr: stderr, configFlag: configFlag, isTerminal: isTerminal}
+}
+
+// isTerminal reports whether w is a terminal device.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && isatty.IsTerminal(f.Fd())
+}
+
+// meter returns a progress meter on stderr when stderr is a terminal, else
+// nil (which shows nothing).
+func (e *env) meter(what string) *meter.Meter {
+	if e.isTerminal == nil || !e.isTerminal(e.stderr) {
+		return nil
+	}
+	return meter.New(e.stderr, what)
 }
 
 // configPath returns the config file to load: -config, else $USMHUB_CONFIG,

@@ -1,10 +1,17 @@
 package main
 
 import (
+	"bytes"
+	"fmt"
+	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 // TestReadinessCountsWhatWasPublished: precondition 9 reads what happened:
@@ -41,4 +48,70 @@ type readinessCheck struct {
 	Status string `json:"status"`
 	Reason string `json:"reason"`
 	Next   string `json:"next"`
+}
+
+// openPTY opens a pseudo-terminal and returns its controlling side and the
+// terminal a child writes to.
+func openPTY(t *testing.T) (ptm, pts *os.File) {
+	t.Helper()
+	ptm, err := os.OpenFile("/dev/ptmx", os.O_RDWR|unix.O_NOCTTY, 0)
+	if err != nil {
+		t.Fatalf("requires a pseudo-terminal (/dev/ptmx): %v", err)
+	}
+	if err := unix.IoctlSetPointerInt(int(ptm.Fd()), unix.TIOCSPTLCK, 0); err != nil {
+		t.Fatal(err)
+	}
+	n, err := unix.IoctlGetInt(int(ptm.Fd()), unix.TIOCGPTN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pts, err = os.OpenFile(fmt.Sprintf("/dev/pts/%d", n), os.O_RDWR|unix.O_NOCTTY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ptm, pts
+}
+
+// TestImportShowsProgressOnATerminalOnly: with stderr a terminal an import
+// draws its progress (records, rate, share and time left) and clears the
+// line before its summary; with stderr a file or pipe it says nothing of it.
+func TestImportShowsProgressOnATerminalOnly(t *testing.T) {
+	h := newHub(t, testConfig)
+	h.write("inventory.csv", inventory(20000))
+	h.write("again.csv", inventory(20000))
+	h.ok("risk", "list") // the store exists before the timed import
+
+	ptm, pts := openPTY(t)
+	defer ptm.Close()
+	cmd := exec.Command(usmhubBin, "risk", "import", "inventory.csv")
+	cmd.Dir = h.dir
+	cmd.Env = append(os.Environ(), "USMHUB_CONFIG=")
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, pts
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pts.Close()
+	var screen bytes.Buffer
+	copied := make(chan struct{})
+	go func() { _, _ = io.Copy(&screen, ptm); close(copied) }() // ends with EIO when the child exits
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("import on a terminal: %v\n%s", err, out.String())
+	}
+	<-copied
+	shown := screen.String()
+	if !strings.Contains(shown, "\r\x1b[Kimport inventory.csv: 0 records") ||
+		!regexp.MustCompile(`import inventory\.csv: \d+ records, \d+/s, \d+%, \d+:\d\d left`).MatchString(shown) ||
+		!strings.HasSuffix(shown, "\r\x1b[K") {
+		t.Errorf("the terminal showed %q; want progress lines with rate and time left, cleared at the end", shown)
+	}
+	if !strings.Contains(out.String(), "20000 created") {
+		t.Errorf("stdout: %q", out.String())
+	}
+
+	// Not a terminal: no progress at all.
+	_, errs, code := h.run("risk", "import", "again.csv")
+	if code != 0 || strings.Contains(errs, "\r") || strings.Contains(errs, "records") {
+		t.Errorf("import with stderr not a terminal: exit %d, stderr %q; want no progress", code, errs)
+	}
 }

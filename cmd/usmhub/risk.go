@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/usmhub/usmhub/core/config"
 	"github.com/usmhub/usmhub/core/ingest"
+	"github.com/usmhub/usmhub/core/meter"
 	"github.com/usmhub/usmhub/core/model"
 	"github.com/usmhub/usmhub/core/priority"
 	"github.com/usmhub/usmhub/core/store"
@@ -568,8 +570,16 @@ func (riskImportCmd) Run(ctx context.Context, e *env, args []string) int {
 	// The import's own actor tells its changes from everybody else's in the
 	// audit trail: the next import reads it to keep what others changed.
 	actor := store.Actor{Name: ingest.ImportActor(pos[0], e.actor().Name)}
+	var size int64
+	if fi, err := f.Stat(); err == nil {
+		size = fi.Size()
+	}
+	counted := meter.NewReader(f, size)
+	m := e.meter("import " + filepath.Base(pos[0]))
+	tick := func(rows int) { m.Update("", rows, counted.Fraction()) }
 	err = st.Update(ctx, actor, func(tx store.Tx) error {
-		if err := importRisks(tx, in.Key, pos[0], f, *force, &res); err != nil {
+		defer m.Finish()
+		if err := importRisks(tx, in.Key, pos[0], counted, *force, &res, tick); err != nil {
 			return err
 		}
 		if *dryRun {
@@ -642,7 +652,7 @@ func printImport(e *env, res *importResult) {
 // trail: never a status backwards, and a field changed since the last
 // import (or of a risk never imported) only with force. Any bad row makes it
 // return ingest.Errors listing all of them (the caller rolls back).
-func importRisks(tx store.Tx, initiative, name string, r io.Reader, force bool, res *importResult) error {
+func importRisks(tx store.Tx, initiative, name string, r io.Reader, force bool, res *importResult, tick func(rows int)) error {
 	rd, err := ingest.NewRiskReader(name, r)
 	if err != nil {
 		return err
@@ -650,7 +660,10 @@ func importRisks(tx store.Tx, initiative, name string, r io.Reader, force bool, 
 	var errs ingest.Errors
 	seenKey := map[string]int{}
 	seenTitle := map[string]int{}
-	for {
+	for rows := 0; ; rows++ {
+		if tick != nil {
+			tick(rows)
+		}
 		row, err := rd.Next()
 		if err == io.EOF {
 			break

@@ -5,15 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"sort"
 	"strings"
 	"time"
 
-	"github.com/mattn/go-isatty"
-
 	"github.com/usmhub/usmhub/core/config"
 	"github.com/usmhub/usmhub/core/connector"
+	"github.com/usmhub/usmhub/core/meter"
 	"github.com/usmhub/usmhub/core/reconcile"
 )
 
@@ -162,21 +160,21 @@ func (syncCmd) Run(ctx context.Context, e *env, args []string) int {
 		return code
 	}
 	opts := reconcile.Options{Full: *full, Force: *force, AllowDeletes: *allowDeletes}
-	if f, ok := e.stderr.(*os.File); ok && isatty.IsTerminal(f.Fd()) && !*asJSON {
-		last := time.Time{}
+	meters := map[string]*meter.Meter{}
+	if !*asJSON {
 		opts.Progress = func(binding, phase string, n int) {
-			if time.Since(last) > 200*time.Millisecond {
-				fmt.Fprintf(e.stderr, "\r%s: %s %d…   ", binding, phase, n)
-				last = time.Now()
+			if meters[binding] == nil {
+				meters[binding] = e.meter(binding)
 			}
+			meters[binding].Update(phase, n, 0)
 		}
 	}
 	results, errs, code := runSyncs(ctx, e, names, opts)
+	for _, m := range meters {
+		m.Finish()
+	}
 	if code != exitOK {
 		return code
-	}
-	if opts.Progress != nil {
-		fmt.Fprint(e.stderr, "\r\033[K")
 	}
 	if *asJSON {
 		e.printJSON(results)
