@@ -141,9 +141,11 @@ sync "votes" {
 func newHub(t *testing.T, baseURL string) *hub {
 	t.Helper()
 	h := &hub{t: t, dir: t.TempDir()}
-	h.write("usmhub.hcl", fmt.Sprintf(hubConfig, owner, repo, baseURL))
+	h.write("usmhub.hcl", hubConfigFor(baseURL))
 	return h
 }
+
+func hubConfigFor(baseURL string) string { return fmt.Sprintf(hubConfig, owner, repo, baseURL) }
 
 func (h *hub) write(name, content string) string {
 	h.t.Helper()
