@@ -15,6 +15,7 @@ import (
 
 	"github.com/usmhub/usmhub/core/config"
 	"github.com/usmhub/usmhub/core/daemon"
+	"github.com/usmhub/usmhub/core/dashboard"
 	"github.com/usmhub/usmhub/core/readiness"
 	"github.com/usmhub/usmhub/core/reconcile"
 	"github.com/usmhub/usmhub/core/report"
@@ -58,11 +59,10 @@ func (serveCmd) Run(ctx context.Context, e *env, args []string) int {
 				return nil, err
 			}
 		}
-		rt, err := runtimeFor(ctx, c, log, m)
-		if err == nil && *listen != "" {
-			rt.Listen = *listen
+		if *listen != "" {
+			c.Hub.Listen = *listen
 		}
-		return rt, err
+		return runtimeFor(ctx, c, log, m)
 	}
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
@@ -124,7 +124,14 @@ func runtimeFor(ctx context.Context, cfg *config.Config, log hclog.Logger, m *da
 		return nil, fmt.Errorf("open store: %w", err)
 	}
 	engine := &reconcile.Engine{Store: st, Log: log.Named("sync"), Metrics: m}
-	rt := &daemon.Runtime{Listen: cfg.Hub.Listen, APIToken: cfg.Hub.APIToken.Reveal(),
+	pages, err := dashboard.New(dashboard.Options{Config: cfg, Store: st, Listen: cfg.Hub.Listen,
+		ReadToken: cfg.Hub.ReadToken.Reveal(), Log: log.Named("dashboard")})
+	if err != nil {
+		cs.close()
+		_ = st.Close()
+		return nil, err
+	}
+	rt := &daemon.Runtime{Listen: cfg.Hub.Listen, APIToken: cfg.Hub.APIToken.Reveal(), Pages: pages,
 		Close: func() { cs.close(); _ = st.Close() }}
 	for _, s := range cfg.Syncs {
 		b := bindingOf(cfg, s)

@@ -214,18 +214,27 @@ func (l *loader) hub(blocks []*hubSchema) {
 		}
 	}
 	if isSet(b.APITokenRange) {
-		// Never put the value in a diagnostic.
-		switch {
-		case b.APIToken == "":
-			l.errorf(b.APITokenRange, "Invalid api_token", "The api_token is empty; set a token or remove the attribute.")
-		case strings.IndexFunc(b.APIToken, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) >= 0:
-			l.errorf(b.APITokenRange, "Invalid api_token",
-				"The api_token (value not shown) contains whitespace or control characters; check the value, or the file or environment variable it is read from.")
-		default:
-			h.APIToken = NewSecret(b.APIToken)
-		}
+		h.APIToken = l.token("api_token", b.APIToken, b.APITokenRange)
+	}
+	if isSet(b.ReadTokenRange) {
+		h.ReadToken = l.token("read_token", b.ReadToken, b.ReadTokenRange)
 	}
 	l.cfg.Hub = h
+}
+
+// token checks a bearer token attribute of the hub block; it never puts
+// the value in a diagnostic.
+func (l *loader) token(name, value string, rng hcl.Range) Secret {
+	switch {
+	case value == "":
+		l.errorf(rng, "Invalid "+name, "The %s is empty; set a token or remove the attribute.", name)
+	case strings.IndexFunc(value, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) >= 0:
+		l.errorf(rng, "Invalid "+name,
+			"The %s (value not shown) contains whitespace or control characters; check the value, or the file or environment variable it is read from.", name)
+	default:
+		return NewSecret(value)
+	}
+	return Secret{}
 }
 
 func (l *loader) priorities(blocks []*prioritySchema) {

@@ -23,12 +23,14 @@ type hubSchema struct {
 	Strategy  string `hcl:"strategy,optional"`
 	Listen    string `hcl:"listen,optional"`
 	APIToken  string `hcl:"api_token,optional"`
+	ReadToken string `hcl:"read_token,optional"`
 
 	LogLevelRange  hcl.Range `hcl:"log_level,attr_value_range"`
 	LogFormatRange hcl.Range `hcl:"log_format,attr_value_range"`
 	StrategyRange  hcl.Range `hcl:"strategy,attr_value_range"`
 	ListenRange    hcl.Range `hcl:"listen,attr_value_range"`
 	APITokenRange  hcl.Range `hcl:"api_token,attr_value_range"`
+	ReadTokenRange hcl.Range `hcl:"read_token,attr_value_range"`
 	DefRange       hcl.Range `hcl:",def_range"`
 }
 

@@ -33,6 +33,9 @@ type Hub struct {
 	Strategy  string // erp|best_of_breed; empty when not chosen yet
 	Listen    string // default 127.0.0.1:8765
 	APIToken  Secret
+	// ReadToken opens the dashboard and the read-only /v1/ API when the
+	// hub listens on an address other than loopback.
+	ReadToken Secret
 	Range     hcl.Range // the hub block's header; zero when there is none
 }
 

@@ -1,6 +1,7 @@
 // Package daemon is the core of `usmhub serve`: it runs a set of jobs on
 // their cron schedules, serves the hub's HTTP API — GET /healthz, GET
-// /metrics, POST /v1/sync/{name} — reloads on SIGHUP, and stops gracefully.
+// /metrics, POST /v1/sync/{name}, and the runtime's Pages (the dashboard)
+// for every other path — reloads on SIGHUP, and stops gracefully.
 //
 // The daemon is generic over jobs. A Loader, written by the command, turns
 // the configuration into a Runtime: the jobs, where to listen, the API token,
@@ -58,6 +59,10 @@ type Runtime struct {
 	// disables that endpoint: it answers 403 and says to set hub.api_token.
 	// The daemon never logs it.
 	APIToken string
+	// Pages, when set, serves every request no other route takes: the
+	// dashboard and its read-only /v1/ API (core/dashboard), which guard
+	// their own access. Nil answers those with 404.
+	Pages http.Handler
 	// Close releases what the jobs use (connector processes, the store).
 	// May be nil.
 	Close func()

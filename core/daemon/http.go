@@ -130,7 +130,24 @@ func (d *daemon) routes() http.Handler {
 	mux.HandleFunc("GET /healthz", d.handleHealthz)
 	mux.Handle("GET /metrics", d.metrics.Handler(d.logger.Named("metrics")))
 	mux.HandleFunc("POST /v1/sync/{name}", d.handleSync)
+	// Other methods on the daemon's own paths stay 405, not the pages' 404.
+	for _, p := range []struct{ path, allow string }{{"/v1/sync/{name}", "POST"}, {"/healthz", "GET, HEAD"}, {"/metrics", "GET, HEAD"}} {
+		mux.HandleFunc(p.path, func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Allow", p.allow)
+			writeJSON(w, http.StatusMethodNotAllowed, errorResponse{Error: "method not allowed; use " + p.allow})
+		})
+	}
+	mux.HandleFunc("/", d.handlePages)
 	return mux
+}
+
+// handlePages hands a request to the runtime's Pages, or answers 404.
+func (d *daemon) handlePages(w http.ResponseWriter, r *http.Request) {
+	if p := d.current().rt.Pages; p != nil {
+		p.ServeHTTP(w, r)
+		return
+	}
+	http.NotFound(w, r)
 }
 
 // handleHealthz answers GET /healthz with a Health.

@@ -208,8 +208,10 @@ func keyPart(s string) string {
 // show. Values too short to be told from ordinary text are left out.
 func secretsOf(cfg *config.Config) []string {
 	var out []string
-	if t := cfg.Hub.APIToken.Reveal(); len(t) >= 6 {
-		out = append(out, t)
+	for _, t := range []string{cfg.Hub.APIToken.Reveal(), cfg.Hub.ReadToken.Reveal()} {
+		if len(t) >= 6 {
+			out = append(out, t)
+		}
 	}
 	return out
 }
