@@ -115,3 +115,28 @@ func TestImportShowsProgressOnATerminalOnly(t *testing.T) {
 		t.Errorf("import with stderr not a terminal: exit %d, stderr %q; want no progress", code, errs)
 	}
 }
+
+// TestPlanSummaryAndRecords: plan -summary gives the counts per direction
+// without a field; plan -record names the records whose changes to show.
+func TestPlanSummaryAndRecords(t *testing.T) {
+	fileConnector(t)
+	h := newHub(t, syncConfig("", ""))
+	if err := os.Mkdir(filepath.Join(h.dir, "remote"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	h.write("inventory.csv", inventory(30))
+	h.ok("risk", "import", "inventory.csv")
+
+	out, errs, code := h.run("plan", "-summary")
+	if code != 2 || strings.TrimSpace(out) != "plan for risks: hub ← remote: 0 create(s), 0 update(s), 0 delete(s); hub → remote: 30 create(s), 0 update(s), 0 delete(s); 0 conflict(s)" {
+		t.Errorf("plan -summary: exit %d\n%s%s", code, out, errs)
+	}
+	out, _, code = h.run("plan", "-record", "r-3")
+	if code != 2 || !strings.Contains(out, "create     R-3\n") || strings.Contains(out, "R-4") || !strings.Contains(out, "title = ") {
+		t.Errorf("plan -record r-3: exit %d\n%s", code, out)
+	}
+	full, _, _ := h.run("plan")
+	if strings.Count(full, "create ") != 30 {
+		t.Errorf("plan without flags lists %d creates, want 30:\n%s", strings.Count(full, "create "), full)
+	}
+}

@@ -109,12 +109,18 @@ func (planCmd) Synopsis() string {
 }
 
 func (planCmd) Run(ctx context.Context, e *env, args []string) int {
-	fs := e.newFlags("plan", "plan [-full] [-json] [SYNC…]")
+	fs := e.newFlags("plan", "plan [-full] [-summary | -record KEY…] [-json] [SYNC…]")
 	full := fs.Bool("full", false, "plan a full reconcile (list every remote record)")
+	summary := fs.Bool("summary", false, "print only the counts per sync and direction, not the changes field by field")
+	var records multiFlag
+	fs.Var(&records, "record", "print the changes of this record only (a hub key such as R-12 or a remote id; repeatable, or comma-separated)")
 	asJSON := fs.Bool("json", false, "print JSON")
 	names, code, ok := parse(fs, args)
 	if !ok {
 		return code
+	}
+	if *summary && len(records) > 0 {
+		return e.usageErr(fs, "-summary prints no changes; -record prints those of named records: give one of them")
 	}
 	results, errs, code := runSyncs(ctx, e, names, reconcile.Options{Plan: true, Full: *full})
 	if code != exitOK {
@@ -124,9 +130,24 @@ func (planCmd) Run(ctx context.Context, e *env, args []string) int {
 	for _, r := range results {
 		changes = changes || r.Counts.Changes() || r.Waiting.Any() || r.DeleteLimitExceeded
 	}
-	if *asJSON {
+	if len(records) > 0 {
+		for _, r := range results {
+			r.Changes = changesOf(r.Changes, records)
+		}
+	}
+	switch {
+	case *asJSON && *summary:
+		for _, r := range results {
+			r.Changes = nil
+		}
 		e.printJSON(results)
-	} else {
+	case *asJSON:
+		e.printJSON(results)
+	case *summary:
+		for _, r := range results {
+			printSummary(e.stdout, r)
+		}
+	default:
 		for _, r := range results {
 			printResult(e.stdout, r, true)
 		}
@@ -271,5 +292,42 @@ func printResult(w io.Writer, r *reconcile.Result, plan bool) {
 	}
 	if r.Truncated {
 		fmt.Fprintf(w, "  … more changes not listed (the counts above are complete)\n")
+	}
+}
+
+// changesOf keeps the changes of the named records (hub key or remote id,
+// any case; a name may be a comma-separated list).
+func changesOf(changes []reconcile.Change, names []string) []reconcile.Change {
+	want := map[string]bool{}
+	for _, n := range names {
+		for _, one := range strings.Split(n, ",") {
+			if one = strings.TrimSpace(one); one != "" {
+				want[strings.ToLower(one)] = true
+			}
+		}
+	}
+	var out []reconcile.Change
+	for _, ch := range changes {
+		if want[strings.ToLower(ch.Key)] || want[strings.ToLower(ch.ExternalID)] {
+			out = append(out, ch)
+		}
+	}
+	return out
+}
+
+// printSummary prints a plan's counts per direction on a few lines.
+func printSummary(w io.Writer, r *reconcile.Result) {
+	c := r.Counts
+	fmt.Fprintf(w, "plan for %s: hub ← remote: %d create(s), %d update(s), %d delete(s); hub → remote: %d create(s), %d update(s), %d delete(s); %d conflict(s)\n",
+		r.Binding, c.HubCreates, c.HubUpdates, c.HubDeletes, c.PushCreates, c.PushUpdates, c.PushDeletes, c.Conflicts)
+	if r.Err != "" {
+		fmt.Fprintf(w, "  FAILED: %s\n", r.Err)
+	}
+	if wt := r.Waiting; wt.Any() {
+		fmt.Fprintf(w, "  waiting: %d held field(s), %d quarantined record(s), %d pending create(s) (usmhub status %s says what clears each)\n",
+			wt.Held, wt.Quarantined, wt.Pending, r.Binding)
+	}
+	if r.DeleteLimitExceeded {
+		fmt.Fprintf(w, "  over the deletion limit: a sync stops before deleting (usmhub sync -allow-deletes %s confirms)\n", r.Binding)
 	}
 }
