@@ -58,21 +58,11 @@ func known(col string) bool {
 	return slices.Contains(riskColumns, col) || slices.Contains(voteColumns, col) || slices.Contains(scanColumns, col)
 }
 
-// normalise gives a value its canonical form: \n line ends, no blanks at
-// the end of a line, none around the value. Normalising twice changes
-// nothing, so a value pushed, pulled and pushed again stays put.
-func normalise(s string) string {
-	if strings.IndexByte(s, '\n') < 0 && strings.IndexByte(s, '\r') < 0 {
-		return strings.TrimSpace(s)
-	}
-	s = strings.ReplaceAll(s, "\r\n", "\n")
-	s = strings.ReplaceAll(s, "\r", "\n")
-	lines := strings.Split(s, "\n")
-	for i, l := range lines {
-		lines[i] = strings.TrimRight(l, " \t")
-	}
-	return strings.TrimSpace(strings.Join(lines, "\n"))
-}
+// normalise gives a cell's value the hub's canonical form
+// (sdk.NormaliseText), trimmed: blanks leading a spreadsheet cell are not
+// content (a hub value that starts with them is written without them, and
+// read back as written). Normalising twice changes nothing.
+func normalise(s string) string { return strings.TrimSpace(sdk.NormaliseText(s)) }
 
 // rowIDs gives the rows of a risks file, read in file order, their
 // external ids: the id cell, or one derived from the row. A derived id

@@ -64,18 +64,9 @@ func (is *issue) cf(ref string) (string, bool) {
 	return "", false
 }
 
-// normText is the SDK's canonical text: \n line ends, no blanks at the end
-// of a line, no blank lines at the end. Redmine stores \r\n; a value pulled
-// back and pushed again is unchanged (a fixed point).
-func normText(s string) string {
-	s = strings.ReplaceAll(s, "\r\n", "\n")
-	s = strings.ReplaceAll(s, "\r", "\n")
-	lines := strings.Split(s, "\n")
-	for i, l := range lines {
-		lines[i] = strings.TrimRight(l, " \t")
-	}
-	return strings.TrimRight(strings.Join(lines, "\n"), "\n")
-}
+// normText is the SDK's canonical text (sdk.NormaliseText). Redmine
+// stores \r\n; a value pulled back and pushed again is unchanged.
+func normText(s string) string { return sdk.NormaliseText(s) }
 
 // normLine is a one-line value: trimmed, inner line breaks as spaces.
 func normLine(s string) string {

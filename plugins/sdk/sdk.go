@@ -60,6 +60,7 @@ import (
 	"context"
 
 	"github.com/usmhub/usmhub/core/connector"
+	"github.com/usmhub/usmhub/core/model"
 	"github.com/usmhub/usmhub/plugins/internal/wire"
 )
 
@@ -168,6 +169,13 @@ func Marker(hubID string) string { return connector.Marker(hubID) }
 
 // MarkerID returns the hub id inside a marker, or "" when s is none.
 func MarkerID(s string) string { return connector.MarkerID(s) }
+
+// NormaliseText gives text the canonical form of a Record's field values,
+// the one the hub gives its own: \n line ends, no blanks at the end of a
+// line, no blank lines before or after the text; indentation stays.
+// Normalising twice changes nothing. A connector normalises what it pulls
+// with it, so that a value pushed and pulled back is the value pushed.
+func NormaliseText(s string) string { return model.NormaliseText(s) }
 
 // Unimplemented answers every optional call with ErrUnsupported.
 type Unimplemented struct{}
