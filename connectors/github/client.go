@@ -329,6 +329,7 @@ type etagCache struct {
 	m     map[string]*cacheEntry
 	dirty bool
 	tick  int64
+	bytes int // the bodies' total size
 }
 
 // cacheEntry is one stored answer.
@@ -339,8 +340,13 @@ type cacheEntry struct {
 	Used   int64       `json:"used"`
 }
 
-// maxCacheEntries bounds the cache; the least recently used go first.
-const maxCacheEntries = 4000
+// The cache's bounds: when either is passed, the least recently used
+// answers go until a quarter of the room is free. A listing from an old
+// cursor is never asked again, so old entries are no loss.
+const (
+	maxCacheEntries = 4000
+	maxCacheBytes   = 32 << 20
+)
 
 func newETagCache(path string) *etagCache {
 	c := &etagCache{path: path, m: map[string]*cacheEntry{}}
@@ -358,6 +364,7 @@ func newETagCache(path string) *etagCache {
 		c.m = file.Entries
 		for _, e := range c.m {
 			c.tick = max(c.tick, e.Used)
+			c.bytes += len(e.Body)
 		}
 	}
 	return c
@@ -385,16 +392,27 @@ func (c *etagCache) put(key string, h http.Header, body []byte) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.tick++
+	if old := c.m[key]; old != nil {
+		c.bytes -= len(old.Body)
+	}
 	c.m[key] = &cacheEntry{ETag: h.Get("ETag"), Header: keep, Body: append([]byte(nil), body...), Used: c.tick}
+	c.bytes += len(body)
 	c.dirty = true
-	if len(c.m) > maxCacheEntries {
+	if len(c.m) > maxCacheEntries || c.bytes > maxCacheBytes {
 		keys := make([]string, 0, len(c.m))
 		for k := range c.m {
 			keys = append(keys, k)
 		}
-		sort.Slice(keys, func(i, j int) bool { return c.m[keys[i]].Used < c.m[keys[j]].Used })
-		for _, k := range keys[:len(keys)-maxCacheEntries*3/4] {
-			delete(c.m, k)
+		sort.Slice(keys, func(i, j int) bool { return c.m[keys[i]].Used > c.m[keys[j]].Used }) // newest first
+		n, size := 0, 0
+		for _, k := range keys {
+			if n >= maxCacheEntries*3/4 || size+len(c.m[k].Body) > maxCacheBytes*3/4 {
+				c.bytes -= len(c.m[k].Body)
+				delete(c.m, k)
+				continue
+			}
+			n++
+			size += len(c.m[k].Body)
 		}
 	}
 }

@@ -589,3 +589,28 @@ func TestMovedRepositoryIsAClearError(t *testing.T) {
 		t.Errorf("the title changed although the repository moved")
 	}
 }
+
+// The ETag cache stays within its bounds, keeping the answers used last.
+func TestETagCacheBounds(t *testing.T) {
+	c := newETagCache(filepath.Join(t.TempDir(), "etags.json"))
+	h := map[string][]string{"Etag": {`W/"x"`}}
+	big := make([]byte, 1<<20)
+	for i := 0; i < 60; i++ {
+		c.put(fmt.Sprintf("u%d", i), h, big)
+		if i == 0 {
+			continue
+		}
+		c.get("u0") // used all along
+	}
+	if c.bytes > maxCacheBytes || len(c.m) > maxCacheEntries {
+		t.Errorf("cache holds %d bytes in %d entries, bounds %d and %d", c.bytes, len(c.m), maxCacheBytes, maxCacheEntries)
+	}
+	if c.get("u0") == nil || c.get("u59") == nil || c.get("u1") != nil {
+		t.Errorf("eviction kept the wrong answers: u0 %v, u59 %v, u1 %v", c.get("u0") != nil, c.get("u59") != nil, c.get("u1") != nil)
+	}
+	c.save()
+	again := newETagCache(c.path)
+	if len(again.m) != len(c.m) || again.bytes != c.bytes {
+		t.Errorf("reloaded cache: %d entries, %d bytes; saved %d, %d", len(again.m), again.bytes, len(c.m), c.bytes)
+	}
+}
