@@ -24,7 +24,8 @@ import (
 // 20 times, while both sides are edited between the runs — the hub with
 // `usmhub risk update` (title, likelihood), GitHub as a person in the web
 // UI would (title, the impact line of the body's block) — and the fake
-// fails writes after committing them (502) now and then. A ledger keeps
+// fails writes after committing them (502) and meets requests with a
+// secondary rate limit (403 or 429, Retry-After 1) now and then. A ledger keeps
 // every edit. At the end the sync runs to completion and: every risk has
 // exactly one issue (0 duplicates), and the last edit of every field is on
 // both sides, or lost to the field's owner in a conflict the audit log
@@ -73,6 +74,7 @@ func TestKillLoop(t *testing.T) {
 		}
 		waitConnectorsGone(t, plugin)
 		if rounds > 1 {
+			var hubTitled []string // keys whose title the hub edited this round
 			for j, k := 0, rnd.IntN(3); j < k; j++ {
 				key := fmt.Sprintf("R-%d", 1+rnd.IntN(n))
 				e := edit{side: "hub", key: key, round: rounds}
@@ -84,16 +86,23 @@ func TestKillLoop(t *testing.T) {
 				h.ok("risk", "update", key, "-"+e.field, e.value)
 				e.at = time.Now()
 				led = append(led, e)
+				if e.field == "title" {
+					hubTitled = append(hubTitled, key)
+				}
 			}
 			byKey := issuesByKey(f)
 			for j, k := 0, rnd.IntN(3); j < k; j++ {
 				key := fmt.Sprintf("R-%d", 1+rnd.IntN(n))
+				both := len(hubTitled) > 0 && rnd.IntN(2) == 0
+				if both {
+					key = hubTitled[rnd.IntN(len(hubTitled))] // both sides change one title: a true conflict
+				}
 				list := byKey[key]
 				if len(list) != 1 {
 					continue // not created yet (or doubled: reported at the end)
 				}
 				e := edit{side: "github", key: key, round: rounds}
-				if rnd.IntN(2) == 0 {
+				if both || rnd.IntN(2) == 0 {
 					e.field, e.value = "title", fmt.Sprintf("github %d.%d %s", rounds, j, key)
 					f.Edit(owner, repo, list[0].GetNumber(), func(is *github.Issue) { is.Title = github.String(e.value) })
 				} else {
@@ -106,8 +115,11 @@ func TestKillLoop(t *testing.T) {
 				led = append(led, e)
 			}
 		}
-		if rnd.IntN(4) == 0 {
+		switch rnd.IntN(8) {
+		case 0, 1:
 			f.Inject(fakegithub.Fault{Method: []string{"POST", "PATCH"}[rnd.IntN(2)], Status: 502, AfterCommit: true})
+		case 2:
+			f.Inject(fakegithub.Fault{Status: []int{403, 429}[rnd.IntN(2)], RetryAfter: 1})
 		}
 		victim := []string{"", "usmhub", "usmhub", "connector", "connector"}[rnd.IntN(5)]
 		delay := 10*time.Millisecond + time.Duration(rnd.Float64()*float64(est))
