@@ -137,7 +137,13 @@ func (h *harness) do(method, path, authorization string) (int, http.Header, stri
 // health returns GET /healthz, decoded.
 func (h *harness) health() Health {
 	h.t.Helper()
-	code, hdr, body := h.do("GET", "/healthz", "")
+	return h.healthAs("")
+}
+
+// healthAs returns GET /healthz sent with that Authorization header, decoded.
+func (h *harness) healthAs(authorization string) Health {
+	h.t.Helper()
+	code, hdr, body := h.do("GET", "/healthz", authorization)
 	if code != http.StatusOK || hdr.Get("Content-Type") != "application/json" {
 		h.t.Fatalf("GET /healthz = %d %q %s", code, hdr.Get("Content-Type"), body)
 	}
@@ -262,9 +268,10 @@ func TestHealthz(t *testing.T) {
 	if got.Jobs[1].Name != "risks-redmine" {
 		t.Errorf("/healthz jobs are not sorted by name: %+v", got.Jobs)
 	}
-	// Every documented field is present, as null before the first run.
+	// Every documented field is present, as null before the first run
+	// (last_error is shown only to callers with the API token).
 	_, _, body := h.do("GET", "/healthz", "")
-	for _, want := range []string{`"name":`, `"spec":`, `"running":false`, `"last_run":null`, `"last_error":null`, `"last_success":null`} {
+	for _, want := range []string{`"name":`, `"spec":`, `"running":false`, `"last_run":null`, `"last_success":null`} {
 		if !strings.Contains(body, want) {
 			t.Errorf("/healthz body lacks %s: %s", want, body)
 		}
@@ -381,8 +388,22 @@ func TestMetrics(t *testing.T) {
 	h.trigger("broken", token)
 	waitFor(t, "both runs", func() bool { return h.job("risks").LastRun != nil && h.job("broken").LastRun != nil })
 
-	if j := h.job("broken"); j.LastError == nil || *j.LastError != "boom" || j.LastSuccess != nil || j.OK {
-		t.Errorf("/healthz broken = %+v, want last_error boom, no success, not ok", j)
+	// Error texts name paths and hosts: only a caller with the token sees them.
+	for _, auth := range []string{"", "Bearer wrong", "Basic dDp0"} {
+		for _, j := range h.healthAs(auth).Jobs {
+			if j.LastError != nil || j.Name == "broken" && (j.OK || j.LastRun == nil) {
+				t.Errorf("/healthz with %q: %+v, want the state without the error", auth, j)
+			}
+		}
+	}
+	var broken JobHealth
+	for _, j := range h.healthAs("Bearer " + token).Jobs {
+		if j.Name == "broken" {
+			broken = j
+		}
+	}
+	if j := broken; j.LastError == nil || *j.LastError != "boom" || j.LastSuccess != nil || j.OK {
+		t.Errorf("/healthz broken with the token = %+v, want last_error boom, no success, not ok", j)
 	}
 	if j := h.job("risks"); j.LastError != nil || j.LastSuccess == nil || j.LastDurationSeconds == nil || !j.OK {
 		t.Errorf("/healthz risks = %+v, want a success", j)

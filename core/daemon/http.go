@@ -43,8 +43,10 @@ type JobHealth struct {
 	// LastDurationSeconds is how long the last finished run took.
 	LastDurationSeconds *float64 `json:"last_duration_seconds"`
 	// LastError is the error of the last finished run; null if it
-	// succeeded.
-	LastError *string `json:"last_error"`
+	// succeeded, and left out unless the request carries the API token
+	// (hub.api_token as a bearer token): error texts name paths and hosts,
+	// so unauthenticated callers see states only.
+	LastError *string `json:"last_error,omitempty"`
 	// LastSuccess is when the last successful run ended.
 	LastSuccess *time.Time `json:"last_success"`
 	// NextRun is when the schedule fires next (before jitter).
@@ -150,9 +152,15 @@ func (d *daemon) handlePages(w http.ResponseWriter, r *http.Request) {
 	http.NotFound(w, r)
 }
 
-// handleHealthz answers GET /healthz with a Health.
+// handleHealthz answers GET /healthz with a Health: states only, and the
+// last errors too when the request carries the API token.
 func (d *daemon) handleHealthz(w http.ResponseWriter, r *http.Request) {
-	jobs := d.current().sched.Jobs()
+	gen := d.current()
+	details := false
+	if token, presented := bearerToken(r); presented && gen.hasToken {
+		details = d.tokenValid(gen, token)
+	}
+	jobs := gen.sched.Jobs()
 	h := Health{Status: "ok", Jobs: make([]JobHealth, 0, len(jobs))}
 	d.statusMu.Lock()
 	for _, j := range jobs {
@@ -164,7 +172,9 @@ func (d *daemon) handleHealthz(w http.ResponseWriter, r *http.Request) {
 			jh.LastRun = ptr(st.lastRun)
 			jh.LastDurationSeconds = ptr(st.lastDuration.Seconds())
 			if st.lastError != "" {
-				jh.LastError = ptr(st.lastError)
+				if details {
+					jh.LastError = ptr(st.lastError)
+				}
 				jh.OK, h.Status = false, "degraded"
 			}
 			if !st.lastSuccess.IsZero() {
@@ -199,8 +209,7 @@ func (d *daemon) handleSync(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusUnauthorized, errorResponse{Error: "authorization required: send Authorization: Bearer <hub.api_token>"})
 		return
 	}
-	sum := sha256.Sum256([]byte(token))
-	if subtle.ConstantTimeCompare(sum[:], gen.tokenHash[:]) != 1 {
+	if !d.tokenValid(gen, token) {
 		d.logger.Warn("sync request with a wrong API token", "remote", r.RemoteAddr)
 		w.Header().Set("WWW-Authenticate", `Bearer realm="usmhub", error="invalid_token"`)
 		writeJSON(w, http.StatusUnauthorized, errorResponse{Error: "invalid API token"})
@@ -230,6 +239,13 @@ func (d *daemon) handleSync(w http.ResponseWriter, r *http.Request) {
 		d.logger.Info("run requested over HTTP", "job", name, "run", runID, "remote", r.RemoteAddr)
 		writeJSON(w, http.StatusAccepted, syncResponse{Started: true, RunID: runID})
 	}
+}
+
+// tokenValid says whether token is the generation's API token, comparing
+// in constant time.
+func (d *daemon) tokenValid(gen *generation, token string) bool {
+	sum := sha256.Sum256([]byte(token))
+	return subtle.ConstantTimeCompare(sum[:], gen.tokenHash[:]) == 1
 }
 
 // bearerToken returns the credentials of an "Authorization: Bearer …"

@@ -124,14 +124,16 @@ func (h *Host) Launch(ctx context.Context, typ, name, pinSHA256 string) (*Instan
 	if closed {
 		return nil, fmt.Errorf("connector %s.%s: host is closed", typ, name)
 	}
+	secrets := &secretSet{}
 	i := &Instance{
 		host:    h,
 		typ:     typ,
 		name:    name,
 		pin:     pinSHA256,
-		log:     h.opts.Logger.Named("connector").Named(typ + "." + name),
+		log:     newScrubLogger(h.opts.Logger.Named("connector").Named(typ+"."+name), secrets),
 		timeout: h.opts.CallTimeout,
 		done:    make(chan struct{}),
+		secrets: secrets,
 	}
 	if pinSHA256 != "" {
 		if _, _, err := parsePin(pinSHA256); err != nil {

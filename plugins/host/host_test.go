@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -616,5 +617,94 @@ func TestPluginThatKeepsDyingWhileStarting(t *testing.T) {
 	}
 	if n := len(h.Instances()); n != 0 {
 		t.Errorf("%d instances after a failed launch", n)
+	}
+}
+
+// A connector that echoes its secret in every error, refused change and
+// log line (a tool echoing the API key in a 400 body) reaches the hub
+// scrubbed: the Instance is the boundary. The errors keep their class and
+// what errors.As finds holds no secret either.
+func TestConnectorTextIsScrubbedAtTheBoundary(t *testing.T) {
+	const secret = "tok-3f9c1d-planted"
+	var out syncBuffer
+	log := hclog.New(&hclog.LoggerOptions{Name: "hub", Level: hclog.Trace, Output: &out})
+	h := newHost(t, Options{Logger: log})
+	ctx := context.Background()
+
+	i := launch(t, h, "")
+	cfg, err := sdk.ConfigFromMap(map[string]any{"project": "leaky-config", "token": secret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = i.Configure(ctx, cfg)
+	var ce *sdk.ConfigError
+	if !errors.As(err, &ce) || len(ce.Problems) != 1 || ce.Problems[0].Attribute != "token" {
+		t.Fatalf("Configure = %#v, want a ConfigError on token", err)
+	}
+	var texts []string
+	texts = append(texts, err.Error(), ce.Problems[0].Summary, ce.Problems[0].Detail)
+
+	configure(t, i, map[string]any{"project": "leaky", "token": secret})
+	errs := map[string]error{}
+	errs["check"] = i.Check(ctx)
+	errs["pull"] = i.Pull(ctx, sdk.PullRequest{Kind: sdk.KindRisk}, func(sdk.Batch) error { return nil })
+	_, errs["find"] = i.Find(ctx, sdk.KindRisk, "usmhub-x")
+	_, errs["publish"] = i.Publish(ctx, sdk.Report{Key: "k", Title: "t"})
+	results, err := i.Push(ctx, sdk.PushRequest{Kind: sdk.KindRisk, Changes: []sdk.Change{{Op: sdk.OpCreate, Marker: "usmhub-x", Fields: map[string]string{"title": "t"}}}})
+	if err != nil || len(results) != 1 || results[0].Err == nil {
+		t.Fatalf("Push = %v, %v; want one refused change", results, err)
+	}
+	if results[0].Err.Class != sdk.ClassInvalid {
+		t.Errorf("refused change's class = %s, want invalid", results[0].Err.Class)
+	}
+	texts = append(texts, results[0].Err.Error())
+	for call, err := range errs {
+		if err == nil {
+			t.Fatalf("%s: no error from the leaky connector", call)
+		}
+		if sdk.ClassOf(err) != sdk.ClassPermanent {
+			t.Errorf("%s: class %s, want permanent: %v", call, sdk.ClassOf(err), err)
+		}
+		var se *sdk.Error
+		if !errors.As(err, &se) {
+			t.Fatalf("%s: no *sdk.Error in %v", call, err)
+		}
+		if !strings.Contains(err.Error(), RedactedValue) {
+			t.Errorf("%s: %q does not say a value was hidden", call, err)
+		}
+		texts = append(texts, err.Error(), se.Message)
+	}
+	if err := i.Close(); err != nil {
+		t.Fatal(err)
+	}
+	texts = append(texts, out.String())
+	if !strings.Contains(out.String(), "the tool refused the key") {
+		t.Errorf("the plugin's log line was not relayed:\n%s", out.String())
+	}
+	for _, s := range texts {
+		if strings.Contains(s, secret) {
+			t.Errorf("the secret reached the hub: %s", s)
+		}
+	}
+}
+
+func TestScrubErrorKeepsTheChain(t *testing.T) {
+	const secret = "hunter2-hunter2"
+	base := &sdk.Error{Class: sdk.ClassTransient, Message: "bad key " + secret, RetryAfter: time.Second}
+	err := ScrubError(fmt.Errorf("connector x.y: pull: %w: %w", ErrPluginExited, base), []string{secret})
+	if strings.Contains(err.Error(), secret) {
+		t.Errorf("not scrubbed: %v", err)
+	}
+	if !errors.Is(err, ErrPluginExited) {
+		t.Error("lost ErrPluginExited")
+	}
+	err = ScrubError(fmt.Errorf("connector x.y: pull: %w", base), []string{secret})
+	var se *sdk.Error
+	if !errors.As(err, &se) || se.Class != sdk.ClassTransient || se.RetryAfter != time.Second || strings.Contains(se.Message, secret) {
+		t.Errorf("errors.As *sdk.Error = %+v", se)
+	}
+	plain := errors.New("nothing secret here")
+	if ScrubError(plain, []string{secret}) != plain {
+		t.Error("an error without a secret was rebuilt")
 	}
 }

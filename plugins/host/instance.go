@@ -7,6 +7,7 @@ import (
 	"net"
 	"os/exec"
 	"regexp"
+	"slices"
 	"sync"
 	"time"
 
@@ -120,6 +121,9 @@ type Instance struct {
 	timeout time.Duration
 	done    chan struct{} // closed by Close: ends a relaunch backoff wait
 	once    sync.Once
+	// secrets are the sensitive values of the configs sent to Configure:
+	// what the connector returns or logs is scrubbed of them (scrub.go).
+	secrets *secretSet
 
 	// mu guards what follows. It is held while (re)launching, never during
 	// a call.
@@ -180,7 +184,14 @@ func (i *Instance) Describe(context.Context) (sdk.Description, error) {
 // Configure sends cfg to the plugin; once accepted, it is sent again to
 // every relaunched process. A rejection is the connector's error (often an
 // *sdk.ConfigError: see ConfigureDiagnostics), wrapped.
+//
+// From the moment it is sent, the values of cfg's sensitive attributes are
+// scrubbed from every error, result and log line of the connector.
 func (i *Instance) Configure(ctx context.Context, cfg sdk.Config) error {
+	i.mu.Lock()
+	schema := i.desc.Schema
+	i.mu.Unlock()
+	i.addSecrets(SensitiveValues(schema, cfg))
 	err := i.call(ctx, "configure", func(ctx context.Context, c sdk.Connector) error {
 		return c.Configure(ctx, cfg)
 	})
@@ -189,14 +200,26 @@ func (i *Instance) Configure(ctx context.Context, cfg sdk.Config) error {
 		i.config = &cfg
 		i.mu.Unlock()
 	}
-	return err
+	return i.scrubbed(err)
+}
+
+// addSecrets adds values to the secrets scrubbed, longest first.
+func (i *Instance) addSecrets(values []string) {
+	all := append(slices.Clone(i.secrets.get()), values...)
+	slices.SortFunc(all, func(a, b string) int { return len(b) - len(a) })
+	i.secrets.set(slices.Compact(all))
+}
+
+// scrubbed is err with the instance's secrets scrubbed (ScrubError).
+func (i *Instance) scrubbed(err error) error {
+	return ScrubError(err, i.secrets.get())
 }
 
 // Check asks the connector to reach its remote with its config.
 func (i *Instance) Check(ctx context.Context) error {
-	return i.call(ctx, "check", func(ctx context.Context, c sdk.Connector) error {
+	return i.scrubbed(i.call(ctx, "check", func(ctx context.Context, c sdk.Connector) error {
 		return c.Check(ctx)
-	})
+	}))
 }
 
 // Pull hands send each complete batch, in order. The call timeout applies
@@ -206,7 +229,7 @@ func (i *Instance) Check(ctx context.Context) error {
 func (i *Instance) Pull(ctx context.Context, req sdk.PullRequest, send func(sdk.Batch) error) error {
 	conn, client, err := i.acquire(ctx)
 	if err != nil {
-		return err
+		return i.scrubbed(err)
 	}
 	pctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
@@ -230,7 +253,7 @@ func (i *Instance) Pull(ctx context.Context, req sdk.PullRequest, send func(sdk.
 	if sendErr != nil && errors.Is(err, sendErr) {
 		return sendErr
 	}
-	return i.failed(ctx, pctx, "pull", client, err)
+	return i.scrubbed(i.failed(ctx, pctx, "pull", client, err))
 }
 
 // Push applies the changes; see sdk.Connector.
@@ -241,7 +264,8 @@ func (i *Instance) Push(ctx context.Context, req sdk.PushRequest) ([]sdk.Result,
 		results, err = c.Push(ctx, req)
 		return err
 	})
-	return results, err
+	scrubResults(results, i.secrets.get())
+	return results, i.scrubbed(err)
 }
 
 // Find returns the record of kind carrying marker, or nil.
@@ -252,7 +276,7 @@ func (i *Instance) Find(ctx context.Context, kind sdk.EntityKind, marker string)
 		rec, err = c.Find(ctx, kind, marker)
 		return err
 	})
-	return rec, err
+	return rec, i.scrubbed(err)
 }
 
 // Publish creates or updates the report's ticket.
@@ -263,7 +287,7 @@ func (i *Instance) Publish(ctx context.Context, r sdk.Report) (sdk.Published, er
 		p, err = c.Publish(ctx, r)
 		return err
 	})
-	return p, err
+	return p, i.scrubbed(err)
 }
 
 // Close kills the plugin process; later calls fail.

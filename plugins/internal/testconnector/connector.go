@@ -67,6 +67,9 @@ func (c *Connector) Configure(_ context.Context, raw sdk.Config) error {
 			problems = append(problems, sdk.AttributeProblem{Attribute: name, Summary: "must not be negative", Detail: fmt.Sprintf("Set %s to 0 or more.", name)})
 		}
 	}
+	if cfg.Project == "leaky-config" { // a connector that echoes its secret
+		problems = append(problems, sdk.AttributeProblem{Attribute: "token", Summary: "token " + cfg.Token + " refused", Detail: "The tool said: bad key " + cfg.Token + "."})
+	}
 	if len(problems) > 0 {
 		return &sdk.ConfigError{Problems: problems}
 	}
@@ -110,13 +113,27 @@ func (c *Connector) Check(context.Context) error {
 	if c.cfg.Project == "" {
 		return sdk.Errorf(sdk.ClassPermanent, "not configured")
 	}
-	return nil
+	return c.leak("check")
+}
+
+// leak is the error of a connector that echoes its secret, as a tool does
+// in a 400 body, when the project is "leaky": it logs the secret too.
+func (c *Connector) leak(call string) error {
+	if c.cfg.Project != "leaky" {
+		return nil
+	}
+	sdk.Logger().Error("the tool refused the key", "call", call, "key", c.cfg.Token, "body", "invalid key "+c.cfg.Token)
+	return fmt.Errorf("%s: 400 Bad Request: %w", call, sdk.Errorf(sdk.ClassPermanent, "invalid api key %q", c.cfg.Token))
 }
 
 func (c *Connector) Pull(ctx context.Context, req sdk.PullRequest, send func(sdk.Batch) error) error {
 	c.mu.Lock()
 	cfg, batch := c.cfg, c.batch
+	err := c.leak("pull")
 	c.mu.Unlock()
+	if err != nil {
+		return err
+	}
 	start := 0
 	if req.Cursor != "" {
 		n, err := strconv.Atoi(req.Cursor)
@@ -150,6 +167,10 @@ func (c *Connector) Push(_ context.Context, req sdk.PushRequest) ([]sdk.Result, 
 	defer c.mu.Unlock()
 	out := make([]sdk.Result, len(req.Changes))
 	for i, ch := range req.Changes {
+		if c.cfg.Project == "leaky" {
+			out[i] = sdk.Result{Err: sdk.Errorf(sdk.ClassInvalid, "refused with key %s", c.cfg.Token)}
+			continue
+		}
 		switch ch.Op {
 		case sdk.OpCreate:
 			c.nextID++
@@ -184,6 +205,9 @@ func (c *Connector) Push(_ context.Context, req sdk.PushRequest) ([]sdk.Result, 
 func (c *Connector) Find(_ context.Context, _ sdk.EntityKind, marker string) (*sdk.Record, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if err := c.leak("find"); err != nil {
+		return nil, err
+	}
 	for _, r := range c.byID {
 		if r.Marker == marker {
 			return &r, nil
@@ -193,5 +217,11 @@ func (c *Connector) Find(_ context.Context, _ sdk.EntityKind, marker string) (*s
 }
 
 func (c *Connector) Publish(_ context.Context, r sdk.Report) (sdk.Published, error) {
+	c.mu.Lock()
+	err := c.leak("publish")
+	c.mu.Unlock()
+	if err != nil {
+		return sdk.Published{}, err
+	}
 	return sdk.Published{URL: "test://reports/" + r.Key, ExternalID: r.Key, Created: true}, nil
 }

@@ -4,7 +4,10 @@
 // of what size, a pause between batches, a crash after some batches) and,
 // for what must go wrong before any config arrives, by environment
 // variables (see the command). It keeps pushed risks in memory, so Push,
-// Find and Publish work too.
+// Find and Publish work too. Project "leaky" makes it a connector that
+// echoes its secret (token) in every error, refused change and log line,
+// and "leaky-config" one that echoes it in Configure's refusal, to test
+// the host's scrubbing.
 //
 // It also provides BarePlugin, the benchmark baseline: batches of as many
 // records of as many bytes, each record an opaque bytes payload, in a
