@@ -65,19 +65,23 @@ func (s *connectorSet) get(ctx context.Context, id string) (*host.Instance, erro
 		_ = inst.Close()
 		return nil, fmt.Errorf("connector %s: describe: %w", id, err)
 	}
-	sc, diags := host.DecodeConfig(c.Body, desc.Schema, config.EvalContext(s.cfg.Dir))
+	evalCtx, fv := config.RecordingEvalContext(s.cfg.Dir)
+	sc, diags := host.DecodeConfig(c.Body, desc.Schema, evalCtx)
 	if diags.HasErrors() {
 		_ = inst.Close()
-		return nil, &config.DiagError{Diags: diags}
+		return nil, &config.DiagError{Diags: host.ScrubDiagnostics(diags, fv.Values())}
 	}
-	secrets := host.SensitiveValues(desc.Schema, sc)
+	// What env() and file() gave is never shown, secret attribute or not.
+	secrets := append(host.SensitiveValues(desc.Schema, sc), fv.Values()...)
+	inst.Hide(fv.Values())
 	if err := inst.Configure(ctx, sc); err != nil {
 		_ = inst.Close()
+		hide := secrets
 		var ce *connector.ConfigError
 		if errors.As(err, &ce) {
-			return nil, &config.DiagError{Diags: host.ScrubDiagnostics(host.ConfigureDiagnostics(err, c.Body), secrets)}
+			return nil, &config.DiagError{Diags: host.ScrubDiagnostics(host.ConfigureDiagnostics(err, c.Body), hide)}
 		}
-		return nil, fmt.Errorf("connector %s: configure: %s", id, host.Scrub(err.Error(), secrets))
+		return nil, fmt.Errorf("connector %s: configure: %s", id, host.Scrub(err.Error(), hide))
 	}
 	s.secrets = append(s.secrets, secrets...)
 	s.instances[id] = inst

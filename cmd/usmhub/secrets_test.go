@@ -177,3 +177,28 @@ func get(t *testing.T, s *serving, path, authorization string) string {
 	_, _ = b.ReadFrom(resp.Body)
 	return b.String()
 }
+
+// A value read with env() or file() is never shown in a diagnostic, also
+// where a connector's attribute is not sensitive and the connector echoes
+// it in its refusal.
+func TestValidateHidesFunctionValues(t *testing.T) {
+	fileConnector(t)
+	const planted = "planted-folder-4e1b"
+	t.Setenv("USMHUB_TEST_SHEET_DIR", planted)
+	h := newHub(t, `
+hub {
+  data_dir = "data"
+}
+
+connector "file" "sheet" {
+  dir = env("USMHUB_TEST_SHEET_DIR")
+}
+`)
+	out, errs, code := h.run("validate")
+	if code != 1 || !strings.Contains(errs, "dir: folder ") || !strings.Contains(errs, "(sensitive value)") {
+		t.Errorf("validate: exit %d, want 1 and the missing folder, its name hidden\n%s%s", code, out, errs)
+	}
+	if strings.Contains(out+errs, planted) {
+		t.Errorf("validate shows the value env() read:\n%s%s", out, errs)
+	}
+}

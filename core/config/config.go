@@ -77,9 +77,9 @@ func Load(path string) (*Config, error) {
 	l := &loader{
 		cfg:   &Config{Path: path, Dir: dir},
 		src:   file.Bytes,
-		ctx:   EvalContext(dir),
 		diags: diags,
 	}
+	l.ctx, l.fv = RecordingEvalContext(dir)
 	var fs fileSchema
 	l.diags = append(l.diags, gohcl.DecodeBody(file.Body, l.ctx, &fs)...)
 	l.hub(fs.Hubs)
@@ -90,6 +90,9 @@ func Load(path string) (*Config, error) {
 	l.reports(fs.Reports)
 
 	diags = explain(l.diags)
+	for _, d := range diags { // what errorf did not write (gohcl's, policies')
+		d.Summary, d.Detail = l.fv.Hide(d.Summary), l.fv.Hide(d.Detail)
+	}
 	sortDiagnostics(diags)
 	if diags.HasErrors() {
 		return nil, &DiagError{Diags: diags, Files: parser.Files()}
@@ -102,22 +105,29 @@ type loader struct {
 	cfg   *Config
 	src   []byte
 	ctx   *hcl.EvalContext
+	fv    *FunctionValues // what env() and file() returned: never shown
 	diags hcl.Diagnostics
 }
 
 // errorf adds an error at rng, unless there is one there already: a value
 // whose expression failed (e.g. env() of an unset variable) gets no second
 // error from the checks of its decoded zero value.
+//
+// A value that env() or file() returned is never shown: such an argument
+// prints as HiddenValue (it may be a secret put in the wrong attribute).
 func (l *loader) errorf(rng hcl.Range, summary, format string, args ...any) {
 	for _, d := range l.diags {
 		if d.Severity == hcl.DiagError && d.Subject != nil && d.Subject.Overlaps(rng) {
 			return
 		}
 	}
+	for i, a := range args {
+		args[i] = l.fv.hideArg(a)
+	}
 	l.diags = append(l.diags, &hcl.Diagnostic{
 		Severity: hcl.DiagError,
-		Summary:  summary,
-		Detail:   fmt.Sprintf(format, args...),
+		Summary:  l.fv.Hide(summary),
+		Detail:   l.fv.Hide(fmt.Sprintf(format, args...)),
 		Subject:  rng.Ptr(),
 	})
 }

@@ -261,6 +261,23 @@ func TestSecretsAreNotPrinted(t *testing.T) {
 	}
 }
 
+// A value read with env() or file() may be a secret put into the wrong
+// attribute: diagnostics of attributes that are not secret never show it.
+func TestFunctionValuesAreNotPrinted(t *testing.T) {
+	t.Setenv("USMHUB_TEST_PLANTED_LEVEL", "pw-level-0c8a")
+	t.Setenv("USMHUB_TEST_PLANTED_DATE", "pw-date-77f2")
+	_, err := Load("testdata/env_in_plain_attributes.hcl")
+	want := `testdata/env_in_plain_attributes.hcl:2,15: Invalid log_level: (the value of env() or file()) is not a log level; use one of: trace, debug, info, warn, error.
+testdata/env_in_plain_attributes.hcl:3,15: Invalid listen: (the value of env() or file()) is not an address to listen on; write host:port, e.g. 127.0.0.1:8765.
+testdata/env_in_plain_attributes.hcl:8,18: Invalid date: (the value of env() or file()) is not a date; write committed_on as YYYY-MM-DD, e.g. 2025-03-01.`
+	if err == nil {
+		t.Fatal("Load accepted bad values")
+	}
+	if diff := cmp.Diff(want, err.Error()); diff != "" {
+		t.Errorf("diagnostics (-want +got):\n%s", diff)
+	}
+}
+
 func TestHelpers(t *testing.T) {
 	cfg, err := Load("testdata/full.hcl")
 	if err != nil {

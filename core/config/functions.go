@@ -3,10 +3,13 @@ package config
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/hashicorp/hcl/v2"
@@ -26,13 +29,90 @@ import (
 // env() and file() work there too. Neither function puts the value it reads
 // into an error.
 func EvalContext(dir string) *hcl.EvalContext {
+	ctx, _ := RecordingEvalContext(dir)
+	return ctx
+}
+
+// RecordingEvalContext is EvalContext, and the values its env() and file()
+// calls return, for hiding them in diagnostics (FunctionValues.Hide): a
+// value read from the environment or a file may be a secret even where the
+// attribute is not one.
+func RecordingEvalContext(dir string) (*hcl.EvalContext, *FunctionValues) {
+	fv := &FunctionValues{}
 	return &hcl.EvalContext{
 		Functions: map[string]function.Function{
-			"env":  envFunc,
-			"file": fileFunc(dir),
+			"env":  fv.wrap(envFunc),
+			"file": fv.wrap(fileFunc(dir)),
 		},
-	}
+	}, fv
 }
+
+// FunctionValues records the values env() and file() returned. Safe for
+// concurrent use.
+type FunctionValues struct {
+	mu     sync.Mutex
+	values []string
+}
+
+// HiddenValue stands for a value of env() or file() in a diagnostic.
+const HiddenValue = "(the value of env() or file())"
+
+func (fv *FunctionValues) wrap(f function.Function) function.Function {
+	return function.New(&function.Spec{
+		Description: f.Description(),
+		Params:      f.Params(),
+		Type:        function.StaticReturnType(cty.String),
+		Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
+			v, err := f.Call(args)
+			if err == nil && v.IsKnown() && !v.IsNull() && v.Type() == cty.String {
+				fv.mu.Lock()
+				fv.values = append(fv.values, v.AsString())
+				fv.mu.Unlock()
+			}
+			return v, err
+		},
+	})
+}
+
+// Values returns the recorded values, longest first.
+func (fv *FunctionValues) Values() []string {
+	fv.mu.Lock()
+	defer fv.mu.Unlock()
+	out := slices.Clone(fv.values)
+	slices.SortFunc(out, func(a, b string) int { return len(b) - len(a) })
+	return slices.Compact(out)
+}
+
+// Hide replaces every recorded value of 4 characters or more in s by
+// HiddenValue.
+func (fv *FunctionValues) Hide(s string) string {
+	for _, v := range fv.Values() {
+		if len(v) >= 4 {
+			s = strings.ReplaceAll(s, v, HiddenValue)
+		}
+	}
+	return s
+}
+
+// hideArg returns HiddenValue in place of a format argument that is, or
+// holds, a recorded value (short ones too: an argument is a whole value).
+func (fv *FunctionValues) hideArg(a any) any {
+	s, ok := a.(string)
+	if !ok {
+		return a
+	}
+	for _, v := range fv.Values() {
+		if s == v || len(v) >= 4 && strings.Contains(s, v) {
+			return hiddenArg{}
+		}
+	}
+	return a
+}
+
+// hiddenArg prints as HiddenValue whatever the verb (%q too: unquoted).
+type hiddenArg struct{}
+
+func (hiddenArg) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, HiddenValue) }
 
 // envUnsetError is env()'s error for an unset variable.
 type envUnsetError struct{ name string }

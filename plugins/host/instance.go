@@ -203,6 +203,11 @@ func (i *Instance) Configure(ctx context.Context, cfg sdk.Config) error {
 	return i.scrubbed(err)
 }
 
+// Hide adds values to those scrubbed from the connector's errors, results
+// and log lines, beside its sensitive attributes' values: the hub hides
+// there whatever its config read with env() or file().
+func (i *Instance) Hide(values []string) { i.addSecrets(values) }
+
 // addSecrets adds values to the secrets scrubbed, longest first.
 func (i *Instance) addSecrets(values []string) {
 	all := append(slices.Clone(i.secrets.get()), values...)
