@@ -72,6 +72,9 @@ func TestConformance(t *testing.T) {
 	bad["repo"] = "no/such"
 	connectortest.Run(t, connectortest.InProcess(New), connectortest.Fixture{
 		Config: cfg, BadConfig: bad, BadAttribute: "repo", URLAttribute: "base_url",
+		// An update carrying a stale version is refused: the connector
+		// reads the issue before it writes and compares its digest.
+		OptimisticConcurrency: true,
 		NewFields: func(i int) map[string]string {
 			fl := connectortest.RiskFields(i)
 			fl[sdk.FieldStatus] = []string{"open", "accepted", "closed", "not_planned"}[i%4]

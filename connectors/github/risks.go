@@ -547,8 +547,10 @@ func (c *Connector) createIssue(ctx context.Context, cfg *config, a *api, ch sdk
 	return is, nil
 }
 
-// updateIssue reads the issue (a conditional request: usually 304) and
-// sends what the change alters of it; nothing when it already holds it.
+// updateIssue reads the issue (a conditional request: usually 304), refuses
+// the change as a conflict when the issue is no longer the version the hub
+// last saw, and sends what the change alters of it; nothing when it
+// already holds it.
 func (c *Connector) updateIssue(ctx context.Context, cfg *config, a *api, n int, ch sdk.Change) (*github.Issue, error) {
 	cur, _, err := a.gh.Issues.Get(ctx, cfg.Owner, cfg.Repo, n)
 	if err = a.classify(fmt.Sprintf("read issue #%d", n), err); err != nil {
@@ -556,6 +558,13 @@ func (c *Connector) updateIssue(ctx context.Context, cfg *config, a *api, n int,
 			return nil, sdk.Errorf(sdk.ClassPermanent, "issue #%d is gone from %s/%s (deleted or transferred)", n, cfg.Owner, cfg.Repo)
 		}
 		return nil, err
+	}
+	if ch.Version != "" {
+		// Optimistic concurrency: the hub read another issue than the one
+		// GitHub holds now (a person changed it since): merge first.
+		if now := c.riskRecord(cfg, cur).Version; now != ch.Version {
+			return nil, sdk.Errorf(sdk.ClassConflict, "issue #%d changed in GitHub since the hub read it (version %s, now %s): pull and merge first", n, ch.Version, now)
+		}
 	}
 	p := parseBody(cur.GetBody())
 	marker := p.marker

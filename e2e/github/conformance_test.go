@@ -23,6 +23,9 @@ func TestConformance(t *testing.T) {
 	bad["base_url"] = "ghe.example.org/api/v3" // no scheme
 	connectortest.Run(t, connectortest.Binary(githubPlugin), connectortest.Fixture{
 		Config: cfg, BadConfig: bad, BadAttribute: "base_url", URLAttribute: "base_url",
+		// An update carrying a stale version is refused: the connector
+		// reads the issue before it writes and compares its digest.
+		OptimisticConcurrency: true,
 		NewFields: func(i int) map[string]string {
 			fl := connectortest.RiskFields(i)
 			fl[sdk.FieldStatus] = []string{"open", "accepted", "closed", "not_planned"}[i%4]
