@@ -100,11 +100,89 @@ type RiskReader interface {
 // content: JSON when its first character (after a byte-order mark and white
 // space) is '['.
 func NewRiskReader(name string, r io.Reader) (RiskReader, error) {
+	t, err := newTable(name, r, riskTable)
+	if err != nil {
+		return nil, err
+	}
+	return &riskReader{t: t}, nil
+}
+
+// riskTable is the shape of a risk inventory.
+var riskTable = tableSpec{columns: RiskColumns, required: "title", noun: "risk"}
+
+// riskReader turns a table's rows into risks.
+type riskReader struct{ t rowSource }
+
+func (rr *riskReader) Next() (*RiskRow, error) {
+	raw, err := rr.t.next()
+	if raw == nil {
+		return nil, err
+	}
+	row := &RiskRow{Pos: raw.pos, ColumnPos: raw.columnPos, Given: map[string]bool{}}
+	return row, raw.finish(fill(raw.file, row, raw.values))
+}
+
+// tableSpec is the shape of an inventory: its columns (export order), the
+// one every row needs, and what a row is called in messages.
+type tableSpec struct {
+	columns  []string
+	required string
+	noun     string
+}
+
+func (t tableSpec) known(col string) bool {
+	for _, c := range t.columns {
+		if c == col {
+			return true
+		}
+	}
+	return false
+}
+
+// rawRow is one row of an inventory as text: the values of the columns
+// given, where each starts, and the problems found reading it (JSON).
+type rawRow struct {
+	file      string
+	pos       Pos
+	columnPos map[string]Pos
+	values    map[string]string
+	errs      Errors
+}
+
+// finish joins the problems found reading the row with those of filling
+// it (an Errors, or nil), sorted by position.
+func (r *rawRow) finish(fillErr error) error {
+	errs := append(Errors(nil), r.errs...)
+	if fillErr != nil {
+		var more Errors
+		if errors.As(fillErr, &more) {
+			errs = append(errs, more...)
+		} else {
+			return fillErr
+		}
+	}
+	if len(errs) == 0 {
+		return nil
+	}
+	sortErrors(errs)
+	return errs
+}
+
+// rowSource reads an inventory row by row: next returns io.EOF at the end,
+// a row with a *RowError for a bad row (reading may go on; the row may be
+// nil when nothing of it could be read), any other error is fatal.
+type rowSource interface {
+	next() (*rawRow, error)
+}
+
+// newTable opens a CSV or JSON inventory of the given shape; the format is
+// taken from the name's extension or the content (see NewRiskReader).
+func newTable(name string, r io.Reader, spec tableSpec) (rowSource, error) {
 	br := bufio.NewReader(r)
 	if isJSON(name, br) {
-		return newJSONRisks(name, br)
+		return newJSONRisks(name, br, spec)
 	}
-	return newCSVRisks(name, br)
+	return newCSVRisks(name, br, spec)
 }
 
 // isJSON sniffs the format without consuming anything.
@@ -134,17 +212,18 @@ const bom = "\ufeff"
 
 type csvRisks struct {
 	name   string
+	spec   tableSpec
 	r      *csv.Reader
 	header []string
 }
 
-func newCSVRisks(name string, r io.Reader) (*csvRisks, error) {
+func newCSVRisks(name string, r io.Reader, spec tableSpec) (*csvRisks, error) {
 	cr := csv.NewReader(r)
 	cr.FieldsPerRecord = -1 // we report wrong counts ourselves, by line
 	cr.TrimLeadingSpace = true
 	header, err := cr.Read()
 	if err == io.EOF {
-		return nil, fmt.Errorf("%s: empty file: the first line must be a header naming the columns (title is required)", name)
+		return nil, fmt.Errorf("%s: empty file: the first line must be a header naming the columns (%s is required)", name, spec.required)
 	}
 	if err != nil {
 		var pe *csv.ParseError
@@ -161,34 +240,25 @@ func newCSVRisks(name string, r io.Reader) (*csvRisks, error) {
 		line, col := cr.FieldPos(i)
 		pos := Pos{line, col}
 		switch {
-		case !known(h):
+		case !spec.known(h):
 			errs = append(errs, &RowError{File: name, Pos: pos, Column: h,
-				Msg: fmt.Sprintf("unknown column; the columns are %s", strings.Join(RiskColumns, ", "))})
+				Msg: fmt.Sprintf("unknown column; the columns are %s", strings.Join(spec.columns, ", "))})
 		case seen[h]:
 			errs = append(errs, &RowError{File: name, Pos: pos, Column: h, Msg: "column appears twice"})
 		}
 		seen[h] = true
 	}
-	if !seen["title"] {
+	if !seen[spec.required] {
 		line, _ := cr.FieldPos(0)
-		errs = append(errs, &RowError{File: name, Pos: Pos{line, 1}, Msg: "the header has no title column, which is required"})
+		errs = append(errs, &RowError{File: name, Pos: Pos{line, 1}, Msg: fmt.Sprintf("the header has no %s column, which is required", spec.required)})
 	}
 	if len(errs) > 0 {
 		return nil, errs
 	}
-	return &csvRisks{name: name, r: cr, header: header}, nil
+	return &csvRisks{name: name, spec: spec, r: cr, header: header}, nil
 }
 
-func known(col string) bool {
-	for _, c := range RiskColumns {
-		if c == col {
-			return true
-		}
-	}
-	return false
-}
-
-func (c *csvRisks) Next() (*RiskRow, error) {
+func (c *csvRisks) next() (*rawRow, error) {
 	for {
 		rec, err := c.r.Read()
 		if err == io.EOF {
@@ -209,14 +279,13 @@ func (c *csvRisks) Next() (*RiskRow, error) {
 			return nil, &RowError{File: c.name, Pos: Pos{line, 1},
 				Msg: fmt.Sprintf("has %d field(s), the header has %d", len(rec), len(c.header))}
 		}
-		row := &RiskRow{Pos: Pos{line, 1}, ColumnPos: map[string]Pos{}, Given: map[string]bool{}}
-		values := map[string]string{}
+		row := &rawRow{file: c.name, pos: Pos{line, 1}, columnPos: map[string]Pos{}, values: map[string]string{}}
 		for i, h := range c.header {
 			l, col := c.r.FieldPos(i)
-			row.ColumnPos[h] = Pos{l, col}
-			values[h] = rec[i]
+			row.columnPos[h] = Pos{l, col}
+			row.values[h] = rec[i]
 		}
-		return row, fill(c.name, row, values)
+		return row, nil
 	}
 }
 
@@ -226,21 +295,22 @@ func (c *csvRisks) Next() (*RiskRow, error) {
 // the start of the file.
 type jsonRisks struct {
 	name string
+	spec tableSpec
 	data []byte
 	idx  *lineIndex
 	dec  *json.Decoder
 	done bool
 }
 
-func newJSONRisks(name string, r io.Reader) (*jsonRisks, error) {
+func newJSONRisks(name string, r io.Reader, spec tableSpec) (*jsonRisks, error) {
 	data, err := io.ReadAll(r)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	data = bytes.TrimPrefix(data, []byte(bom))
-	j := &jsonRisks{name: name, data: data, idx: newLineIndex(data)}
+	j := &jsonRisks{name: name, spec: spec, data: data, idx: newLineIndex(data)}
 	if len(bytes.TrimSpace(data)) == 0 {
-		return nil, fmt.Errorf("%s: empty file: a JSON inventory is an array of objects, e.g. [{\"title\": \"…\"}]", name)
+		return nil, fmt.Errorf("%s: empty file: a JSON inventory is an array of objects, e.g. [{\"%s\": \"…\"}]", name, spec.required)
 	}
 	var probe any
 	if err := json.Unmarshal(data, &probe); err != nil {
@@ -266,7 +336,7 @@ func newJSONRisks(name string, r io.Reader) (*jsonRisks, error) {
 	return j, nil
 }
 
-func (j *jsonRisks) Next() (*RiskRow, error) {
+func (j *jsonRisks) next() (*rawRow, error) {
 	if j.done || !j.dec.More() {
 		return nil, io.EOF
 	}
@@ -279,45 +349,34 @@ func (j *jsonRisks) Next() (*RiskRow, error) {
 		j.done = true
 		return nil, fmt.Errorf("%s: %w", j.name, err)
 	}
-	row := &RiskRow{Pos: j.idx.pos(start), ColumnPos: map[string]Pos{}, Given: map[string]bool{}}
+	row := &rawRow{file: j.name, pos: j.idx.pos(start), columnPos: map[string]Pos{}, values: map[string]string{}}
 	if raw[0] != '{' {
-		return nil, &RowError{File: j.name, Pos: row.Pos, Msg: fmt.Sprintf("each element must be an object with the risk's fields, not %s", jsonKind(raw))}
+		return nil, &RowError{File: j.name, Pos: row.pos, Msg: fmt.Sprintf("each element must be an object with the %s's fields, not %s", j.spec.noun, jsonKind(raw))}
 	}
 	fields, err := objectFields(raw)
 	if err != nil {
 		j.done = true
 		return nil, fmt.Errorf("%s: %w", j.name, err)
 	}
-	values := map[string]string{}
-	var errs Errors
 	at := func(f jsonField) Pos { return j.idx.pos(start + f.off) }
 	for _, f := range fields {
 		col := strings.ToLower(f.name)
-		if _, dup := row.ColumnPos[col]; dup {
-			errs = append(errs, &RowError{File: j.name, Pos: at(f), Column: f.name, Msg: "field appears twice"})
+		if _, dup := row.columnPos[col]; dup {
+			row.errs = append(row.errs, &RowError{File: j.name, Pos: at(f), Column: f.name, Msg: "field appears twice"})
 			continue
 		}
-		row.ColumnPos[col] = at(f)
-		if !known(col) {
-			errs = append(errs, &RowError{File: j.name, Pos: at(f), Column: f.name,
-				Msg: fmt.Sprintf("unknown field; the fields are %s", strings.Join(RiskColumns, ", "))})
+		row.columnPos[col] = at(f)
+		if !j.spec.known(col) {
+			row.errs = append(row.errs, &RowError{File: j.name, Pos: at(f), Column: f.name,
+				Msg: fmt.Sprintf("unknown field; the fields are %s", strings.Join(j.spec.columns, ", "))})
 			continue
 		}
 		v, err := scalar(f.value)
 		if err != nil {
-			errs = append(errs, row.Err(j.name, col, err.Error()))
+			row.errs = append(row.errs, &RowError{File: j.name, Pos: at(f), Column: col, Msg: err.Error()})
 			continue
 		}
-		values[col] = v
-	}
-	if err := fill(j.name, row, values); err != nil {
-		var more Errors
-		errors.As(err, &more)
-		errs = append(errs, more...)
-	}
-	if len(errs) > 0 {
-		sortErrors(errs)
-		return row, errs
+		row.values[col] = v
 	}
 	return row, nil
 }
@@ -453,18 +512,9 @@ func unjoin(err error) []error {
 	return []error{err}
 }
 
-// ValidKey reports whether s is usable as a risk's human key.
-func ValidKey(s string) bool {
-	if s == "" || len(s) > 64 {
-		return false
-	}
-	for _, c := range s {
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
-			return false
-		}
-	}
-	return true
-}
+// ValidKey reports whether s is usable as a risk's or an item's human key
+// (model.ValidKey: the rule lives in the model).
+func ValidKey(s string) bool { return model.ValidKey(s) }
 
 // lineIndex maps byte offsets to line and column.
 type lineIndex struct{ starts []int }

@@ -12,7 +12,7 @@ import (
 // Audit streams the matching audit entries in the order they were committed.
 // With a Limit it streams the newest Limit of them, still oldest first (like
 // the tail of a log). An EntityID that is not a UUID is taken as a risk key
-// and resolved to the risk's UUID (ErrNotFound when no risk has that key).
+// (or else an item key) and resolved to its UUID (ErrNotFound when none has it).
 func (r *reader) Audit(f AuditFilter, fn func(model.AuditEntry) error) error {
 	if f.Limit < 0 {
 		return fmt.Errorf("audit filter: limit must be 0 (no limit) or more, not %d", f.Limit)
@@ -26,7 +26,10 @@ func (r *reader) Audit(f AuditFilter, fn func(model.AuditEntry) error) error {
 		if !ok {
 			err := r.queryRow(`SELECT id FROM risks WHERE key = ?`, f.EntityID).Scan(&id)
 			if errors.Is(err, sql.ErrNoRows) {
-				return fmt.Errorf("audit of risk %q: %w", f.EntityID, ErrNotFound)
+				err = r.queryRow(`SELECT id FROM items WHERE key = ?`, f.EntityID).Scan(&id)
+			}
+			if errors.Is(err, sql.ErrNoRows) {
+				return fmt.Errorf("audit of risk or item %q: %w", f.EntityID, ErrNotFound)
 			}
 			if err != nil {
 				return fmt.Errorf("audit of risk %q: %w", f.EntityID, err)

@@ -52,6 +52,13 @@ type RiskFilter struct {
 	Process    model.Process
 }
 
+// ItemFilter selects configuration items. Zero values select everything.
+type ItemFilter struct {
+	Status model.ItemStatus
+	Type   string
+	Source string
+}
+
 // Reader is what a transaction can read.
 type Reader interface {
 	// Risk returns the risk with that key or UUID.
@@ -75,6 +82,17 @@ type Reader interface {
 	Sprints(initiative string) ([]model.Sprint, error)
 	// Scans returns an initiative's scans by date (oldest first), with scores.
 	Scans(initiative string) ([]model.Scan, error)
+	// Item returns the configuration item with that key (CI-12) or UUID.
+	Item(ref string) (model.Item, error)
+	// Items calls fn for every matching item, by CI-n number then key,
+	// streaming.
+	Items(f ItemFilter, fn func(model.Item) error) error
+	// CountItems counts the matching items.
+	CountItems(f ItemFilter) (int, error)
+	// Affects returns the keys of the items a risk (key or UUID) affects.
+	Affects(riskRef string) ([]string, error)
+	// AffectedBy returns the keys of the risks that name an item's key.
+	AffectedBy(itemKey string) ([]string, error)
 	// Audit calls fn for the audit entries matching f, oldest first.
 	Audit(f AuditFilter, fn func(model.AuditEntry) error) error
 
@@ -108,7 +126,7 @@ type Reader interface {
 
 // AuditFilter selects audit entries. Zero values select everything.
 type AuditFilter struct {
-	EntityID string    // a UUID, or a risk key such as R-12
+	EntityID string    // a UUID, or a risk key such as R-12, or an item key such as CI-3
 	RunID    string    // the sync run that made the changes, in full or a prefix of it
 	Since    time.Time // entries at or after this time
 	Limit    int       // only the newest Limit matching entries (still oldest first); 0: all
@@ -141,6 +159,15 @@ type Tx interface {
 	SetSprintStatus(initiative string, number int, status model.SprintStatus) error
 	// CreateScan stores a scan and its scores, assigning ID.
 	CreateScan(s *model.Scan) error
+	// CreateItem stores a new configuration item, assigning ID, Key (the
+	// next CI-n when empty), Version 1 and the timestamps.
+	CreateItem(it *model.Item) error
+	// UpdateItem stores it if its Version still matches (ErrConflict
+	// otherwise), bumps it.Version and audits each changed field.
+	UpdateItem(it *model.Item) error
+	// SetAffects replaces the keys of the items a risk affects (audited as
+	// the risk's field "affects").
+	SetAffects(riskRef string, keys []string) error
 
 	// PutLink stores a link; ErrConflict when its external id is linked to
 	// another hub entity of the binding.
