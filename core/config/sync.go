@@ -13,7 +13,7 @@ import (
 )
 
 // SyncKinds are the entity kinds a sync block may bind.
-var SyncKinds = []string{"risk", "sprint", "vote", "scan"}
+var SyncKinds = []string{"risk", "sprint", "vote", "scan", "item"}
 
 // syncFields are the canonical fields of each kind, as authority.fields and
 // filter name them.
@@ -22,11 +22,13 @@ var syncFields = map[string][]string{
 	"sprint": {"number", "goal", "start", "end", "capacity", "status", "items"},
 	"vote":   {"risk", "voter", "weight"},
 	"scan":   {"kind", "method", "method_version", "date", "dimension", "score", "respondents", "note"},
+	"item":   {"key", "name", "type", "status", "owner", "description"},
 }
 
 // defaultDirection is each kind's natural direction: risks both ways, votes
-// and scans into the hub, sprints (decided in the hub) out.
-var defaultDirection = map[string]string{"risk": "both", "vote": "pull", "scan": "pull", "sprint": "push"}
+// and scans into the hub, sprints (decided in the hub) out, configuration
+// items in from the tool that keeps the BIR.
+var defaultDirection = map[string]string{"risk": "both", "vote": "pull", "scan": "pull", "sprint": "push", "item": "pull"}
 
 func (l *loader) syncs(blocks []*syncSchema) {
 	seen := map[string]hcl.Range{}
@@ -94,7 +96,7 @@ func (l *loader) syncs(blocks []*syncSchema) {
 				l.errorf(b.FilterRange, "Unknown field", "%q is not a field of a %s; filter may name: %s.", f, b.Kind, strings.Join(fields, ", "))
 			}
 		}
-		statuses := map[string][]string{"risk": statusNames(), "sprint": {"planned", "active", "closed"}}[b.Kind]
+		statuses := map[string][]string{"risk": statusNames(), "sprint": {"planned", "active", "closed"}, "item": itemStatusNames()}[b.Kind]
 		for _, k := range sortedKeys(b.MapStatus) {
 			if statuses == nil {
 				l.errorf(b.MapStatusRange, "Unexpected map_status", "A %s has no status to map; remove map_status.", b.Kind)
@@ -209,6 +211,14 @@ func (l *loader) duration(attr, v string, rng hcl.Range, def time.Duration) time
 func statusNames() []string {
 	out := make([]string, len(model.Statuses))
 	for i, s := range model.Statuses {
+		out[i] = string(s)
+	}
+	return out
+}
+
+func itemStatusNames() []string {
+	out := make([]string, len(model.ItemStatuses))
+	for i, s := range model.ItemStatuses {
 		out[i] = string(s)
 	}
 	return out

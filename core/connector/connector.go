@@ -28,6 +28,9 @@ const (
 	KindSprint EntityKind = "sprint"
 	KindVote   EntityKind = "vote"
 	KindScan   EntityKind = "scan"
+	// KindItem is a configuration item of the managed infrastructure
+	// register (the BIR): an asset, a server, an application.
+	KindItem EntityKind = "item"
 )
 
 // Capability says what a connector can do with one entity kind.
@@ -337,6 +340,19 @@ const (
 	FieldScanScore         = "score"
 	FieldScanRespondents   = "respondents"
 	FieldScanNote          = "note"
+)
+
+// Canonical field names of a configuration item record (KindItem): key
+// (the register's human key, "" to let the hub assign CI-n), name, type (the
+// item's class), status (the hub's spelling in_use, in_repair, planned,
+// retired, or the tool's through map_status), owner and description.
+const (
+	FieldItemKey         = "key"
+	FieldItemName        = "name"
+	FieldItemType        = "type"
+	FieldItemStatus      = "status"
+	FieldItemOwner       = "owner"
+	FieldItemDescription = "description"
 )
 
 // Canonical field names of a sprint record (items: risk keys, comma-separated).

@@ -187,9 +187,9 @@ func (b Binding) riskScope() (initiative string, kind model.Kind, process model.
 // Validate checks a binding's values.
 func (b Binding) Validate() error {
 	switch b.Kind {
-	case connector.KindRisk, connector.KindVote, connector.KindScan, connector.KindSprint:
+	case connector.KindRisk, connector.KindVote, connector.KindScan, connector.KindSprint, connector.KindItem:
 	default:
-		return fmt.Errorf("sync %s: kind must be risk, sprint, vote or scan, not %q", b.Name, b.Kind)
+		return fmt.Errorf("sync %s: kind must be risk, sprint, vote, scan or item, not %q", b.Name, b.Kind)
 	}
 	switch b.Direction {
 	case Push, Pull, Both, "":

@@ -459,6 +459,8 @@ func (r *run) body() error {
 		return r.scans()
 	case connector.KindSprint:
 		return r.sprints()
+	case connector.KindItem:
+		return r.items()
 	}
 	return fmt.Errorf("unknown kind %q", r.b.Kind)
 }

@@ -1317,8 +1317,11 @@ func (r *run) failed(it pushItem) {
 
 // entity names the binding's kind of hub entity in the audit log.
 func (r *run) entity() string {
-	if r.b.Kind == connector.KindSprint {
+	switch r.b.Kind {
+	case connector.KindSprint:
 		return "sprint"
+	case connector.KindItem:
+		return "item"
 	}
 	return "risk"
 }

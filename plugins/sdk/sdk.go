@@ -103,6 +103,7 @@ const (
 	KindSprint             = connector.KindSprint
 	KindVote               = connector.KindVote
 	KindScan               = connector.KindScan
+	KindItem               = connector.KindItem
 	TypeString             = connector.TypeString
 	TypeNumber             = connector.TypeNumber
 	TypeBool               = connector.TypeBool
@@ -144,6 +145,12 @@ const (
 	FieldSprintCapacity    = connector.FieldSprintCapacity
 	FieldSprintStatus      = connector.FieldSprintStatus
 	FieldSprintItems       = connector.FieldSprintItems
+	FieldItemKey           = connector.FieldItemKey
+	FieldItemName          = connector.FieldItemName
+	FieldItemType          = connector.FieldItemType
+	FieldItemStatus        = connector.FieldItemStatus
+	FieldItemOwner         = connector.FieldItemOwner
+	FieldItemDescription   = connector.FieldItemDescription
 )
 
 // ErrUnsupported is what a connector returns for a call it does not support.
