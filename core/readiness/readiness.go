@@ -234,7 +234,83 @@ func (e *evaluation) tools() (Check, error) {
 	default:
 		c.Status, c.Reason = Pass, fmt.Sprintf("strategy %s with healthy connectors %s", strategy, strings.Join(ids, ", "))
 	}
+	if c.Status != Pass {
+		return c, nil // the connectors first
+	}
+	// The tools must do both things USM asks of them: coordinate the
+	// workflows (risks synced) and keep the managed infrastructure
+	// register (configuration items synced or imported).
+	workflow, bir, err := e.halves()
+	if err != nil {
+		return c, err
+	}
+	var missing []string
+	var next []string
+	if workflow == "" {
+		missing = append(missing, "no workflow tool: no risk is linked by a sync of kind \"risk\"")
+		next = append(next, "add a sync block of kind \"risk\" for the tool that coordinates the work and run usmhub sync")
+	}
+	if bir == "" {
+		missing = append(missing, "no BIR: no configuration item was synced or imported")
+		next = append(next, "add a sync block of kind \"item\" for the tool that keeps the infrastructure register (e.g. Request Tracker's assets), or usmhub item import FILE")
+	}
+	if len(missing) == 0 {
+		c.Reason += "; " + workflow + "; " + bir
+		return c, nil
+	}
+	c.Reason += "; " + strings.Join(missing, "; ")
+	if workflow != "" {
+		c.Reason += " (" + workflow + ")"
+	}
+	if bir != "" {
+		c.Reason += " (" + bir + ")"
+	}
+	c.Status, c.Next = Warn, strings.Join(next, "; ")
 	return c, nil
+}
+
+// halves describes what the store shows of the tools' two jobs: the
+// workflow half (risks linked by a risk sync) and the BIR (configuration
+// items, with where they came from); "" for a half that is missing.
+func (e *evaluation) halves() (workflow, bir string, err error) {
+	var synced []string
+	for _, s := range e.Config.Syncs {
+		if s.Kind != "risk" {
+			continue
+		}
+		n, err := e.Reader.CountLinks(s.Name, store.LinkLinked)
+		if err != nil {
+			return "", "", err
+		}
+		if n > 0 {
+			synced = append(synced, fmt.Sprintf("%d with %s (sync %q)", n, s.Connector, s.Name))
+		}
+	}
+	if len(synced) > 0 {
+		workflow = "risks synced: " + strings.Join(synced, ", ")
+	}
+	sources := map[string]int{}
+	total := 0
+	if err := e.Reader.Items(store.ItemFilter{}, func(it model.Item) error {
+		total++
+		src := it.Source
+		if src == "" {
+			src = "the hub"
+		}
+		sources[src]++
+		return nil
+	}); err != nil {
+		return "", "", err
+	}
+	if total > 0 {
+		names := make([]string, 0, len(sources))
+		for src, n := range sources {
+			names = append(names, fmt.Sprintf("%d from %s", n, src))
+		}
+		sort.Strings(names)
+		bir = fmt.Sprintf("BIR of %d configuration item(s): %s", total, strings.Join(names, ", "))
+	}
+	return workflow, bir, nil
 }
 
 func (e *evaluation) riskDatabase() (Check, error) {

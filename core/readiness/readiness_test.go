@@ -104,6 +104,24 @@ func sprintWith(policy string) func(store.Tx) error {
 
 var healthy = []ConnectorHealth{{ID: "file.local", Checked: true}}
 
+// linked links a risk in a binding, as a sync that pushed or pulled it does.
+func linked(binding, key string) func(store.Tx) error {
+	return func(tx store.Tx) error {
+		r, err := tx.Risk(key)
+		if err != nil {
+			return err
+		}
+		return tx.PutLink(store.Link{Binding: binding, HubID: r.ID, ExternalID: "x-" + key, State: store.LinkLinked})
+	}
+}
+
+// item stores a configuration item from a source.
+func item(source string) func(store.Tx) error {
+	return func(tx store.Tx) error {
+		return tx.CreateItem(&model.Item{Name: "server of " + source, Source: source})
+	}
+}
+
 func TestChecks(t *testing.T) {
 	tests := []struct {
 		name    string
@@ -228,9 +246,30 @@ func TestChecks(t *testing.T) {
 				Next:   "run usmhub readiness without -offline to reach the tools"},
 		},
 		{
-			name: "tools pass, healthy with a strategy", fixture: "ready.hcl", health: healthy,
+			name: "tools warn, healthy but neither half in use", fixture: "ready.hcl", health: healthy,
+			want: Check{Precondition: 5, Name: "coordination tools", Status: Warn,
+				Reason: `strategy erp with healthy connectors file.local; no workflow tool: no risk is linked by a sync of kind "risk"; no BIR: no configuration item was synced or imported`,
+				Next:   `add a sync block of kind "risk" for the tool that coordinates the work and run usmhub sync; add a sync block of kind "item" for the tool that keeps the infrastructure register (e.g. Request Tracker's assets), or usmhub item import FILE`},
+		},
+		{
+			name: "tools warn, workflow without a BIR", fixture: "ready.hcl", health: healthy,
+			setup: all(risk("sd", "A", model.Threat, model.Accepted), linked("risks", "R-1")),
+			want: Check{Precondition: 5, Name: "coordination tools", Status: Warn,
+				Reason: `strategy erp with healthy connectors file.local; no BIR: no configuration item was synced or imported (risks synced: 1 with file.local (sync "risks"))`,
+				Next:   `add a sync block of kind "item" for the tool that keeps the infrastructure register (e.g. Request Tracker's assets), or usmhub item import FILE`},
+		},
+		{
+			name: "tools warn, a BIR without workflow", fixture: "ready.hcl", health: healthy,
+			setup: all(item("import:cmdb.csv"), item("rt.main")),
+			want: Check{Precondition: 5, Name: "coordination tools", Status: Warn,
+				Reason: `strategy erp with healthy connectors file.local; no workflow tool: no risk is linked by a sync of kind "risk" (BIR of 2 configuration item(s): 1 from import:cmdb.csv, 1 from rt.main)`,
+				Next:   `add a sync block of kind "risk" for the tool that coordinates the work and run usmhub sync`},
+		},
+		{
+			name: "tools pass, healthy, both halves", fixture: "ready.hcl", health: healthy,
+			setup: all(risk("sd", "A", model.Threat, model.Accepted), linked("risks", "R-1"), item("rt.main")),
 			want: Check{Precondition: 5, Name: "coordination tools", Status: Pass,
-				Reason: "strategy erp with healthy connectors file.local"},
+				Reason: `strategy erp with healthy connectors file.local; risks synced: 1 with file.local (sync "risks"); BIR of 1 configuration item(s): 1 from rt.main`},
 		},
 
 		// 6. Risk database.
@@ -385,13 +424,14 @@ func TestAllPass(t *testing.T) {
 		vote("R-1", "Dewi"),
 		sprintWith(policyText),
 		published("sd", "sprint-1", true),
+		linked("risks", "R-1"), item("rt.main"),
 	), healthy)
 	want := []Check{
 		{1, "management commitment", Pass, "CIO committed on 2025-02-03 to scope, rationale and approach", ""},
 		{2, "baseline scan", Pass, "baseline USM-scan 2 of 2025-01-10 (3 dimensions), 1 progress scan(s) since", ""},
 		{3, "training", Pass, "all 3 people of lead and team are trained", ""},
 		{4, "structure with resources", Pass, "led by anna with a team of 2 and a sprint capacity of 10", ""},
-		{5, "coordination tools", Pass, "strategy erp with healthy connectors file.local", ""},
+		{5, "coordination tools", Pass, `strategy erp with healthy connectors file.local; risks synced: 1 with file.local (sync "risks"); BIR of 1 configuration item(s): 1 from rt.main`, ""},
 		{6, "risk database", Pass, "the risk database holds 2 risk(s) of this initiative", ""},
 		{7, "inventory of improvements", Pass, "2 risk(s): 1 threat(s), 1 opportunit(ies); 1 accepted or further", ""},
 		{8, "priority mechanism", Pass, `policy "default": ` + policyText, ""},

@@ -45,3 +45,8 @@ report "sprints" {
   publish_to = ["file.local"]
   schedule   = "@weekly"
 }
+
+sync "risks" {
+  kind      = "risk"
+  connector = "file.local"
+}
