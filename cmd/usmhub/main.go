@@ -48,6 +48,7 @@ func commands() map[string]command {
 		"validate":  validateCmd{},
 		"risk":      group{name: "risk", synopsis: "Manage the risk database (add, list, show, update, import, export)", subs: riskCommands()},
 		"vote":      voteCmd{},
+		"item":      group{name: "item", synopsis: "The configuration items of the BIR (list, show, import, export)", subs: itemCommands()},
 		"sprint":    group{name: "sprint", synopsis: "Plan, list, show, start and close improvement sprints", subs: sprintCommands()},
 		"scan":      group{name: "scan", synopsis: "Import, list and compare baseline and progress scans", subs: scanCommands()},
 		"readiness": readinessCmd{},

@@ -350,14 +350,19 @@ func (riskShowCmd) Run(ctx context.Context, e *env, args []string) int {
 	var out struct {
 		Risk    model.Risk         `json:"risk"`
 		Votes   []model.Vote       `json:"votes"`
+		Affects []affectedItem     `json:"affects"`
 		History []model.AuditEntry `json:"history"`
 	}
+	out.Affects = []affectedItem{}
 	err = st.View(ctx, func(r store.Reader) error {
 		var err error
 		if out.Risk, err = r.Risk(pos[0]); err != nil {
 			return err
 		}
 		if out.Votes, err = r.Votes(out.Risk.ID); err != nil {
+			return err
+		}
+		if out.Affects, err = affectedItems(r, out.Risk.ID); err != nil {
 			return err
 		}
 		return r.Audit(store.AuditFilter{EntityID: out.Risk.ID}, func(a model.AuditEntry) error {
@@ -387,6 +392,17 @@ func (riskShowCmd) Run(ctx context.Context, e *env, args []string) int {
 	fmt.Fprintf(tw, "Votes:\t%d\n", r.Votes)
 	for _, v := range out.Votes {
 		fmt.Fprintf(tw, "\t%s ×%d (%s)\n", v.Voter, v.Weight, v.CastAt.Format(time.DateOnly))
+	}
+	for i, a := range out.Affects {
+		label := ""
+		if i == 0 {
+			label = "Affects:"
+		}
+		if a.Missing {
+			fmt.Fprintf(tw, "%s\t%s (not in the BIR)\n", label, a.Key)
+		} else {
+			fmt.Fprintf(tw, "%s\t%s %s (%s)\n", label, a.Key, a.Name, a.Status)
+		}
 	}
 	if r.Description != "" {
 		fmt.Fprintf(tw, "Description:\t%s\n", strings.ReplaceAll(r.Description, "\n", "\n\t"))
@@ -422,8 +438,9 @@ type riskUpdateCmd struct{}
 func (riskUpdateCmd) Synopsis() string { return "Change a risk's fields or status" }
 
 func (riskUpdateCmd) Run(ctx context.Context, e *env, args []string) int {
-	fs := e.newFlags("risk update", "risk update R-n [-status S] [-likelihood N] [-impact N] [-effort N] [-title T] …")
+	fs := e.newFlags("risk update", "risk update R-n [-status S] [-likelihood N] [-impact N] [-effort N] [-title T] [-affects CI-1,CI-2] …")
 	asJSON := fs.Bool("json", false, "print the risk as JSON")
+	affects := fs.String("affects", "", "the keys of the configuration items the risk affects, comma-separated (replaces the list; \"\" clears it)")
 	rf := addRiskFlags(fs)
 	pos, code, ok := parse(fs, args)
 	if !ok {
@@ -439,6 +456,13 @@ func (riskUpdateCmd) Run(ctx context.Context, e *env, args []string) int {
 	}
 	if len(set) == 0 {
 		return e.usageErr(fs, "nothing to change: give at least one field flag")
+	}
+	var affected []string
+	if set["affects"] {
+		var err error
+		if affected, err = model.ParseAffects(*affects); err != nil {
+			return e.usageErr(fs, "-affects: %v", err)
+		}
 	}
 	cfg, err := e.config()
 	if err != nil {
@@ -456,6 +480,18 @@ func (riskUpdateCmd) Run(ctx context.Context, e *env, args []string) int {
 			return err
 		}
 		before := r
+		if set["affects"] {
+			old, err := tx.Affects(r.ID)
+			if err != nil {
+				return err
+			}
+			if strings.Join(old, ",") != strings.Join(affected, ",") {
+				changed = true
+				if err := tx.SetAffects(r.ID, affected); err != nil {
+					return err
+				}
+			}
+		}
 		rf.apply(&r, set)
 		if r == before {
 			return nil

@@ -123,6 +123,15 @@ func newMemStore() *memStore {
 		clock: time.Date(2026, 9, 1, 8, 0, 0, 0, time.UTC)}
 }
 
+// Affects: the fixture's risks name no configuration items.
+func (m *memStore) Affects(string) ([]string, error) { return nil, nil }
+
+// Items: the fixture has no BIR.
+func (m *memStore) Items(store.ItemFilter, func(model.Item) error) error { return nil }
+
+// CountLinks: the fixture's risks are linked to no tool.
+func (m *memStore) CountLinks(string, store.LinkState) (int, error) { return 0, nil }
+
 func (m *memStore) tick() time.Time {
 	m.clock = m.clock.Add(time.Minute)
 	return m.clock

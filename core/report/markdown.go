@@ -184,6 +184,10 @@ func (r *Report) registerMarkdown(b *strings.Builder) {
 		b.WriteString("No open risks.\n\n")
 	} else {
 		rows := make([][]string, len(g.Top))
+		affects := false // the column shows once a risk names items
+		for _, t := range g.Top {
+			affects = affects || len(t.Affects) > 0
+		}
 		for i, t := range g.Top {
 			process := string(t.Process)
 			if process == "" {
@@ -191,8 +195,19 @@ func (r *Report) registerMarkdown(b *strings.Builder) {
 			}
 			rows[i] = []string{strconv.Itoa(t.Rank), t.Key, t.Title, string(t.Kind), process, label(string(t.Status)),
 				fmt.Sprintf("%d × %d", t.Likelihood, t.Impact), num(t.Effort), strconv.Itoa(t.Votes), numPtr(t.Score)}
+			if affects {
+				a := "—"
+				if len(t.Affects) > 0 {
+					a = strings.Join(t.Affects, ", ")
+				}
+				rows[i] = append(rows[i], a)
+			}
 		}
-		table(b, []string{"#", "Risk", "Title", "Kind", "Process", "Status", "Likelihood × impact", "Effort", "Votes", "Score"}, "rllllllrrr", rows)
+		head, align := []string{"#", "Risk", "Title", "Kind", "Process", "Status", "Likelihood × impact", "Effort", "Votes", "Score"}, "rllllllrrr"
+		if affects {
+			head, align = append(head, "Affects"), align+"l"
+		}
+		table(b, head, align, rows)
 	}
 	if g.Unscored > 0 {
 		fmt.Fprintf(b, "**Note:** the policy could not score %s, ranked last: %s\n\n", plural(g.Unscored, "open risk"), inline(g.ScoreError))

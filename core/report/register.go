@@ -70,6 +70,8 @@ type RankedRisk struct {
 	Votes      int           `json:"votes"`
 	Owner      string        `json:"owner,omitempty"`
 	Score      *float64      `json:"score"`
+	// Affects are the keys of the configuration items the risk names.
+	Affects []string `json:"affects,omitempty"`
 }
 
 // open reports whether a risk still waits to be realized.
@@ -155,6 +157,9 @@ func buildRegister(r *Report, in Input, opts Options) error {
 		if e.scored {
 			s := e.score
 			rr.Top[i].Score = &s
+		}
+		if rr.Top[i].Affects, err = in.Reader.Affects(x.ID); err != nil {
+			return fmt.Errorf("read the items %s affects: %w", x.Key, err)
 		}
 	}
 	if !opts.NoTrend {

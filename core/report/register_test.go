@@ -1,8 +1,10 @@
 package report
 
 import (
+	"context"
 	"fmt"
 	"math/rand/v2"
+	"path/filepath"
 	"runtime"
 	"sort"
 	"strings"
@@ -275,4 +277,54 @@ func TestRegisterMemoryIsFlat(t *testing.T) {
 		t.Errorf("total %d, top %d", r.Register.Total, len(r.Register.Top))
 	}
 	t.Logf("live heap growth while streaming %d risks: %d KiB", n, int64(peak-before)>>10)
+}
+
+// TestRegisterListsAffectedItems: once a risk names configuration items,
+// the register shows them per ranked risk (JSON and Markdown); without any
+// the table keeps its columns.
+func TestRegisterListsAffectedItems(t *testing.T) {
+	ctx := context.Background()
+	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "usmhub.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	cfg := policyConfig(t, "likelihood * impact")
+	build := func() *Report {
+		var r *Report
+		if err := st.View(ctx, func(rd store.Reader) error {
+			var err error
+			r, err = Build(KindRegister, Input{Config: cfg, Initiative: cfg.Initiatives[0], Reader: rd, Now: now}, Options{})
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	if err := st.Update(ctx, store.Actor{Name: "test"}, func(tx store.Tx) error {
+		for i, title := range []string{"Disk full", "No failover"} {
+			if err := tx.CreateRisk(&model.Risk{Initiative: "x", Kind: model.Threat, Title: title, Likelihood: 5 - i, Impact: 3, Effort: 1}); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if md := build().Markdown(); strings.Contains(md, "Affects") {
+		t.Errorf("an Affects column without affected items:\n%s", md)
+	}
+	if err := st.Update(ctx, store.Actor{Name: "test"}, func(tx store.Tx) error {
+		return tx.SetAffects("R-1", []string{"CI-1", "CI-4"})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	r := build()
+	if got := r.Register.Top[0].Affects; strings.Join(got, ",") != "CI-1,CI-4" || r.Register.Top[1].Affects != nil {
+		t.Errorf("affects of the top risks: %v, %v", got, r.Register.Top[1].Affects)
+	}
+	md := r.Markdown()
+	if !strings.Contains(md, "| Score | Affects |") || !strings.Contains(md, "| CI-1, CI-4 |") {
+		t.Errorf("the Markdown does not list the affected items:\n%s", md)
+	}
 }

@@ -1,0 +1,425 @@
+package main
+
+import (
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/usmhub/usmhub/core/ingest"
+	"github.com/usmhub/usmhub/core/model"
+	"github.com/usmhub/usmhub/core/store"
+)
+
+func itemCommands() map[string]command {
+	return map[string]command{
+		"list":   itemListCmd{},
+		"show":   itemShowCmd{},
+		"import": itemImportCmd{},
+		"export": itemExportCmd{},
+	}
+}
+
+type itemListCmd struct{}
+
+func (itemListCmd) Synopsis() string { return "List the configuration items of the BIR" }
+
+// listedItem is an item with the risks that name it.
+type listedItem struct {
+	model.Item
+	AffectedBy []string `json:"affected_by"`
+}
+
+func (itemListCmd) Run(ctx context.Context, e *env, args []string) int {
+	fs := e.newFlags("item list", "item list [-status S] [-type T] [-source S] [-json]")
+	status := fs.String("status", "", "only items with this status: planned, in_use, in_repair or retired")
+	typ := fs.String("type", "", "only items of this type")
+	source := fs.String("source", "", "only items from this source (a connector such as rt.main, or import:FILE)")
+	asJSON := fs.Bool("json", false, "print JSON")
+	if _, code, ok := parse(fs, args); !ok {
+		return code
+	}
+	f := store.ItemFilter{Type: *typ, Source: *source}
+	if *status != "" {
+		f.Status = model.ParseItemStatus(*status)
+		if !f.Status.Valid() {
+			return e.usageErr(fs, "-status %q: use planned, in_use, in_repair or retired", *status)
+		}
+	}
+	st, err := e.store(ctx)
+	if err != nil {
+		return e.fail(err)
+	}
+	items := []listedItem{}
+	err = st.View(ctx, func(r store.Reader) error {
+		return r.Items(f, func(it model.Item) error {
+			by, err := r.AffectedBy(it.Key)
+			if err != nil {
+				return err
+			}
+			if by == nil {
+				by = []string{}
+			}
+			items = append(items, listedItem{Item: it, AffectedBy: by})
+			return nil
+		})
+	})
+	if err != nil {
+		return e.fail(err)
+	}
+	if *asJSON {
+		return e.printJSON(items)
+	}
+	tw := e.table()
+	fmt.Fprintln(tw, "KEY\tNAME\tTYPE\tSTATUS\tOWNER\tSOURCE\tRISKS")
+	for _, it := range items {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", it.Key, it.Name, dash(it.Type), it.Status, dash(it.Owner),
+			dash(it.Source), dash(strings.Join(it.AffectedBy, ",")))
+	}
+	if err := tw.Flush(); err != nil {
+		return e.fail(err)
+	}
+	return exitOK
+}
+
+type itemShowCmd struct{}
+
+func (itemShowCmd) Synopsis() string { return "Show one configuration item with the risks that affect it and its history" }
+
+func (itemShowCmd) Run(ctx context.Context, e *env, args []string) int {
+	fs := e.newFlags("item show", "item show CI-n [-json]")
+	asJSON := fs.Bool("json", false, "print JSON")
+	pos, code, ok := parse(fs, args)
+	if !ok {
+		return code
+	}
+	if len(pos) != 1 {
+		return e.usageErr(fs, "name one item, e.g. usmhub item show CI-12")
+	}
+	st, err := e.store(ctx)
+	if err != nil {
+		return e.fail(err)
+	}
+	var out struct {
+		Item       model.Item         `json:"item"`
+		AffectedBy []affectingRisk    `json:"affected_by"`
+		History    []model.AuditEntry `json:"history"`
+	}
+	out.AffectedBy = []affectingRisk{}
+	err = st.View(ctx, func(r store.Reader) error {
+		var err error
+		if out.Item, err = r.Item(pos[0]); err != nil {
+			return err
+		}
+		keys, err := r.AffectedBy(out.Item.Key)
+		if err != nil {
+			return err
+		}
+		for _, k := range keys {
+			risk, err := r.Risk(k)
+			if err != nil {
+				return err
+			}
+			out.AffectedBy = append(out.AffectedBy, affectingRisk{Key: risk.Key, Title: risk.Title, Status: risk.Status})
+		}
+		return r.Audit(store.AuditFilter{EntityID: out.Item.ID}, func(a model.AuditEntry) error {
+			out.History = append(out.History, a)
+			return nil
+		})
+	})
+	if err != nil {
+		return e.fail(err)
+	}
+	if *asJSON {
+		return e.printJSON(out)
+	}
+	it := out.Item
+	tw := e.table()
+	fmt.Fprintf(tw, "Key:\t%s (%s)\n", it.Key, it.ID)
+	fmt.Fprintf(tw, "Name:\t%s\n", it.Name)
+	fmt.Fprintf(tw, "Type:\t%s\n", dash(it.Type))
+	fmt.Fprintf(tw, "Status:\t%s\n", it.Status)
+	fmt.Fprintf(tw, "Owner:\t%s\n", dash(it.Owner))
+	fmt.Fprintf(tw, "Source:\t%s\n", dash(it.Source))
+	if len(out.AffectedBy) == 0 {
+		fmt.Fprintf(tw, "Affected by:\t-\n")
+	}
+	for i, r := range out.AffectedBy {
+		label := ""
+		if i == 0 {
+			label = "Affected by:"
+		}
+		fmt.Fprintf(tw, "%s\t%s %s (%s)\n", label, r.Key, r.Title, r.Status)
+	}
+	if it.Description != "" {
+		fmt.Fprintf(tw, "Description:\t%s\n", strings.ReplaceAll(it.Description, "\n", "\n\t"))
+	}
+	if err := tw.Flush(); err != nil {
+		return e.fail(err)
+	}
+	if len(out.History) > 0 {
+		fmt.Fprintln(e.stdout, "\nHistory:")
+		printAudit(e, out.History)
+	}
+	return exitOK
+}
+
+// affectingRisk names a risk that affects an item.
+type affectingRisk struct {
+	Key    string       `json:"key"`
+	Title  string       `json:"title"`
+	Status model.Status `json:"status"`
+}
+
+type itemImportCmd struct{}
+
+func (itemImportCmd) Synopsis() string {
+	return "Import configuration items from CSV or JSON, all or nothing"
+}
+
+// itemImportResult is what an item import did (or, dry, would do).
+type itemImportResult struct {
+	File      string         `json:"file"`
+	Created   int            `json:"created"`
+	Updated   int            `json:"updated"`
+	Unchanged int            `json:"unchanged"`
+	DryRun    bool           `json:"dry_run,omitempty"`
+	Creates   []importCreate `json:"creates"`
+	Changes   []importChange `json:"changes"`
+}
+
+func (itemImportCmd) Run(ctx context.Context, e *env, args []string) int {
+	fs := e.newFlags("item import", "item import [-dry-run] [-json] FILE (CSV with a header row, or a JSON array)")
+	dryRun := fs.Bool("dry-run", false, "list what would change, store nothing")
+	asJSON := fs.Bool("json", false, "print the result as JSON")
+	pos, code, ok := parse(fs, args)
+	if !ok {
+		return code
+	}
+	if len(pos) != 1 {
+		return e.usageErr(fs, "name one file to import")
+	}
+	f, err := os.Open(pos[0])
+	if err != nil {
+		return e.fail(fmt.Errorf("import: %w", err))
+	}
+	defer f.Close()
+	rows, err := ingest.ReadItems(pos[0], f)
+	if err != nil {
+		var rowErrs ingest.Errors
+		if errors.As(err, &rowErrs) {
+			fmt.Fprintln(e.stderr, rowErrs.Error())
+			fmt.Fprintf(e.stderr, "usmhub: nothing imported: %d problem(s) in %s; fix them and import again\n", len(rowErrs), pos[0])
+			return exitError
+		}
+		return e.fail(fmt.Errorf("nothing imported: %w", err))
+	}
+	st, err := e.store(ctx)
+	if err != nil {
+		return e.fail(err)
+	}
+	res := itemImportResult{File: pos[0], DryRun: *dryRun, Creates: []importCreate{}, Changes: []importChange{}}
+	source := "import:" + filepath.Base(pos[0])
+	actor := store.Actor{Name: ingest.ImportActor(pos[0], e.actor().Name)}
+	err = st.Update(ctx, actor, func(tx store.Tx) error {
+		// A row without a key matches the item of that name, so importing
+		// the same file twice changes nothing.
+		byName := map[string]string{}
+		if err := tx.Items(store.ItemFilter{}, func(it model.Item) error {
+			if _, dup := byName[it.Name]; !dup {
+				byName[it.Name] = it.Key
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+		for _, row := range rows {
+			if row.Item.Key == "" {
+				row.Item.Key = byName[row.Item.Name]
+			}
+			if err := importItem(tx, row, source, &res); err != nil {
+				return fmt.Errorf("%s:%d: %w", pos[0], row.Pos.Line, err)
+			}
+		}
+		if *dryRun {
+			return errDryRun
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, errDryRun) {
+		return e.fail(fmt.Errorf("nothing imported: %w", err))
+	}
+	if *asJSON {
+		return e.printJSON(res)
+	}
+	for _, c := range res.Changes {
+		fmt.Fprintf(e.stdout, "%s:%d: %s %s: %s → %s\n", res.File, c.Line, c.Key, c.Field, ingest.Quote(c.Field, c.Old), ingest.Quote(c.Field, c.New))
+	}
+	verb := "imported"
+	if res.DryRun {
+		for _, c := range res.Creates {
+			fmt.Fprintf(e.stdout, "%s:%d: would create %s %q\n", res.File, c.Line, c.Key, c.Title)
+		}
+		verb = "would import (dry run, nothing stored)"
+	}
+	fmt.Fprintf(e.stdout, "%s %s: %d created, %d updated, %d unchanged\n", verb, res.File, res.Created, res.Updated, res.Unchanged)
+	return exitOK
+}
+
+// importItem applies one row: an item with the row's key (or, for a row
+// without one, its name) takes the fields the row gives (the key stays); a
+// row that matches none creates one. An
+// item a sync keeps (its source a connector) is the register's: the file may
+// fill fields, and the next sync brings the tool's values back.
+func importItem(tx store.Tx, row *ingest.ItemRow, source string, res *itemImportResult) error {
+	in := row.Item
+	if in.Source == "" {
+		in.Source = source
+	}
+	if in.Key != "" {
+		old, err := tx.Item(in.Key)
+		switch {
+		case err == nil:
+			upd := old
+			for _, f := range model.ItemFields {
+				if f != "key" && row.Given[f] {
+					upd.SetField(f, row.Item.Field(f))
+				}
+			}
+			if !row.Given["source"] && old.Source == "" {
+				upd.Source = source
+			}
+			if upd == old {
+				res.Unchanged++
+				return nil
+			}
+			for _, f := range model.ItemFields {
+				if o, n := old.Field(f), upd.Field(f); o != n {
+					res.Changes = append(res.Changes, importChange{Line: row.Pos.Line, Key: old.Key,
+						FieldChange: ingest.FieldChange{Field: f, Old: o, New: n}})
+				}
+			}
+			res.Updated++
+			return tx.UpdateItem(&upd)
+		case !errors.Is(err, store.ErrNotFound):
+			return err
+		}
+	}
+	if err := tx.CreateItem(&in); err != nil {
+		return err
+	}
+	res.Created++
+	res.Creates = append(res.Creates, importCreate{Line: row.Pos.Line, Key: in.Key, Title: in.Name})
+	return nil
+}
+
+type itemExportCmd struct{}
+
+func (itemExportCmd) Synopsis() string { return "Export configuration items as CSV or JSON (importable again)" }
+
+func (itemExportCmd) Run(ctx context.Context, e *env, args []string) int {
+	fs := e.newFlags("item export", "item export [-format csv|json] [-o FILE]")
+	format := fs.String("format", "csv", "csv or json")
+	out := fs.String("o", "", "write to FILE instead of standard output")
+	if _, code, ok := parse(fs, args); !ok {
+		return code
+	}
+	if *format != "csv" && *format != "json" {
+		return e.usageErr(fs, "-format must be csv or json, not %q", *format)
+	}
+	st, err := e.store(ctx)
+	if err != nil {
+		return e.fail(err)
+	}
+	w := e.stdout
+	var file *os.File
+	if *out != "" {
+		file, err = os.CreateTemp(dirOf(*out), ".usmhub-export-*")
+		if err != nil {
+			return e.fail(fmt.Errorf("export: %w", err))
+		}
+		defer os.Remove(file.Name())
+		w = file
+	}
+	err = st.View(ctx, func(r store.Reader) error { return exportItems(r, *format, w) })
+	if err == nil && file != nil {
+		if err = file.Close(); err == nil {
+			err = os.Rename(file.Name(), *out)
+		}
+	}
+	if err != nil {
+		return e.fail(fmt.Errorf("export: %w", err))
+	}
+	return exitOK
+}
+
+// exportItems writes every item in the import format.
+func exportItems(r store.Reader, format string, w io.Writer) error {
+	if format == "json" {
+		rows := []map[string]string{}
+		if err := r.Items(store.ItemFilter{}, func(it model.Item) error {
+			row := map[string]string{}
+			for _, f := range ingest.ItemColumns {
+				row[f] = it.Field(f)
+			}
+			rows = append(rows, row)
+			return nil
+		}); err != nil {
+			return err
+		}
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", " ")
+		return enc.Encode(rows)
+	}
+	cw := csv.NewWriter(w)
+	if err := cw.Write(ingest.ItemColumns); err != nil {
+		return err
+	}
+	if err := r.Items(store.ItemFilter{}, func(it model.Item) error {
+		rec := make([]string, len(ingest.ItemColumns))
+		for i, f := range ingest.ItemColumns {
+			rec[i] = it.Field(f)
+		}
+		return cw.Write(rec)
+	}); err != nil {
+		return err
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
+// affectedItem is an item a risk names: as the register holds it, or
+// Missing when the register holds no item with that key (yet).
+type affectedItem struct {
+	Key     string           `json:"key"`
+	Name    string           `json:"name,omitempty"`
+	Status  model.ItemStatus `json:"status,omitempty"`
+	Source  string           `json:"source,omitempty"`
+	Missing bool             `json:"missing,omitempty"`
+}
+
+// affectedItems lists the items a risk affects, in the order given.
+func affectedItems(r store.Reader, riskID string) ([]affectedItem, error) {
+	keys, err := r.Affects(riskID)
+	if err != nil {
+		return nil, err
+	}
+	out := []affectedItem{}
+	for _, k := range keys {
+		it, err := r.Item(k)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			out = append(out, affectedItem{Key: k, Missing: true})
+		case err != nil:
+			return nil, err
+		default:
+			out = append(out, affectedItem{Key: it.Key, Name: it.Name, Status: it.Status, Source: it.Source})
+		}
+	}
+	return out, nil
+}
