@@ -89,7 +89,9 @@ func (itemListCmd) Run(ctx context.Context, e *env, args []string) int {
 
 type itemShowCmd struct{}
 
-func (itemShowCmd) Synopsis() string { return "Show one configuration item with the risks that affect it and its history" }
+func (itemShowCmd) Synopsis() string {
+	return "Show one configuration item with the risks that affect it and its history"
+}
 
 func (itemShowCmd) Run(ctx context.Context, e *env, args []string) int {
 	fs := e.newFlags("item show", "item show CI-n [-json]")
@@ -320,7 +322,9 @@ func importItem(tx store.Tx, row *ingest.ItemRow, source string, res *itemImport
 
 type itemExportCmd struct{}
 
-func (itemExportCmd) Synopsis() string { return "Export configuration items as CSV or JSON (importable again)" }
+func (itemExportCmd) Synopsis() string {
+	return "Export configuration items as CSV or JSON (importable again)"
+}
 
 func (itemExportCmd) Run(ctx context.Context, e *env, args []string) int {
 	fs := e.newFlags("item export", "item export [-format csv|json] [-o FILE]")
