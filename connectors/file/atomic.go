@@ -11,14 +11,22 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"time"
+
+	"github.com/usmhub/usmhub/plugins/sdk"
 )
+
+// newFilePerm is the permissions of a file the connector creates, less
+// the umask: the risk register and reports are the programme's data, not
+// the world's. A file replaced keeps its own permissions.
+const newFilePerm fs.FileMode = 0o640
 
 // writeAtomic replaces the file at path with what write produces, so that a
 // reader (or a crash) sees the old file or the new one, never a mix: see
-// atomicFile.
-func writeAtomic(path string, mtime time.Time, write func(io.Writer) error) error {
-	a, err := createAtomic(path)
+// atomicFile. root limits where a symbolic link may lead (see createAtomic).
+func writeAtomic(path, root string, mtime time.Time, write func(io.Writer) error) error {
+	a, err := createAtomic(path, root)
 	if err != nil {
 		return err
 	}
@@ -31,32 +39,45 @@ func writeAtomic(path string, mtime time.Time, write func(io.Writer) error) erro
 
 // atomicFile is the new content of a file being replaced: a temporary file
 // in the same folder, which commit syncs, gives the old file's permissions
-// (0666 for a new file) and a modification time, renames over the file and
-// makes durable by syncing the folder. A symbolic link at the
-// path is followed: its target is replaced. Until commit, the file is as
-// it was; abort removes the temporary file.
+// (newFilePerm less the umask for a new file) and a modification time,
+// renames over the file and makes durable by syncing the folder. A
+// symbolic link at the path is followed, within the root: its target is
+// replaced. Until commit, the file is as it was; abort removes the
+// temporary file.
 type atomicFile struct {
 	path string      // the file replaced (a link's target)
 	dir  string      // its folder
 	perm fs.FileMode // the old file's permissions
+	keep bool        // the file exists: give the new one perm whole
 	tmp  *os.File
 	bw   *bufio.Writer
 }
 
-// createAtomic starts replacing the file at path.
-func createAtomic(path string) (*atomicFile, error) {
+// createAtomic starts replacing the file at path. Unless root is "", the
+// file written — path with every symbolic link on the way resolved — must
+// lie inside root (resolved too): a link planted in the connector's folder
+// never leads a write out of it, onto a file the hub's user may write but
+// the folder's users should not.
+func createAtomic(path, root string) (*atomicFile, error) {
 	if target, err := filepath.EvalSymlinks(path); err == nil {
 		path = target
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("write %s: %w", path, err)
+	} else if d, err := filepath.EvalSymlinks(filepath.Dir(path)); err == nil {
+		path = filepath.Join(d, filepath.Base(path))
+	}
+	if root != "" {
+		if err := inside(root, path); err != nil {
+			return nil, err
+		}
 	}
 	dir, base := filepath.Split(path)
 	if dir == "" {
 		dir = "."
 	}
-	a := &atomicFile{path: path, dir: dir, perm: 0o666}
-	if fi, err := os.Stat(path); err == nil {
-		a.perm = fi.Mode().Perm()
+	a := &atomicFile{path: path, dir: dir, perm: newFilePerm}
+	if fi, err := os.Lstat(path); err == nil && fi.Mode().IsRegular() {
+		a.perm, a.keep = fi.Mode().Perm(), true
 	}
 	tmp, err := createTemp(dir, "."+base+".tmp-", a.perm)
 	if err != nil {
@@ -64,6 +85,20 @@ func createAtomic(path string) (*atomicFile, error) {
 	}
 	a.tmp, a.bw = tmp, bufio.NewWriterSize(tmp, 256<<10)
 	return a, nil
+}
+
+// inside fails unless resolved, a path whose links are resolved, lies in
+// root once root's links are resolved.
+func inside(root, resolved string) error {
+	r, err := filepath.EvalSymlinks(root)
+	if err != nil {
+		return fmt.Errorf("write %s: %w", resolved, err)
+	}
+	rel, err := filepath.Rel(r, resolved)
+	if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) || filepath.IsAbs(rel) {
+		return sdk.Errorf(sdk.ClassPermanent, "write %s: a symbolic link leads it out of the folder %s; the connector writes only inside its folder: remove the link, or configure the path it points to", resolved, r)
+	}
+	return nil
 }
 
 // Write adds to the new content.
@@ -98,9 +133,12 @@ func (a *atomicFile) commit(mtime time.Time) (err error) {
 	if err := a.bw.Flush(); err != nil {
 		return fmt.Errorf("write %s: %w", a.path, err)
 	}
-	// Created less the umask, the temporary file gets the permissions whole.
-	if err := a.tmp.Chmod(a.perm); err != nil && runtime.GOOS != "windows" {
-		return fmt.Errorf("write %s: %w", a.path, err)
+	// Created less the umask, the temporary file gets a replaced file's
+	// permissions whole; a new file keeps newFilePerm less the umask.
+	if a.keep {
+		if err := a.tmp.Chmod(a.perm); err != nil && runtime.GOOS != "windows" {
+			return fmt.Errorf("write %s: %w", a.path, err)
+		}
 	}
 	if err := a.tmp.Sync(); err != nil {
 		return fmt.Errorf("write %s: sync: %w", a.path, err)

@@ -100,7 +100,7 @@ func BenchmarkPush(b *testing.B) {
 		push func([]sdk.Change) ([]sdk.Result, error)
 	}{
 		{"streaming", func(ch []sdk.Change) ([]sdk.Result, error) {
-			return pushRisks(context.Background(), lock, path, formatCSV, ch)
+			return pushRisks(context.Background(), lock, path, "", formatCSV, ch)
 		}},
 		{"whole-file", func(ch []sdk.Change) ([]sdk.Result, error) {
 			return refPush(path, formatCSV, sdk.PushRequest{Kind: sdk.KindRisk, Changes: ch}, time.Now().UTC().Truncate(time.Second))

@@ -49,6 +49,16 @@ func (c *config) path(name string) string {
 	return filepath.Join(c.Dir, name)
 }
 
+// root is the folder a write of the configured name may not leave through
+// a symbolic link: the data folder, or for an absolute name the folder the
+// administrator named.
+func (c *config) root(name string) string {
+	if filepath.IsAbs(name) {
+		return filepath.Dir(name)
+	}
+	return c.Dir
+}
+
 // Describe says what the file connector is and does.
 func (c *Connector) Describe(context.Context) (sdk.Description, error) {
 	return sdk.Description{

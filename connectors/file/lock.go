@@ -25,7 +25,7 @@ type dirLock struct {
 // lockDir takes the folder's write lock, waiting for it while ctx lives.
 func lockDir(ctx context.Context, dir string) (*dirLock, error) {
 	path := filepath.Join(dir, lockName)
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o666)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("lock %s: %w", path, err)
 	}

@@ -37,7 +37,7 @@ func (c *Connector) Publish(ctx context.Context, rep sdk.Report) (sdk.Published,
 	if err := absent(dir); err != nil {
 		return sdk.Published{}, fmt.Errorf("publish %s: %w", rep.Key, err)
 	}
-	if err := os.Mkdir(dir, 0o777); err != nil && !errors.Is(err, fs.ErrExist) {
+	if err := os.Mkdir(dir, 0o750); err != nil && !errors.Is(err, fs.ErrExist) {
 		return sdk.Published{}, fmt.Errorf("publish %s: %w", rep.Key, err)
 	}
 	lock, err := lockDir(ctx, cfg.Dir)
@@ -52,7 +52,7 @@ func (c *Connector) Publish(ctx context.Context, rep sdk.Report) (sdk.Published,
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return sdk.Published{}, fmt.Errorf("publish %s: %w", rep.Key, err)
 	}
-	if err := writeAtomic(path, time.Time{}, func(w io.Writer) error {
+	if err := writeAtomic(path, cfg.root(cfg.ReportsDir), time.Time{}, func(w io.Writer) error {
 		_, err := io.WriteString(w, renderReport(rep))
 		return err
 	}); err != nil {

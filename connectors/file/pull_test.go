@@ -157,7 +157,7 @@ func rewriteTimes(t *testing.T, c *Connector, at func(i int) time.Time) {
 		}
 		tab.set(&rows[i], colUpdatedAt, ts.Format(time.RFC3339))
 	}
-	if err := writeAtomic(path, newest, func(w io.Writer) error { return tab.encode(w, rows) }); err != nil {
+	if err := writeAtomic(path, "", newest, func(w io.Writer) error { return tab.encode(w, rows) }); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -59,12 +59,12 @@ func (c *Connector) Push(ctx context.Context, req sdk.PushRequest) ([]sdk.Result
 		return nil, sdk.Errorf(sdk.ClassTransient, "push risks: %v", err)
 	}
 	defer lock.release()
-	return pushRisks(ctx, lock, cfg.path(cfg.RisksFile), cfg.Format, req.Changes)
+	return pushRisks(ctx, lock, cfg.path(cfg.RisksFile), cfg.root(cfg.RisksFile), cfg.Format, req.Changes)
 }
 
 // pushRisks applies changes to the risks file at path; the caller holds
 // the folder's write lock (nil: no lock file to remember writes in).
-func pushRisks(ctx context.Context, lock *dirLock, path, format string, changes []sdk.Change) ([]sdk.Result, error) {
+func pushRisks(ctx context.Context, lock *dirLock, path, root, format string, changes []sdk.Change) ([]sdk.Result, error) {
 	src, err := openRisks(path, format)
 	if err != nil {
 		return nil, fmt.Errorf("push risks: %w", err)
@@ -90,7 +90,7 @@ func pushRisks(ctx context.Context, lock *dirLock, path, format string, changes 
 	// connector may not write), the changes are still tried: a push that
 	// changes nothing succeeds, as it writes nothing.
 	var w io.Writer = io.Discard
-	out, createErr := createAtomic(path)
+	out, createErr := createAtomic(path, root)
 	if createErr == nil {
 		w = out
 		defer func() {

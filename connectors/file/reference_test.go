@@ -265,7 +265,7 @@ func refPush(path, format string, req sdk.PushRequest, now time.Time) ([]sdk.Res
 		return results, nil
 	}
 	s.stamp(now)
-	if err := writeAtomic(path, now, func(w io.Writer) error { return s.t.encode(w, s.rows) }); err != nil {
+	if err := writeAtomic(path, "", now, func(w io.Writer) error { return s.t.encode(w, s.rows) }); err != nil {
 		return nil, sdk.Errorf(sdk.ClassTransient, "push risks: %v", err)
 	}
 	return results, nil

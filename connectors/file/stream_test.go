@@ -86,7 +86,7 @@ func diffPush(t *testing.T, seed uint64, format string) {
 		ids, markers := fileIDs(t, oldPath, format)
 		changes := randomChanges(rng, ids, markers)
 		want, wantErr := refPush(oldPath, format, sdk.PushRequest{Kind: sdk.KindRisk, Changes: changes}, now)
-		got, gotErr := pushRisks(context.Background(), lock, newPath, format, changes)
+		got, gotErr := pushRisks(context.Background(), lock, newPath, "", format, changes)
 		for i := range got {
 			if got[i].Err != nil {
 				got[i].Err.Message = sameDir(got[i].Err.Message)

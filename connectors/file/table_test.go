@@ -143,7 +143,7 @@ func TestAtomicWrite(t *testing.T) {
 	if err := os.Chmod(path, 0o640); err != nil {
 		t.Fatal(err)
 	}
-	failed := writeAtomic(path, time.Time{}, func(w io.Writer) error {
+	failed := writeAtomic(path, "", time.Time{}, func(w io.Writer) error {
 		io.WriteString(w, "half a fi")
 		return errors.New("disk full")
 	})
@@ -151,7 +151,7 @@ func TestAtomicWrite(t *testing.T) {
 		t.Errorf("failed write: err %v, file %q; want an error and the old file", failed, readFile(t, path))
 	}
 	mtime := time.Date(2026, 5, 1, 10, 0, 0, 0, time.UTC)
-	if err := writeAtomic(path, mtime, func(w io.Writer) error { _, err := io.WriteString(w, "new\n"); return err }); err != nil {
+	if err := writeAtomic(path, "", mtime, func(w io.Writer) error { _, err := io.WriteString(w, "new\n"); return err }); err != nil {
 		t.Fatal(err)
 	}
 	fi, err := os.Stat(path)
@@ -170,7 +170,7 @@ func TestAtomicWrite(t *testing.T) {
 	if err := os.Symlink(target, link); err != nil {
 		t.Skipf("requires symbolic links, which this file system refuses: %v", err)
 	}
-	if err := writeAtomic(link, time.Time{}, func(w io.Writer) error { _, err := io.WriteString(w, "via link\n"); return err }); err != nil {
+	if err := writeAtomic(link, "", time.Time{}, func(w io.Writer) error { _, err := io.WriteString(w, "via link\n"); return err }); err != nil {
 		t.Fatal(err)
 	}
 	if fi, err := os.Lstat(link); err != nil || fi.Mode()&os.ModeSymlink == 0 || readFile(t, target) != "via link\n" {
