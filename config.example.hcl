@@ -13,6 +13,7 @@ hub {
   strategy   = "erp"
   # POST /v1/sync/<name> needs this token; keep it out of the file:
   # api_token = env("USMHUB_API_TOKEN")
+  # read_token = env("USMHUB_READ_TOKEN")  # needed for the dashboard when listen is not loopback
 }
 
 initiative "ssc" {
