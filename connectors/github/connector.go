@@ -310,7 +310,7 @@ func (c *Connector) Check(ctx context.Context) error {
 		return &sdk.ConfigError{Problems: problems}
 	}
 	for _, l := range []struct{ attr, name string }{{"label", cfg.Label}, {"report_label", cfg.ReportLabel}} {
-		_, _, err := a.gh.Issues.GetLabel(ctx, cfg.Owner, cfg.Repo, l.name)
+		_, _, err := a.gh.Issues.GetLabel(ctx, cfg.Owner, cfg.Repo, url.PathEscape(l.name)) // go-github v60 puts it in the path as it is
 		err = a.classify("read label "+l.name, err)
 		switch {
 		case errors.Is(err, errNotFound):

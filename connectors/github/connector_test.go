@@ -548,6 +548,12 @@ func TestCheck(t *testing.T) {
 	if err := check(nil); err != nil {
 		t.Errorf("Check of a good config with no labels yet: %v", err)
 	}
+	if err := check(map[string]any{"label": "usm risk/register"}); err != nil {
+		t.Errorf("Check with a label holding a space and a slash: %v", err)
+	}
+	if log := strings.Join(f.Log(), "\n"); !strings.Contains(log, "GET /api/v3/repos/acme/service-improvement/labels/usm%20risk%2Fregister 404") {
+		t.Errorf("Check did not ask for the label by its escaped name:\n%s", log)
+	}
 	if err := check(map[string]any{"token": "classic-repo"}); err != nil {
 		t.Errorf("Check with a classic token with scope repo: %v", err)
 	}

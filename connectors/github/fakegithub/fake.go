@@ -358,7 +358,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		if rec.status == http.StatusNotModified {
 			s.counts.NotModified++
 		}
-		target := r.URL.Path
+		target := r.URL.EscapedPath()
 		if r.URL.RawQuery != "" {
 			target += "?" + r.URL.RawQuery
 		}
@@ -377,7 +377,7 @@ func (r *recorder) WriteHeader(code int) { r.status = code; r.ResponseWriter.Wri
 
 // handle answers one request (s.mu held).
 func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
-	path := strings.TrimPrefix(r.URL.Path, "/api/v3")
+	path := strings.TrimPrefix(r.URL.EscapedPath(), "/api/v3") // as GitHub routes: an escaped / stays in its segment
 	tokenName := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
 	tok, ok := s.tokens[tokenName]
 	if !ok {
@@ -559,8 +559,8 @@ func (s *Server) route(b *buffered, r *http.Request, path string, tok Token) {
 	case strings.HasPrefix(sub, "/issues/"):
 		s.issueRoutes(b, r, rp, strings.TrimPrefix(sub, "/issues/"), body)
 	case strings.HasPrefix(sub, "/labels/") && r.Method == http.MethodGet:
-		name, _ := url.PathUnescape(strings.TrimPrefix(sub, "/labels/"))
-		if l := rp.labels[strings.ToLower(name)]; l != nil {
+		name, err := url.PathUnescape(strings.TrimPrefix(sub, "/labels/"))
+		if l := rp.labels[strings.ToLower(name)]; l != nil && err == nil && !strings.Contains(strings.TrimPrefix(sub, "/labels/"), "/") {
 			b.json(200, l)
 		} else {
 			b.err(404, "Not Found")
