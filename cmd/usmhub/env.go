@@ -31,6 +31,9 @@ type env struct {
 	conns   *connectorSet
 	log     hclog.Logger
 	serving bool // the daemon logs at the config's level; commands only warn
+	// hubSecrets makes config fail when the hub's tokens cannot be read
+	// (serve and validate); other commands load without them.
+	hubSecrets bool
 
 	// isTerminal reports whether w is a terminal: progress is shown only
 	// there. Tests replace it.
@@ -77,7 +80,8 @@ func (e *env) config() (*config.Config, error) {
 	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("config %s does not exist: copy config.example.hcl to usmhub.hcl, or name a config with -config FILE or USMHUB_CONFIG", path)
 	}
-	cfg, err := config.Load(path)
+	// Only serve uses the hub's tokens; validate checks them.
+	cfg, err := config.LoadWith(path, config.Options{WithoutHubSecrets: !e.hubSecrets})
 	if err != nil {
 		return nil, err
 	}

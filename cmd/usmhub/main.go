@@ -166,7 +166,17 @@ type versionCmd struct{}
 
 func (versionCmd) Synopsis() string { return "Print the version" }
 
-func (versionCmd) Run(_ context.Context, e *env, _ []string) int {
+func (versionCmd) Run(_ context.Context, e *env, args []string) int {
+	fs := e.newFlags("version", "version [-json]")
+	asJSON := fs.Bool("json", false, "print JSON")
+	if _, code, ok := parse(fs, args); !ok {
+		return code
+	}
+	if *asJSON {
+		return e.printJSON(struct {
+			Version string `json:"version"`
+		}{version})
+	}
 	fmt.Fprintf(e.stdout, "usmhub %s\n", version)
 	return exitOK
 }

@@ -140,3 +140,84 @@ func TestPlanSummaryAndRecords(t *testing.T) {
 		t.Errorf("plan without flags lists %d creates, want 30:\n%s", strings.Count(full, "create "), full)
 	}
 }
+
+// TestCommandsNeedNoHubSecrets: only serve and validate read the hub's
+// API token; log, risk list … work while its variable is unset.
+func TestCommandsNeedNoHubSecrets(t *testing.T) {
+	h := newHub(t, strings.Replace(testConfig, `data_dir = "data"`, `data_dir = "data"
+  api_token = env("USMHUB_TEST_TOKEN_SURELY_UNSET")`, 1))
+	os.Unsetenv("USMHUB_TEST_TOKEN_SURELY_UNSET")
+	h.ok("risk", "add", "-title", "One")
+	h.ok("log")
+	_, errs, code := h.run("validate", "-offline")
+	if code != 1 || !strings.Contains(errs, "usmhub.hcl:4,15: Environment variable not set: Set the environment variable USMHUB_TEST_TOKEN_SURELY_UNSET") {
+		t.Errorf("validate with the token unset: exit %d, %q", code, errs)
+	}
+}
+
+// TestEveryCommandTakesJSON: the commands the issue named print JSON, one
+// shape per entity (a risk as risk show/list, a sprint as sprint list).
+func TestEveryCommandTakesJSON(t *testing.T) {
+	h := newHub(t, testConfig)
+	h.ok("risk", "add", "-title", "One", "-status", "accepted", "-effort", "1")
+	var v struct {
+		Version string `json:"version"`
+	}
+	h.jsonOf(&v, "version")
+	if v.Version == "" {
+		t.Error("version -json has no version")
+	}
+	var val validation
+	h.jsonOf(&val, "validate", "-offline")
+	if !val.OK || val.Initiatives != 1 || val.Priorities != 1 {
+		t.Errorf("validate -json = %+v", val)
+	}
+	var voted listed
+	h.jsonOf(&voted, "vote", "R-1", "-voter", "ann")
+	if voted.Key != "R-1" || voted.Votes != 1 {
+		t.Errorf("vote -json = %+v, want R-1 with 1 vote", voted)
+	}
+	h.ok("sprint", "plan", "-start", "2026-12-01", "-end", "2026-12-14")
+	var sp struct {
+		Number int    `json:"number"`
+		Status string `json:"status"`
+	}
+	h.jsonOf(&sp, "sprint", "start", "1")
+	if sp.Number != 1 || sp.Status != "active" {
+		t.Errorf("sprint start -json = %+v", sp)
+	}
+	h.jsonOf(&sp, "sprint", "close", "1", "-realized", "R-1")
+	if sp.Status != "closed" {
+		t.Errorf("sprint close -json = %+v", sp)
+	}
+	var exported []map[string]any
+	h.jsonOf(&exported, "risk", "export")
+	if len(exported) != 1 {
+		t.Errorf("risk export -json: %v", exported)
+	}
+}
+
+// TestRiskKeysAsPeopleTypeThem: keys match in any case; an unknown key
+// names the nearest; update -h shows no defaults of add.
+func TestRiskKeysAsPeopleTypeThem(t *testing.T) {
+	h := newHub(t, testConfig)
+	for _, title := range []string{"One", "Two", "Three"} {
+		h.ok("risk", "add", "-title", title)
+	}
+	var r struct {
+		Risk listed `json:"risk"`
+	}
+	h.jsonOf(&r, "risk", "show", "r-2")
+	if r.Risk.Key != "R-2" {
+		t.Errorf("risk show r-2 = %+v", r)
+	}
+	h.ok("risk", "update", "r-3", "-impact", "5")
+	_, errs, code := h.run("risk", "show", "R-4")
+	if code != 1 || !strings.Contains(errs, `risk "R-4": not found; did you mean R-1 (One), or R-2 (Two), or R-3 (Three)?`) {
+		t.Errorf("risk show R-4: exit %d, %q", code, errs)
+	}
+	_, help, _ := h.run("risk", "update", "-h")
+	if strings.Contains(help, "default") || strings.Contains(help, "required") || strings.Contains(help, "-key") {
+		t.Errorf("risk update -h shows add's defaults:\n%s", help)
+	}
+}

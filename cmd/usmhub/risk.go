@@ -57,6 +57,25 @@ func addRiskFlags(fs *flag.FlagSet) *riskFlags {
 	}
 }
 
+// updateRiskFlags are the flags of risk update: the same fields, without
+// add's defaults (a flag not given leaves its field as it is) and without
+// the key, which never changes.
+func updateRiskFlags(fs *flag.FlagSet) *riskFlags {
+	return &riskFlags{
+		key:         new(string),
+		title:       fs.String("title", "", "a new title"),
+		description: fs.String("description", "", "a new description"),
+		kind:        fs.String("kind", "", "threat or opportunity"),
+		process:     fs.String("process", "", "the USM process it improves: agree, change, recover, operate or improve"),
+		source:      fs.String("source", "", "where it came from"),
+		owner:       fs.String("owner", "", "who owns it"),
+		status:      fs.String("status", "", "move it to proposed, accepted, planned, in_progress, realized or rejected (along the status flow)"),
+		likelihood:  fs.Int("likelihood", 0, "likelihood 1–5"),
+		impact:      fs.Int("impact", 0, "impact 1–5"),
+		effort:      fs.Float64("effort", 0, "effort in the unit of sprint capacity (≥ 0)"),
+	}
+}
+
 // apply copies the flags that were set onto r.
 func (f *riskFlags) apply(r *model.Risk, set map[string]bool) {
 	if set["title"] {
@@ -356,7 +375,7 @@ func (riskShowCmd) Run(ctx context.Context, e *env, args []string) int {
 	out.Affects = []affectedItem{}
 	err = st.View(ctx, func(r store.Reader) error {
 		var err error
-		if out.Risk, err = r.Risk(pos[0]); err != nil {
+		if out.Risk, err = store.FindRisk(r, pos[0]); err != nil {
 			return err
 		}
 		if out.Votes, err = r.Votes(out.Risk.ID); err != nil {
@@ -441,7 +460,7 @@ func (riskUpdateCmd) Run(ctx context.Context, e *env, args []string) int {
 	fs := e.newFlags("risk update", "risk update R-n [-status S] [-likelihood N] [-impact N] [-effort N] [-title T] [-affects CI-1,CI-2] …")
 	asJSON := fs.Bool("json", false, "print the risk as JSON")
 	affects := fs.String("affects", "", "the keys of the configuration items the risk affects, comma-separated (replaces the list; \"\" clears it)")
-	rf := addRiskFlags(fs)
+	rf := updateRiskFlags(fs)
 	pos, code, ok := parse(fs, args)
 	if !ok {
 		return code
@@ -451,9 +470,6 @@ func (riskUpdateCmd) Run(ctx context.Context, e *env, args []string) int {
 	}
 	set := given(fs)
 	delete(set, "json")
-	if set["key"] {
-		return e.usageErr(fs, "a risk's key cannot change")
-	}
 	if len(set) == 0 {
 		return e.usageErr(fs, "nothing to change: give at least one field flag")
 	}
@@ -476,7 +492,7 @@ func (riskUpdateCmd) Run(ctx context.Context, e *env, args []string) int {
 	var changed bool
 	err = st.Update(ctx, e.actor(), func(tx store.Tx) error {
 		var err error
-		if r, err = tx.Risk(pos[0]); err != nil {
+		if r, err = store.FindRisk(tx, pos[0]); err != nil {
 			return err
 		}
 		before := r
@@ -813,12 +829,16 @@ type riskExportCmd struct{}
 func (riskExportCmd) Synopsis() string { return "Export risks as CSV or JSON (importable again)" }
 
 func (riskExportCmd) Run(ctx context.Context, e *env, args []string) int {
-	fs := e.newFlags("risk export", "risk export [-initiative K] [-format csv|json] [-o FILE]")
+	fs := e.newFlags("risk export", "risk export [-initiative K] [-format csv|json] [-json] [-o FILE]")
 	initiative := fs.String("initiative", "", "only this initiative's risks")
 	format := fs.String("format", "csv", "csv or json")
+	asJSON := fs.Bool("json", false, "the same as -format json")
 	out := fs.String("o", "", "write to FILE instead of standard output")
 	if _, code, ok := parse(fs, args); !ok {
 		return code
+	}
+	if *asJSON {
+		*format = "json"
 	}
 	if *format != "csv" && *format != "json" {
 		return e.usageErr(fs, "-format must be csv or json, not %q", *format)

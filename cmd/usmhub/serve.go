@@ -35,6 +35,7 @@ func (serveCmd) Run(ctx context.Context, e *env, args []string) int {
 	if _, code, ok := parse(fs, args); !ok {
 		return code
 	}
+	e.hubSecrets = true
 	cfg, err := untilDone(ctx, e.config)
 	if err != nil && ctx.Err() != nil {
 		fmt.Fprintln(e.stderr, "usmhub: stopped while loading the configuration")

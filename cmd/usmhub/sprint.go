@@ -280,12 +280,13 @@ func (c sprintMoveCmd) Synopsis() string {
 }
 
 func (c sprintMoveCmd) Run(ctx context.Context, e *env, args []string) int {
-	usage := "sprint start [-initiative K] N"
+	usage := "sprint start [-initiative K] [-json] N"
 	if c.verb == "close" {
-		usage = "sprint close [-initiative K] [-realized R-1,R-2] N"
+		usage = "sprint close [-initiative K] [-realized R-1,R-2] [-json] N"
 	}
 	fs := e.newFlags("sprint "+c.verb, usage)
 	initiative := fs.String("initiative", "", "the initiative (default: the only one)")
+	asJSON := fs.Bool("json", false, "print the sprint as JSON (as sprint list -json)")
 	var realized *string
 	if c.verb == "close" {
 		realized = fs.String("realized", "", "keys of the items realised in this sprint, comma-separated")
@@ -320,6 +321,9 @@ func (c sprintMoveCmd) Run(ctx context.Context, e *env, args []string) int {
 	})
 	if err != nil {
 		return e.fail(fmt.Errorf("%s sprint %d: %w", c.verb, n, err))
+	}
+	if *asJSON {
+		return e.printJSON(s)
 	}
 	fmt.Fprintf(e.stdout, "sprint %d of %s is %s\n", s.Number, s.Initiative, s.Status)
 	return exitOK

@@ -15,10 +15,11 @@ type voteCmd struct{}
 func (voteCmd) Synopsis() string { return "Cast or retract a sounding-board vote on a risk" }
 
 func (voteCmd) Run(ctx context.Context, e *env, args []string) int {
-	fs := e.newFlags("vote", "vote R-n -voter NAME [-weight N] [-retract]")
+	fs := e.newFlags("vote", "vote R-n -voter NAME [-weight N] [-retract] [-json]")
 	voter := fs.String("voter", "", "the sounding-board member who votes (required)")
 	weight := fs.Int("weight", 1, "the vote's weight (≥ 1)")
 	retract := fs.Bool("retract", false, "withdraw the voter's vote")
+	asJSON := fs.Bool("json", false, "print the risk voted on as JSON (as risk list -json prints each)")
 	pos, code, ok := parse(fs, args)
 	if !ok {
 		return code
@@ -43,7 +44,7 @@ func (voteCmd) Run(ctx context.Context, e *env, args []string) int {
 	var r model.Risk
 	err = st.Update(ctx, e.actor(), func(tx store.Tx) error {
 		var err error
-		if r, err = tx.Risk(pos[0]); err != nil {
+		if r, err = store.FindRisk(tx, pos[0]); err != nil {
 			return err
 		}
 		if *retract {
@@ -65,6 +66,9 @@ func (voteCmd) Run(ctx context.Context, e *env, args []string) int {
 	})
 	if err != nil {
 		return e.fail(fmt.Errorf("vote on %s: %w", pos[0], err))
+	}
+	if *asJSON {
+		return e.printJSON(listItem(r, scorer(cfg, time.Now())))
 	}
 	verb := "voted on"
 	if *retract {

@@ -45,6 +45,20 @@ var (
 // a *DiagError with every diagnostic found; their file names are path as
 // given. Relative paths in the config resolve from the file's folder.
 func Load(path string) (*Config, error) {
+	return LoadWith(path, Options{})
+}
+
+// Options tune LoadWith; the zero value is Load's.
+type Options struct {
+	// WithoutHubSecrets loads a config whose hub tokens (api_token,
+	// read_token) cannot be read — env() of an unset variable, file() of a
+	// missing file — as if they were not set, instead of failing: only the
+	// daemon uses them, so the other commands need not have them.
+	WithoutHubSecrets bool
+}
+
+// LoadWith is Load with options.
+func LoadWith(path string, opts Options) (*Config, error) {
 	parser := hclparse.NewParser()
 	src, diags := readConfig(path)
 	if diags.HasErrors() {
@@ -75,6 +89,7 @@ func Load(path string) (*Config, error) {
 	}
 
 	l := &loader{
+		opts:  opts,
 		cfg:   &Config{Path: path, Dir: dir},
 		src:   file.Bytes,
 		diags: diags,
@@ -102,6 +117,7 @@ func Load(path string) (*Config, error) {
 
 // loader accumulates a Config and the diagnostics found while building it.
 type loader struct {
+	opts  Options
 	cfg   *Config
 	src   []byte
 	ctx   *hcl.EvalContext
@@ -223,13 +239,32 @@ func (l *loader) hub(blocks []*hubSchema) {
 			l.errorf(b.ListenRange, "Invalid listen", "%q is not an address to listen on; write host:port, e.g. %s.", b.Listen, DefaultListen)
 		}
 	}
-	if isSet(b.APITokenRange) {
+	if isSet(b.APITokenRange) && !l.unreadSecret(b.APITokenRange) {
 		h.APIToken = l.token("api_token", b.APIToken, b.APITokenRange)
 	}
-	if isSet(b.ReadTokenRange) {
+	if isSet(b.ReadTokenRange) && !l.unreadSecret(b.ReadTokenRange) {
 		h.ReadToken = l.token("read_token", b.ReadToken, b.ReadTokenRange)
 	}
 	l.cfg.Hub = h
+}
+
+// unreadSecret reports whether the value at rng could not be read and
+// opts.WithoutHubSecrets lets that pass; it then drops the value's errors.
+func (l *loader) unreadSecret(rng hcl.Range) bool {
+	if !l.opts.WithoutHubSecrets {
+		return false
+	}
+	kept := l.diags[:0:0]
+	dropped := false
+	for _, d := range l.diags {
+		if d.Severity == hcl.DiagError && d.Subject != nil && d.Subject.Overlaps(rng) {
+			dropped = true
+			continue
+		}
+		kept = append(kept, d)
+	}
+	l.diags = kept
+	return dropped
 }
 
 // token checks a bearer token attribute of the hub block; it never puts

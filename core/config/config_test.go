@@ -401,3 +401,29 @@ func TestFormatDiagnostics(t *testing.T) {
 		t.Errorf("FormatDiagnostics (-want +got):\n%s", diff)
 	}
 }
+
+// TestLoadWithoutHubSecrets: a command that does not serve loads a config
+// whose hub tokens cannot be read (unset env(), missing file()) as if they
+// were not set; every other mistake, a malformed token included, still
+// fails; Load itself still refuses.
+func TestLoadWithoutHubSecrets(t *testing.T) {
+	os.Unsetenv("USMHUB_TEST_SURELY_UNSET")
+	for _, f := range []string{"env_unset.hcl", "file_missing.hcl"} {
+		cfg, err := LoadWith("testdata/"+f, Options{WithoutHubSecrets: true})
+		if err != nil {
+			t.Errorf("%s without hub secrets: %v", f, err)
+			continue
+		}
+		if cfg.Hub.APIToken.Reveal() != "" {
+			t.Errorf("%s: the unread api_token is not empty", f)
+		}
+		if _, err := Load("testdata/" + f); err == nil {
+			t.Errorf("Load of %s succeeded; the daemon must refuse it", f)
+		}
+	}
+	for _, f := range []string{"bad_api_token.hcl", "unknown_attribute.hcl"} {
+		if _, err := LoadWith("testdata/"+f, Options{WithoutHubSecrets: true}); err == nil {
+			t.Errorf("%s without hub secrets loaded; its mistake is not a missing secret", f)
+		}
+	}
+}
