@@ -42,6 +42,11 @@ type Engine struct {
 	// RetryBase (default 500ms); a Retry-After is a minimum.
 	Retries   int
 	RetryBase time.Duration
+	// MaxRetryWait is the longest wait a run sits out for a tool that
+	// asked for one (Retry-After, a spent rate limit); default 1 minute.
+	// A longer one ends the run and pauses the binding until the tool's
+	// time (shown by status), so a CLI sync never hangs for an hour.
+	MaxRetryWait time.Duration
 	// MaxFailures is how many failed runs in a row pause a binding
 	// (default 5).
 	MaxFailures int
@@ -316,6 +321,10 @@ func (r *run) finish(runErr error) {
 				// pause ends early when the connector's config changes.
 				backoff := 5 * time.Minute << min(st.Failures-1, 4)
 				st.PausedUntil = r.e.now().Add(min(backoff, time.Hour))
+			case retryAfter(runErr) > r.e.maxRetryWait():
+				// The tool said when to come back (a spent rate limit):
+				// the binding waits until then, not a guessed backoff.
+				st.PausedUntil = r.e.now().Add(retryAfter(runErr))
 			case st.Failures >= maxFail:
 				backoff := time.Minute << min(st.Failures-maxFail, 6)
 				st.PausedUntil = r.e.now().Add(min(backoff, time.Hour))
@@ -480,9 +489,11 @@ func (r *run) retry(what string, call func() error) error {
 		}
 		wait := base << attempt
 		wait += time.Duration(rand.Int64N(int64(wait)/2 + 1))
-		var se *connector.Error
-		if errors.As(err, &se) && se.RetryAfter > wait {
-			wait = se.RetryAfter
+		if ra := retryAfter(err); ra > r.e.maxRetryWait() {
+			r.log.Warn("the tool asks for a long wait: the run ends and the binding waits", "call", what, "retry_after", ra, "error", err)
+			return err
+		} else if ra > wait {
+			wait = ra
 		}
 		r.log.Warn("transient failure, retrying", "call", what, "attempt", attempt+1, "wait", wait, "error", err)
 		select {
@@ -491,6 +502,22 @@ func (r *run) retry(what string, call func() error) error {
 			return errors.Join(err, r.ctx.Err())
 		}
 	}
+}
+
+// retryAfter is the wait a transient error asks for (zero when none).
+func retryAfter(err error) time.Duration {
+	var se *connector.Error
+	if errors.As(err, &se) && se.Class == connector.ClassTransient {
+		return se.RetryAfter
+	}
+	return 0
+}
+
+func (e *Engine) maxRetryWait() time.Duration {
+	if e.MaxRetryWait <= 0 {
+		return time.Minute
+	}
+	return e.MaxRetryWait
 }
 
 func (e *Engine) retryBase() time.Duration {

@@ -254,6 +254,37 @@ func TestTransientFailureRetried(t *testing.T) {
 	}
 }
 
+// A tool that asks for a wait longer than MaxRetryWait (a spent rate limit
+// resetting in an hour) is not waited for inside the run: the run ends at
+// once, failed, and the binding is paused until the tool's time, so a CLI
+// sync does not hang and status can say until when.
+func TestLongRetryAfterPausesTheBinding(t *testing.T) {
+	h := newHub(t)
+	h.addRisk("One")
+	h.eng.MaxRetryWait = time.Second
+	conn, dir := faultInProcess(t, nil)
+	b := riskBinding("risks")
+	setFaults(t, dir, faultconnector.Faults{TransientEvery: 1, RetryAfterMS: int(time.Hour / time.Millisecond)})
+	start := time.Now()
+	_, err := h.eng.Run(context.Background(), b, conn, Options{})
+	if err == nil || connector.ClassOf(err) != connector.ClassTransient {
+		t.Fatalf("err = %v, want the transient failure", err)
+	}
+	if elapsed := time.Since(start); elapsed > 30*time.Second {
+		t.Errorf("the run took %s: it sat out the tool's hour", elapsed)
+	}
+	if got := remote(t, dir).Calls["pull"]; got != 1 {
+		t.Errorf("pull calls = %d, want 1: no retry inside the run", got)
+	}
+	st := h.bindingState(b.Name)
+	if until := time.Until(st.PausedUntil); until < 50*time.Minute || until > 61*time.Minute {
+		t.Fatalf("paused until %s (in %s), want about an hour from now: %+v", st.PausedUntil, until, st)
+	}
+	if _, err := h.eng.Run(context.Background(), b, conn, Options{}); !errors.Is(err, ErrPaused) {
+		t.Fatalf("second run: err = %v, want ErrPaused", err)
+	}
+}
+
 // A binding that keeps failing is paused, and not called, until forced; a
 // permanent failure of a whole call pauses it at once.
 func TestFailingBindingIsPaused(t *testing.T) {
