@@ -94,17 +94,8 @@ func renderBody(description string, fields map[string]string, marker string) str
 	return b.String()
 }
 
-// normText is the SDK's canonical text: \n line ends, no blanks at the end
-// of a line, no blank lines at either end.
-func normText(s string) string {
-	s = strings.ReplaceAll(s, "\r\n", "\n")
-	s = strings.ReplaceAll(s, "\r", "\n")
-	lines := strings.Split(s, "\n")
-	for i, l := range lines {
-		lines[i] = strings.TrimRight(l, " \t")
-	}
-	return strings.Trim(strings.Join(lines, "\n"), "\n")
-}
+// normText is the SDK's canonical text (sdk.NormaliseText).
+func normText(s string) string { return sdk.NormaliseText(s) }
 
 // normLine is a one-line value: trimmed, inner line breaks as spaces.
 func normLine(s string) string {
