@@ -20,8 +20,9 @@ import (
 var reportKey = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$`)
 
 // Publish writes the report to <reports_dir>/<key>.md, atomically, as
-// Markdown under a heading with its title. Publishing a key again replaces
-// its file. The ExternalID is the key, the URL a file:// URL.
+// Markdown under a heading with its title, and its HTML form (when the hub
+// sends one) to <key>.html beside it. Publishing a key again replaces its
+// files. The ExternalID is the key, the URL a file:// URL.
 func (c *Connector) Publish(ctx context.Context, rep sdk.Report) (sdk.Published, error) {
 	cfg, err := c.source()
 	if err != nil {
@@ -57,6 +58,15 @@ func (c *Connector) Publish(ctx context.Context, rep sdk.Report) (sdk.Published,
 		return err
 	}); err != nil {
 		return sdk.Published{}, fmt.Errorf("publish %s: %w", rep.Key, err)
+	}
+	// The HTML form, when the hub sends one, goes beside the Markdown.
+	if rep.HTML != "" {
+		if err := writeAtomic(filepath.Join(dir, rep.Key+".html"), cfg.root(cfg.ReportsDir), time.Time{}, func(w io.Writer) error {
+			_, err := io.WriteString(w, rep.HTML)
+			return err
+		}); err != nil {
+			return sdk.Published{}, fmt.Errorf("publish %s as HTML: %w", rep.Key, err)
+		}
 	}
 	u := url.URL{Scheme: "file", Path: filepath.ToSlash(path)}
 	if !strings.HasPrefix(u.Path, "/") {

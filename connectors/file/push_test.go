@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -183,10 +185,18 @@ func TestPublish(t *testing.T) {
 	if got := readFile(t, path); got != "# Sprint 3 resultaten\n\nKlaar:  \n\n- R-1\n" {
 		t.Errorf("report file = %q", got)
 	}
+	if _, err := os.Stat(filepath.Join(dir, "reports", "sprint-3.html")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("a report without HTML left an .html file: %v", err)
+	}
+	// Published again with its HTML form: both files, the .html beside the .md.
+	rep.HTML = "<!DOCTYPE html><title>Sprint 3</title><svg></svg>\n"
 	second, err := c.Publish(ctx, rep)
 	want.Created = false
 	if d := cmp.Diff(want, second); err != nil || d != "" {
 		t.Errorf("second publish: %v (-want +got):\n%s", err, d)
+	}
+	if got := readFile(t, filepath.Join(dir, "reports", "sprint-3.html")); got != rep.HTML {
+		t.Errorf("HTML report file = %q", got)
 	}
 	for _, key := range []string{"", "../escape", "a/b", ".hidden", strings.Repeat("k", 201)} {
 		if _, err := c.Publish(ctx, sdk.Report{Key: key, Title: "x"}); sdk.ClassOf(err) != sdk.ClassInvalid {

@@ -254,6 +254,10 @@ type Report struct {
 	Kind     string // sprint, scan, register, readiness
 	Title    string
 	Markdown string
+	// HTML is the same report as one self-contained HTML document (inline
+	// CSS and SVG charts, the same numbers); empty when the hub sends none.
+	// A connector that keeps files may write it beside the Markdown.
+	HTML string
 }
 
 // Published says where a report now lives.

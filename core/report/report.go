@@ -162,9 +162,10 @@ func (in *Input) check() error {
 	return nil
 }
 
-// SDK returns the report as connectors publish it.
+// SDK returns the report as connectors publish it: its Markdown, and its
+// HTML for the connectors that keep files.
 func (r *Report) SDK() connector.Report {
-	return connector.Report{Key: r.Key, Kind: r.Kind, Title: r.Title, Markdown: r.Markdown()}
+	return connector.Report{Key: r.Key, Kind: r.Kind, Title: r.Title, Markdown: r.Markdown(), HTML: r.HTML()}
 }
 
 // keyPrefix is the first part of every key of an initiative's reports.

@@ -1351,11 +1351,15 @@ func (x *FindResponse) GetFieldNames() []string {
 
 // Report is a rendered report to publish.
 type Report struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Key           string                 `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
-	Kind          string                 `protobuf:"bytes,2,opt,name=kind,proto3" json:"kind,omitempty"`
-	Title         string                 `protobuf:"bytes,3,opt,name=title,proto3" json:"title,omitempty"`
-	Markdown      string                 `protobuf:"bytes,4,opt,name=markdown,proto3" json:"markdown,omitempty"`
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Key      string                 `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	Kind     string                 `protobuf:"bytes,2,opt,name=kind,proto3" json:"kind,omitempty"`
+	Title    string                 `protobuf:"bytes,3,opt,name=title,proto3" json:"title,omitempty"`
+	Markdown string                 `protobuf:"bytes,4,opt,name=markdown,proto3" json:"markdown,omitempty"`
+	// html is the same report as one self-contained HTML document (inline
+	// CSS and SVG charts); empty when the hub sends none. A connector that
+	// keeps files or takes attachments may store it beside the Markdown.
+	Html          string `protobuf:"bytes,5,opt,name=html,proto3" json:"html,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1414,6 +1418,13 @@ func (x *Report) GetTitle() string {
 func (x *Report) GetMarkdown() string {
 	if x != nil {
 		return x.Markdown
+	}
+	return ""
+}
+
+func (x *Report) GetHtml() string {
+	if x != nil {
+		return x.Html
 	}
 	return ""
 }
@@ -1797,12 +1808,13 @@ const file_connector_proto_rawDesc = "" +
 	"\fFindResponse\x123\n" +
 	"\x06record\x18\x01 \x01(\v2\x1b.usmhub.connector.v3.RecordR\x06record\x12\x1f\n" +
 	"\vfield_names\x18\x02 \x03(\tR\n" +
-	"fieldNames\"`\n" +
+	"fieldNames\"t\n" +
 	"\x06Report\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x12\n" +
 	"\x04kind\x18\x02 \x01(\tR\x04kind\x12\x14\n" +
 	"\x05title\x18\x03 \x01(\tR\x05title\x12\x1a\n" +
-	"\bmarkdown\x18\x04 \x01(\tR\bmarkdown\"E\n" +
+	"\bmarkdown\x18\x04 \x01(\tR\bmarkdown\x12\x12\n" +
+	"\x04html\x18\x05 \x01(\tR\x04html\"E\n" +
 	"\x0ePublishRequest\x123\n" +
 	"\x06report\x18\x01 \x01(\v2\x1b.usmhub.connector.v3.ReportR\x06report\"^\n" +
 	"\x0fPublishResponse\x12\x10\n" +

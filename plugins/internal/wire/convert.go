@@ -442,11 +442,11 @@ func resultsFromProto(in *pb.PushResponse) []connector.Result {
 }
 
 func reportToProto(r connector.Report) *pb.Report {
-	return &pb.Report{Key: r.Key, Kind: r.Kind, Title: r.Title, Markdown: r.Markdown}
+	return &pb.Report{Key: r.Key, Kind: r.Kind, Title: r.Title, Markdown: r.Markdown, Html: r.HTML}
 }
 
 func reportFromProto(in *pb.Report) connector.Report {
-	return connector.Report{Key: in.GetKey(), Kind: in.GetKind(), Title: in.GetTitle(), Markdown: in.GetMarkdown()}
+	return connector.Report{Key: in.GetKey(), Kind: in.GetKind(), Title: in.GetTitle(), Markdown: in.GetMarkdown(), HTML: in.GetHtml()}
 }
 
 func publishedToProto(p connector.Published) *pb.PublishResponse {
