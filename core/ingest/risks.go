@@ -218,7 +218,7 @@ type csvRisks struct {
 }
 
 func newCSVRisks(name string, r io.Reader, spec tableSpec) (*csvRisks, error) {
-	cr := csv.NewReader(r)
+	cr, sep := newCSVReader(r)
 	cr.FieldsPerRecord = -1 // we report wrong counts ourselves, by line
 	cr.TrimLeadingSpace = true
 	header, err := cr.Read()
@@ -242,7 +242,7 @@ func newCSVRisks(name string, r io.Reader, spec tableSpec) (*csvRisks, error) {
 		switch {
 		case !spec.known(h):
 			errs = append(errs, &RowError{File: name, Pos: pos, Column: h,
-				Msg: fmt.Sprintf("unknown column; the columns are %s", strings.Join(spec.columns, ", "))})
+				Msg: fmt.Sprintf("unknown column; the columns are %s%s", strings.Join(spec.columns, ", "), separatorNote(sep, h))})
 		case seen[h]:
 			errs = append(errs, &RowError{File: name, Pos: pos, Column: h, Msg: "column appears twice"})
 		}

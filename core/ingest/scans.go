@@ -20,7 +20,7 @@ var ScanColumns = []string{"dimension", "score", "respondents", "note"}
 // and optionally respondents and note) into scores. Every bad row is
 // reported, by line and column, in one Errors value.
 func ReadScanScores(name string, r io.Reader) ([]model.ScanScore, error) {
-	cr := csv.NewReader(r)
+	cr, sep := newCSVReader(r)
 	cr.FieldsPerRecord = -1
 	cr.TrimLeadingSpace = true
 	header, err := cr.Read()
@@ -41,7 +41,7 @@ func ReadScanScores(name string, r io.Reader) ([]model.ScanScore, error) {
 		}
 		if !known {
 			errs = append(errs, &RowError{File: name, Pos: Pos{line, col}, Column: h,
-				Msg: "unknown column; the columns are " + strings.Join(ScanColumns, ", ")})
+				Msg: "unknown column; the columns are " + strings.Join(ScanColumns, ", ") + separatorNote(sep, h)})
 			continue
 		}
 		if _, dup := idx[h]; dup {
