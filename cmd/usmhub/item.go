@@ -387,7 +387,7 @@ func exportItems(r store.Reader, format string, w io.Writer) error {
 	if err := r.Items(store.ItemFilter{}, func(it model.Item) error {
 		rec := make([]string, len(ingest.ItemColumns))
 		for i, f := range ingest.ItemColumns {
-			rec[i] = it.Field(f)
+			rec[i] = ingest.NeutraliseFormula(it.Field(f)) // no cell runs in a spreadsheet
 		}
 		return cw.Write(rec)
 	}); err != nil {

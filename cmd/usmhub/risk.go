@@ -912,7 +912,7 @@ func exportRisks(r store.Reader, f store.RiskFilter, format string, w io.Writer)
 		row := exportRow(risk)
 		rec := make([]string, len(ingest.RiskColumns))
 		for i, c := range ingest.RiskColumns {
-			rec[i] = fmt.Sprint(row[c])
+			rec[i] = ingest.NeutraliseFormula(fmt.Sprint(row[c])) // no cell runs in a spreadsheet
 		}
 		return cw.Write(rec)
 	})

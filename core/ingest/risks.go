@@ -283,7 +283,7 @@ func (c *csvRisks) next() (*rawRow, error) {
 		for i, h := range c.header {
 			l, col := c.r.FieldPos(i)
 			row.columnPos[h] = Pos{l, col}
-			row.values[h] = rec[i]
+			row.values[h] = RestoreFormula(rec[i]) // what an export neutralised
 		}
 		return row, nil
 	}
