@@ -45,10 +45,10 @@ func (r *Report) sprintMarkdown(b *strings.Builder) {
 		return
 	}
 	if s.Goal != "" {
-		fmt.Fprintf(b, "- **Goal:** %s\n", inline(s.Goal))
+		fmt.Fprintf(b, "- **Goal:** %s\n", Text(s.Goal))
 	}
 	fmt.Fprintf(b, "- **Status:** %s\n", label(string(s.Status)))
-	fmt.Fprintf(b, "- **Dates:** %s to %s\n", inline(s.Start), inline(s.End))
+	fmt.Fprintf(b, "- **Dates:** %s to %s\n", Text(s.Start), Text(s.End))
 	fmt.Fprintf(b, "- **Capacity:** %s of %s used\n", num(s.Used), num(s.Capacity))
 	c := s.Counts
 	progress := fmt.Sprintf("%d realized, %d in progress, %d planned, %d returned to the pool", c.Realized, c.InProgress, c.Planned, c.Returned)
@@ -137,15 +137,15 @@ func (r *Report) scanMarkdown(b *strings.Builder) {
 	}
 
 	if s.Latest != nil {
-		fmt.Fprintf(b, "### Findings of the latest scan (%s)\n\n", inline(s.Latest.TakenOn))
+		fmt.Fprintf(b, "### Findings of the latest scan (%s)\n\n", Text(s.Latest.TakenOn))
 	} else {
-		fmt.Fprintf(b, "### Findings of the baseline scan (%s)\n\n", inline(s.Baseline.TakenOn))
+		fmt.Fprintf(b, "### Findings of the baseline scan (%s)\n\n", Text(s.Baseline.TakenOn))
 	}
 	if len(s.Findings) == 0 {
 		b.WriteString("No findings were recorded with this scan.\n\n")
 	} else {
 		for _, f := range s.Findings {
-			fmt.Fprintf(b, "- %s\n", inline(f))
+			fmt.Fprintf(b, "- %s\n", Text(f))
 		}
 		b.WriteString("\n")
 	}
@@ -171,7 +171,7 @@ func (r *Report) registerMarkdown(b *strings.Builder) {
 	if g.Policy == "" {
 		b.WriteString("No priority policy is fixed for this initiative yet, so the open risks are listed by key, unscored.\n\n")
 	} else {
-		fmt.Fprintf(b, "Ranked by the priority policy **%s**:\n\n", inline(g.Policy))
+		fmt.Fprintf(b, "Ranked by the priority policy **%s**:\n\n", Text(g.Policy))
 		codeBlock(b, g.PolicyText)
 	}
 
@@ -332,31 +332,66 @@ func table(b *strings.Builder, header []string, align string, rows [][]string) {
 	b.WriteString("\n")
 }
 
-// cell makes text safe inside a table cell: on one line, with every pipe
-// escaped so it cannot end the cell. Backslashes right before a pipe are
-// doubled, so that they still show once the pipe's escape is taken off.
+// cell makes text safe inside a table cell: Text, with every pipe escaped
+// so it cannot end the cell (Text has escaped every backslash already, so
+// a backslash before a pipe stays a backslash).
 func cell(s string) string {
+	return strings.ReplaceAll(Text(s), "|", `\|`)
+}
+
+// Text makes text from people and tools (titles, goals, owners, findings)
+// safe to put into a report's Markdown: on one line (inline), showing as
+// written and doing nothing else. Every Markdown character that could
+// start emphasis, code, a link or an image is backslash-escaped, so no link
+// but the http(s), www and mail addresses a renderer links by itself comes
+// out of it (a javascript: URL stays text); <, > and & become entities, so
+// no HTML tag or comment reaches a ticket; and the mass mentions @everyone,
+// @here and @channel get a zero-width space after the @, so they notify
+// nobody. It is the one escaper of report text; HTML reports escape with
+// html/template.
+func Text(s string) string {
 	s = inline(s)
-	if !strings.Contains(s, "|") {
+	if !strings.ContainsAny(s, "\\`*_[]<>&~@!") {
 		return s
 	}
 	var b strings.Builder
-	run := 0 // backslashes just written
 	for i := 0; i < len(s); i++ {
 		switch c := s[i]; c {
-		case '\\':
-			run++
+		case '\\', '`', '*', '_', '[', ']', '~', '!':
+			b.WriteByte('\\')
 			b.WriteByte(c)
-		case '|':
-			b.WriteString(strings.Repeat(`\`, run))
-			b.WriteString(`\|`)
-			run = 0
+		case '<':
+			b.WriteString("&lt;")
+		case '>':
+			b.WriteString("&gt;")
+		case '&':
+			b.WriteString("&amp;")
+		case '@':
+			b.WriteByte(c)
+			if massMention(s[i+1:]) {
+				b.WriteString("\u200b")
+			}
 		default:
-			run = 0
 			b.WriteByte(c)
 		}
 	}
 	return b.String()
+}
+
+// massMention says whether rest, the text after an @, names everyone.
+func massMention(rest string) bool {
+	for _, m := range []string{"everyone", "here", "channel", "all"} {
+		if len(rest) >= len(m) && strings.EqualFold(rest[:len(m)], m) {
+			if len(rest) == len(m) {
+				return true
+			}
+			c := rest[len(m)]
+			if !(c == '-' || c == '_' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z') {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // inline puts text on one line: every run of white space holding a line

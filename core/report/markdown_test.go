@@ -35,7 +35,7 @@ func TestTableEscaping(t *testing.T) {
 | a \| b | one two |
 | \|\| | three four five |
 | | trailing \| |
-| back\\\|slash\\ | \\\\\| |
+| back\\\|slash\\\\ | \\\\\| |
 | short row | |
 
 `
@@ -136,4 +136,50 @@ func TestMarkdownTablesHoldTogether(t *testing.T) {
 			t.Errorf("register: the nasty title is not escaped as expected:\n%s", md)
 		}
 	}
+}
+
+// Text from people and tools shows as written and does nothing else in a
+// ticket: no HTML, no link but the http(s) and mail addresses renderers
+// link by themselves, no mass mention.
+func TestTextNeutralisesHostileInput(t *testing.T) {
+	for _, tt := range []struct{ in, want string }{
+		{`<script>alert(1)</script>`, `&lt;script&gt;alert(1)&lt;/script&gt;`},
+		{`<img src=x onerror=alert(1)>`, `&lt;img src=x onerror=alert(1)&gt;`},
+		{`[click](javascript:alert(1))`, `\[click\](javascript:alert(1))`},
+		{`![x](http://evil.example/t.png)`, `\!\[x\](http://evil.example/t.png)`},
+		{`<javascript:alert(1)>`, `&lt;javascript:alert(1)&gt;`},
+		{`@everyone look`, "@\u200beveryone look"},
+		{`@Here, @channel! @all`, "@\u200bHere, @\u200bchannel\\! @\u200ball"},
+		{`@hereford @alice`, `@hereford @alice`},
+		{"**bold** `code` ~~x~~ _e_ \\", "\\*\\*bold\\*\\* \\`code\\` \\~\\~x\\~\\~ \\_e\\_ \\\\"},
+		{"&amp; <!-- c -->", "&amp;amp; &lt;\\!-- c --&gt;"},
+		{"see https://example.org/a_b", "see https://example.org/a\\_b"},
+	} {
+		if got := Text(tt.in); got != tt.want {
+			t.Errorf("Text(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+func FuzzText(f *testing.F) {
+	for _, s := range []string{"<script>", "[a](javascript:x)", "@everyone", "a|b\\", "`x`", "&lt;"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got := cell(s)
+		if strings.ContainsAny(got, "<>\n\r") {
+			t.Errorf("cell(%q) = %q holds a tag character or a line break", s, got)
+		}
+		for i := 0; i < len(got); i++ {
+			switch got[i] {
+			case '\\':
+				i++ // an escape and what it escapes
+			case '[', ']', '`', '*', '_', '|':
+				t.Errorf("cell(%q) = %q has an unescaped %q", s, got, got[i])
+			}
+		}
+		if strings.Contains(strings.ToLower(got), "@everyone") {
+			t.Errorf("cell(%q) = %q mentions everyone", s, got)
+		}
+	})
 }
