@@ -890,3 +890,37 @@ func TestNotifyTellsTheServiceManager(t *testing.T) {
 		t.Fatalf("at the stop: %+v, want STOPPING=1", n)
 	}
 }
+
+// TestPagesServeTheRest: the runtime's Pages get every path the daemon's
+// own routes do not take; those keep their answers (405 for another method),
+// and without Pages the rest is 404.
+func TestPagesServeTheRest(t *testing.T) {
+	pages := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = w.Write([]byte("page " + r.Method + " " + r.URL.Path))
+	})
+	h := start(t, fixed(&Runtime{Listen: loopback, Pages: pages,
+		Jobs: []schedule.Job{{Name: "j", Spec: "@yearly", Run: func(context.Context) error { return nil }}}}), Options{})
+	for _, c := range []struct {
+		method, path string
+		code         int
+		body         string
+	}{
+		{"GET", "/", 200, "page GET /"},
+		{"GET", "/risks/R-1", 200, "page GET /risks/R-1"},
+		{"GET", "/v1/risks", 200, "page GET /v1/risks"},
+		{"GET", "/healthz", 200, `"status":"ok"`},
+		{"GET", "/v1/sync/j", 405, "method not allowed"},
+		{"POST", "/healthz", 405, "method not allowed"},
+		{"POST", "/v1/sync/j", 403, "hub.api_token"},
+	} {
+		code, _, body := h.do(c.method, c.path, "")
+		if code != c.code || !strings.Contains(body, c.body) {
+			t.Errorf("%s %s = %d %q, want %d with %q", c.method, c.path, code, body, c.code, c.body)
+		}
+	}
+
+	bare := start(t, fixed(&Runtime{Listen: loopback}), Options{})
+	if code, _, _ := bare.do("GET", "/", ""); code != 404 {
+		t.Errorf("GET / without pages = %d, want 404", code)
+	}
+}
