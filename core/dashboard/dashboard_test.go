@@ -2,11 +2,13 @@ package dashboard
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 )
 
 // noRedirect is a client that shows redirects instead of following them.
@@ -209,6 +211,30 @@ func TestLoopback(t *testing.T) {
 	for in, want := range map[string]string{"/risks?x=1": "/risks?x=1", "//evil": "/", "https://evil": "/", "/\\evil": "/", "": "/", "risks": "/"} {
 		if got := safeNext(in); got != want {
 			t.Errorf("safeNext(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestConnectorHealthFromSyncs(t *testing.T) {
+	now := time.Now()
+	got := connectorHealth([]SyncHealth{
+		{Sync: "risks", Connector: "redmine.main", Health: "ok", LastSuccess: &now},
+		{Sync: "sprints", Connector: "redmine.main", Health: "failing", LastError: "401 from Redmine"},
+		{Sync: "scans", Connector: "file.sheet", Health: "ok", LastSuccess: &now},
+		{Sync: "votes", Connector: "file.votes", Health: "never synced"},
+		{Sync: "more", Connector: "file.sheet", Health: "incomplete", LastSuccess: &now},
+	})
+	want := map[string]string{"redmine.main": "checked: 401 from Redmine", "file.sheet": "checked: <nil>", "file.votes": "unchecked: <nil>"}
+	if len(got) != len(want) {
+		t.Fatalf("got %d connectors: %+v", len(got), got)
+	}
+	for _, h := range got {
+		s := "unchecked"
+		if h.Checked {
+			s = "checked"
+		}
+		if s += fmt.Sprintf(": %v", h.Err); s != want[h.ID] {
+			t.Errorf("%s: %s, want %s", h.ID, s, want[h.ID])
 		}
 	}
 }

@@ -170,8 +170,11 @@ func (d *Dashboard) overview(w http.ResponseWriter, r *http.Request) error {
 	now := d.opts.Now()
 	var od overviewData
 	err = d.opts.Store.View(r.Context(), func(rd store.Reader) error {
-		input := report.Input{Config: d.opts.Config, Initiative: in, Reader: rd, Now: now}
 		var err error
+		if od.Syncs, err = syncHealth(rd, d.opts.Config, now); err != nil {
+			return err
+		}
+		input := report.Input{Config: d.opts.Config, Initiative: in, Reader: rd, Now: now, Connectors: connectorHealth(od.Syncs)}
 		if od.Readiness, err = report.Build(report.KindReadiness, input, report.Options{}); err != nil {
 			return err
 		}
@@ -181,10 +184,7 @@ func (d *Dashboard) overview(w http.ResponseWriter, r *http.Request) error {
 		if od.Sprint, err = report.Build(report.KindSprint, input, report.Options{}); err != nil {
 			return err
 		}
-		if od.Scan, err = report.Build(report.KindScan, input, report.Options{}); err != nil {
-			return err
-		}
-		od.Syncs, err = syncHealth(rd, d.opts.Config, now)
+		od.Scan, err = report.Build(report.KindScan, input, report.Options{})
 		return err
 	})
 	if err != nil {
@@ -196,6 +196,35 @@ func (d *Dashboard) overview(w http.ResponseWriter, r *http.Request) error {
 	od.ScanFigure = od.Scan.Figures("ov-")
 	d.render(w, http.StatusOK, "overview", &view{Title: in.Name, Nav: "overview", Initiative: in, Data: &od})
 	return nil
+}
+
+// connectorHealth judges each connector by the syncs that use it, for the
+// readiness check of the tools: failing or paused syncs make it failing
+// (with the last error), a sync that succeeded makes it healthy, and one
+// that never ran leaves it unchecked.
+func connectorHealth(hs []SyncHealth) []readiness.ConnectorHealth {
+	byID := map[string]int{}
+	var out []readiness.ConnectorHealth
+	for _, h := range hs {
+		i, ok := byID[h.Connector]
+		if !ok {
+			i = len(out)
+			out = append(out, readiness.ConnectorHealth{ID: h.Connector})
+			byID[h.Connector] = i
+		}
+		c := &out[i]
+		switch {
+		case h.Health == "paused" || h.Health == "failing":
+			why := h.LastError
+			if why == "" {
+				why = "sync " + h.Sync + " is " + h.Health
+			}
+			c.Checked, c.Err = true, errors.New(why)
+		case h.LastSuccess != nil && c.Err == nil:
+			c.Checked = true
+		}
+	}
+	return out
 }
 
 // riskRow is a risk with its priority score (nil when unscored).
@@ -575,8 +604,8 @@ type reportData struct {
 }
 
 // report is GET /reports/{kind}: the report as the HTML form renders it.
-// The readiness report's tools check is left out (the dashboard does not
-// launch connectors).
+// The readiness report judges the tools by their syncs (connectorHealth):
+// the dashboard does not launch connectors.
 func (d *Dashboard) report(w http.ResponseWriter, r *http.Request) error {
 	in, err := d.initiative(r)
 	if err != nil {
@@ -588,9 +617,12 @@ func (d *Dashboard) report(w http.ResponseWriter, r *http.Request) error {
 	}
 	var rep *report.Report
 	err = d.opts.Store.View(r.Context(), func(rd store.Reader) error {
-		var err error
+		hs, err := syncHealth(rd, d.opts.Config, d.opts.Now())
+		if err != nil {
+			return err
+		}
 		rep, err = report.Build(kind, report.Input{Config: d.opts.Config, Initiative: in, Reader: rd, Now: d.opts.Now(),
-			Connectors: []readiness.ConnectorHealth{}}, report.Options{})
+			Connectors: connectorHealth(hs)}, report.Options{})
 		return err
 	})
 	if err != nil {
