@@ -199,8 +199,9 @@ func (d *Dashboard) apiVotes(w http.ResponseWriter, r *http.Request) error {
 			return nil
 		})
 		if err != nil {
-			// The status line is out: end the array so the error shows as
-			// broken JSON, and log it.
+			// The status line is out: the array stays unterminated, so the
+			// client sees broken JSON rather than a short list; the log
+			// says why.
 			d.opts.Log.Error("GET /v1/votes failed mid-answer", "error", err)
 			return nil
 		}

@@ -6,6 +6,8 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -236,5 +238,36 @@ func TestConnectorHealthFromSyncs(t *testing.T) {
 		if s += fmt.Sprintf(": %v", h.Err); s != want[h.ID] {
 			t.Errorf("%s: %s, want %s", h.ID, s, want[h.ID])
 		}
+	}
+}
+
+// TestOpenAPICoversTheAPI: every /v1/ route the dashboard serves is a path
+// of openapi.yaml, and every path there is served.
+func TestOpenAPICoversTheAPI(t *testing.T) {
+	spec, err := files.ReadFile("openapi.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := os.ReadFile("dashboard.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := regexp.MustCompile(`"GET (/v1/[^"]*)"`).FindAllStringSubmatch(string(src), -1)
+	documented := regexp.MustCompile(`(?m)^  (/v1/\S*):$`).FindAllStringSubmatch(string(spec), -1)
+	if len(served) < 6 {
+		t.Fatalf("found %d /v1/ routes in dashboard.go", len(served))
+	}
+	inSpec := map[string]bool{}
+	for _, m := range documented {
+		inSpec[m[1]] = true
+	}
+	for _, m := range served {
+		if !inSpec[m[1]] {
+			t.Errorf("GET %s is served but not in openapi.yaml", m[1])
+		}
+		delete(inSpec, m[1])
+	}
+	for p := range inSpec {
+		t.Errorf("openapi.yaml documents %s, which is not served", p)
 	}
 }
