@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/xuri/excelize/v2"
 	"golang.org/x/sys/unix"
 )
 
@@ -219,5 +220,49 @@ func TestRiskKeysAsPeopleTypeThem(t *testing.T) {
 	_, help, _ := h.run("risk", "update", "-h")
 	if strings.Contains(help, "default") || strings.Contains(help, "required") || strings.Contains(help, "-key") {
 		t.Errorf("risk update -h shows add's defaults:\n%s", help)
+	}
+}
+
+// TestXLSXExportImportRoundTrip: risk export -o FILE.xlsx writes a workbook
+// (one sheet "risks", numbers as numbers, a title beginning with "=" as
+// text, not a formula) that risk import takes back as the same risks.
+func TestXLSXExportImportRoundTrip(t *testing.T) {
+	h := newHub(t, testConfig)
+	h.ok("risk", "add", "-title", "=HYPERLINK(\"http://evil\",\"x\")", "-likelihood", "4", "-effort", "2.5")
+	h.ok("risk", "add", "-title", "Slow, manual resets", "-kind", "opportunity", "-status", "accepted")
+	want := h.list()
+	h.ok("risk", "export", "-o", "risks.xlsx")
+
+	f, err := excelize.OpenFile(filepath.Join(h.dir, "risks.xlsx"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if sheets := f.GetSheetList(); len(sheets) != 1 || sheets[0] != "risks" {
+		t.Errorf("sheets %v, want [risks]", sheets)
+	}
+	if formula, _ := f.GetCellFormula("risks", "B2"); formula != "" {
+		t.Errorf("the title became a formula: %q", formula)
+	}
+	if typ, _ := f.GetCellType("risks", "G2"); typ != excelize.CellTypeNumber && typ != excelize.CellTypeUnset {
+		t.Errorf("likelihood cell type %v, want a number", typ)
+	}
+
+	r := newHub(t, testConfig)
+	b, err := os.ReadFile(filepath.Join(h.dir, "risks.xlsx"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.write("risks.xlsx", string(b))
+	r.ok("risk", "import", "risks.xlsx")
+	got := r.list()
+	if len(got) != len(want) {
+		t.Fatalf("imported %d risks, exported %d", len(got), len(want))
+	}
+	for i := range want {
+		if got[i] != want[i] && (got[i].Key != want[i].Key || got[i].Title != want[i].Title || got[i].Likelihood != want[i].Likelihood ||
+			got[i].Effort != want[i].Effort || got[i].Kind != want[i].Kind || got[i].Status != want[i].Status) {
+			t.Errorf("risk %d: exported %+v, imported %+v", i, want[i], got[i])
+		}
 	}
 }

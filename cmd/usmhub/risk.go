@@ -829,9 +829,9 @@ type riskExportCmd struct{}
 func (riskExportCmd) Synopsis() string { return "Export risks as CSV or JSON (importable again)" }
 
 func (riskExportCmd) Run(ctx context.Context, e *env, args []string) int {
-	fs := e.newFlags("risk export", "risk export [-initiative K] [-format csv|json] [-json] [-o FILE]")
+	fs := e.newFlags("risk export", "risk export [-initiative K] [-format csv|json|xlsx] [-json] [-o FILE]")
 	initiative := fs.String("initiative", "", "only this initiative's risks")
-	format := fs.String("format", "csv", "csv or json")
+	format := fs.String("format", "", "csv, json or xlsx (default: xlsx for -o FILE.xlsx, else csv)")
 	asJSON := fs.Bool("json", false, "the same as -format json")
 	out := fs.String("o", "", "write to FILE instead of standard output")
 	if _, code, ok := parse(fs, args); !ok {
@@ -840,8 +840,14 @@ func (riskExportCmd) Run(ctx context.Context, e *env, args []string) int {
 	if *asJSON {
 		*format = "json"
 	}
-	if *format != "csv" && *format != "json" {
-		return e.usageErr(fs, "-format must be csv or json, not %q", *format)
+	if *format == "" && strings.HasSuffix(strings.ToLower(*out), ".xlsx") {
+		*format = "xlsx"
+	}
+	if *format == "" {
+		*format = "csv"
+	}
+	if *format != "csv" && *format != "json" && *format != "xlsx" {
+		return e.usageErr(fs, "-format must be csv, json or xlsx, not %q", *format)
 	}
 	st, err := e.store(ctx)
 	if err != nil {
@@ -903,6 +909,16 @@ func exportRisks(r store.Reader, f store.RiskFilter, format string, w io.Writer)
 		}
 		_, err = io.WriteString(w, "\n]\n")
 		return err
+	}
+	if format == "xlsx" {
+		x, err := ingest.NewXLSXWriter("risks", ingest.RiskColumns)
+		if err != nil {
+			return err
+		}
+		if err := r.Risks(f, func(risk model.Risk) error { return x.Write(exportRow(risk)) }); err != nil {
+			return err
+		}
+		return x.Close(w)
 	}
 	cw := csv.NewWriter(w)
 	if err := cw.Write(ingest.RiskColumns); err != nil {

@@ -179,6 +179,9 @@ type rowSource interface {
 // taken from the name's extension or the content (see NewRiskReader).
 func newTable(name string, r io.Reader, spec tableSpec) (rowSource, error) {
 	br := bufio.NewReader(r)
+	if isXLSX(name, br) {
+		return newXLSXTable(name, br, spec)
+	}
 	if isJSON(name, br) {
 		return newJSONRisks(name, br, spec)
 	}
