@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"sort"
 	"strings"
 	"sync"
 
@@ -238,49 +237,46 @@ type pluginsListCmd struct{}
 
 func (pluginsListCmd) Synopsis() string { return "List the connector plugins found" }
 
+// pluginInfo is one connector binary in `plugins list`: what discovery
+// found on disk, never what the binary says of itself (listing runs
+// nothing; `plugins describe TYPE` launches one).
 type pluginInfo struct {
-	Type         string                 `json:"type"`
-	Path         string                 `json:"path"`
-	SHA256       string                 `json:"sha256"`
-	Name         string                 `json:"name,omitempty"`
-	Version      string                 `json:"version,omitempty"`
-	Protocol     int                    `json:"protocol,omitempty"`
-	Capabilities []connector.Capability `json:"capabilities,omitempty"`
-	Publishes    bool                   `json:"publishes_reports"`
-	ReadsVotes   bool                   `json:"reads_votes"`
-	Error        string                 `json:"error,omitempty"`
+	Type   string `json:"type"`
+	Path   string `json:"path"`
+	SHA256 string `json:"sha256"`
 }
 
-func (pluginsListCmd) Run(ctx context.Context, e *env, args []string) int {
+func (pluginsListCmd) Run(_ context.Context, e *env, args []string) int {
 	fs := e.newFlags("plugins list", "plugins list [-json]")
 	asJSON := fs.Bool("json", false, "print JSON")
 	if _, code, ok := parse(fs, args); !ok {
 		return code
 	}
-	infos, code := describePlugins(ctx, e, "")
-	if code != exitOK {
-		return code
+	dirs := pluginDirs(e)
+	found, err := host.Discover(dirs...)
+	if err != nil {
+		return e.fail(fmt.Errorf("find plugins: %w", err))
+	}
+	infos := []pluginInfo{}
+	for _, b := range found {
+		infos = append(infos, pluginInfo{Type: b.Type, Path: b.Path, SHA256: b.SHA256})
 	}
 	if *asJSON {
 		return e.printJSON(infos)
 	}
 	tw := e.table()
-	fmt.Fprintln(tw, "TYPE\tVERSION\tPROTOCOL\tCAPABILITIES\tSHA256\tPATH")
+	fmt.Fprintln(tw, "TYPE\tSHA256\tPATH")
 	for _, p := range infos {
-		caps := capabilities(p)
-		if p.Error != "" {
-			caps = "error: " + p.Error
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\n", p.Type, dash(p.Version), p.Protocol, caps, p.SHA256[:12]+"…", p.Path)
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", p.Type, p.SHA256, p.Path)
 	}
 	_ = tw.Flush()
 	if len(infos) == 0 {
-		fmt.Fprintln(e.stderr, "no connector plugins found: build them with 'make build' (into bin/, next to usmhub) or set hub.plugin_dir")
+		fmt.Fprintf(e.stderr, "no connector plugins found in %s: build them with 'make build' (into bin/, next to usmhub) or set hub.plugin_dir\n", strings.Join(dirs, ", "))
 	}
 	return exitOK
 }
 
-func capabilities(p pluginInfo) string {
+func capabilities(p connector.Description) string {
 	var parts []string
 	for _, c := range p.Capabilities {
 		var ops []string
@@ -295,7 +291,7 @@ func capabilities(p pluginInfo) string {
 		}
 		parts = append(parts, fmt.Sprintf("%s(%s)", c.Kind, strings.Join(ops, ",")))
 	}
-	if p.Publishes {
+	if p.PublishesReports {
 		parts = append(parts, "reports")
 	}
 	if p.ReadsVotes {
@@ -304,49 +300,15 @@ func capabilities(p pluginInfo) string {
 	return strings.Join(parts, " ")
 }
 
-// pluginDirs is where plugins are looked for: the config's plugin_dir when
-// a config exists, and the usmhub binary's own folder.
+// pluginDirs is where plugins are looked for, in this order: the config's
+// hub.plugin_dir when a config exists and sets it, then the usmhub
+// binary's own folder.
 func pluginDirs(e *env) []string {
 	dir := ""
 	if cfg, err := e.config(); err == nil {
 		dir = cfg.Hub.PluginDir
 	}
 	return host.DefaultDirs(dir)
-}
-
-// describePlugins launches each found plugin (or only typ) and asks Describe.
-func describePlugins(ctx context.Context, e *env, typ string) ([]pluginInfo, int) {
-	dirs := pluginDirs(e)
-	found, err := host.Discover(dirs...)
-	if err != nil {
-		return nil, e.fail(fmt.Errorf("find plugins: %w", err))
-	}
-	h, err := host.New(host.Options{Dirs: dirs, Logger: e.logger()})
-	if err != nil {
-		return nil, e.fail(err)
-	}
-	defer h.Close()
-	var infos []pluginInfo
-	for _, b := range found {
-		if typ != "" && b.Type != typ {
-			continue
-		}
-		info := pluginInfo{Type: b.Type, Path: b.Path, SHA256: b.SHA256}
-		inst, err := h.Launch(ctx, b.Type, "describe", "")
-		if err == nil {
-			var d connector.Description
-			d, err = inst.Describe(ctx)
-			info.Name, info.Version, info.Protocol, info.Capabilities = d.Name, d.Version, d.ProtocolVersion, d.Capabilities
-			info.Publishes, info.ReadsVotes = d.PublishesReports, d.ReadsVotes
-			_ = inst.Close()
-		}
-		if err != nil {
-			info.Error = err.Error()
-		}
-		infos = append(infos, info)
-	}
-	sort.Slice(infos, func(i, j int) bool { return infos[i].Type < infos[j].Type })
-	return infos, exitOK
 }
 
 type pluginsDescribeCmd struct{}
@@ -381,7 +343,7 @@ func (pluginsDescribeCmd) Run(ctx context.Context, e *env, args []string) int {
 		return e.printJSON(d)
 	}
 	fmt.Fprintf(e.stdout, "%s %s (protocol %d)\n", d.Name, d.Version, d.ProtocolVersion)
-	fmt.Fprintf(e.stdout, "capabilities: %s\n\n", capabilities(pluginInfo{Capabilities: d.Capabilities, Publishes: d.PublishesReports, ReadsVotes: d.ReadsVotes}))
+	fmt.Fprintf(e.stdout, "capabilities: %s\n\n", capabilities(d))
 	fmt.Fprintf(e.stdout, "connector %q \"NAME\" {\n", d.Name)
 	fmt.Fprintf(e.stdout, "  plugin_sha256 = \"…\"  # optional pin of the binary's digest\n")
 	for _, a := range d.Schema.Attributes {

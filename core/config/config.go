@@ -20,11 +20,12 @@ import (
 	"github.com/usmhub/usmhub/core/schedule"
 )
 
-// Defaults of the hub block. DataDir and PluginDir are relative to the
-// config's folder.
+// Defaults of the hub block. DataDir is relative to the config's folder.
+// hub.plugin_dir has no default: connectors are looked for in it only when
+// it is set (then in the usmhub binary's own folder), so that no folder the
+// operator did not name can hold a binary that shadows a real connector.
 const (
 	DefaultDataDir   = "data"
-	DefaultPluginDir = "plugins"
 	DefaultLogLevel  = "info"
 	DefaultLogFormat = "text"
 	DefaultListen    = "127.0.0.1:8765"
@@ -220,7 +221,9 @@ func (l *loader) hub(blocks []*hubSchema) {
 	}
 	h.Range = b.DefRange
 	h.DataDir = l.path(b.DataDir, DefaultDataDir)
-	h.PluginDir = l.path(b.PluginDir, DefaultPluginDir)
+	if b.PluginDir != "" {
+		h.PluginDir = l.path(b.PluginDir, "")
+	}
 	if isSet(b.LogLevelRange) {
 		h.LogLevel = b.LogLevel
 		l.oneOf("log_level", "log level", b.LogLevel, b.LogLevelRange, LogLevels)

@@ -141,7 +141,9 @@ func TestLoadDefaults(t *testing.T) {
 				DataDir:   filepath.Join(dir, "data"),
 				LogLevel:  "info",
 				LogFormat: "text",
-				PluginDir: filepath.Join(dir, "plugins"),
+				// No implicit <config folder>/plugins: a binary planted
+				// there must not shadow the connectors next to usmhub.
+				PluginDir: "",
 				Listen:    "127.0.0.1:8765",
 			}
 			if diff := cmp.Diff(want, cfg.Hub, ignore); diff != "" {

@@ -29,7 +29,7 @@ type Hub struct {
 	DataDir   string // absolute after Load; default "data" next to the config
 	LogLevel  string // trace|debug|info|warn|error; default info
 	LogFormat string // text|json; default text
-	PluginDir string // absolute after Load; default "plugins" next to the config
+	PluginDir string // absolute after Load; empty when not set (no default folder)
 	Strategy  string // erp|best_of_breed; empty when not chosen yet
 	Listen    string // default 127.0.0.1:8765
 	APIToken  Secret
