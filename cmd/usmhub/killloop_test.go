@@ -1435,8 +1435,8 @@ func TestConnectorKilledMidPull(t *testing.T) {
 	select {
 	case <-done:
 		t.Logf("the interrupted run ended: %v\n%s%s", waitErr, out.String(), errb.String())
-	case <-time.After(2 * time.Minute):
-		t.Fatal("the interrupted run did not end within two minutes")
+	case <-time.After(5 * time.Minute): // ~10 s on a quiet machine; CI machines are loaded
+		t.Fatal("the interrupted run did not end within five minutes")
 	}
 	waitNoPlugins(t, plugin, 5*time.Second)
 	h.ok("sync")
