@@ -67,6 +67,9 @@ func LoadWith(path string, opts Options) (*Config, error) {
 	}
 	// The guard runs before the parser: see MaxNesting.
 	var file *hcl.File
+	if diags = checkText(src, path); diags.HasErrors() {
+		return nil, &DiagError{Diags: diags, Files: parser.Files()}
+	}
 	if strings.HasSuffix(path, ".json") {
 		if diags = guardJSON(src, path); !diags.HasErrors() {
 			file, diags = parser.ParseJSON(src, path)

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -170,6 +171,9 @@ func fileFunc(dir string) function.Function {
 			}
 			if !utf8.Valid(b) {
 				return cty.UnknownVal(cty.String), &fileError{path: p, reason: "it is not UTF-8 text"}
+			}
+			if bytes.IndexByte(b, 0) >= 0 {
+				return cty.UnknownVal(cty.String), &fileError{path: p, reason: "it holds a NUL byte, which text may not"}
 			}
 			return cty.StringVal(strings.TrimRight(string(b), "\r\n")), nil
 		},

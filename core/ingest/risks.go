@@ -182,6 +182,7 @@ func newTable(name string, r io.Reader, spec tableSpec) (rowSource, error) {
 	if isXLSX(name, br) {
 		return newXLSXTable(name, br, spec)
 	}
+	br = bufio.NewReader(newTextReader(name, br)) // text from here on: checked as it is read
 	if isJSON(name, br) {
 		return newJSONRisks(name, br, spec)
 	}
@@ -233,7 +234,7 @@ func newCSVRisks(name string, r io.Reader, spec tableSpec) (*csvRisks, error) {
 		if errors.As(err, &pe) {
 			return nil, Errors{{File: name, Pos: Pos{pe.Line, pe.Column}, Msg: pe.Err.Error()}}
 		}
-		return nil, fmt.Errorf("%s: %w", name, err)
+		return nil, named(name, err)
 	}
 	var errs Errors
 	seen := map[string]bool{}
@@ -272,7 +273,7 @@ func (c *csvRisks) next() (*rawRow, error) {
 			if errors.As(err, &pe) {
 				return nil, &RowError{File: c.name, Pos: Pos{pe.Line, pe.Column}, Msg: pe.Err.Error()}
 			}
-			return nil, fmt.Errorf("%s: %w", c.name, err)
+			return nil, named(c.name, err)
 		}
 		line, _ := c.r.FieldPos(0)
 		if len(rec) == 1 && strings.TrimSpace(rec[0]) == "" {
@@ -308,7 +309,7 @@ type jsonRisks struct {
 func newJSONRisks(name string, r io.Reader, spec tableSpec) (*jsonRisks, error) {
 	data, err := io.ReadAll(r)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
+		return nil, named(name, err)
 	}
 	data = bytes.TrimPrefix(data, []byte(bom))
 	j := &jsonRisks{name: name, spec: spec, data: data, idx: newLineIndex(data)}
@@ -375,6 +376,10 @@ func (j *jsonRisks) next() (*rawRow, error) {
 			continue
 		}
 		v, err := scalar(f.value)
+		if err == nil && strings.ContainsRune(v, 0) {
+			row.values[col] = v // the row is refused, and no "is required" besides
+			err = errors.New(`holds a NUL character (\u0000), which text may not contain`)
+		}
 		if err != nil {
 			row.errs = append(row.errs, &RowError{File: j.name, Pos: at(f), Column: col, Msg: err.Error()})
 			continue
@@ -496,6 +501,16 @@ func fill(file string, row *RiskRow, values map[string]string) error {
 		return errs
 	}
 	return nil
+}
+
+// named gives a fatal read error the file's name, unless it has it (an
+// *EncodingError names its file and position).
+func named(name string, err error) error {
+	var ee *EncodingError
+	if errors.As(err, &ee) {
+		return ee
+	}
+	return fmt.Errorf("%s: %w", name, err)
 }
 
 func sortErrors(errs Errors) {

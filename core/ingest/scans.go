@@ -20,7 +20,7 @@ var ScanColumns = []string{"dimension", "score", "respondents", "note"}
 // and optionally respondents and note) into scores. Every bad row is
 // reported, by line and column, in one Errors value.
 func ReadScanScores(name string, r io.Reader) ([]model.ScanScore, error) {
-	cr, sep := newCSVReader(r)
+	cr, sep := newCSVReader(newTextReader(name, r))
 	cr.FieldsPerRecord = -1
 	cr.TrimLeadingSpace = true
 	header, err := cr.Read()
@@ -28,7 +28,7 @@ func ReadScanScores(name string, r io.Reader) ([]model.ScanScore, error) {
 		return nil, fmt.Errorf("%s: empty file: the first line must be the header dimension,score", name)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
+		return nil, named(name, err)
 	}
 	var errs Errors
 	idx := map[string]int{}
@@ -70,7 +70,7 @@ func ReadScanScores(name string, r io.Reader) ([]model.ScanScore, error) {
 				errs = append(errs, &RowError{File: name, Pos: Pos{pe.Line, pe.Column}, Msg: pe.Err.Error()})
 				break
 			}
-			return nil, fmt.Errorf("%s: %w", name, err)
+			return nil, named(name, err)
 		}
 		line, _ := cr.FieldPos(0)
 		if len(rec) == 1 && strings.TrimSpace(rec[0]) == "" {

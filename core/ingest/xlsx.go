@@ -101,6 +101,9 @@ func (t *xlsxTable) next() (*rawRow, error) {
 			if strings.TrimSpace(v) != "" {
 				empty = false
 			}
+			if msg := badText(v); msg != "" {
+				row.errs = append(row.errs, &RowError{File: t.name, Pos: Pos{t.i + 1, j + 1}, Column: t.header[j], Msg: msg})
+			}
 			row.values[t.header[j]] = v
 			row.columnPos[t.header[j]] = Pos{t.i + 1, j + 1}
 		}
