@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -33,9 +34,12 @@ import (
 //     answer cut off a transient error, credentials never sent to another
 //     host.
 //  3. redirectGuard: GitHub answers 301 for a renamed or transferred
-//     repository, and an HTTP client following it turns a PATCH into a GET
-//     that loses its body. Any redirect is a clear, permanent error instead:
-//     configure the repository's new name.
+//     repository, and for an issue transferred to another repository; an
+//     HTTP client following it turns a PATCH into a GET that loses its
+//     body. No redirect is followed: the answer goes up as it came, its
+//     Location moved aside, and classify makes it a movedError — the
+//     repository's new name to configure, or, when the repository is
+//     still where it was, an issue gone from the register.
 //
 // go-github itself keeps the primary rate limit per category and refuses
 // to send while it is spent (*github.RateLimitError), as it does during a
@@ -80,8 +84,12 @@ func newAPI(cfg *config) (*api, error) {
 	return a, nil
 }
 
-// redirectGuard turns every redirect into a permanent error (see above).
+// redirectGuard keeps redirects from being followed (see above): an HTTP
+// client follows none without a Location, so it moves to movedToHeader.
 type redirectGuard struct{ next http.RoundTripper }
+
+// movedToHeader holds a redirect's Location, which redirectGuard takes away.
+const movedToHeader = "X-Usmhub-Moved-To"
 
 func (g redirectGuard) RoundTrip(req *http.Request) (*http.Response, error) {
 	resp, err := g.next.RoundTrip(req)
@@ -89,13 +97,22 @@ func (g redirectGuard) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, err
 	}
 	switch resp.StatusCode {
-	case http.StatusMovedPermanently, http.StatusFound, http.StatusTemporaryRedirect, http.StatusPermanentRedirect:
-		resp.Body.Close()
-		return nil, sdk.Errorf(sdk.ClassPermanent, "%s %s: GitHub answers HTTP %d, moved to %s: the repository was renamed or transferred; set owner and repo to its new name (the connector does not follow, since a redirected update loses its body)",
-			req.Method, req.URL.Path, resp.StatusCode, resp.Header.Get("Location"))
+	case http.StatusMovedPermanently, http.StatusFound, http.StatusSeeOther, http.StatusTemporaryRedirect, http.StatusPermanentRedirect:
+		resp.Header.Set(movedToHeader, resp.Header.Get("Location"))
+		resp.Header.Del("Location")
 	}
 	return resp, nil
 }
+
+// movedError is a redirect GitHub answered: a repository renamed or
+// transferred, or (for an issue's path) the issue transferred.
+type movedError struct {
+	err *sdk.Error
+	to  string // where GitHub says it went
+}
+
+func (e movedError) Error() string { return e.err.Error() }
+func (e movedError) Unwrap() error { return e.err }
 
 // cachingTransport adapts sdk.HTTPClient to the http.RoundTripper go-github
 // wants, adding ETags and pacing (see above).
@@ -199,14 +216,26 @@ func (a *api) attempted(at sdk.HTTPAttempt) {
 	f.Close()
 }
 
-// errNotFound marks a 404, so callers can tell "gone" from other failures.
-var errNotFound = errors.New("not found")
+// errNotFound marks a 404 or 410, so callers can tell "gone" from other
+// failures; errDeleted marks a 410 (deleted where the token can read).
+var (
+	errNotFound = errors.New("not found")
+	errDeleted  = errors.New("deleted")
+)
 
-// notFoundError is a classified 404.
-type notFoundError struct{ err *sdk.Error }
+// notFoundError is a classified 404 (or 410, deleted).
+type notFoundError struct {
+	err     *sdk.Error
+	deleted bool
+}
 
-func (e notFoundError) Error() string   { return e.err.Error() }
-func (e notFoundError) Unwrap() []error { return []error{e.err, errNotFound} }
+func (e notFoundError) Error() string { return e.err.Error() }
+func (e notFoundError) Unwrap() []error {
+	if e.deleted {
+		return []error{e.err, errNotFound, errDeleted}
+	}
+	return []error{e.err, errNotFound}
+}
 
 // secondaryMinWait is the least wait after a secondary rate limit that
 // names none: GitHub asks for at least a minute, growing while it repeats.
@@ -227,15 +256,7 @@ func (a *api) classify(what string, err error) error {
 	}
 	var rle *github.RateLimitError
 	if errors.As(err, &rle) {
-		wait := time.Until(rle.Rate.Reset.Time) + time.Second
-		if wait < time.Second {
-			wait = time.Second
-		}
-		e := sdk.Errorf(sdk.ClassTransient, "%s: GitHub's primary rate limit (%d requests an hour) is spent until %s; the binding waits %s",
-			what, rle.Rate.Limit, rle.Rate.Reset.Time.UTC().Format(time.RFC3339), wait.Round(time.Second))
-		e.RetryAfter = wait
-		sdk.Logger().Warn("GitHub primary rate limit spent: waiting", "repo", a.owner+"/"+a.repo, "wait", wait.Round(time.Second).String(), "reset", rle.Rate.Reset.Time.UTC())
-		return e
+		return a.primary(what, rle.Rate.Reset.Time, strconv.Itoa(rle.Rate.Limit))
 	}
 	var abuse *github.AbuseRateLimitError
 	if errors.As(err, &abuse) {
@@ -250,6 +271,28 @@ func (a *api) classify(what string, err error) error {
 		return sdk.Errorf(sdk.ClassTransient, "%s: GitHub accepted the request but has not done it yet (HTTP 202); try again later", what)
 	}
 	return sdk.Errorf(sdk.ClassPermanent, "%s: %v", what, err)
+}
+
+// primary is the error of the primary rate limit spent until reset.
+func (a *api) primary(what string, reset time.Time, limit string) *sdk.Error {
+	wait := time.Until(reset) + time.Second
+	if wait < time.Second {
+		wait = time.Second
+	}
+	e := sdk.Errorf(sdk.ClassTransient, "%s: GitHub's primary rate limit (%s requests an hour) is spent until %s; the binding waits %s",
+		what, limit, reset.UTC().Format(time.RFC3339), wait.Round(time.Second))
+	e.RetryAfter = wait
+	sdk.Logger().Warn("GitHub primary rate limit spent: waiting", "repo", a.owner+"/"+a.repo, "wait", wait.Round(time.Second).String(), "reset", reset.UTC())
+	return e
+}
+
+// parseReset reads x-ratelimit-reset (seconds since the epoch); a minute
+// from now when it is missing or unreadable.
+func parseReset(h http.Header) time.Time {
+	if n, err := strconv.ParseInt(strings.TrimSpace(h.Get("X-RateLimit-Reset")), 10, 64); err == nil && n > 0 {
+		return time.Unix(n, 0)
+	}
+	return time.Now().Add(time.Minute)
 }
 
 // secondary is the error of a secondary rate limit (403 or 429): transient,
@@ -276,28 +319,48 @@ func (a *api) statusError(what string, er *github.ErrorResponse) error {
 	status := er.Response.StatusCode
 	msg := strings.TrimSpace(er.Message)
 	switch {
+	case status >= 300 && status < 400:
+		to := er.Response.Header.Get(movedToHeader)
+		return movedError{to: to, err: sdk.Errorf(sdk.ClassPermanent, "%s: GitHub answers HTTP %d, moved to %s: the repository was renamed or transferred; set owner and repo to its new name (the connector does not follow, since a redirected update loses its body)",
+			what, status, to)}
 	case status == http.StatusUnauthorized:
 		return sdk.Errorf(sdk.ClassPermanent, "%s: GitHub refused the token (HTTP 401: %s): check token (a fine-grained token needs Issues read/write and Metadata read on %s/%s; is it expired or revoked?)", what, msg, a.owner, a.repo)
+	case status == http.StatusForbidden && er.Response.Header.Get("X-RateLimit-Remaining") != "0" && strings.Contains(strings.ToLower(msg), "secondary rate limit"):
+		// A secondary limit whose documentation_url go-github v60 does not
+		// recognise (it matches that URL's ending only).
+		var ra *time.Duration
+		if d := retryAfterOf(er.Response.Header); d > 0 {
+			ra = &d
+		}
+		return a.secondary(what, ra, status)
 	case status == http.StatusForbidden:
 		if p := er.Response.Header.Get("X-Accepted-GitHub-Permissions"); p != "" {
 			return sdk.Errorf(sdk.ClassPermanent, "%s: the token lacks a permission (HTTP 403: %s): GitHub wants %s; give the fine-grained token Issues: Read and write and Metadata: Read on %s/%s (a classic token: scope repo, or public_repo for a public repository)", what, msg, p, a.owner, a.repo)
 		}
 		return sdk.Errorf(sdk.ClassPermanent, "%s: GitHub forbids this to the token's user (HTTP 403: %s): the user needs write (triage at least) access to %s/%s", what, msg, a.owner, a.repo)
 	case status == http.StatusNotFound:
-		return notFoundError{sdk.Errorf(sdk.ClassPermanent, "%s: not found (HTTP 404)", what)}
+		return notFoundError{err: sdk.Errorf(sdk.ClassPermanent, "%s: not found (HTTP 404)", what)}
 	case status == http.StatusGone:
-		return notFoundError{sdk.Errorf(sdk.ClassPermanent, "%s: gone (HTTP 410: %s)", what, msg)}
+		return notFoundError{err: sdk.Errorf(sdk.ClassPermanent, "%s: gone (HTTP 410: %s)", what, msg), deleted: true}
 	case status == http.StatusConflict:
 		return sdk.Errorf(sdk.ClassConflict, "%s: GitHub reports a conflict (HTTP 409: %s)", what, msg)
 	case status == http.StatusUnprocessableEntity || status == http.StatusBadRequest:
 		var parts []string
 		for _, e := range er.Errors {
-			parts = append(parts, strings.TrimSpace(fmt.Sprintf("%s %s %s %s", e.Resource, e.Field, e.Code, e.Message)))
+			if e.Message != "" { // GitHub's own sentence ("title is too long (maximum is 256 characters)")
+				parts = append(parts, e.Message)
+				continue
+			}
+			parts = append(parts, strings.TrimSpace(fmt.Sprintf("%s %s: %s", e.Resource, e.Field, strings.ReplaceAll(e.Code, "_", " "))))
 		}
 		if len(parts) > 0 {
 			msg += ": " + strings.Join(parts, "; ")
 		}
 		return sdk.Errorf(sdk.ClassInvalid, "%s: GitHub refused the values (HTTP %d): %s", what, status, msg)
+	case status == http.StatusTooManyRequests && er.Response.Header.Get("X-RateLimit-Remaining") == "0":
+		// The primary limit spent, answered 429 rather than 403 (GitHub's
+		// documentation allows both): wait for its reset.
+		return a.primary(what, parseReset(er.Response.Header), er.Response.Header.Get("X-RateLimit-Limit"))
 	case status == http.StatusTooManyRequests:
 		// go-github v60 does not make a 429 a rate limit error.
 		var ra *time.Duration

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/go-github/v60/github"
 	"github.com/usmhub/usmhub/plugins/sdk"
@@ -394,14 +395,20 @@ func (c *Connector) pushRisks(ctx context.Context, cfg *config, a *api, changes 
 		switch ch.Op {
 		case sdk.OpCreate:
 			var is *github.Issue
+			var refused string
 			if is = existing[ch.Marker]; is == nil {
-				is, err = c.createIssue(ctx, cfg, a, ch)
+				is, refused, err = c.createIssue(ctx, cfg, a, ch)
 				if is != nil {
 					existing[ch.Marker] = is
 				}
 			}
 			if is != nil {
 				rec := c.riskRecord(cfg, is)
+				if _, has := rec.Fields[sdk.FieldOwner]; refused != "" && !has {
+					// Not set: the hub sends the owner again, as an
+					// update, which holds it with the reason.
+					rec.Fields[sdk.FieldOwner] = ""
+				}
 				results[i] = sdk.Result{ExternalID: rec.ExternalID, Version: rec.Version, Fields: rec.Fields}
 			}
 		case sdk.OpUpdate, sdk.OpDelete:
@@ -477,11 +484,14 @@ func withLabels(labels []string, prefix, want string) []string {
 }
 
 // owner returns the assignees for a hub owner: the login when GitHub may
-// assign it, none otherwise (a name, a team: the hub keeps its owner).
-func (c *Connector) owner(ctx context.Context, cfg *config, a *api, login string) ([]string, error) {
+// assign it; none for an owner that is no login at all (a name, a team:
+// the hub keeps its owner). A login GitHub cannot assign (no collaborator,
+// or no such user) comes back as refused, with no assignees: the caller
+// leaves the issue's assignees alone and says why.
+func (c *Connector) owner(ctx context.Context, cfg *config, a *api, login string) (assignees []string, refused string, err error) {
 	login = strings.TrimSpace(login)
 	if login == "" || !ownerRE.MatchString(login) {
-		return []string{}, nil
+		return []string{}, "", nil
 	}
 	c.amu.Lock()
 	ok, known := c.assignable[strings.ToLower(login)]
@@ -490,31 +500,87 @@ func (c *Connector) owner(ctx context.Context, cfg *config, a *api, login string
 		var err error
 		ok, _, err = a.gh.Issues.IsAssignee(ctx, cfg.Owner, cfg.Repo, login)
 		if err = a.classify("check assignee "+login, err); err != nil {
-			return nil, err
+			return nil, "", err
 		}
 		c.amu.Lock()
 		c.assignable[strings.ToLower(login)] = ok
 		c.amu.Unlock()
 	}
 	if !ok {
-		return []string{}, nil
+		return nil, login, nil
 	}
-	return []string{login}, nil
+	return []string{login}, "", nil
+}
+
+// unassignable is the error of an owner GitHub cannot assign.
+func unassignable(cfg *config, n int, login string) *sdk.Error {
+	what := "the issue"
+	if n > 0 {
+		what = fmt.Sprintf("issue #%d", n)
+	}
+	return sdk.Errorf(sdk.ClassInvalid, "owner %q cannot be assigned in %s/%s: GitHub assigns issues only to users with access to the repository (collaborators, members of a team with access), and no user %q has; "+
+		"add them as a collaborator, or give the risk an owner who has access (%s keeps its assignee; the change's other fields were written)", login, cfg.Owner, cfg.Repo, login, what)
+}
+
+// maxBody is the most characters GitHub takes in an issue's body (it
+// answers 422 "body is too long (maximum is 65536 characters)").
+const maxBody = 65536
+
+// checkBody refuses a body GitHub would refuse, naming the description,
+// before a request is spent on it.
+func checkBody(body, description string) *sdk.Error {
+	n := utf8.RuneCountInString(body)
+	if n <= maxBody {
+		return nil
+	}
+	d := utf8.RuneCountInString(normText(description))
+	return sdk.Errorf(sdk.ClassInvalid, "the description has %d characters: with the block of the risk's other fields and the hub marker (%d) the issue body would have %d, more than the %d GitHub takes; shorten the description to at most %d characters",
+		d, n-d, n, maxBody, maxBody-(n-d))
+}
+
+// issueGone tells an issue gone from the repository from other failures
+// to read it, returning why it is gone ("" with the error to report when
+// it is not): 410 (deleted), 404 (deleted or transferred where the token
+// cannot see it), or a redirect while the repository itself is where it
+// was (transferred to another repository; GitHub answers 301 for its old
+// number). A redirect of the repository too is the repository's error.
+func (c *Connector) issueGone(ctx context.Context, cfg *config, a *api, n int, err error) (string, error) {
+	var mv movedError
+	switch {
+	case errors.As(err, &mv):
+		_, _, rerr := a.gh.Repositories.Get(ctx, cfg.Owner, cfg.Repo)
+		if rerr = a.classify("read repository "+cfg.Owner+"/"+cfg.Repo, rerr); rerr != nil {
+			if errors.As(rerr, &mv) {
+				return "", err // the repository moved
+			}
+			return "", rerr
+		}
+		return fmt.Sprintf("transferred to another repository (GitHub answers HTTP 301 for #%d, pointing to %s)", n, mv.to), nil
+	case errors.Is(err, errDeleted):
+		return "deleted (GitHub answers HTTP 410 Gone)", nil
+	case errors.Is(err, errNotFound):
+		return "deleted, or transferred to a repository the token cannot read (GitHub answers HTTP 404)", nil
+	}
+	return "", err
 }
 
 // createIssue creates the issue of a change (sent once: a failure whose
 // outcome is open is transient, for Find to settle). A status that closes
-// the issue takes a second request, as GitHub creates issues open.
-func (c *Connector) createIssue(ctx context.Context, cfg *config, a *api, ch sdk.Change) (*github.Issue, error) {
+// the issue takes a second request, as GitHub creates issues open. An
+// owner GitHub cannot assign is returned (the issue is made unassigned).
+func (c *Connector) createIssue(ctx context.Context, cfg *config, a *api, ch sdk.Change) (*github.Issue, string, error) {
 	f := map[string]string{}
 	for k, v := range ch.Fields {
 		f[k] = canon(k, v)
 	}
 	title := f[sdk.FieldTitle]
 	if title == "" {
-		return nil, sdk.Errorf(sdk.ClassInvalid, "a risk needs a title (an issue needs one)")
+		return nil, "", sdk.Errorf(sdk.ClassInvalid, "a risk needs a title (an issue needs one)")
 	}
 	body := renderBody(f[sdk.FieldDescription], f, ch.Marker)
+	if e := checkBody(body, f[sdk.FieldDescription]); e != nil {
+		return nil, "", e
+	}
 	state, reason, statusLabel := cfg.issueState(f[sdk.FieldStatus])
 	labels := []string{cfg.Label}
 	if k := f[sdk.FieldKind]; k != "" {
@@ -523,9 +589,13 @@ func (c *Connector) createIssue(ctx context.Context, cfg *config, a *api, ch sdk
 	if statusLabel != "" {
 		labels = append(labels, statusLabel)
 	}
-	assignees, err := c.owner(ctx, cfg, a, f[sdk.FieldOwner])
+	assignees, refused, err := c.owner(ctx, cfg, a, f[sdk.FieldOwner])
 	if err != nil {
-		return nil, err
+		return nil, "", err
+	}
+	if refused != "" {
+		sdk.Logger().Warn("owner cannot be assigned: the issue is created unassigned, and the owner is sent again (and held with the reason) on the next sync",
+			"owner", refused, "repo", cfg.Owner+"/"+cfg.Repo, "error", unassignable(cfg, 0, refused).Message)
 	}
 	req := &github.IssueRequest{Title: &title, Body: &body, Labels: &labels}
 	if len(assignees) > 0 {
@@ -533,18 +603,18 @@ func (c *Connector) createIssue(ctx context.Context, cfg *config, a *api, ch sdk
 	}
 	is, _, err := a.gh.Issues.Create(ctx, cfg.Owner, cfg.Repo, req)
 	if err = a.classify("create issue in "+cfg.Owner+"/"+cfg.Repo, err); err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	if state == "closed" {
 		closed, _, err := a.gh.Issues.Edit(ctx, cfg.Owner, cfg.Repo, is.GetNumber(), &github.IssueRequest{State: &state, StateReason: &reason})
 		if err == nil {
-			return closed, nil
+			return closed, refused, nil
 		}
 		// The issue exists, open: the result says so, and the hub sends
 		// the status again as an update.
 		sdk.Logger().Warn("created issue but could not close it", "issue", is.GetNumber(), "error", a.classify("close issue", err))
 	}
-	return is, nil
+	return is, refused, nil
 }
 
 // updateIssue reads the issue (a conditional request: usually 304), refuses
@@ -554,8 +624,9 @@ func (c *Connector) createIssue(ctx context.Context, cfg *config, a *api, ch sdk
 func (c *Connector) updateIssue(ctx context.Context, cfg *config, a *api, n int, ch sdk.Change) (*github.Issue, error) {
 	cur, _, err := a.gh.Issues.Get(ctx, cfg.Owner, cfg.Repo, n)
 	if err = a.classify(fmt.Sprintf("read issue #%d", n), err); err != nil {
-		if errors.Is(err, errNotFound) {
-			return nil, sdk.Errorf(sdk.ClassPermanent, "issue #%d is gone from %s/%s (deleted or transferred)", n, cfg.Owner, cfg.Repo)
+		why, err := c.issueGone(ctx, cfg, a, n, err)
+		if why != "" {
+			return nil, sdk.Errorf(sdk.ClassPermanent, "issue #%d is gone from %s/%s: %s; the hub's next full sync settles the risk by the binding's on_delete", n, cfg.Owner, cfg.Repo, why)
 		}
 		return nil, err
 	}
@@ -583,6 +654,7 @@ func (c *Connector) updateIssue(ctx context.Context, cfg *config, a *api, n int,
 	oldLabels := strings.Join(labels, "\x00")
 	state, reason := cur.GetState(), cur.GetStateReason()
 	var assignees *[]string
+	var refused string
 	for k, v := range ch.Fields {
 		v = canon(k, v)
 		switch k {
@@ -601,9 +673,13 @@ func (c *Connector) updateIssue(ctx context.Context, cfg *config, a *api, n int,
 			state, reason, statusLabel = cfg.issueState(v)
 			labels = withLabels(labels, cfg.statusPrefix, statusLabel)
 		case sdk.FieldOwner:
-			as, err := c.owner(ctx, cfg, a, v)
+			as, no, err := c.owner(ctx, cfg, a, v)
 			if err != nil {
 				return nil, err
+			}
+			if no != "" {
+				refused = no // the assignees stay as they are
+				continue
 			}
 			assignees = &as
 		default:
@@ -616,6 +692,9 @@ func (c *Connector) updateIssue(ctx context.Context, cfg *config, a *api, n int,
 		req.Title, send = &title, true
 	}
 	if body := renderBody(desc, block, marker); normText(body) != normText(cur.GetBody()) {
+		if e := checkBody(body, desc); e != nil {
+			return nil, e
+		}
 		req.Body, send = &body, true
 	}
 	if !hasLabel(cur, cfg.Label) {
@@ -642,12 +721,15 @@ func (c *Connector) updateIssue(ctx context.Context, cfg *config, a *api, n int,
 			req.Assignees, send = assignees, true
 		}
 	}
-	if !send {
-		return cur, nil
+	is := cur
+	if send {
+		is, _, err = a.gh.Issues.Edit(ctx, cfg.Owner, cfg.Repo, n, req)
+		if err = a.classify(fmt.Sprintf("update issue #%d", n), err); err != nil {
+			return nil, err
+		}
 	}
-	is, _, err := a.gh.Issues.Edit(ctx, cfg.Owner, cfg.Repo, n, req)
-	if err = a.classify(fmt.Sprintf("update issue #%d", n), err); err != nil {
-		return nil, err
+	if refused != "" {
+		return nil, unassignable(cfg, n, refused)
 	}
 	return is, nil
 }
@@ -658,8 +740,9 @@ func (c *Connector) updateIssue(ctx context.Context, cfg *config, a *api, n int,
 func (c *Connector) deleteIssue(ctx context.Context, cfg *config, a *api, n int) (*github.Issue, error) {
 	cur, _, err := a.gh.Issues.Get(ctx, cfg.Owner, cfg.Repo, n)
 	if err = a.classify(fmt.Sprintf("read issue #%d", n), err); err != nil {
-		if errors.Is(err, errNotFound) {
-			return nil, nil // already gone: a retried delete is harmless
+		why, err := c.issueGone(ctx, cfg, a, n, err)
+		if why != "" {
+			return nil, nil // already gone (a retried delete, or deleted or transferred by a person)
 		}
 		return nil, err
 	}

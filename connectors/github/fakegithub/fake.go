@@ -11,7 +11,16 @@
 //     (first, prev, next, last); since filters by updated_at (whole
 //     seconds);
 //   - ETags on GET answers and If-None-Match: a 304 costs no rate limit;
-//   - the primary rate limit (x-ratelimit-* headers; 403 with remaining 0),
+//     an ETag is the token's (GitHub's are: another token's ETag is
+//     answered 200, in full);
+//   - GitHub's limits on values: a title of at most 256 characters, a body
+//     of at most 65536 (422, code custom, with GitHub's message); unique
+//     milestone titles (422 already_exists);
+//   - issues deleted (410 Gone) or transferred to another repository (301
+//     to the issue's new place), labels deleted by a person (gone from
+//     every issue, whose updated_at does not move);
+//   - the primary rate limit (x-ratelimit-* headers; 403, or 429 with
+//     RateLimitStatus, with remaining 0),
 //     the secondary limit on content creation (writes per minute; 403 with a
 //     secondary-rate-limits documentation_url) and injected secondary limits
 //     (403 or 429, with or without retry-after);
@@ -41,6 +50,7 @@ import (
 	"sync"
 	"time"
 	_ "time/tzdata" // due_on rounds through America/Los_Angeles
+	"unicode/utf8"
 
 	"github.com/google/go-github/v60/github"
 )
@@ -82,6 +92,9 @@ type Server struct {
 	WriteWindow time.Duration
 	// RateLimit is the primary limit per hour and token (5000 when zero).
 	RateLimit int
+	// RateLimitStatus is the status of a spent primary limit: 403 (when
+	// zero) or 429, as GitHub's documentation allows both.
+	RateLimitStatus int
 
 	mu        sync.Mutex
 	tokens    map[string]Token
@@ -117,6 +130,8 @@ type issue struct {
 	pr        bool
 	indexedAt time.Time
 	reactions []*github.Reaction
+	deleted   bool   // 410 Gone
+	movedTo   string // transferred: the API path of its new place (301)
 }
 
 type milestone struct {
@@ -253,6 +268,48 @@ func (s *Server) Edit(owner, name string, number int, edit func(*github.Issue)) 
 	is := s.repo(owner, name).issues[number-1]
 	edit(&is.Issue)
 	s.touch(is)
+}
+
+// Delete deletes an issue, as a repository admin can in the web UI: it
+// leaves the listings and its number answers 410 Gone.
+func (s *Server) Delete(owner, name string, number int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.repo(owner, name).issues[number-1].deleted = true
+}
+
+// Transfer moves an issue to another repository of the server, where it
+// gets the next number (returned) and keeps title and body; the old number
+// answers 301 to the new place, as GitHub's API documents.
+func (s *Server) Transfer(owner, name string, number int, toOwner, toName string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	old := s.repo(owner, name).issues[number-1]
+	to := s.repo(toOwner, toName)
+	is := s.newIssue(to, old.GetTitle(), old.GetBody(), old.GetUser().GetLogin())
+	old.movedTo = fmt.Sprintf("/repositories/%d/issues/%d", to.id, is.GetNumber())
+	return is.GetNumber()
+}
+
+// DeleteLabel deletes a label, as a person can in the web UI: every issue
+// loses it, and no issue's updated_at moves.
+func (s *Server) DeleteLabel(owner, name, label string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := s.repo(owner, name)
+	delete(r.labels, strings.ToLower(label))
+	for _, is := range r.issues {
+		var keep []*github.Label
+		for _, l := range is.Labels {
+			if !strings.EqualFold(l.GetName(), label) {
+				keep = append(keep, l)
+			}
+		}
+		if keep == nil {
+			keep = []*github.Label{}
+		}
+		is.Labels = keep
+	}
 }
 
 // AddPullRequest opens a pull request carrying labels.
@@ -413,7 +470,11 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
 	if rem <= 0 {
 		h.Set("X-RateLimit-Remaining", "0")
 		s.counts.RateLimited++
-		apiError(w, 403, "API rate limit exceeded for user ID 1.", "https://docs.github.com/rest/overview/resources-in-the-rest-api#rate-limiting")
+		status := s.RateLimitStatus
+		if status == 0 {
+			status = 403
+		}
+		apiError(w, status, "API rate limit exceeded for user ID 1.", "https://docs.github.com/rest/overview/resources-in-the-rest-api#rate-limiting")
 		return
 	}
 	spend := func() { s.remaining[bucket] = rem - 1; h.Set("X-RateLimit-Remaining", strconv.Itoa(rem-1)) }
@@ -478,7 +539,8 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if r.Method == http.MethodGet && bw.status == 200 {
-		sum := sha256.Sum256(bw.body)
+		// GitHub's ETags are the token's: another token's is no match.
+		sum := sha256.Sum256(append([]byte(tokenName+"\x00"), bw.body...))
 		etag := `W/"` + hex.EncodeToString(sum[:16]) + `"`
 		h.Set("ETag", etag)
 		if inm := r.Header.Get("If-None-Match"); inm != "" && inm == etag {
@@ -528,7 +590,7 @@ func (s *Server) route(b *buffered, r *http.Request, path string, tok Token) {
 		return
 	}
 	sub := m[3]
-	if sub != "" && !strings.HasPrefix(sub, "/milestones") && tok.Scopes == nil {
+	if sub != "" && tok.Scopes == nil { // milestones too: they take the Issues permission
 		need := "read"
 		if r.Method != http.MethodGet {
 			need = "write"
@@ -632,6 +694,9 @@ func (s *Server) listIssues(b *buffered, r *http.Request, rp *repo) {
 	}
 	var out []*issue
 	for _, is := range rp.issues {
+		if is.deleted || is.movedTo != "" {
+			continue
+		}
 		if state != "all" && is.GetState() != state {
 			continue
 		}
@@ -695,21 +760,53 @@ func decode(raw map[string]json.RawMessage) createBody {
 	return c
 }
 
-func (s *Server) validAssignees(rp *repo, as *[]string) bool {
+// validAssignees answers GitHub's 422 for logins that cannot be assigned
+// (not collaborators, or no such user), naming them.
+func (s *Server) validAssignees(b *buffered, rp *repo, as *[]string) bool {
 	if as == nil {
 		return true
 	}
+	var bad []string
 	for _, a := range *as {
 		if !rp.assignable[strings.ToLower(a)] {
-			return false
+			bad = append(bad, a)
 		}
 	}
-	return true
+	if len(bad) == 0 {
+		return true
+	}
+	b.json(422, map[string]any{"message": "Validation Failed", "errors": []any{map[string]any{"resource": "Issue", "field": "assignees", "code": "invalid",
+		"value": bad, "message": "assignees " + strings.Join(bad, ", ") + " cannot be assigned to this issue"}},
+		"documentation_url": "https://docs.github.com/rest/issues/issues", "status": "422"})
+	return false
 }
 
 func invalid(b *buffered, field string) {
 	b.json(422, map[string]any{"message": "Validation Failed", "errors": []any{map[string]any{"resource": "Issue", "field": field, "code": "invalid"}},
-		"documentation_url": "https://docs.github.com/rest/issues/issues"})
+		"documentation_url": "https://docs.github.com/rest/issues/issues", "status": "422"})
+}
+
+// GitHub's limits on an issue's title and body, in characters.
+const (
+	maxTitle = 256
+	maxBody  = 65536
+)
+
+// tooLong answers GitHub's 422 for a title or body over its limit.
+func tooLong(b *buffered, title, body *string) bool {
+	for _, f := range []struct {
+		name string
+		v    *string
+		max  int
+	}{{"title", title, maxTitle}, {"body", body, maxBody}} {
+		if f.v != nil && utf8.RuneCountInString(*f.v) > f.max {
+			b.json(422, map[string]any{"message": "Validation Failed", "errors": []any{map[string]any{"resource": "Issue", "field": f.name, "code": "custom",
+				"message": fmt.Sprintf("%s is too long (maximum is %d characters)", f.name, f.max)}},
+				"documentation_url": "https://docs.github.com/rest/issues/issues", "status": "422"})
+			return true
+		}
+	}
+	return false
 }
 
 func (s *Server) createIssue(b *buffered, rp *repo, raw map[string]json.RawMessage, tok Token) {
@@ -718,8 +815,7 @@ func (s *Server) createIssue(b *buffered, rp *repo, raw map[string]json.RawMessa
 		invalid(b, "title")
 		return
 	}
-	if !s.validAssignees(rp, c.Assignees) {
-		invalid(b, "assignees")
+	if tooLong(b, c.Title, c.Body) || !s.validAssignees(b, rp, c.Assignees) {
 		return
 	}
 	is := s.newIssue(rp, *c.Title, "", tok.Login)
@@ -756,12 +852,28 @@ func (s *Server) issueRoutes(b *buffered, r *http.Request, rp *repo, rest string
 	}
 	is := rp.issues[n-1]
 	switch {
+	case is.movedTo != "":
+		loc := s.URL + "/api/v3" + is.movedTo
+		if tail != "" {
+			loc += "/" + tail
+		}
+		b.header.Set("Location", loc)
+		b.json(301, map[string]any{"message": "Moved Permanently", "url": loc, "documentation_url": "https://docs.github.com/v3/#http-redirects"})
+		return
+	case is.deleted:
+		b.err(410, "This issue was deleted")
+		return
+	}
+	switch {
 	case tail == "" && r.Method == http.MethodGet:
 		b.json(200, is.Issue)
 	case tail == "" && r.Method == http.MethodPatch:
 		c := decode(raw)
-		if !s.validAssignees(rp, c.Assignees) {
-			invalid(b, "assignees")
+		if c.Title != nil && strings.TrimSpace(*c.Title) == "" {
+			invalid(b, "title")
+			return
+		}
+		if tooLong(b, c.Title, c.Body) || !s.validAssignees(b, rp, c.Assignees) {
 			return
 		}
 		if c.Title != nil {
@@ -847,6 +959,13 @@ func (s *Server) milestoneRoutes(b *buffered, r *http.Request, rp *repo, rest st
 		var c milestoneBody
 		json.Unmarshal(data, &c)
 		if c.Title != nil {
+			for _, o := range rp.milestones {
+				if o != m && strings.EqualFold(o.GetTitle(), *c.Title) {
+					b.json(422, map[string]any{"message": "Validation Failed", "errors": []any{map[string]any{"resource": "Milestone", "code": "already_exists", "field": "title"}},
+						"documentation_url": "https://docs.github.com/rest/issues/milestones", "status": "422"})
+					return false
+				}
+			}
 			m.Title = c.Title
 		}
 		if c.Description != nil {
@@ -948,7 +1067,7 @@ func (s *Server) search(b *buffered, r *http.Request) {
 	if rp != nil {
 		t := time.Now()
 		for _, is := range rp.issues {
-			if t.Before(is.indexedAt) || (phrase != "" && !strings.Contains(is.GetBody(), phrase)) {
+			if is.deleted || is.movedTo != "" || t.Before(is.indexedAt) || (phrase != "" && !strings.Contains(is.GetBody(), phrase)) {
 				continue
 			}
 			if label != "" {

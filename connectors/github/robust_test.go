@@ -1,0 +1,159 @@
+package main
+
+// What people and GitHub's limits do to a register's issues — an issue
+// transferred or deleted, a label deleted, values over GitHub's limits, an
+// owner GitHub cannot assign, a spent primary limit answered 429 — and that
+// each is one change's clear error (or none), never a failed batch.
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/usmhub/usmhub/plugins/sdk"
+)
+
+func push(t *testing.T, c *Connector, changes ...sdk.Change) []sdk.Result {
+	t.Helper()
+	res, err := c.Push(t.Context(), sdk.PushRequest{Kind: sdk.KindRisk, Changes: changes})
+	if err != nil {
+		t.Fatalf("Push: %v (one change's failure must not fail the batch)", err)
+	}
+	return res
+}
+
+// An issue transferred to another repository (GitHub answers 301 for its
+// old number) or deleted (410) is gone: an update says so — not that the
+// repository moved — and a delete has nothing left to do. The batch's
+// other changes go through.
+func TestTransferredOrDeletedIssueIsGone(t *testing.T) {
+	f := newFake(t)
+	f.AddRepo(owner, "elsewhere")
+	c := mustConfigure(t, fakeConfig(t, f))
+	create(t, c, 3)
+	f.Transfer(owner, repoN, 1, owner, "elsewhere")
+	f.Delete(owner, repoN, 2)
+	upd := func(id string) sdk.Change {
+		return sdk.Change{Op: sdk.OpUpdate, ExternalID: id, Fields: map[string]string{sdk.FieldTitle: "new title " + id}}
+	}
+	res := push(t, c, upd("1"), upd("2"), upd("3"))
+	for i, want := range []string{"transferred", "deleted", ""} {
+		e := res[i].Err
+		switch {
+		case want == "" && e != nil:
+			t.Errorf("update of issue %d: %v, want it done", i+1, e)
+		case want != "" && (e == nil || e.Class != sdk.ClassPermanent || !strings.Contains(e.Message, want) || strings.Contains(e.Message, "owner and repo")):
+			t.Errorf("update of issue %d: %v, want a permanent error saying it was %s (not that the repository moved)", i+1, e, want)
+		}
+	}
+	if got := f.Issue(owner, repoN, 3).GetTitle(); got != "new title 3" {
+		t.Errorf("issue 3's title is %q after the batch", got)
+	}
+	res = push(t, c, sdk.Change{Op: sdk.OpDelete, ExternalID: "1"}, sdk.Change{Op: sdk.OpDelete, ExternalID: "2"})
+	for i, r := range res {
+		if r.Err != nil {
+			t.Errorf("delete of gone issue %d: %v, want nothing to do", i+1, r.Err)
+		}
+	}
+	if recs, _ := pullAll(t, c, ""); len(recs) != 1 || recs[0].ExternalID != "3" {
+		t.Errorf("a full pull lists %v, want only issue 3", ids(recs))
+	}
+}
+
+// A label a person deleted is gone from every issue: the next update of a
+// risk's issue puts the risk label back.
+func TestDeletedRiskLabelIsPutBack(t *testing.T) {
+	f := newFake(t)
+	c := mustConfigure(t, fakeConfig(t, f))
+	create(t, c, 1)
+	f.DeleteLabel(owner, repoN, "usm-risk")
+	if recs, _ := pullAll(t, c, ""); len(recs) != 0 {
+		t.Fatalf("issues without the label are pulled: %v", ids(recs))
+	}
+	if r := push(t, c, sdk.Change{Op: sdk.OpUpdate, ExternalID: "1", Fields: map[string]string{sdk.FieldTitle: "relabelled"}}); r[0].Err != nil {
+		t.Fatalf("update: %v", r[0].Err)
+	}
+	if recs, _ := pullAll(t, c, ""); len(recs) != 1 {
+		t.Errorf("after the update %d issues carry the label, want 1", len(recs))
+	}
+}
+
+// A title over 256 characters and a description that makes the body pass
+// GitHub's 65536 characters are refused with the reason (the body before
+// any request is spent on it); unicode and emoji go through whole.
+func TestValuesOverGitHubsLimits(t *testing.T) {
+	f := newFake(t)
+	c := mustConfigure(t, fakeConfig(t, f))
+	mk := func(i int, title, desc string) sdk.Change {
+		return sdk.Change{Op: sdk.OpCreate, Marker: "usmhub-lim-" + string(rune('a'+i)), Fields: map[string]string{
+			sdk.FieldTitle: title, sdk.FieldDescription: desc, sdk.FieldKey: "R-1", sdk.FieldLikelihood: "3", sdk.FieldImpact: "2", sdk.FieldStatus: "open"}}
+	}
+	emoji := "Störung 🔥 im Rechenzentrum — 数据中心 👍🏽"
+	before := f.Counts().Writes
+	res := push(t, c,
+		mk(0, strings.Repeat("t", 300), "short"),
+		mk(1, "a long description", strings.Repeat("ü", 65530)),
+		mk(2, emoji, emoji+"\n\nmore "+emoji))
+	if e := res[0].Err; e == nil || e.Class != sdk.ClassInvalid || !strings.Contains(e.Message, "title is too long (maximum is 256 characters)") || strings.Contains(e.Message, "custom") {
+		t.Errorf("a title of 300 characters: %v, want GitHub's reason, plainly", e)
+	}
+	if e := res[1].Err; e == nil || e.Class != sdk.ClassInvalid || !strings.Contains(e.Message, "65536") || !strings.Contains(e.Message, "description") {
+		t.Errorf("a description of 65530 characters: %v, want an invalid error naming the description and the limit", e)
+	}
+	if e := res[2].Err; e != nil {
+		t.Fatalf("unicode and emoji: %v", e)
+	}
+	if got := f.Counts().Writes - before; got != 2 {
+		t.Errorf("%d writes, want 2 (the refused title's and the emoji issue's; none for the body known too long)", got)
+	}
+	recs, _ := pullAll(t, c, "")
+	if len(recs) != 1 || recs[0].Fields[sdk.FieldTitle] != emoji || recs[0].Fields[sdk.FieldDescription] != emoji+"\n\nmore "+emoji {
+		t.Errorf("the emoji issue reads back as %v", recs)
+	}
+}
+
+// An owner GitHub cannot assign (not a collaborator, or no such login):
+// an update applies its other fields and is refused naming the login, so
+// the hub holds the owner with the reason; a create makes the issue,
+// unassigned, and reports the owner as not set, so the next sync pushes
+// it as an update and holds it there.
+func TestOwnerGitHubCannotAssign(t *testing.T) {
+	f := newFake(t)
+	c := mustConfigure(t, fakeConfig(t, f))
+	create(t, c, 1)
+	res := push(t, c, sdk.Change{Op: sdk.OpUpdate, ExternalID: "1", Fields: map[string]string{sdk.FieldTitle: "retitled", sdk.FieldOwner: "stranger"}})
+	if e := res[0].Err; e == nil || e.Class != sdk.ClassInvalid || !strings.Contains(e.Message, `"stranger"`) {
+		t.Errorf("update to an owner GitHub cannot assign: %v, want an invalid error naming the login", e)
+	}
+	is := f.Issue(owner, repoN, 1)
+	if is.GetTitle() != "retitled" || len(is.Assignees) != 1 || is.Assignees[0].GetLogin() != "anna" {
+		t.Errorf("issue after the update: title %q, assignees %v; want the title taken and anna kept", is.GetTitle(), is.Assignees)
+	}
+	res = push(t, c, sdk.Change{Op: sdk.OpCreate, Marker: "usmhub-own-1", Fields: map[string]string{sdk.FieldTitle: "new", sdk.FieldOwner: "stranger"}})
+	if e := res[0].Err; e != nil {
+		t.Fatalf("create with an owner GitHub cannot assign: %v, want the issue made", e)
+	}
+	if v, ok := res[0].Fields[sdk.FieldOwner]; !ok || v != "" {
+		t.Errorf("create's result owner = %q (present %v), want it reported as not set", v, ok)
+	}
+	// A name that is no login at all stays the hub's: no error.
+	res = push(t, c, sdk.Change{Op: sdk.OpUpdate, ExternalID: "1", Fields: map[string]string{sdk.FieldOwner: "Kees Mulder"}})
+	if res[0].Err != nil {
+		t.Errorf("an owner that is a name, not a login: %v, want no error", res[0].Err)
+	}
+}
+
+// A spent primary limit answered 429 (GitHub's documentation allows 403 or
+// 429 with x-ratelimit-remaining 0) waits until the reset, not a secondary
+// limit's minute.
+func TestPrimaryLimitAnswered429(t *testing.T) {
+	f := newFake(t)
+	f.RateLimitStatus = 429
+	c := mustConfigure(t, fakeConfig(t, f))
+	f.SetRemaining(0, time.Now().Add(20*time.Second))
+	err := c.Pull(t.Context(), sdk.PullRequest{Kind: sdk.KindRisk}, func(sdk.Batch) error { return nil })
+	se := asSDK(err)
+	if err == nil || se.Class != sdk.ClassTransient || se.RetryAfter < 10*time.Second || se.RetryAfter > 25*time.Second || !strings.Contains(se.Message, "primary") {
+		t.Errorf("primary limit spent, answered 429: %v (wait %s), want a transient error waiting until the reset (~20s)", err, se.RetryAfter)
+	}
+}
