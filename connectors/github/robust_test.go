@@ -6,10 +6,13 @@ package main
 // each is one change's clear error (or none), never a failed batch.
 
 import (
+	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/google/go-github/v60/github"
 	"github.com/usmhub/usmhub/plugins/sdk"
 )
 
@@ -155,5 +158,18 @@ func TestPrimaryLimitAnswered429(t *testing.T) {
 	se := asSDK(err)
 	if err == nil || se.Class != sdk.ClassTransient || se.RetryAfter < 10*time.Second || se.RetryAfter > 25*time.Second || !strings.Contains(se.Message, "primary") {
 		t.Errorf("primary limit spent, answered 429: %v (wait %s), want a transient error waiting until the reset (~20s)", err, se.RetryAfter)
+	}
+}
+
+// A 403 saying "secondary rate limit" is one, even with a documentation_url
+// go-github v60 does not recognise: it waits, it is not "forbidden".
+func TestSecondaryLimitKnownByItsMessage(t *testing.T) {
+	f := newFake(t)
+	c := mustConfigure(t, fakeConfig(t, f))
+	_, a, _ := c.state()
+	resp := &http.Response{StatusCode: 403, Header: http.Header{"X-Ratelimit-Remaining": {"4000"}, "Retry-After": {"42"}}, Request: &http.Request{Method: "GET", URL: &url.URL{Path: "/x"}}}
+	err := a.classify("list", &github.ErrorResponse{Response: resp, Message: "You have exceeded a secondary rate limit. Please wait a few minutes before you try again.", DocumentationURL: "https://docs.github.com/rest/using-the-rest-api/rate-limits-for-the-rest-api"})
+	if se := asSDK(err); se.Class != sdk.ClassTransient || se.RetryAfter != 42*time.Second {
+		t.Errorf("a secondary limit with an unknown documentation_url: %v, want transient waiting 42s", err)
 	}
 }
