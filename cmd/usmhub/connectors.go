@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 
@@ -17,6 +18,7 @@ import (
 	"github.com/usmhub/usmhub/core/connector"
 	"github.com/usmhub/usmhub/core/readiness"
 	"github.com/usmhub/usmhub/plugins/host"
+	"github.com/usmhub/usmhub/plugins/sdk"
 )
 
 // connectorSet launches the config's connectors on first use, decodes each
@@ -35,7 +37,8 @@ type connectorSet struct {
 }
 
 func newConnectorSet(cfg *config.Config, log hclog.Logger) (*connectorSet, error) {
-	h, err := host.New(host.Options{Dirs: host.DefaultDirs(cfg.Hub.PluginDir), Logger: log, WorkDir: cfg.Dir})
+	h, err := host.New(host.Options{Dirs: host.DefaultDirs(cfg.Hub.PluginDir), Logger: log, WorkDir: cfg.Dir,
+		Env: []string{sdk.EnvStateDir + "=" + filepath.Join(cfg.Hub.DataDir, "connectors")}}) // no HOME: the connectors' caches live with the data
 	if err != nil {
 		return nil, fmt.Errorf("plugin host: %w", err)
 	}

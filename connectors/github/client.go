@@ -513,13 +513,22 @@ func (c *etagCache) save() {
 }
 
 // defaultCachePath is where the ETag cache lives when cache_file is not
-// set: the user's cache folder, one file per API, repository and token.
+// set, one file per API, repository and token (GitHub's ETags are the
+// token's): the folder the hub gives its connectors for state
+// (sdk.EnvStateDir, <data_dir>/connectors), else the user's cache folder
+// (a run outside the hub); "" (no cache kept) without either. The hub
+// launches connectors without HOME, so the state folder is what a sync
+// has.
 func defaultCachePath(base, owner, repo, token string) string {
+	tok := sha256.Sum256([]byte(token))
+	id := sha256.Sum256([]byte(base + "\x00" + owner + "\x00" + repo + "\x00" + hex.EncodeToString(tok[:])))
+	name := "github-" + hex.EncodeToString(id[:8]) + ".json"
+	if dir := os.Getenv(sdk.EnvStateDir); dir != "" {
+		return filepath.Join(dir, name)
+	}
 	dir, err := os.UserCacheDir()
 	if err != nil {
 		return ""
 	}
-	tok := sha256.Sum256([]byte(token))
-	id := sha256.Sum256([]byte(base + "\x00" + owner + "\x00" + repo + "\x00" + hex.EncodeToString(tok[:])))
-	return filepath.Join(dir, "usmhub", "github-"+hex.EncodeToString(id[:8])+".json")
+	return filepath.Join(dir, "usmhub", name)
 }

@@ -85,7 +85,7 @@ func (c *Connector) Describe(context.Context) (sdk.Description, error) {
 		{Name: "request_log", Type: sdk.TypeString,
 			Description: "A file to append one line per HTTP request to (method, path and query, status, milliseconds), to see what a sync costs. Relative to the hub config's folder. The token is never written."},
 		{Name: "cache_file", Type: sdk.TypeString,
-			Description: "Where the connector keeps the ETags and answers of its GET requests between launches, so that a quiet sync costs conditional requests answered 304, which GitHub does not count against the rate limit. Relative to the hub config's folder; default: a file in the user's cache folder (usmhub/github-<id>.json)."},
+			Description: "Where the connector keeps the ETags and answers of its GET requests between launches, so that a quiet sync costs conditional requests answered 304, which GitHub does not count against the rate limit. Relative to the hub config's folder; default: a file in the folder the hub gives connectors for their state, <data_dir>/connectors/github-<id>.json (one per API, repository and token: GitHub's ETags are the token's)."},
 	}
 	return sdk.Description{
 		Name:            "github",
@@ -224,6 +224,9 @@ func (c *Connector) Configure(_ context.Context, raw sdk.Config) error {
 		cfg.cachePath, _ = filepath.Abs(cfg.CacheFile)
 	} else {
 		cfg.cachePath = defaultCachePath(cfg.BaseURL, cfg.Owner, cfg.Repo, cfg.Token)
+		if cfg.cachePath == "" {
+			sdk.Logger().Warn("no folder to keep the ETag cache in: every sync asks GitHub for full answers (set cache_file)")
+		}
 	}
 	if len(problems) > 0 {
 		return &sdk.ConfigError{Problems: problems}

@@ -8,6 +8,8 @@ package main
 import (
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -171,5 +173,34 @@ func TestSecondaryLimitKnownByItsMessage(t *testing.T) {
 	err := a.classify("list", &github.ErrorResponse{Response: resp, Message: "You have exceeded a secondary rate limit. Please wait a few minutes before you try again.", DocumentationURL: "https://docs.github.com/rest/using-the-rest-api/rate-limits-for-the-rest-api"})
 	if se := asSDK(err); se.Class != sdk.ClassTransient || se.RetryAfter != 42*time.Second {
 		t.Errorf("a secondary limit with an unknown documentation_url: %v, want transient waiting 42s", err)
+	}
+}
+
+// The hub launches connectors without its environment (no HOME): the ETag
+// cache then lives in the state folder the hub names, so that a quiet
+// sync costs 304s with the default config too.
+func TestETagCacheWithoutHome(t *testing.T) {
+	f := newFake(t)
+	state := t.TempDir()
+	t.Setenv("HOME", "")
+	t.Setenv("XDG_CACHE_HOME", "")
+	t.Setenv(sdk.EnvStateDir, state)
+	cfg := fakeConfig(t, f)
+	delete(cfg, "cache_file")
+	c := mustConfigure(t, cfg)
+	create(t, c, 2)
+	pullAll(t, c, "")
+	again := mustConfigure(t, cfg) // the next launch
+	before := f.Counts()
+	pullAll(t, again, "")
+	if got := f.Counts(); got.Total-before.Total != 1 || got.NotModified-before.NotModified != 1 {
+		t.Errorf("a quiet pull from a new launch: %d requests, %d answered 304; want 1 and 1", got.Total-before.Total, got.NotModified-before.NotModified)
+	}
+	files, _ := filepath.Glob(filepath.Join(state, "github-*.json"))
+	if len(files) != 1 {
+		t.Fatalf("state folder holds %v, want one github-*.json", files)
+	}
+	if b, _ := os.ReadFile(files[0]); strings.Contains(string(b), token) {
+		t.Errorf("the ETag cache holds the token")
 	}
 }

@@ -99,7 +99,8 @@ connector "github" "main" {
   base_url          = %q
   voters            = { "kmulder" = "k.mulder", "lotte" = "Lotte" }
   writes_per_minute = 100000
-  cache_file        = "github-etags.json"
+  # no cache_file: the ETags go where the hub tells its connectors to keep
+  # state (data/connectors), which the quiet syncs' 304s prove
 }
 
 sync "risks" {

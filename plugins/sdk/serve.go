@@ -14,6 +14,14 @@ import (
 // Unset, a plugin logs at info.
 const EnvLogLevel = "USMHUB_CONNECTOR_LOG_LEVEL"
 
+// EnvStateDir names the environment variable through which the hub tells a
+// connector plugin a folder it may keep state in between launches (caches,
+// such as ETags): <data_dir>/connectors, which the connector creates when
+// it first writes there. The hub launches plugins without its own
+// environment (no HOME), so a connector must not rely on the user's cache
+// folder. Unset (tests, a run by hand), a connector chooses.
+const EnvStateDir = "USMHUB_CONNECTOR_STATE_DIR"
+
 var (
 	loggerOnce sync.Once
 	logger     hclog.Logger
