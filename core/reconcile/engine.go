@@ -310,7 +310,7 @@ func (r *run) finish(runErr error) {
 			// The run did its work but left records failed or waiting: not
 			// ok, yet nothing a pause would help with.
 			run.Status, run.Error = "incomplete", runErr.Error()
-			st.Failures, st.LastError, st.PausedUntil, st.PausedFingerprint = 0, runErr.Error(), time.Time{}, ""
+			st.Failures, st.LastError, st.PausedUntil, st.PausedFingerprint, st.PauseCause = 0, runErr.Error(), time.Time{}, "", ""
 		case runErr != nil:
 			run.Status, run.Error = "failed", runErr.Error()
 			st.Failures++
@@ -321,20 +321,23 @@ func (r *run) finish(runErr error) {
 				// pause ends early when the connector's config changes.
 				backoff := 5 * time.Minute << min(st.Failures-1, 4)
 				st.PausedUntil = r.e.now().Add(min(backoff, time.Hour))
+				st.PauseCause = "permanent error: retrying will not help until the connector's configuration or secrets change"
 			case retryAfter(runErr) > r.e.maxRetryWait():
 				// The tool said when to come back (a spent rate limit):
 				// the binding waits until then, not a guessed backoff.
 				st.PausedUntil = r.e.now().Add(retryAfter(runErr))
+				st.PauseCause = "rate limited: " + r.b.Connector + " asked to wait until " + st.PausedUntil.UTC().Format(time.RFC3339)
 			case st.Failures >= maxFail:
 				backoff := time.Minute << min(st.Failures-maxFail, 6)
 				st.PausedUntil = r.e.now().Add(min(backoff, time.Hour))
+				st.PauseCause = fmt.Sprintf("%d failed runs in a row: backing off", st.Failures)
 			}
 			st.PausedFingerprint = r.b.Fingerprint
 			if !st.PausedUntil.IsZero() && st.PausedUntil.After(r.e.now()) {
 				r.log.Error("binding paused", "until", st.PausedUntil, "failures", st.Failures, "error", runErr)
 			}
 		default:
-			st.Failures, st.LastError, st.PausedUntil, st.LastSuccess, st.PausedFingerprint = 0, "", time.Time{}, r.e.now(), ""
+			st.Failures, st.LastError, st.PausedUntil, st.LastSuccess, st.PausedFingerprint, st.PauseCause = 0, "", time.Time{}, r.e.now(), "", ""
 		}
 		if err := tx.PutBindingState(st); err != nil {
 			return err

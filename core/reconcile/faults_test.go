@@ -280,6 +280,9 @@ func TestLongRetryAfterPausesTheBinding(t *testing.T) {
 	if until := time.Until(st.PausedUntil); until < 50*time.Minute || until > 61*time.Minute {
 		t.Fatalf("paused until %s (in %s), want about an hour from now: %+v", st.PausedUntil, until, st)
 	}
+	if want := "rate limited: " + b.Connector + " asked to wait until " + st.PausedUntil.UTC().Format(time.RFC3339); st.PauseCause != want {
+		t.Errorf("pause cause %q, want %q", st.PauseCause, want)
+	}
 	if _, err := h.eng.Run(context.Background(), b, conn, Options{}); !errors.Is(err, ErrPaused) {
 		t.Fatalf("second run: err = %v, want ErrPaused", err)
 	}
@@ -305,8 +308,8 @@ func TestFailingBindingIsPaused(t *testing.T) {
 		if got := remote(t, dir).Calls["pull"]; got != 4 {
 			t.Errorf("pull calls = %d, want 4 (2 runs of a call and a retry)", got)
 		}
-		if st := h.bindingState(b.Name); !st.PausedUntil.After(time.Now()) {
-			t.Fatalf("not paused after %d failures: %+v", st.Failures, st)
+		if st := h.bindingState(b.Name); !st.PausedUntil.After(time.Now()) || st.PauseCause != "2 failed runs in a row: backing off" {
+			t.Fatalf("not paused, or no cause, after %d failures: %+v", st.Failures, st)
 		}
 		_, err := h.eng.Run(context.Background(), b, conn, Options{})
 		if !errors.Is(err, ErrPaused) {
@@ -318,7 +321,7 @@ func TestFailingBindingIsPaused(t *testing.T) {
 
 		setFaults(t, dir, faultconnector.Faults{})
 		h.sync(b, conn, Options{Force: true})
-		if st := h.bindingState(b.Name); st.Failures != 0 || !st.PausedUntil.IsZero() || st.LastError != "" || st.LastSuccess.IsZero() {
+		if st := h.bindingState(b.Name); st.Failures != 0 || !st.PausedUntil.IsZero() || st.LastError != "" || st.LastSuccess.IsZero() || st.PauseCause != "" {
 			t.Fatalf("after a forced run that succeeded: %+v", st)
 		}
 		h.sync(b, conn)
@@ -335,8 +338,8 @@ func TestFailingBindingIsPaused(t *testing.T) {
 		if got := remote(t, dir).Calls["pull"]; got != 1 {
 			t.Errorf("pull calls = %d, want 1 (a permanent failure is not retried)", got)
 		}
-		if st := h.bindingState(b.Name); st.Failures != 1 || !st.PausedUntil.After(time.Now()) {
-			t.Fatalf("state %+v, want paused after one failure", st)
+		if st := h.bindingState(b.Name); st.Failures != 1 || !st.PausedUntil.After(time.Now()) || !strings.HasPrefix(st.PauseCause, "permanent error") {
+			t.Fatalf("state %+v, want paused, for a permanent error, after one failure", st)
 		}
 		if _, err := h.eng.Run(context.Background(), b, conn, Options{}); !errors.Is(err, ErrPaused) {
 			t.Fatalf("err = %v, want ErrPaused", err)

@@ -83,6 +83,10 @@ type BindingState struct {
 	// permanent failure paused the binding: another fingerprint (the key
 	// was fixed) ends the pause.
 	PausedFingerprint string
+	// PauseCause says why the binding is paused until PausedUntil (empty
+	// when it is not): a permanent error, the tool's rate limit, or
+	// failures in a row.
+	PauseCause string
 	// PushedSeq is the risks' change sequence up to which the binding
 	// pushed everything in its scope (PushedScope): the next push looks
 	// only at risks changed since.
@@ -304,8 +308,8 @@ func unmarshalHeld(s string, into *map[string]Hold) error {
 func (r *reader) BindingState(binding string) (BindingState, error) {
 	s := BindingState{Binding: binding}
 	var full, paused, success string
-	err := r.queryRow(`SELECT cursor, full_at, failures, paused_until, last_error, last_success, paused_fingerprint, pushed_seq, pushed_scope FROM bindings WHERE binding = ?`, binding).
-		Scan(&s.Cursor, &full, &s.Failures, &paused, &s.LastError, &success, &s.PausedFingerprint, &s.PushedSeq, &s.PushedScope)
+	err := r.queryRow(`SELECT cursor, full_at, failures, paused_until, last_error, last_success, paused_fingerprint, pushed_seq, pushed_scope, pause_cause FROM bindings WHERE binding = ?`, binding).
+		Scan(&s.Cursor, &full, &s.Failures, &paused, &s.LastError, &success, &s.PausedFingerprint, &s.PushedSeq, &s.PushedScope, &s.PauseCause)
 	if errors.Is(err, sql.ErrNoRows) {
 		return s, nil
 	}
@@ -519,14 +523,14 @@ func (w *writer) PutBindingState(s BindingState) error {
 	}
 	_, stamp := now()
 	_, err := w.exec(`INSERT INTO bindings (binding, cursor, full_at, failures, paused_until, last_error, last_success, paused_fingerprint,
-		pushed_seq, pushed_scope, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		pushed_seq, pushed_scope, pause_cause, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (binding) DO UPDATE SET cursor = excluded.cursor, full_at = excluded.full_at, failures = excluded.failures,
 		paused_until = excluded.paused_until, last_error = excluded.last_error, last_success = excluded.last_success,
 		paused_fingerprint = excluded.paused_fingerprint, pushed_seq = excluded.pushed_seq, pushed_scope = excluded.pushed_scope,
-		updated_at = excluded.updated_at`,
+		pause_cause = excluded.pause_cause, updated_at = excluded.updated_at`,
 		s.Binding, s.Cursor, ts(s.FullAt), s.Failures, ts(s.PausedUntil), s.LastError, ts(s.LastSuccess), s.PausedFingerprint,
-		s.PushedSeq, s.PushedScope, stamp)
+		s.PushedSeq, s.PushedScope, s.PauseCause, stamp)
 	if err != nil {
 		return fmt.Errorf("store binding %s: %w", s.Binding, err)
 	}
