@@ -90,4 +90,3 @@ func (statusCmd) Run(ctx context.Context, e *env, args []string) int {
 	}
 	return exitOK
 }
-
