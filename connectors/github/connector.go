@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/google/go-github/v60/github"
 	"github.com/usmhub/usmhub/plugins/sdk"
 )
 
@@ -307,6 +308,15 @@ func (c *Connector) Check(ctx context.Context) error {
 			add("token", "the token may not read the repository's issues (HTTP 403)", err.Error())
 		} else {
 			return err
+		}
+	} else if _, classic := resp.Header[http.CanonicalHeaderKey("X-OAuth-Scopes")]; !classic {
+		// A fine-grained token's permissions show only when refused. Ask
+		// for a label without a name: GitHub checks the permission (403
+		// naming it) before the values (422), and makes nothing.
+		_, _, err := a.gh.Issues.CreateLabel(ctx, cfg.Owner, cfg.Repo, &github.Label{Name: github.String("")})
+		if err = a.classify("probe the token's write permission on "+full, err); err != nil && strings.Contains(err.Error(), "lacks a permission") {
+			add("token", "the token may read the repository's issues but not write them (HTTP 403)", err.Error()+
+				"; in the token's settings set Repository permissions → Issues to Read and write")
 		}
 	}
 	if len(problems) > 0 {

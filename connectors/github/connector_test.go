@@ -538,6 +538,7 @@ func TestCheck(t *testing.T) {
 	f.AddToken("classic-public", fakegithub.Token{Login: "usmhub-bot", Scopes: []string{"read:org"}})
 	f.AddToken("classic-repo", fakegithub.Token{Login: "usmhub-bot", Scopes: []string{"repo", "read:org"}})
 	f.AddToken("fine-no-issues", fakegithub.Token{Login: "usmhub-bot", Issues: "none"})
+	f.AddToken("fine-read-issues", fakegithub.Token{Login: "usmhub-bot", Issues: "read"})
 	check := func(set map[string]any) error {
 		m := fakeConfig(t, f)
 		for k, v := range set {
@@ -564,6 +565,7 @@ func TestCheck(t *testing.T) {
 		{map[string]any{"token": "wrong"}, "token", "401"},
 		{map[string]any{"token": "classic-public"}, "token", "scope repo"},
 		{map[string]any{"token": "fine-no-issues"}, "token", "issues=read"},
+		{map[string]any{"token": "fine-read-issues"}, "token", "issues=write"}, // the permission a new token's user most easily gets wrong
 		{map[string]any{"repo": "no-such-repo"}, "repo", "no repository"},
 	} {
 		err := check(tc.set)

@@ -627,6 +627,21 @@ func (s *Server) route(b *buffered, r *http.Request, path string, tok Token) {
 		} else {
 			b.err(404, "Not Found")
 		}
+	case sub == "/labels" && r.Method == http.MethodPost:
+		// Permission first (above), then the values, as GitHub checks.
+		name, _ := decodeString(body["name"])
+		switch {
+		case strings.TrimSpace(name) == "":
+			b.json(422, map[string]any{"message": "Validation Failed", "errors": []any{map[string]any{"resource": "Label", "code": "missing_field", "field": "name"}},
+				"documentation_url": "https://docs.github.com/rest/issues/labels#create-a-label", "status": "422"})
+		case rp.labels[strings.ToLower(name)] != nil:
+			b.json(422, map[string]any{"message": "Validation Failed", "errors": []any{map[string]any{"resource": "Label", "code": "already_exists", "field": "name"}},
+				"documentation_url": "https://docs.github.com/rest/issues/labels#create-a-label", "status": "422"})
+		default:
+			l := &github.Label{ID: github.Int64(int64(len(rp.labels) + 1)), Name: github.String(name), Color: github.String("ededed")}
+			rp.labels[strings.ToLower(name)] = l
+			b.json(201, l)
+		}
 	case strings.HasPrefix(sub, "/assignees/") && r.Method == http.MethodGet:
 		if rp.assignable[strings.ToLower(strings.TrimPrefix(sub, "/assignees/"))] {
 			b.status = 204
@@ -751,6 +766,11 @@ type createBody struct {
 	Assignees   *[]string `json:"assignees"`
 	State       *string   `json:"state"`
 	StateReason *string   `json:"state_reason"`
+}
+
+func decodeString(raw json.RawMessage) (string, bool) {
+	var v string
+	return v, json.Unmarshal(raw, &v) == nil
 }
 
 func decode(raw map[string]json.RawMessage) createBody {
