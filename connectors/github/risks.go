@@ -405,8 +405,8 @@ func (c *Connector) pushRisks(ctx context.Context, cfg *config, a *api, changes 
 			if is != nil {
 				rec := c.riskRecord(cfg, is)
 				if _, has := rec.Fields[sdk.FieldOwner]; refused != "" && !has {
-					// Not set: the hub sends the owner again, as an
-					// update, which holds it with the reason.
+					// Not set: the hub's next full sync sends the owner
+					// again, as an update, which holds it with the reason.
 					rec.Fields[sdk.FieldOwner] = ""
 				}
 				results[i] = sdk.Result{ExternalID: rec.ExternalID, Version: rec.Version, Fields: rec.Fields}
@@ -594,7 +594,7 @@ func (c *Connector) createIssue(ctx context.Context, cfg *config, a *api, ch sdk
 		return nil, "", err
 	}
 	if refused != "" {
-		sdk.Logger().Warn("owner cannot be assigned: the issue is created unassigned, and the owner is sent again (and held with the reason) on the next sync",
+		sdk.Logger().Warn("owner cannot be assigned: the issue is created unassigned; the next full sync (full_every, or usmhub sync -full) sends the owner again and holds it with the reason",
 			"owner", refused, "repo", cfg.Owner+"/"+cfg.Repo, "error", unassignable(cfg, 0, refused).Message)
 	}
 	req := &github.IssueRequest{Title: &title, Body: &body, Labels: &labels}

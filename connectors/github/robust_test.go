@@ -120,8 +120,8 @@ func TestValuesOverGitHubsLimits(t *testing.T) {
 // An owner GitHub cannot assign (not a collaborator, or no such login):
 // an update applies its other fields and is refused naming the login, so
 // the hub holds the owner with the reason; a create makes the issue,
-// unassigned, and reports the owner as not set, so the next sync pushes
-// it as an update and holds it there.
+// unassigned, and reports the owner as not set, so the next full sync
+// pushes it as an update and holds it there.
 func TestOwnerGitHubCannotAssign(t *testing.T) {
 	f := newFake(t)
 	c := mustConfigure(t, fakeConfig(t, f))
