@@ -29,7 +29,8 @@ type itemListCmd struct{}
 
 func (itemListCmd) Synopsis() string { return "List the configuration items of the BIR" }
 
-// listedItem is an item with the risks that name it.
+// listedItem is the one JSON shape of a configuration item (docs/JSON.md):
+// the item with the keys of the risks that affect it.
 type listedItem struct {
 	model.Item
 	AffectedBy []string `json:"affected_by"`
@@ -108,9 +109,9 @@ func (itemShowCmd) Run(ctx context.Context, e *env, args []string) int {
 		return e.fail(err)
 	}
 	var out struct {
-		Item       model.Item         `json:"item"`
-		AffectedBy []affectingRisk    `json:"affected_by"`
-		History    []model.AuditEntry `json:"history"`
+		Item       model.Item
+		AffectedBy []affectingRisk
+		History    []model.AuditEntry
 	}
 	out.AffectedBy = []affectingRisk{}
 	err = st.View(ctx, func(r store.Reader) error {
@@ -138,7 +139,17 @@ func (itemShowCmd) Run(ctx context.Context, e *env, args []string) int {
 		return e.fail(err)
 	}
 	if *asJSON {
-		return e.printJSON(out)
+		// The item is the object item list prints; the risks, with their
+		// titles and statuses, sit beside it.
+		keys := make([]string, 0, len(out.AffectedBy))
+		for _, r := range out.AffectedBy {
+			keys = append(keys, r.Key)
+		}
+		return e.printJSON(struct {
+			Item    listedItem         `json:"item"`
+			Risks   []affectingRisk    `json:"risks"`
+			History []model.AuditEntry `json:"history"`
+		}{listedItem{Item: out.Item, AffectedBy: keys}, out.AffectedBy, out.History})
 	}
 	it := out.Item
 	tw := e.table()

@@ -162,25 +162,29 @@ func flattenErr(err error) error {
 	return errors.New(strings.ReplaceAll(err.Error(), "\n", "; "))
 }
 
-// riskItem is a risk as listings show it.
+// riskItem is the one JSON shape of a risk (docs/JSON.md): risk list,
+// show, add, update and vote all print it; show adds its context as
+// sibling keys.
 type riskItem struct {
-	Key        string   `json:"key"`
-	ID         string   `json:"id"`
-	Initiative string   `json:"initiative"`
-	Title      string   `json:"title"`
-	Kind       string   `json:"kind"`
-	Process    string   `json:"process"`
-	Source     string   `json:"source"`
-	Likelihood int      `json:"likelihood"`
-	Impact     int      `json:"impact"`
-	Effort     float64  `json:"effort"`
-	Votes      int      `json:"votes"`
-	Priority   *float64 `json:"priority"`
-	Status     string   `json:"status"`
-	Owner      string   `json:"owner"`
-	Version    int64    `json:"version"`
-	created    time.Time
-	seq        int
+	Key         string    `json:"key"`
+	ID          string    `json:"id"`
+	Initiative  string    `json:"initiative"`
+	Title       string    `json:"title"`
+	Kind        string    `json:"kind"`
+	Process     string    `json:"process"`
+	Source      string    `json:"source"`
+	Likelihood  int       `json:"likelihood"`
+	Impact      int       `json:"impact"`
+	Effort      float64   `json:"effort"`
+	Votes       int       `json:"votes"`
+	Priority    *float64  `json:"priority"`
+	Status      string    `json:"status"`
+	Owner       string    `json:"owner"`
+	Description string    `json:"description"`
+	Version     int64     `json:"version"`
+	CreatedAt   time.Time `json:"created_at"`
+	UpdatedAt   time.Time `json:"updated_at"`
+	seq         int
 }
 
 // scorer returns a function scoring a risk under its initiative's policy
@@ -209,8 +213,8 @@ func scorer(cfg *config.Config, now time.Time) func(model.Risk) *float64 {
 func listItem(r model.Risk, score func(model.Risk) *float64) riskItem {
 	return riskItem{Key: r.Key, ID: r.ID, Initiative: r.Initiative, Title: r.Title, Kind: string(r.Kind),
 		Process: string(r.Process), Source: r.Source, Likelihood: r.Likelihood, Impact: r.Impact, Effort: r.Effort,
-		Votes: r.Votes, Priority: score(r), Status: string(r.Status), Owner: r.Owner, Version: r.Version,
-		created: r.CreatedAt, seq: keySeq(r.Key)}
+		Votes: r.Votes, Priority: score(r), Status: string(r.Status), Owner: r.Owner, Description: r.Description,
+		Version: r.Version, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt, seq: keySeq(r.Key)}
 }
 
 // keySeq is n of a key R-n (0 for other keys), to order keys naturally.
@@ -237,8 +241,8 @@ func sortByPriority(items []riskItem) {
 				return -1
 			}
 			return 1
-		case !a.created.Equal(b.created):
-			return a.created.Compare(b.created)
+		case !a.CreatedAt.Equal(b.CreatedAt):
+			return a.CreatedAt.Compare(b.CreatedAt)
 		}
 		return a.seq - b.seq
 	})
@@ -393,7 +397,13 @@ func (riskShowCmd) Run(ctx context.Context, e *env, args []string) int {
 		return e.fail(err)
 	}
 	if *asJSON {
-		return e.printJSON(out)
+		// The risk is the object risk list prints; its context sits beside it.
+		return e.printJSON(struct {
+			Risk    riskItem           `json:"risk"`
+			Votes   []model.Vote       `json:"votes"`
+			Affects []affectedItem     `json:"affects"`
+			History []model.AuditEntry `json:"history"`
+		}{listItem(out.Risk, scorer(cfg, time.Now())), out.Votes, out.Affects, out.History})
 	}
 	r := out.Risk
 	tw := e.table()
