@@ -258,6 +258,22 @@ type Report struct {
 	// CSS and SVG charts, the same numbers); empty when the hub sends none.
 	// A connector that keeps files may write it beside the Markdown.
 	HTML string
+	// Attachments are the report's charts as files (e.g.
+	// "register-threats.svg"), names unique within the report. A connector
+	// whose tool takes attachments uploads them, replacing those of the
+	// same name published before; others ignore them.
+	Attachments []Attachment
+	// URL is the report's page on the hub's dashboard (hub.public_url +
+	// "/reports/" + Kind); empty when no public URL is configured. A
+	// connector whose tool cannot take attachments may link to it.
+	URL string
+}
+
+// Attachment is one file published with a report.
+type Attachment struct {
+	Name        string // file name, unique within the report
+	ContentType string // e.g. "image/svg+xml"
+	Data        []byte
 }
 
 // Published says where a report now lives.

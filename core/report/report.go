@@ -22,6 +22,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"html/template"
 	"slices"
 	"strings"
 	"time"
@@ -162,10 +163,29 @@ func (in *Input) check() error {
 	return nil
 }
 
-// SDK returns the report as connectors publish it: its Markdown, and its
-// HTML for the connectors that keep files.
+// SDK returns the report as connectors publish it: its Markdown, its HTML
+// for the connectors that keep files, and its charts as SVG attachments
+// (see Attachments) for the tools that take files.
 func (r *Report) SDK() connector.Report {
-	return connector.Report{Key: r.Key, Kind: r.Kind, Title: r.Title, Markdown: r.Markdown(), HTML: r.HTML()}
+	return connector.Report{Key: r.Key, Kind: r.Kind, Title: r.Title, Markdown: r.Markdown(), HTML: r.HTML(), Attachments: r.Attachments()}
+}
+
+// Attachments returns the report's charts (the same Figures its HTML form
+// shows) as standalone SVG files named after the figure, e.g.
+// "register-threats.svg": stable per kind, so a tool that replaces files
+// by name replaces each chart when the report is published again.
+// Sensitive values are redacted as in the other forms.
+func (r *Report) Attachments() []connector.Attachment {
+	figs := r.Figures("")
+	out := make([]connector.Attachment, 0, len(figs))
+	for _, f := range figs {
+		svg := `<?xml version="1.0" encoding="UTF-8"?>` + "\n" + string(f.SVG) + "\n"
+		for _, s := range r.secrets {
+			svg = strings.ReplaceAll(svg, template.HTMLEscapeString(s), "(sensitive)")
+		}
+		out = append(out, connector.Attachment{Name: f.ID + ".svg", ContentType: "image/svg+xml", Data: []byte(redact(svg, r.secrets))})
+	}
+	return out
 }
 
 // keyPrefix is the first part of every key of an initiative's reports.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"encoding/xml"
 	"flag"
 	"os"
 	"path/filepath"
@@ -14,6 +15,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/usmhub/usmhub/core/config"
+	"github.com/usmhub/usmhub/core/connector"
 	"github.com/usmhub/usmhub/core/readiness"
 	"github.com/usmhub/usmhub/core/store"
 )
@@ -149,6 +151,7 @@ func TestGolden(t *testing.T) {
 					if sdk.Key != r.Key || sdk.Kind != c.kind || sdk.Title != r.Title || sdk.Markdown != md {
 						t.Errorf("SDK() = %+v, not the report's key, kind, title and Markdown", sdk)
 					}
+					checkAttachments(t, r, sdk, html)
 					// The memory backend writes the golden files; SQLite must
 					// agree with them.
 					golden(t, c.name+".md", []byte(md), b.name == "memory")
@@ -222,3 +225,39 @@ func TestReadinessRedactsSecrets(t *testing.T) {
 type quotingError struct{ msg string }
 
 func (e *quotingError) Error() string { return e.msg }
+
+// checkAttachments holds a report's attachments to its charts: one SVG
+// file per figure of the HTML form, the same drawing, named uniquely after
+// the figure, each a well-formed XML document with an SVG root.
+func checkAttachments(t *testing.T, r *Report, sdk connector.Report, html string) {
+	t.Helper()
+	figs := r.Figures("")
+	if len(sdk.Attachments) != len(figs) {
+		t.Fatalf("%d attachments for %d charts", len(sdk.Attachments), len(figs))
+	}
+	seen := map[string]bool{}
+	for i, a := range sdk.Attachments {
+		if want := figs[i].ID + ".svg"; a.Name != want || a.ContentType != "image/svg+xml" {
+			t.Errorf("attachment %d is %q (%s), want %q (image/svg+xml)", i, a.Name, a.ContentType, want)
+		}
+		if seen[a.Name] {
+			t.Errorf("attachment name %q twice", a.Name)
+		}
+		seen[a.Name] = true
+		if strings.Contains(string(a.Data), token) {
+			t.Errorf("the hub's API token leaks into attachment %q", a.Name)
+		}
+		if !strings.Contains(html, string(figs[i].SVG)) || !strings.Contains(string(a.Data), string(figs[i].SVG)) {
+			t.Errorf("attachment %q is not the chart the HTML form shows", a.Name)
+		}
+		var root struct {
+			XMLName xml.Name
+		}
+		if err := xml.Unmarshal(a.Data, &root); err != nil || root.XMLName.Local != "svg" || root.XMLName.Space != "http://www.w3.org/2000/svg" {
+			t.Errorf("attachment %q is not a standalone SVG document (root %v): %v", a.Name, root.XMLName, err)
+		}
+	}
+	if r.Kind == KindRegister && !seen["register-threats.svg"] {
+		t.Errorf("the register report has no register-threats.svg attachment: %v", seen)
+	}
+}

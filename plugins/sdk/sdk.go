@@ -91,6 +91,7 @@ type (
 	Error            = connector.Error
 	Result           = connector.Result
 	Report           = connector.Report
+	Attachment       = connector.Attachment
 	Published        = connector.Published
 	Connector        = connector.Connector
 )

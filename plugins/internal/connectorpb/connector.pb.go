@@ -1359,7 +1359,13 @@ type Report struct {
 	// html is the same report as one self-contained HTML document (inline
 	// CSS and SVG charts); empty when the hub sends none. A connector that
 	// keeps files or takes attachments may store it beside the Markdown.
-	Html          string `protobuf:"bytes,5,opt,name=html,proto3" json:"html,omitempty"`
+	Html string `protobuf:"bytes,5,opt,name=html,proto3" json:"html,omitempty"`
+	// attachments are the report's charts as files, names unique within the
+	// report; a connector whose tool takes attachments uploads them.
+	Attachments []*Attachment `protobuf:"bytes,6,rep,name=attachments,proto3" json:"attachments,omitempty"`
+	// url is the report's page on the hub's dashboard; empty when the hub
+	// has no public URL.
+	Url           string `protobuf:"bytes,7,opt,name=url,proto3" json:"url,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1429,6 +1435,81 @@ func (x *Report) GetHtml() string {
 	return ""
 }
 
+func (x *Report) GetAttachments() []*Attachment {
+	if x != nil {
+		return x.Attachments
+	}
+	return nil
+}
+
+func (x *Report) GetUrl() string {
+	if x != nil {
+		return x.Url
+	}
+	return ""
+}
+
+// Attachment is one file published with a report.
+type Attachment struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	ContentType   string                 `protobuf:"bytes,2,opt,name=content_type,json=contentType,proto3" json:"content_type,omitempty"`
+	Data          []byte                 `protobuf:"bytes,3,opt,name=data,proto3" json:"data,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Attachment) Reset() {
+	*x = Attachment{}
+	mi := &file_connector_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Attachment) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Attachment) ProtoMessage() {}
+
+func (x *Attachment) ProtoReflect() protoreflect.Message {
+	mi := &file_connector_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Attachment.ProtoReflect.Descriptor instead.
+func (*Attachment) Descriptor() ([]byte, []int) {
+	return file_connector_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *Attachment) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Attachment) GetContentType() string {
+	if x != nil {
+		return x.ContentType
+	}
+	return ""
+}
+
+func (x *Attachment) GetData() []byte {
+	if x != nil {
+		return x.Data
+	}
+	return nil
+}
+
 type PublishRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Report        *Report                `protobuf:"bytes,1,opt,name=report,proto3" json:"report,omitempty"`
@@ -1438,7 +1519,7 @@ type PublishRequest struct {
 
 func (x *PublishRequest) Reset() {
 	*x = PublishRequest{}
-	mi := &file_connector_proto_msgTypes[20]
+	mi := &file_connector_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1450,7 +1531,7 @@ func (x *PublishRequest) String() string {
 func (*PublishRequest) ProtoMessage() {}
 
 func (x *PublishRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_connector_proto_msgTypes[20]
+	mi := &file_connector_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1463,7 +1544,7 @@ func (x *PublishRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PublishRequest.ProtoReflect.Descriptor instead.
 func (*PublishRequest) Descriptor() ([]byte, []int) {
-	return file_connector_proto_rawDescGZIP(), []int{20}
+	return file_connector_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *PublishRequest) GetReport() *Report {
@@ -1484,7 +1565,7 @@ type PublishResponse struct {
 
 func (x *PublishResponse) Reset() {
 	*x = PublishResponse{}
-	mi := &file_connector_proto_msgTypes[21]
+	mi := &file_connector_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1496,7 +1577,7 @@ func (x *PublishResponse) String() string {
 func (*PublishResponse) ProtoMessage() {}
 
 func (x *PublishResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_connector_proto_msgTypes[21]
+	mi := &file_connector_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1509,7 +1590,7 @@ func (x *PublishResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PublishResponse.ProtoReflect.Descriptor instead.
 func (*PublishResponse) Descriptor() ([]byte, []int) {
-	return file_connector_proto_rawDescGZIP(), []int{21}
+	return file_connector_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *PublishResponse) GetUrl() string {
@@ -1545,7 +1626,7 @@ type AttributeProblem struct {
 
 func (x *AttributeProblem) Reset() {
 	*x = AttributeProblem{}
-	mi := &file_connector_proto_msgTypes[22]
+	mi := &file_connector_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1557,7 +1638,7 @@ func (x *AttributeProblem) String() string {
 func (*AttributeProblem) ProtoMessage() {}
 
 func (x *AttributeProblem) ProtoReflect() protoreflect.Message {
-	mi := &file_connector_proto_msgTypes[22]
+	mi := &file_connector_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1570,7 +1651,7 @@ func (x *AttributeProblem) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AttributeProblem.ProtoReflect.Descriptor instead.
 func (*AttributeProblem) Descriptor() ([]byte, []int) {
-	return file_connector_proto_rawDescGZIP(), []int{22}
+	return file_connector_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *AttributeProblem) GetAttribute() string {
@@ -1604,7 +1685,7 @@ type ConfigError struct {
 
 func (x *ConfigError) Reset() {
 	*x = ConfigError{}
-	mi := &file_connector_proto_msgTypes[23]
+	mi := &file_connector_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1616,7 +1697,7 @@ func (x *ConfigError) String() string {
 func (*ConfigError) ProtoMessage() {}
 
 func (x *ConfigError) ProtoReflect() protoreflect.Message {
-	mi := &file_connector_proto_msgTypes[23]
+	mi := &file_connector_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1629,7 +1710,7 @@ func (x *ConfigError) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfigError.ProtoReflect.Descriptor instead.
 func (*ConfigError) Descriptor() ([]byte, []int) {
-	return file_connector_proto_rawDescGZIP(), []int{23}
+	return file_connector_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ConfigError) GetProblems() []*AttributeProblem {
@@ -1657,7 +1738,7 @@ type Failure struct {
 
 func (x *Failure) Reset() {
 	*x = Failure{}
-	mi := &file_connector_proto_msgTypes[24]
+	mi := &file_connector_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1669,7 +1750,7 @@ func (x *Failure) String() string {
 func (*Failure) ProtoMessage() {}
 
 func (x *Failure) ProtoReflect() protoreflect.Message {
-	mi := &file_connector_proto_msgTypes[24]
+	mi := &file_connector_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1682,7 +1763,7 @@ func (x *Failure) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Failure.ProtoReflect.Descriptor instead.
 func (*Failure) Descriptor() ([]byte, []int) {
-	return file_connector_proto_rawDescGZIP(), []int{24}
+	return file_connector_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *Failure) GetMessage() string {
@@ -1808,13 +1889,20 @@ const file_connector_proto_rawDesc = "" +
 	"\fFindResponse\x123\n" +
 	"\x06record\x18\x01 \x01(\v2\x1b.usmhub.connector.v3.RecordR\x06record\x12\x1f\n" +
 	"\vfield_names\x18\x02 \x03(\tR\n" +
-	"fieldNames\"t\n" +
+	"fieldNames\"\xc9\x01\n" +
 	"\x06Report\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x12\n" +
 	"\x04kind\x18\x02 \x01(\tR\x04kind\x12\x14\n" +
 	"\x05title\x18\x03 \x01(\tR\x05title\x12\x1a\n" +
 	"\bmarkdown\x18\x04 \x01(\tR\bmarkdown\x12\x12\n" +
-	"\x04html\x18\x05 \x01(\tR\x04html\"E\n" +
+	"\x04html\x18\x05 \x01(\tR\x04html\x12A\n" +
+	"\vattachments\x18\x06 \x03(\v2\x1f.usmhub.connector.v3.AttachmentR\vattachments\x12\x10\n" +
+	"\x03url\x18\a \x01(\tR\x03url\"W\n" +
+	"\n" +
+	"Attachment\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12!\n" +
+	"\fcontent_type\x18\x02 \x01(\tR\vcontentType\x12\x12\n" +
+	"\x04data\x18\x03 \x01(\fR\x04data\"E\n" +
 	"\x0ePublishRequest\x123\n" +
 	"\x06report\x18\x01 \x01(\v2\x1b.usmhub.connector.v3.ReportR\x06report\"^\n" +
 	"\x0fPublishResponse\x12\x10\n" +
@@ -1876,7 +1964,7 @@ func file_connector_proto_rawDescGZIP() []byte {
 }
 
 var file_connector_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_connector_proto_msgTypes = make([]protoimpl.MessageInfo, 27)
+var file_connector_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
 var file_connector_proto_goTypes = []any{
 	(AttrType)(0),               // 0: usmhub.connector.v3.AttrType
 	(ErrorClass)(0),             // 1: usmhub.connector.v3.ErrorClass
@@ -1901,55 +1989,57 @@ var file_connector_proto_goTypes = []any{
 	(*FindRequest)(nil),         // 20: usmhub.connector.v3.FindRequest
 	(*FindResponse)(nil),        // 21: usmhub.connector.v3.FindResponse
 	(*Report)(nil),              // 22: usmhub.connector.v3.Report
-	(*PublishRequest)(nil),      // 23: usmhub.connector.v3.PublishRequest
-	(*PublishResponse)(nil),     // 24: usmhub.connector.v3.PublishResponse
-	(*AttributeProblem)(nil),    // 25: usmhub.connector.v3.AttributeProblem
-	(*ConfigError)(nil),         // 26: usmhub.connector.v3.ConfigError
-	(*Failure)(nil),             // 27: usmhub.connector.v3.Failure
-	nil,                         // 28: usmhub.connector.v3.Change.FieldsEntry
-	nil,                         // 29: usmhub.connector.v3.Result.FieldsEntry
-	(*durationpb.Duration)(nil), // 30: google.protobuf.Duration
+	(*Attachment)(nil),          // 23: usmhub.connector.v3.Attachment
+	(*PublishRequest)(nil),      // 24: usmhub.connector.v3.PublishRequest
+	(*PublishResponse)(nil),     // 25: usmhub.connector.v3.PublishResponse
+	(*AttributeProblem)(nil),    // 26: usmhub.connector.v3.AttributeProblem
+	(*ConfigError)(nil),         // 27: usmhub.connector.v3.ConfigError
+	(*Failure)(nil),             // 28: usmhub.connector.v3.Failure
+	nil,                         // 29: usmhub.connector.v3.Change.FieldsEntry
+	nil,                         // 30: usmhub.connector.v3.Result.FieldsEntry
+	(*durationpb.Duration)(nil), // 31: google.protobuf.Duration
 }
 var file_connector_proto_depIdxs = []int32{
 	0,  // 0: usmhub.connector.v3.Attribute.type:type_name -> usmhub.connector.v3.AttrType
 	4,  // 1: usmhub.connector.v3.Schema.attributes:type_name -> usmhub.connector.v3.Attribute
 	3,  // 2: usmhub.connector.v3.DescribeResponse.capabilities:type_name -> usmhub.connector.v3.Capability
 	5,  // 3: usmhub.connector.v3.DescribeResponse.schema:type_name -> usmhub.connector.v3.Schema
-	30, // 4: usmhub.connector.v3.DescribeResponse.search_lag:type_name -> google.protobuf.Duration
-	30, // 5: usmhub.connector.v3.PullRequest.lookback:type_name -> google.protobuf.Duration
+	31, // 4: usmhub.connector.v3.DescribeResponse.search_lag:type_name -> google.protobuf.Duration
+	31, // 5: usmhub.connector.v3.PullRequest.lookback:type_name -> google.protobuf.Duration
 	13, // 6: usmhub.connector.v3.PullResponse.records:type_name -> usmhub.connector.v3.Record
 	2,  // 7: usmhub.connector.v3.Change.op:type_name -> usmhub.connector.v3.Op
-	28, // 8: usmhub.connector.v3.Change.fields:type_name -> usmhub.connector.v3.Change.FieldsEntry
+	29, // 8: usmhub.connector.v3.Change.fields:type_name -> usmhub.connector.v3.Change.FieldsEntry
 	15, // 9: usmhub.connector.v3.PushRequest.changes:type_name -> usmhub.connector.v3.Change
 	1,  // 10: usmhub.connector.v3.Error.class:type_name -> usmhub.connector.v3.ErrorClass
-	30, // 11: usmhub.connector.v3.Error.retry_after:type_name -> google.protobuf.Duration
-	29, // 12: usmhub.connector.v3.Result.fields:type_name -> usmhub.connector.v3.Result.FieldsEntry
+	31, // 11: usmhub.connector.v3.Error.retry_after:type_name -> google.protobuf.Duration
+	30, // 12: usmhub.connector.v3.Result.fields:type_name -> usmhub.connector.v3.Result.FieldsEntry
 	17, // 13: usmhub.connector.v3.Result.error:type_name -> usmhub.connector.v3.Error
 	18, // 14: usmhub.connector.v3.PushResponse.results:type_name -> usmhub.connector.v3.Result
 	13, // 15: usmhub.connector.v3.FindResponse.record:type_name -> usmhub.connector.v3.Record
-	22, // 16: usmhub.connector.v3.PublishRequest.report:type_name -> usmhub.connector.v3.Report
-	25, // 17: usmhub.connector.v3.ConfigError.problems:type_name -> usmhub.connector.v3.AttributeProblem
-	17, // 18: usmhub.connector.v3.Failure.classified:type_name -> usmhub.connector.v3.Error
-	26, // 19: usmhub.connector.v3.Failure.config:type_name -> usmhub.connector.v3.ConfigError
-	6,  // 20: usmhub.connector.v3.Connector.Describe:input_type -> usmhub.connector.v3.DescribeRequest
-	8,  // 21: usmhub.connector.v3.Connector.Configure:input_type -> usmhub.connector.v3.ConfigureRequest
-	10, // 22: usmhub.connector.v3.Connector.Check:input_type -> usmhub.connector.v3.CheckRequest
-	12, // 23: usmhub.connector.v3.Connector.Pull:input_type -> usmhub.connector.v3.PullRequest
-	16, // 24: usmhub.connector.v3.Connector.Push:input_type -> usmhub.connector.v3.PushRequest
-	20, // 25: usmhub.connector.v3.Connector.Find:input_type -> usmhub.connector.v3.FindRequest
-	23, // 26: usmhub.connector.v3.Connector.Publish:input_type -> usmhub.connector.v3.PublishRequest
-	7,  // 27: usmhub.connector.v3.Connector.Describe:output_type -> usmhub.connector.v3.DescribeResponse
-	9,  // 28: usmhub.connector.v3.Connector.Configure:output_type -> usmhub.connector.v3.ConfigureResponse
-	11, // 29: usmhub.connector.v3.Connector.Check:output_type -> usmhub.connector.v3.CheckResponse
-	14, // 30: usmhub.connector.v3.Connector.Pull:output_type -> usmhub.connector.v3.PullResponse
-	19, // 31: usmhub.connector.v3.Connector.Push:output_type -> usmhub.connector.v3.PushResponse
-	21, // 32: usmhub.connector.v3.Connector.Find:output_type -> usmhub.connector.v3.FindResponse
-	24, // 33: usmhub.connector.v3.Connector.Publish:output_type -> usmhub.connector.v3.PublishResponse
-	27, // [27:34] is the sub-list for method output_type
-	20, // [20:27] is the sub-list for method input_type
-	20, // [20:20] is the sub-list for extension type_name
-	20, // [20:20] is the sub-list for extension extendee
-	0,  // [0:20] is the sub-list for field type_name
+	23, // 16: usmhub.connector.v3.Report.attachments:type_name -> usmhub.connector.v3.Attachment
+	22, // 17: usmhub.connector.v3.PublishRequest.report:type_name -> usmhub.connector.v3.Report
+	26, // 18: usmhub.connector.v3.ConfigError.problems:type_name -> usmhub.connector.v3.AttributeProblem
+	17, // 19: usmhub.connector.v3.Failure.classified:type_name -> usmhub.connector.v3.Error
+	27, // 20: usmhub.connector.v3.Failure.config:type_name -> usmhub.connector.v3.ConfigError
+	6,  // 21: usmhub.connector.v3.Connector.Describe:input_type -> usmhub.connector.v3.DescribeRequest
+	8,  // 22: usmhub.connector.v3.Connector.Configure:input_type -> usmhub.connector.v3.ConfigureRequest
+	10, // 23: usmhub.connector.v3.Connector.Check:input_type -> usmhub.connector.v3.CheckRequest
+	12, // 24: usmhub.connector.v3.Connector.Pull:input_type -> usmhub.connector.v3.PullRequest
+	16, // 25: usmhub.connector.v3.Connector.Push:input_type -> usmhub.connector.v3.PushRequest
+	20, // 26: usmhub.connector.v3.Connector.Find:input_type -> usmhub.connector.v3.FindRequest
+	24, // 27: usmhub.connector.v3.Connector.Publish:input_type -> usmhub.connector.v3.PublishRequest
+	7,  // 28: usmhub.connector.v3.Connector.Describe:output_type -> usmhub.connector.v3.DescribeResponse
+	9,  // 29: usmhub.connector.v3.Connector.Configure:output_type -> usmhub.connector.v3.ConfigureResponse
+	11, // 30: usmhub.connector.v3.Connector.Check:output_type -> usmhub.connector.v3.CheckResponse
+	14, // 31: usmhub.connector.v3.Connector.Pull:output_type -> usmhub.connector.v3.PullResponse
+	19, // 32: usmhub.connector.v3.Connector.Push:output_type -> usmhub.connector.v3.PushResponse
+	21, // 33: usmhub.connector.v3.Connector.Find:output_type -> usmhub.connector.v3.FindResponse
+	25, // 34: usmhub.connector.v3.Connector.Publish:output_type -> usmhub.connector.v3.PublishResponse
+	28, // [28:35] is the sub-list for method output_type
+	21, // [21:28] is the sub-list for method input_type
+	21, // [21:21] is the sub-list for extension type_name
+	21, // [21:21] is the sub-list for extension extendee
+	0,  // [0:21] is the sub-list for field type_name
 }
 
 func init() { file_connector_proto_init() }
@@ -1963,7 +2053,7 @@ func file_connector_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_connector_proto_rawDesc), len(file_connector_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   27,
+			NumMessages:   28,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -442,11 +442,19 @@ func resultsFromProto(in *pb.PushResponse) []connector.Result {
 }
 
 func reportToProto(r connector.Report) *pb.Report {
-	return &pb.Report{Key: r.Key, Kind: r.Kind, Title: r.Title, Markdown: r.Markdown, Html: r.HTML}
+	out := &pb.Report{Key: r.Key, Kind: r.Kind, Title: r.Title, Markdown: r.Markdown, Html: r.HTML, Url: r.URL}
+	for _, a := range r.Attachments {
+		out.Attachments = append(out.Attachments, &pb.Attachment{Name: a.Name, ContentType: a.ContentType, Data: a.Data})
+	}
+	return out
 }
 
 func reportFromProto(in *pb.Report) connector.Report {
-	return connector.Report{Key: in.GetKey(), Kind: in.GetKind(), Title: in.GetTitle(), Markdown: in.GetMarkdown(), HTML: in.GetHtml()}
+	out := connector.Report{Key: in.GetKey(), Kind: in.GetKind(), Title: in.GetTitle(), Markdown: in.GetMarkdown(), HTML: in.GetHtml(), URL: in.GetUrl()}
+	for _, a := range in.GetAttachments() {
+		out.Attachments = append(out.Attachments, connector.Attachment{Name: a.GetName(), ContentType: a.GetContentType(), Data: a.GetData()})
+	}
+	return out
 }
 
 func publishedToProto(p connector.Published) *pb.PublishResponse {
