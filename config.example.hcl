@@ -14,6 +14,10 @@ hub {
   # POST /v1/sync/<name> needs this token; keep it out of the file:
   # api_token = env("USMHUB_API_TOKEN")
   # read_token = env("USMHUB_READ_TOKEN")  # needed for the dashboard when listen is not loopback
+  # Connectors are looked for in plugin_dir (when set), then next to usmhub.
+  # plugin_dir = "/opt/usmhub/connectors"
+  # Launch only connectors pinned in usmhub.lock.hcl (`usmhub plugins lock`) or by plugin_sha256:
+  # require_plugin_pins = true
 }
 
 initiative "ssc" {

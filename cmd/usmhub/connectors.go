@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 
@@ -37,8 +38,8 @@ type connectorSet struct {
 }
 
 func newConnectorSet(cfg *config.Config, log hclog.Logger) (*connectorSet, error) {
-	h, err := host.New(host.Options{Dirs: host.DefaultDirs(cfg.Hub.PluginDir), Logger: log, WorkDir: cfg.Dir,
-		Env: []string{sdk.EnvStateDir + "=" + filepath.Join(cfg.Hub.DataDir, "connectors")}}) // no HOME: the connectors' caches live with the data
+	h, err := host.New(withPins(cfg, host.Options{Dirs: host.DefaultDirs(cfg.Hub.PluginDir), Logger: log, WorkDir: cfg.Dir,
+		Env: []string{sdk.EnvStateDir + "=" + filepath.Join(cfg.Hub.DataDir, "connectors")}})) // no HOME: the connectors' caches live with the data
 	if err != nil {
 		return nil, fmt.Errorf("plugin host: %w", err)
 	}
@@ -233,7 +234,87 @@ func (e *env) logger() hclog.Logger {
 
 // pluginsCmd lists and describes connector plugins.
 func pluginsCommands() map[string]command {
-	return map[string]command{"list": pluginsListCmd{}, "describe": pluginsDescribeCmd{}}
+	return map[string]command{"list": pluginsListCmd{}, "describe": pluginsDescribeCmd{}, "lock": pluginsLockCmd{}}
+}
+
+// withPins adds the config's plugin pins to host options: the lock file
+// beside the config, verified at every launch, and
+// hub.require_plugin_pins. A nil cfg (no config) adds nothing.
+func withPins(cfg *config.Config, o host.Options) host.Options {
+	if cfg == nil || cfg.Lock == nil {
+		return o
+	}
+	o.Lock, o.LockFile, o.RequirePins = cfg.Lock.Digests, cfg.Lock.Path, cfg.Hub.RequirePluginPins
+	return o
+}
+
+type pluginsLockCmd struct{}
+
+func (pluginsLockCmd) Synopsis() string {
+	return "Record the sha256 of each connector binary the config uses in " + config.LockFileName
+}
+
+func (pluginsLockCmd) Run(_ context.Context, e *env, args []string) int {
+	fs := e.newFlags("plugins lock", "plugins lock")
+	if _, code, ok := parse(fs, args); !ok {
+		return code
+	}
+	cfg, err := e.config()
+	if err != nil {
+		return e.fail(err)
+	}
+	dirs := host.DefaultDirs(cfg.Hub.PluginDir)
+	found, err := host.Discover(dirs...)
+	if err != nil {
+		return e.fail(fmt.Errorf("find plugins: %w", err))
+	}
+	byType := map[string]host.Binary{}
+	for _, b := range found {
+		byType[b.Type] = b
+	}
+	digests := map[string]string{}
+	var problems []string
+	for _, c := range cfg.Connectors {
+		b, ok := byType[c.Type]
+		switch {
+		case !ok:
+			problems = append(problems, fmt.Sprintf("%s: connector %s: no plugin binary %s%s in %s: build or install it, or set hub.plugin_dir",
+				c.Range, c.ID(), host.BinaryPrefix, c.Type, strings.Join(dirs, ", ")))
+		case c.PluginSHA256 != "" && c.PluginSHA256 != b.SHA256:
+			problems = append(problems, fmt.Sprintf("%s: connector %s: plugin_sha256 pins sha256:%s, but %s has sha256:%s: install the pinned binary, or change the pin",
+				c.Range, c.ID(), c.PluginSHA256, b.Path, b.SHA256))
+		default:
+			digests[c.Type] = b.SHA256
+		}
+	}
+	if len(problems) > 0 {
+		return e.fail(fmt.Errorf("nothing locked:\n%s", strings.Join(problems, "\n")))
+	}
+	if err := config.WriteLock(cfg.Lock.Path, digests); err != nil {
+		return e.fail(err)
+	}
+	tw := e.table()
+	fmt.Fprintln(tw, "TYPE\tSHA256\tPATH\tWAS")
+	types := make([]string, 0, len(digests))
+	for t := range digests {
+		types = append(types, t)
+	}
+	sort.Strings(types)
+	for _, t := range types {
+		was := cfg.Lock.Digests[t]
+		switch was {
+		case "":
+			was = "(new)"
+		case digests[t]:
+			was = "(same)"
+		default:
+			was = "sha256:" + was
+		}
+		fmt.Fprintf(tw, "%s\tsha256:%s\t%s\t%s\n", t, digests[t], byType[t].Path, was)
+	}
+	_ = tw.Flush()
+	fmt.Fprintf(e.stdout, "wrote %s\n", cfg.Lock.Path)
+	return exitOK
 }
 
 type pluginsListCmd struct{}
@@ -328,8 +409,12 @@ func (pluginsDescribeCmd) Run(ctx context.Context, e *env, args []string) int {
 	if len(pos) != 1 {
 		return e.usageErr(fs, "name one connector type, e.g. usmhub plugins describe file")
 	}
-	dirs := pluginDirs(e)
-	h, err := host.New(host.Options{Dirs: dirs, Logger: e.logger()})
+	// Describing needs no config, but one there brings its pins.
+	cfg, err := e.config()
+	if _, serr := os.Stat(e.configPath()); err != nil && serr == nil {
+		return e.fail(err)
+	}
+	h, err := host.New(withPins(cfg, host.Options{Dirs: pluginDirs(e), Logger: e.logger()}))
 	if err != nil {
 		return e.fail(err)
 	}

@@ -1,7 +1,10 @@
 package main
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -83,4 +86,119 @@ func TestPluginDiscovery(t *testing.T) {
 			t.Errorf("plugins describe evil did not launch it: %v", err)
 		}
 	})
+}
+
+// TestPluginsLock: `plugins lock` records the binary each connector type
+// of the config uses; every launch verifies it (validate, describe), a
+// changed binary is refused naming both digests and the fix, and
+// hub.require_plugin_pins refuses a connector pinned nowhere.
+func TestPluginsLock(t *testing.T) {
+	h := newHub(t, "")
+	writeConfig := func(require bool) {
+		h.write("usmhub.hcl", fmt.Sprintf(`
+hub {
+  data_dir            = "data"
+  plugin_dir          = "extra"
+  require_plugin_pins = %v
+}
+connector "file" "sheet" {
+  dir = "sheet"
+}
+`, require))
+	}
+	writeConfig(false)
+	if err := os.MkdirAll(filepath.Join(h.dir, "sheet"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(h.dir, "extra", "usmhub-connector-file")
+	copyFile(t, filepath.Join(filepath.Dir(usmhubBin), "usmhub-connector-file"), bin)
+	lockPath := filepath.Join(h.dir, "usmhub.lock.hcl")
+
+	out := h.ok("plugins", "lock")
+	old := sha256Of(t, bin)
+	if !strings.Contains(out, "sha256:"+old) || !strings.Contains(out, "(new)") {
+		t.Errorf("plugins lock:\n%s", out)
+	}
+	if b, err := os.ReadFile(lockPath); err != nil || !strings.Contains(string(b), `connector "file" {`) || !strings.Contains(string(b), `sha256 = "sha256:`+old+`"`) {
+		t.Fatalf("lock file: %v\n%s", err, b)
+	}
+	h.ok("validate")
+
+	// The binary changes (an upgrade, or someone planting another one).
+	f, err := os.OpenFile(bin, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteString("changed"); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	changed := sha256Of(t, bin)
+	for _, args := range [][]string{{"validate"}, {"plugins", "describe", "file"}} {
+		_, errs, code := h.run(args...)
+		if code == 0 {
+			t.Errorf("usmhub %v launched a binary the lock file does not record", args)
+		}
+		for _, want := range []string{"sha256:" + old, "sha256:" + changed, lockPath, "usmhub plugins lock"} {
+			if !strings.Contains(errs, want) {
+				t.Errorf("usmhub %v: error lacks %q:\n%s", args, want, errs)
+			}
+		}
+	}
+	// After an intended upgrade: lock again.
+	out = h.ok("plugins", "lock")
+	if !strings.Contains(out, "sha256:"+changed) || !strings.Contains(out, "sha256:"+old) {
+		t.Errorf("plugins lock after the change:\n%s", out)
+	}
+	h.ok("validate")
+
+	// require_plugin_pins: no lock file and no plugin_sha256 refuses...
+	writeConfig(true)
+	if err := os.Remove(lockPath); err != nil {
+		t.Fatal(err)
+	}
+	if _, errs, code := h.run("validate"); code == 0 || !strings.Contains(errs, "hub.require_plugin_pins is set") {
+		t.Errorf("validate of an unpinned connector under require_plugin_pins: exit %d\n%s", code, errs)
+	}
+	// ... and either pin lets it run.
+	h.ok("plugins", "lock")
+	h.ok("validate")
+	if err := os.Remove(lockPath); err != nil {
+		t.Fatal(err)
+	}
+	h.write("usmhub.hcl", strings.Replace(readFile(t, filepath.Join(h.dir, "usmhub.hcl")), `dir = "sheet"`, "dir = \"sheet\"\n  plugin_sha256 = \"sha256:"+strings.ToUpper(changed)+"\"", 1))
+	h.ok("validate")
+}
+
+func copyFile(t *testing.T, from, to string) {
+	t.Helper()
+	b, err := os.ReadFile(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Dir(to), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(to, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func sha256Of(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+func readFile(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }

@@ -1,7 +1,6 @@
 package config
 
 import (
-	"encoding/hex"
 	"fmt"
 	"net"
 	"path/filepath"
@@ -116,6 +115,11 @@ func LoadWith(path string, opts Options) (*Config, error) {
 	if diags.HasErrors() {
 		return nil, &DiagError{Diags: diags, Files: parser.Files()}
 	}
+	lock, err := LoadLock(filepath.Join(dir, LockFileName))
+	if err != nil {
+		return nil, err
+	}
+	l.cfg.Lock = lock
 	return l.cfg, nil
 }
 
@@ -245,6 +249,7 @@ func (l *loader) hub(blocks []*hubSchema) {
 			l.errorf(b.ListenRange, "Invalid listen", "%q is not an address to listen on; write host:port, e.g. %s.", b.Listen, DefaultListen)
 		}
 	}
+	h.RequirePluginPins = b.RequirePluginPins
 	if isSet(b.APITokenRange) && !l.unreadSecret(b.APITokenRange) {
 		h.APIToken = l.token("api_token", b.APIToken, b.APITokenRange)
 	}
@@ -318,10 +323,10 @@ func (l *loader) connectors(blocks []*connectorSchema) {
 			continue
 		}
 		if isSet(b.PluginSHA256Range) {
-			sum := strings.ToLower(b.PluginSHA256)
-			if _, err := hex.DecodeString(sum); err != nil || len(sum) != 64 {
+			sum, ok := ParseSHA256(b.PluginSHA256)
+			if !ok {
 				l.errorf(b.PluginSHA256Range, "Invalid plugin_sha256",
-					"%q is not a SHA-256 digest; write the 64 hex digits that `sha256sum` prints for the plugin binary.", b.PluginSHA256)
+					"%q is not a SHA-256 digest; write the 64 hex digits that `sha256sum` prints for the plugin binary, optionally after \"sha256:\".", b.PluginSHA256)
 			}
 			c.PluginSHA256 = sum
 		}

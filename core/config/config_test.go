@@ -97,6 +97,8 @@ func TestLoadFull(t *testing.T) {
 			Name: "weekly", Kind: "sprint", Initiative: "servicedesk",
 			PublishTo: []string{"redmine.main", "file.local"}, Schedule: "0 8 * * MON",
 		}},
+		// No lock file beside it: an empty lock.
+		Lock: &Lock{Path: filepath.Join(dir, LockFileName), Digests: map[string]string{}},
 	}
 	if diff := cmp.Diff(want, cfg, ignore); diff != "" {
 		t.Errorf("Load (-want +got):\n%s", diff)
@@ -203,7 +205,7 @@ testdata/missing_required.hcl:9,12: Missing required argument: The argument "kin
 testdata/many_errors.hcl:3,15: Invalid strategy: "mixed" is not a strategy; use one of: erp, best_of_breed.
 testdata/many_errors.hcl:4,15: Invalid listen: "8765" is not an address to listen on; write host:port, e.g. 127.0.0.1:8765.
 testdata/many_errors.hcl:7,1: Duplicate hub block: Only one hub block is allowed; merge this one into the one at testdata/many_errors.hcl:1,1.
-testdata/many_errors.hcl:10,19: Invalid plugin_sha256: "abc" is not a SHA-256 digest; write the 64 hex digits that ` + "`sha256sum`" + ` prints for the plugin binary.
+testdata/many_errors.hcl:10,19: Invalid plugin_sha256: "abc" is not a SHA-256 digest; write the 64 hex digits that ` + "`sha256sum`" + ` prints for the plugin binary, optionally after "sha256:".
 testdata/many_errors.hcl:14,1: Duplicate connector "jira.main": Connector "jira.main" is already defined at testdata/many_errors.hcl:9,1; give each connector its own type and name, or merge the two blocks.
 testdata/many_errors.hcl:17,16: Invalid kind: "daily" is not a report kind; use one of: sprint, scan, register, readiness.
 testdata/many_errors.hcl:18,16: Unknown initiative: No initiative block has the key "nope"; use one of: a, b.

@@ -25,6 +25,8 @@ type hubSchema struct {
 	APIToken  string `hcl:"api_token,optional"`
 	ReadToken string `hcl:"read_token,optional"`
 
+	RequirePluginPins bool `hcl:"require_plugin_pins,optional"`
+
 	LogLevelRange  hcl.Range `hcl:"log_level,attr_value_range"`
 	LogFormatRange hcl.Range `hcl:"log_format,attr_value_range"`
 	StrategyRange  hcl.Range `hcl:"strategy,attr_value_range"`

@@ -22,6 +22,10 @@ type Config struct {
 	Connectors  []*Connector
 	Syncs       []*Sync
 	Reports     []*Report
+
+	// Lock is the plugin lock file beside the config (LockFileName); its
+	// Digests are empty when there is none.
+	Lock *Lock
 }
 
 // Hub is the hub block: where data lives and how the hub logs and listens.
@@ -36,7 +40,10 @@ type Hub struct {
 	// ReadToken opens the dashboard and the read-only /v1/ API when the
 	// hub listens on an address other than loopback.
 	ReadToken Secret
-	Range     hcl.Range // the hub block's header; zero when there is none
+	// RequirePluginPins refuses to launch a connector whose binary is
+	// pinned neither by plugin_sha256 in its block nor in the lock file.
+	RequirePluginPins bool
+	Range             hcl.Range // the hub block's header; zero when there is none
 }
 
 // Secret is a sensitive string: it prints as "(sensitive)" in logs, errors

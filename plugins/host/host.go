@@ -60,6 +60,15 @@ type Options struct {
 	// connector's config are relative to the config file's folder. Empty
 	// keeps the hub's working directory.
 	WorkDir string
+	// Lock maps a connector type to the sha256 (hex) its binary must have,
+	// as the lock file LockFile records it: every launch of that type
+	// verifies it, besides the pin of its connector block. Nil: no lock.
+	Lock     map[string]string
+	LockFile string
+	// RequirePins refuses to launch a connector type whose binary is
+	// pinned neither by the pin passed to Launch nor in Lock
+	// (hub.require_plugin_pins).
+	RequirePins bool
 	// SocketBase overrides the folder holding the plugin socket folders
 	// (default <os.TempDir()>/usmhub-plugins-<uid>); tests use it.
 	SocketBase string

@@ -483,18 +483,9 @@ func (i *Instance) launchLocked(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("connector %s: %w", i.ID(), err)
 	}
-	var secure *plugin.SecureConfig
-	if i.pin != "" {
-		want, raw, err := parsePin(i.pin)
-		if err != nil {
-			return fmt.Errorf("connector %s: %w", i.ID(), err)
-		}
-		if bin.SHA256 != want {
-			return i.pinMismatch(want, bin)
-		}
-		// go-plugin checks it again right before exec; pinHash answers from
-		// the digest cache when the file is still the one hashed.
-		secure = &plugin.SecureConfig{Checksum: raw, Hash: newPinHash()}
+	secure, err := i.verify(bin)
+	if err != nil {
+		return err
 	}
 
 	cmd := exec.Command(bin.Path)
@@ -581,6 +572,50 @@ func (i *Instance) pinMismatch(want string, bin Binary) error {
 	return fmt.Errorf("connector %s: plugin sha256 mismatch: expected %s, got %s (binary %s)", i.ID(), want, bin.SHA256, bin.Path)
 }
 
+// lockMismatch says that bin is not the binary the lock file recorded.
+func (i *Instance) lockMismatch(want string, bin Binary) error {
+	return fmt.Errorf("connector %s: plugin binary %s has sha256:%s, but the lock file %s records sha256:%s for connector type %q: "+
+		"if you upgraded the connector on purpose, run `usmhub plugins lock` to record the new binary; otherwise find out who replaced it",
+		i.ID(), bin.Path, bin.SHA256, i.host.opts.LockFile, want, i.typ)
+}
+
+// verify checks bin against the pin of the connector block and the lock
+// file, and applies RequirePins. It returns the SecureConfig with which
+// go-plugin checks the digest again right before exec (nil when nothing is
+// pinned); pinHash answers it from the digest cache when the file is still
+// the one hashed.
+func (i *Instance) verify(bin Binary) (*plugin.SecureConfig, error) {
+	var raw []byte
+	if i.pin != "" {
+		want, r, err := parsePin(i.pin)
+		if err != nil {
+			return nil, fmt.Errorf("connector %s: %w", i.ID(), err)
+		}
+		if bin.SHA256 != want {
+			return nil, i.pinMismatch(want, bin)
+		}
+		raw = r
+	}
+	if locked, ok := i.host.opts.Lock[i.typ]; ok {
+		want, r, err := parsePin(locked)
+		if err != nil {
+			return nil, fmt.Errorf("connector %s: lock file %s: %w", i.ID(), i.host.opts.LockFile, err)
+		}
+		if bin.SHA256 != want {
+			return nil, i.lockMismatch(want, bin)
+		}
+		raw = r
+	}
+	if raw == nil {
+		if i.host.opts.RequirePins {
+			return nil, fmt.Errorf("connector %s: hub.require_plugin_pins is set and the binary %s (sha256:%s) is pinned neither by plugin_sha256 in the connector block nor in the lock file %s: "+
+				"run `usmhub plugins lock` to record it, or set plugin_sha256", i.ID(), bin.Path, bin.SHA256, i.host.opts.LockFile)
+		}
+		return nil, nil
+	}
+	return &plugin.SecureConfig{Checksum: raw, Hash: newPinHash()}, nil
+}
+
 var pluginVersion = regexp.MustCompile(`incompatible API version with plugin\. Plugin version: (\d+)`)
 
 // handshakeExit matches go-plugin's (v1.8) errors of a Start whose plugin
@@ -623,8 +658,14 @@ func (i *Instance) startError(bin Binary, client *plugin.Client, cmd *exec.Cmd, 
 		if herr != nil {
 			got = "(unreadable: " + herr.Error() + ")"
 		}
+		changed := Binary{Path: bin.Path, SHA256: got}
+		if locked, ok := i.host.opts.Lock[i.typ]; ok {
+			if want, _, _ := parsePin(locked); want != got {
+				return i.lockMismatch(want, changed)
+			}
+		}
 		want, _, _ := parsePin(i.pin)
-		return i.pinMismatch(want, Binary{Path: bin.Path, SHA256: got})
+		return i.pinMismatch(want, changed)
 	case pluginVersion.MatchString(err.Error()):
 		v := pluginVersion.FindStringSubmatch(err.Error())[1]
 		return fmt.Errorf("connector %s: plugin speaks connector protocol version %s, this hub speaks version %d (binary %s): rebuild the connector against this hub's SDK",

@@ -48,7 +48,7 @@ initiative "cmdb" {
 }
 
 connector "redmine" "main" {
-  plugin_sha256 = "9F86D081884C7D659A2FEAA0C55AD015A3BF4F1B2B0B822CD15D6C15B0F00A08"
+  plugin_sha256 = "sha256:9F86D081884C7D659A2FEAA0C55AD015A3BF4F1B2B0B822CD15D6C15B0F00A08"
   url           = "http://127.0.0.1:3000"
   api_key       = env("USMHUB_TEST_REDMINE_KEY")
   project "usm" {
