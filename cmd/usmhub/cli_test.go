@@ -603,10 +603,33 @@ func TestPluginsListAndDescribe(t *testing.T) {
 		t.Fatalf("plugins list: %+v", plugins)
 	}
 	out := h.ok("plugins", "describe", "file")
-	for _, want := range []string{`connector "file" "NAME" {`, "dir = string", "required", "format = string"} {
+	for _, want := range []string{`connector "file" "NAME" {`, "KIND  PULL  PUSH  DELETE", "risk  yes   yes   yes",
+		"NAME           TYPE    REQUIRED  SENSITIVE  DESCRIPTION", "dir            string  yes       -          The folder",
+		"format         string  -         -", "    dir = \"…\""} {
 		if !strings.Contains(out, want) {
 			t.Errorf("describe lacks %q:\n%s", want, out)
 		}
+	}
+	var d struct {
+		Name         string `json:"name"`
+		Capabilities []struct {
+			Kind string `json:"kind"`
+			Push bool   `json:"push"`
+		} `json:"capabilities"`
+		Attributes []struct {
+			Name     string `json:"name"`
+			Type     string `json:"type"`
+			Required bool   `json:"required"`
+		} `json:"attributes"`
+	}
+	h.jsonOf(&d, "plugins", "describe", "file")
+	if d.Name != "file" || len(d.Capabilities) == 0 || d.Capabilities[0].Kind != "risk" || !d.Capabilities[0].Push ||
+		len(d.Attributes) == 0 || d.Attributes[0] != (struct {
+		Name     string `json:"name"`
+		Type     string `json:"type"`
+		Required bool   `json:"required"`
+	}{"dir", "string", true}) {
+		t.Errorf("describe -json: %+v", d)
 	}
 	if _, errs, code := h.run("plugins", "describe", "nosuch"); code != 1 || errs == "" {
 		t.Fatalf("unknown type: exit %d %q", code, errs)

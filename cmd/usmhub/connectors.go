@@ -360,30 +360,6 @@ func (pluginsListCmd) Run(_ context.Context, e *env, args []string) int {
 	return exitOK
 }
 
-func capabilities(p connector.Description) string {
-	var parts []string
-	for _, c := range p.Capabilities {
-		var ops []string
-		if c.Pull {
-			ops = append(ops, "pull")
-		}
-		if c.Push {
-			ops = append(ops, "push")
-		}
-		if c.Delete {
-			ops = append(ops, "delete")
-		}
-		parts = append(parts, fmt.Sprintf("%s(%s)", c.Kind, strings.Join(ops, ",")))
-	}
-	if p.PublishesReports {
-		parts = append(parts, "reports")
-	}
-	if p.ReadsVotes {
-		parts = append(parts, "votes")
-	}
-	return strings.Join(parts, " ")
-}
-
 // pluginDirs is where plugins are looked for, in this order: the config's
 // hub.plugin_dir when a config exists and sets it, then the usmhub
 // binary's own folder.
@@ -428,23 +404,115 @@ func (pluginsDescribeCmd) Run(ctx context.Context, e *env, args []string) int {
 		return e.fail(fmt.Errorf("describe %s: %w", pos[0], err))
 	}
 	if *asJSON {
-		return e.printJSON(d)
+		return e.printJSON(describeJSON(d))
 	}
-	fmt.Fprintf(e.stdout, "%s %s (protocol %d)\n", d.Name, d.Version, d.ProtocolVersion)
-	fmt.Fprintf(e.stdout, "capabilities: %s\n\n", capabilities(d))
-	fmt.Fprintf(e.stdout, "connector %q \"NAME\" {\n", d.Name)
-	fmt.Fprintf(e.stdout, "  plugin_sha256 = \"…\"  # optional pin of the binary's digest\n")
-	for _, a := range d.Schema.Attributes {
-		req := "optional"
-		if a.Required {
-			req = "required"
-		}
-		sens := ""
-		if a.Sensitive {
-			sens = ", sensitive: use env() or file()"
-		}
-		fmt.Fprintf(e.stdout, "  %-14s # %s, %s%s: %s\n", a.Name+" = "+string(a.Type), req, "", sens, a.Description)
-	}
-	fmt.Fprintln(e.stdout, "}")
+	printDescription(e, d)
 	return exitOK
+}
+
+// describedPlugin is plugins describe -json's shape.
+type describedPlugin struct {
+	Name             string                `json:"name"`
+	Version          string                `json:"version"`
+	ProtocolVersion  int                   `json:"protocol_version"`
+	Capabilities     []describedCapability `json:"capabilities"`
+	PublishesReports bool                  `json:"publishes_reports"`
+	ReadsVotes       bool                  `json:"reads_votes"`
+	SearchLagSeconds float64               `json:"search_lag_seconds"`
+	Attributes       []describedAttribute  `json:"attributes"`
+}
+
+type describedCapability struct {
+	Kind   string `json:"kind"`
+	Pull   bool   `json:"pull"`
+	Push   bool   `json:"push"`
+	Delete bool   `json:"delete"`
+}
+
+type describedAttribute struct {
+	Name        string `json:"name"`
+	Type        string `json:"type"`
+	Required    bool   `json:"required"`
+	Sensitive   bool   `json:"sensitive"`
+	Description string `json:"description"`
+}
+
+func describeJSON(d connector.Description) describedPlugin {
+	out := describedPlugin{Name: d.Name, Version: d.Version, ProtocolVersion: d.ProtocolVersion,
+		PublishesReports: d.PublishesReports, ReadsVotes: d.ReadsVotes, SearchLagSeconds: d.SearchLag.Seconds(),
+		Capabilities: []describedCapability{}, Attributes: []describedAttribute{}}
+	for _, c := range d.Capabilities {
+		out.Capabilities = append(out.Capabilities, describedCapability{Kind: string(c.Kind), Pull: c.Pull, Push: c.Push, Delete: c.Delete})
+	}
+	for _, a := range d.Schema.Attributes {
+		out.Attributes = append(out.Attributes, describedAttribute{Name: a.Name, Type: string(a.Type), Required: a.Required,
+			Sensitive: a.Sensitive, Description: a.Description})
+	}
+	return out
+}
+
+// printDescription prints a connector's description as tables: what it
+// can do per kind, then its config attributes, then a config block to
+// start from.
+func printDescription(e *env, d connector.Description) {
+	yes := func(b bool) string {
+		if b {
+			return "yes"
+		}
+		return "-"
+	}
+	fmt.Fprintf(e.stdout, "%s %s (protocol %d)\n\nCapabilities:\n", d.Name, d.Version, d.ProtocolVersion)
+	tw := e.table()
+	fmt.Fprintln(tw, "  KIND\tPULL\tPUSH\tDELETE")
+	for _, c := range d.Capabilities {
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", c.Kind, yes(c.Pull), yes(c.Push), yes(c.Delete))
+	}
+	_ = tw.Flush()
+	var also []string
+	if d.PublishesReports {
+		also = append(also, "publishes reports")
+	}
+	if d.ReadsVotes {
+		also = append(also, "reads votes")
+	}
+	if d.SearchLag > 0 {
+		also = append(also, fmt.Sprintf("its search lags up to %s behind a create", d.SearchLag))
+	}
+	if len(also) > 0 {
+		fmt.Fprintf(e.stdout, "  also: %s\n", strings.Join(also, "; "))
+	}
+	fmt.Fprintf(e.stdout, "\nAttributes:\n")
+	tw = e.table()
+	fmt.Fprintln(tw, "  NAME\tTYPE\tREQUIRED\tSENSITIVE\tDESCRIPTION")
+	sensitive := false
+	for _, a := range d.Schema.Attributes {
+		sensitive = sensitive || a.Sensitive
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", a.Name, a.Type, yes(a.Required), yes(a.Sensitive), a.Description)
+	}
+	fmt.Fprintf(tw, "  plugin_sha256\tstring\t-\t-\tpins the plugin binary's SHA-256 digest (plugins list shows it)\n")
+	_ = tw.Flush()
+	if sensitive {
+		fmt.Fprintln(e.stdout, "  a sensitive attribute takes its value from env(\"VAR\") or file(\"PATH\"), never written in the config")
+	}
+	fmt.Fprintf(e.stdout, "\nTo start from:\n  connector %q \"NAME\" {\n", d.Name)
+	for _, a := range d.Schema.Attributes {
+		if !a.Required {
+			continue
+		}
+		val := `"…"`
+		switch {
+		case a.Sensitive:
+			val = `env("…")`
+		case a.Type == connector.TypeNumber:
+			val = "0"
+		case a.Type == connector.TypeBool:
+			val = "false"
+		case a.Type == connector.TypeListString:
+			val = `["…"]`
+		case a.Type == connector.TypeMapString:
+			val = "{}"
+		}
+		fmt.Fprintf(e.stdout, "    %s = %s\n", a.Name, val)
+	}
+	fmt.Fprintln(e.stdout, "  }")
 }
