@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"os"
@@ -134,6 +135,14 @@ func runtimeFor(ctx context.Context, cfg *config.Config, log hclog.Logger, m *da
 	}
 	rt := &daemon.Runtime{Listen: cfg.Hub.Listen, APIToken: cfg.Hub.APIToken.Reveal(), Pages: pages,
 		Close: func() { cs.close(); _ = st.Close() }}
+	if cfg.Hub.TLSCert != "" {
+		cert, err := tls.LoadX509KeyPair(cfg.Hub.TLSCert, cfg.Hub.TLSKey)
+		if err != nil {
+			rt.Close()
+			return nil, fmt.Errorf("hub.tls_cert, hub.tls_key: %w", err)
+		}
+		rt.TLS = &cert
+	}
 	for _, s := range cfg.Syncs {
 		b := bindingOf(cfg, s)
 		rt.Jobs = append(rt.Jobs, schedule.Job{Name: s.Name, Spec: s.Schedule, Run: func(ctx context.Context) error {

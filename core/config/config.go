@@ -1,8 +1,12 @@
 package config
 
 import (
+	"crypto/tls"
+	"errors"
 	"fmt"
+	"io/fs"
 	"net"
+	"os"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -250,6 +254,7 @@ func (l *loader) hub(blocks []*hubSchema) {
 		}
 	}
 	h.RequirePluginPins = b.RequirePluginPins
+	l.tls(&h, b)
 	if isSet(b.APITokenRange) && !l.unreadSecret(b.APITokenRange) {
 		h.APIToken = l.token("api_token", b.APIToken, b.APITokenRange)
 	}
@@ -257,6 +262,47 @@ func (l *loader) hub(blocks []*hubSchema) {
 		h.ReadToken = l.token("read_token", b.ReadToken, b.ReadTokenRange)
 	}
 	l.cfg.Hub = h
+}
+
+// tls checks hub.tls_cert and hub.tls_key: both or neither, and files
+// that hold a certificate and its private key.
+func (l *loader) tls(h *Hub, b hubSchema) {
+	certSet, keySet := isSet(b.TLSCertRange), isSet(b.TLSKeyRange)
+	switch {
+	case !certSet && !keySet:
+		return
+	case !keySet:
+		l.errorf(b.TLSCertRange, "Missing tls_key", "tls_cert is set but tls_key is not; set both (PEM files of the certificate and its private key), or neither to serve plain HTTP.")
+		return
+	case !certSet:
+		l.errorf(b.TLSKeyRange, "Missing tls_cert", "tls_key is set but tls_cert is not; set both (PEM files of the certificate and its private key), or neither to serve plain HTTP.")
+		return
+	}
+	cert, key := l.path(b.TLSCert, ""), l.path(b.TLSKey, "")
+	for _, f := range []struct {
+		attr, path string
+		rng        hcl.Range
+	}{{"tls_cert", cert, b.TLSCertRange}, {"tls_key", key, b.TLSKeyRange}} {
+		if _, err := os.Stat(f.path); err != nil {
+			l.errorf(f.rng, "Invalid "+f.attr, "Cannot read %s: %s; give the path of a PEM file (relative to the config's folder).", f.path, pathError(err))
+			return
+		}
+	}
+	if _, err := tls.LoadX509KeyPair(cert, key); err != nil {
+		l.errorf(b.TLSCertRange, "Invalid tls_cert or tls_key",
+			"%s and %s are not a certificate and its private key: %s. Give PEM files, the certificate (with its chain) in tls_cert and its key in tls_key.", cert, key, err)
+		return
+	}
+	h.TLSCert, h.TLSKey = cert, key
+}
+
+// pathError is an os error without the path it repeats.
+func pathError(err error) string {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err.Error()
+	}
+	return err.Error()
 }
 
 // unreadSecret reports whether the value at rng could not be read and

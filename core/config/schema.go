@@ -25,7 +25,12 @@ type hubSchema struct {
 	APIToken  string `hcl:"api_token,optional"`
 	ReadToken string `hcl:"read_token,optional"`
 
-	RequirePluginPins bool `hcl:"require_plugin_pins,optional"`
+	RequirePluginPins bool   `hcl:"require_plugin_pins,optional"`
+	TLSCert           string `hcl:"tls_cert,optional"`
+	TLSKey            string `hcl:"tls_key,optional"`
+
+	TLSCertRange hcl.Range `hcl:"tls_cert,attr_value_range"`
+	TLSKeyRange  hcl.Range `hcl:"tls_key,attr_value_range"`
 
 	LogLevelRange  hcl.Range `hcl:"log_level,attr_value_range"`
 	LogFormatRange hcl.Range `hcl:"log_format,attr_value_range"`

@@ -40,6 +40,10 @@ type Hub struct {
 	// ReadToken opens the dashboard and the read-only /v1/ API when the
 	// hub listens on an address other than loopback.
 	ReadToken Secret
+	// TLSCert and TLSKey are the PEM files usmhub serve serves HTTPS with
+	// (absolute after Load; both empty: plain HTTP). Load checks that they
+	// hold a certificate and its key.
+	TLSCert, TLSKey string
 	// RequirePluginPins refuses to launch a connector whose binary is
 	// pinned neither by plugin_sha256 in its block nor in the lock file.
 	RequirePluginPins bool

@@ -14,6 +14,7 @@ package daemon
 import (
 	"context"
 	"crypto/sha256"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -59,6 +60,12 @@ type Runtime struct {
 	// disables that endpoint: it answers 403 and says to set hub.api_token.
 	// The daemon never logs it.
 	APIToken string
+	// TLS, when set, is the certificate the API serves HTTPS with
+	// (hub.tls_cert, hub.tls_key); nil serves plain HTTP, and the daemon
+	// warns at start when that is on an address beyond loopback. A reload
+	// may replace the certificate; turning TLS on or off takes a listener
+	// of its own, so it needs another address or a restart.
+	TLS *tls.Certificate
 	// Pages, when set, serves every request no other route takes: the
 	// dashboard and its read-only /v1/ API (core/dashboard), which guard
 	// their own access. Nil answers those with 404.
@@ -195,7 +202,7 @@ func Run(ctx context.Context, logger hclog.Logger, load Loader, opts Options) er
 		return err
 	}
 	d.install(gen)
-	d.srv, err = d.listen(listenAddr(rt))
+	d.srv, err = d.listen(listenAddr(rt), rt.TLS != nil)
 	if err != nil {
 		_ = gen.sched.Stop(context.Background()) // never started: returns at once
 		closeRuntime(rt)
@@ -400,8 +407,8 @@ func (d *daemon) reload(ctx context.Context) {
 		return
 	}
 	var moved *server
-	if addr := listenAddr(rt); addr != d.srv.addr {
-		if moved, err = d.listen(addr); err != nil {
+	if addr, useTLS := listenAddr(rt), rt.TLS != nil; addr != d.srv.addr || useTLS != d.srv.tls {
+		if moved, err = d.listen(addr, useTLS); err != nil {
 			d.metrics.recordReload(err)
 			d.logger.Error("reloading the configuration failed; the running configuration stays in force", "error", err)
 			_ = gen.sched.Stop(context.Background()) // never started: returns at once

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -76,20 +77,34 @@ type errorResponse struct {
 // server is one HTTP listener serving the daemon's routes.
 type server struct {
 	addr string // the address as configured, to tell whether a reload moved it
+	tls  bool   // serving HTTPS
 	ln   net.Listener
 	http *http.Server
 	errc chan error // receives Serve's error if it fails
 }
 
-// listen binds addr and starts serving the daemon's routes on it; the
-// handlers need a generation installed.
-func (d *daemon) listen(addr string) (*server, error) {
+// listen binds addr and starts serving the daemon's routes on it, with
+// HTTPS when useTLS (the certificate is the current generation's, so a
+// reload can renew it); the handlers need a generation installed.
+func (d *daemon) listen(addr string, useTLS bool) (*server, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("listening on %s (hub.listen): %w", addr, err)
 	}
+	if useTLS {
+		ln = tls.NewListener(ln, &tls.Config{
+			MinVersion: tls.VersionTLS12,
+			GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+				if gen := d.current(); gen != nil && gen.rt.TLS != nil {
+					return gen.rt.TLS, nil
+				}
+				return nil, errors.New("no TLS certificate configured (hub.tls_cert, hub.tls_key)")
+			},
+		})
+	}
 	s := &server{
 		addr: addr,
+		tls:  useTLS,
 		ln:   ln,
 		errc: make(chan error, 1),
 		http: &http.Server{
@@ -109,9 +124,14 @@ func (d *daemon) listen(addr string) (*server, error) {
 	return s, nil
 }
 
-// announce logs that s is in service and tells Options.OnListen.
+// announce logs that s is in service and tells Options.OnListen. Plain
+// HTTP beyond loopback gets a warning: tokens would cross the network in
+// clear.
 func (d *daemon) announce(s *server) {
-	d.logger.Info("listening", "addr", s.ln.Addr().String())
+	d.logger.Info("listening", "addr", s.ln.Addr().String(), "tls", s.tls)
+	if !s.tls && !isLoopback(s.addr) {
+		d.logger.Warn("listening beyond loopback without TLS: tokens and data cross the network in clear; set hub.tls_cert and hub.tls_key, or listen on 127.0.0.1 behind a TLS proxy", "addr", s.addr)
+	}
 	if d.opts.OnListen != nil {
 		d.opts.OnListen(s.ln.Addr())
 	}
@@ -239,6 +259,21 @@ func (d *daemon) handleSync(w http.ResponseWriter, r *http.Request) {
 		d.logger.Info("run requested over HTTP", "job", name, "run", runID, "remote", r.RemoteAddr)
 		writeJSON(w, http.StatusAccepted, syncResponse{Started: true, RunID: runID})
 	}
+}
+
+// isLoopback reports whether the listen address addr takes only local
+// connections (a loopback IP or localhost; an empty host is every
+// interface).
+func isLoopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		host = addr
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // tokenValid says whether token is the generation's API token, comparing
