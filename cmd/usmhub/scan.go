@@ -24,7 +24,7 @@ func scanCommands() map[string]command {
 type scanImportCmd struct{}
 
 func (scanImportCmd) Synopsis() string {
-	return "Import a baseline or progress scan (CSV dimension,score)"
+	return "Import a baseline or progress scan (CSV or .xlsx: dimension,score)"
 }
 
 func (scanImportCmd) Run(ctx context.Context, e *env, args []string) int {
@@ -42,7 +42,7 @@ func (scanImportCmd) Run(ctx context.Context, e *env, args []string) int {
 		return code
 	}
 	if len(pos) != 1 {
-		return e.usageErr(fs, "name one CSV file with the columns dimension,score (and optionally respondents,note)")
+		return e.usageErr(fs, "name one CSV or .xlsx file with the columns dimension,score (and optionally respondents,note)")
 	}
 	var missing []string
 	for _, f := range []struct{ name, v string }{{"-kind", *kind}, {"-method", *method}, {"-method-version", *methodVersion}, {"-date", *date}} {

@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"bytes"
 	"strings"
 	"testing"
 
@@ -130,5 +131,46 @@ func TestReadScanScores(t *testing.T) {
 				t.Errorf("scores (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// A scan's scores come from an Excel workbook too, through the inventories'
+// sheet reader: the "scans" sheet (not the first), numbers kept, a formula
+// never evaluated, bad cells named by row and column.
+func TestReadScanScoresXLSX(t *testing.T) {
+	good := workbook(t, map[string][][]any{
+		"notes": {{"anything"}},
+		"scans": {{"Dimension", "Score", "Respondents", "Note"}, {"agree", 2.5, 12, "fine"}, {}, {"change", -1, nil, nil}},
+	})
+	got, err := ReadScanScores("s.xlsx", bytes.NewReader(good))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []model.ScanScore{{Dimension: "agree", Score: 2.5, Respondents: 12, Note: "fine"}, {Dimension: "change", Score: -1}}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("scores (-want +got):\n%s", diff)
+	}
+	bad := workbook(t, map[string][][]any{
+		"scans": {{"dimension", "score"}, {"agree", "=1+1"}, {"agree", "high"}},
+	})
+	_, err = ReadScanScores("bad.bin", bytes.NewReader(bad)) // told by its first bytes, not its name
+	wantErr := []string{
+		`bad.bin:2,2: score: must be a number, not ""`,
+		`bad.bin:3,1: dimension: "agree" is already scored on line 2`,
+		`bad.bin:3,2: score: must be a number, not "high"`,
+	}
+	if err == nil {
+		t.Fatal("no error")
+	}
+	if diff := cmp.Diff(wantErr, strings.Split(err.Error(), "\n")); diff != "" {
+		t.Errorf("error (-want +got):\n%s", diff)
+	}
+	noScore := workbook(t, map[string][][]any{"scans": {{"dimension", "weight"}, {"agree", 1}}})
+	if _, err := ReadScanScores("n.xlsx", bytes.NewReader(noScore)); err == nil || !strings.Contains(err.Error(), "unknown column") {
+		t.Errorf("unknown column: %v", err)
+	}
+	noScore = workbook(t, map[string][][]any{"scans": {{"dimension", "note"}, {"agree", "x"}}})
+	if _, err := ReadScanScores("n.xlsx", bytes.NewReader(noScore)); err == nil || !strings.Contains(err.Error(), `n.xlsx:1,1: the header of sheet "scans" has no score column, which is required`) {
+		t.Errorf("no score column: %v", err)
 	}
 }
