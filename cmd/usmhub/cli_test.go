@@ -407,6 +407,9 @@ func TestScansCompare(t *testing.T) {
 	if errs, code := scan("progress", "3", "2026-10-01", "prog.csv"); code != 1 || !strings.Contains(errs, "the baseline used USM scan 2, this scan USM scan 3") {
 		t.Fatalf("other method version: exit %d %s", code, errs)
 	}
+	if errs, code := scan("progress", "2", "2026-08-31", "prog.csv"); code != 1 || !strings.Contains(errs, "the scan is dated 2026-08-31, before the baseline of 2026-09-01") {
+		t.Fatalf("a progress scan before the baseline: exit %d %s", code, errs)
+	}
 	if errs, code := scan("progress", "2", "2026-10-01", "prog.csv"); code != 0 {
 		t.Fatal(errs)
 	}

@@ -371,11 +371,16 @@ func (s *Scan) Validate() error {
 }
 
 // Comparable returns nil when a progress scan may be compared with the
-// baseline, and otherwise the reason it may not.
+// baseline (the same method and version, dated on or after it), and
+// otherwise the reason it may not.
 func Comparable(baseline, progress Scan) error {
 	if baseline.Method != progress.Method || baseline.MethodVersion != progress.MethodVersion {
 		return fmt.Errorf("progress scans must use the baseline's method: the baseline used %s %s, this scan %s %s",
 			baseline.Method, baseline.MethodVersion, progress.Method, progress.MethodVersion)
+	}
+	if progress.TakenOn < baseline.TakenOn { // both YYYY-MM-DD (Validate)
+		return fmt.Errorf("the scan is dated %s, before the baseline of %s: a progress scan measures what changed since the baseline; check its date",
+			progress.TakenOn, baseline.TakenOn)
 	}
 	return nil
 }

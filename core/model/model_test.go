@@ -139,6 +139,12 @@ func TestScanValidateAndComparable(t *testing.T) {
 	if err := Comparable(ok, p); err != nil {
 		t.Errorf("same method: %v", err)
 	}
+	// A progress scan dated before the baseline is refused (it used to be
+	// stored, and then hid the baseline); on the baseline's day it is fine.
+	p.TakenOn = "2026-08-31"
+	if err := Comparable(ok, p); err == nil || err.Error() != "the scan is dated 2026-08-31, before the baseline of 2026-09-01: a progress scan measures what changed since the baseline; check its date" {
+		t.Errorf("a progress scan before the baseline: %v", err)
+	}
 }
 
 func TestVoteValidate(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 
@@ -84,7 +85,8 @@ func (h *hub) scans() []model.Scan {
 }
 
 // Scans come in as a baseline, then progress scans comparable with it; a
-// progress scan with another method is quarantined.
+// progress scan with another method, or dated before the baseline, is
+// quarantined.
 func TestScansPull(t *testing.T) {
 	h := newHub(t)
 	conn, dir := fileBinary(t)
@@ -95,10 +97,11 @@ func TestScansPull(t *testing.T) {
 		scanRow("baseline", "USM-scan", "1.0", "2025-01-10", "Strategy", "2"),
 		scanRow("baseline", "USM-scan", "1.0", "2025-01-10", "Process", "3"),
 		scanRow("progress", "USM-scan", "2.0", "2025-07-01", "Strategy", "4"),
+		scanRow("progress", "USM-scan", "1.0", "2024-12-01", "Strategy", "1"),
 	})
 	b := Binding{Name: "scans", Kind: connector.KindScan, Connector: "file.test", Initiative: initiative, Direction: Pull}
 	res := h.incomplete(b, conn)
-	if want := (Counts{Pulled: 5, HubCreates: 2, Quarantined: 1}); res.Counts != want {
+	if want := (Counts{Pulled: 6, HubCreates: 2, Quarantined: 2}); res.Counts != want {
 		t.Fatalf("counts = %+v, want %+v", res.Counts, want)
 	}
 	var got []string
@@ -116,9 +119,14 @@ func TestScansPull(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("scans (-want +got):\n%s", diff)
 	}
-	q := h.quarantine(b.Name)
-	if len(q) != 1 || !strings.Contains(q[0].Reason, "baseline's method") || !strings.Contains(q[0].Reason, "2.0") {
-		t.Errorf("quarantine = %+v", q)
+	var reasons []string
+	for _, q := range h.quarantine(b.Name) {
+		reasons = append(reasons, q.Reason)
+	}
+	sort.Strings(reasons)
+	if len(reasons) != 2 || !strings.Contains(reasons[0], "the scan is dated 2024-12-01, before the baseline of 2025-01-10") ||
+		!strings.Contains(reasons[1], "baseline's method") || !strings.Contains(reasons[1], "2.0") {
+		t.Errorf("quarantine reasons = %q", reasons)
 	}
 	res = h.incomplete(b, conn)
 	noChanges(t, res)
