@@ -9,7 +9,7 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 LDFLAGS  := -X main.version=$(VERSION)
 CONNECTORS := $(notdir $(wildcard connectors/*))
 
-.PHONY: all build run tour test bench proto vet clean install
+.PHONY: all build run tour test bench proto vet clean install fuzz
 
 all: build
 
@@ -64,6 +64,18 @@ vet:
 
 test: vet
 	$(GO) test -count=1 -timeout 20m ./...
+
+# fuzz: every fuzz target for FUZZTIME each, one after the other (docs/FUZZING.md).
+FUZZTIME ?= 30s
+FUZZ_TARGETS := core/config:FuzzLoad core/ingest:FuzzImport core/ingest:FuzzFormulaRoundTrip \
+	core/report:FuzzText plugins/internal/wire:FuzzRecordFromProto
+
+fuzz:
+	@for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; fn=$${t##*:}; \
+		echo "fuzz $$fn in ./$$pkg for $(FUZZTIME)"; \
+		$(GO) test ./$$pkg -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) || exit 1; \
+	done
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count 1 -timeout 30m ./... | tee bench.txt
