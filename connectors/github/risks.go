@@ -727,11 +727,34 @@ func (c *Connector) updateIssue(ctx context.Context, cfg *config, a *api, n int,
 		if err = a.classify(fmt.Sprintf("update issue #%d", n), err); err != nil {
 			return nil, err
 		}
+		if is, err = c.recloseIssue(ctx, cfg, a, is, state, reason); err != nil {
+			return nil, err
+		}
 	}
 	if refused != "" {
 		return nil, unassignable(cfg, n, refused)
 	}
 	return is, nil
+}
+
+// recloseIssue gives a closed issue the close reason wanted when GitHub
+// kept another: it ignores state_reason unless the state changes, so a
+// closed issue is reopened and closed again (two more writes, and two
+// lines in its timeline).
+func (c *Connector) recloseIssue(ctx context.Context, cfg *config, a *api, is *github.Issue, state, reason string) (*github.Issue, error) {
+	if state != "closed" || is.GetState() != "closed" || is.GetStateReason() == reason {
+		return is, nil
+	}
+	n := is.GetNumber()
+	open := "open"
+	if _, _, err := a.gh.Issues.Edit(ctx, cfg.Owner, cfg.Repo, n, &github.IssueRequest{State: &open}); err != nil {
+		return nil, a.classify(fmt.Sprintf("reopen issue #%d to change its close reason", n), err)
+	}
+	closed, _, err := a.gh.Issues.Edit(ctx, cfg.Owner, cfg.Repo, n, &github.IssueRequest{State: &state, StateReason: &reason})
+	if err = a.classify(fmt.Sprintf("close issue #%d as %s", n, reason), err); err != nil {
+		return nil, err
+	}
+	return closed, nil
 }
 
 // deleteIssue takes an issue out of the register: GitHub's REST API cannot

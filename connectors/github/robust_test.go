@@ -204,3 +204,25 @@ func TestETagCacheWithoutHome(t *testing.T) {
 		t.Errorf("the ETag cache holds the token")
 	}
 }
+
+// GitHub ignores state_reason unless the state changes: a closed issue
+// whose reason must change (completed → not planned) is reopened and
+// closed again with the new reason, or the hub and GitHub would disagree
+// for good (and the update be sent again every sync).
+func TestCloseReasonOfAClosedIssueChanges(t *testing.T) {
+	f := newFake(t)
+	c := mustConfigure(t, fakeConfig(t, f))
+	create(t, c, 1)
+	for _, tc := range []struct{ status, state, reason string }{
+		{"closed", "closed", "completed"},
+		{"not_planned", "closed", "not_planned"},
+		{"closed", "closed", "completed"},
+		{"open", "open", "reopened"},
+	} {
+		res := push(t, c, sdk.Change{Op: sdk.OpUpdate, ExternalID: "1", Fields: map[string]string{sdk.FieldStatus: tc.status}})
+		is := f.Issue(owner, repoN, 1)
+		if res[0].Err != nil || is.GetState() != tc.state || is.GetStateReason() != tc.reason || res[0].Fields[sdk.FieldStatus] != tc.status {
+			t.Errorf("status %s: %v; issue %s (%s), result status %q; want %s (%s)", tc.status, res[0].Err, is.GetState(), is.GetStateReason(), res[0].Fields[sdk.FieldStatus], tc.state, tc.reason)
+		}
+	}
+}

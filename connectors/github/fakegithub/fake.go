@@ -909,14 +909,17 @@ func (s *Server) issueRoutes(b *buffered, r *http.Request, rp *repo, rest string
 		if c.State != nil {
 			switch *c.State {
 			case "closed":
-				reason := "completed"
-				if c.StateReason != nil && *c.StateReason != "" {
-					reason = *c.StateReason
-				}
+				// state_reason is "ignored unless state is changed"
+				// (GitHub's documentation): closing a closed issue keeps
+				// its reason.
 				if is.GetState() != "closed" {
+					reason := "completed"
+					if c.StateReason != nil && *c.StateReason != "" {
+						reason = *c.StateReason
+					}
 					is.ClosedAt = &github.Timestamp{Time: now()}
+					is.State, is.StateReason = github.String("closed"), github.String(reason)
 				}
-				is.State, is.StateReason = github.String("closed"), github.String(reason)
 			case "open":
 				if is.GetState() == "closed" {
 					is.StateReason = github.String("reopened")

@@ -243,3 +243,21 @@ func TestPrimaryLimitAs429(t *testing.T) {
 		t.Errorf("primary limit spent: %d, remaining %q, reset %q; want 429, 0 and a reset", resp.StatusCode, resp.Header.Get("X-RateLimit-Remaining"), resp.Header.Get("X-RateLimit-Reset"))
 	}
 }
+
+// state_reason is ignored unless the state changes, as GitHub documents.
+func TestStateReasonOnlyWithAStateChange(t *testing.T) {
+	s := New("o", "r", "tok", "me")
+	defer s.Close()
+	send(t, s, "POST", "repos/o/r/issues", `{"title":"a"}`)
+	for _, tc := range []struct{ body, state, reason string }{
+		{`{"state":"closed","state_reason":"completed"}`, "closed", "completed"},
+		{`{"state":"closed","state_reason":"not_planned"}`, "closed", "completed"},
+		{`{"state":"open"}`, "open", "reopened"},
+		{`{"state":"closed","state_reason":"not_planned"}`, "closed", "not_planned"},
+	} {
+		send(t, s, "PATCH", "repos/o/r/issues/1", tc.body)
+		if is := s.Issue("o", "r", 1); is.GetState() != tc.state || is.GetStateReason() != tc.reason {
+			t.Errorf("after %s: %s (%s), want %s (%s)", tc.body, is.GetState(), is.GetStateReason(), tc.state, tc.reason)
+		}
+	}
+}
