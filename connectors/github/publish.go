@@ -4,6 +4,7 @@ import (
 	"context"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/google/go-github/v60/github"
 	"github.com/usmhub/usmhub/plugins/sdk"
@@ -29,7 +30,7 @@ func (c *Connector) Publish(ctx context.Context, r sdk.Report) (sdk.Published, e
 		title = "Report"
 	}
 	title += " " + tag
-	body := normText(r.Markdown)
+	body := fitBody(normText(r.Markdown), key)
 
 	var found *github.Issue
 	opts := &github.IssueListByRepoOptions{Labels: []string{cfg.ReportLabel}, State: "all", Sort: "created", Direction: "asc",
@@ -66,4 +67,28 @@ func (c *Connector) Publish(ctx context.Context, r sdk.Report) (sdk.Published, e
 		found = is
 	}
 	return sdk.Published{URL: found.GetHTMLURL(), ExternalID: strconv.Itoa(found.GetNumber()), Created: false}, nil
+}
+
+// fitBody cuts a report longer than GitHub takes in an issue body (it
+// refuses more than maxBody characters) at a line, saying so, rather than
+// failing the publish.
+func fitBody(body, key string) string {
+	if utf8.RuneCountInString(body) <= maxBody {
+		return body
+	}
+	note := "\n\n… (cut here: GitHub takes at most 65536 characters in an issue; the whole report is usmhub report's output for " + key + ")\n"
+	room := maxBody - utf8.RuneCountInString(note)
+	cut := len(body)
+	for n, i := 0, 0; i < len(body); n++ {
+		if n == room {
+			cut = i
+			break
+		}
+		_, w := utf8.DecodeRuneInString(body[i:])
+		i += w
+	}
+	if nl := strings.LastIndexByte(body[:cut], '\n'); nl > 0 {
+		cut = nl
+	}
+	return body[:cut] + note
 }

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -224,5 +225,30 @@ func TestCloseReasonOfAClosedIssueChanges(t *testing.T) {
 		if res[0].Err != nil || is.GetState() != tc.state || is.GetStateReason() != tc.reason || res[0].Fields[sdk.FieldStatus] != tc.status {
 			t.Errorf("status %s: %v; issue %s (%s), result status %q; want %s (%s)", tc.status, res[0].Err, is.GetState(), is.GetStateReason(), res[0].Fields[sdk.FieldStatus], tc.state, tc.reason)
 		}
+	}
+}
+
+// A report longer than an issue body may be is published cut at a line,
+// saying so, instead of failing (GitHub refuses more than 65536
+// characters).
+func TestLongReportIsCutNotRefused(t *testing.T) {
+	f := newFake(t)
+	c := mustConfigure(t, fakeConfig(t, f))
+	line := "| R-1 | Störung im Rechenzentrum 🔥 | 4 | 3 |\n"
+	md := strings.Repeat(line, 70000/len([]rune(line))+10)
+	pub, err := c.Publish(t.Context(), sdk.Report{Key: "usmhub-ssc-register-2026-W49", Title: "Register", Markdown: md})
+	if err != nil {
+		t.Fatalf("Publish of a %d-character report: %v", len([]rune(md)), err)
+	}
+	n, _ := strconv.Atoi(pub.ExternalID)
+	body := f.Issue(owner, repoN, n).GetBody()
+	if len([]rune(body)) > 65536 || !strings.Contains(body, "cut here") || !strings.HasPrefix(body, line) {
+		t.Errorf("published body: %d characters, cut note %v", len([]rune(body)), strings.Contains(body, "cut here"))
+	}
+	if _, err := c.Publish(t.Context(), sdk.Report{Key: "usmhub-ssc-register-2026-W49", Title: "Register", Markdown: md}); err != nil {
+		t.Errorf("publishing it again: %v", err)
+	}
+	if got := len(f.Issues(owner, repoN)); got != 1 {
+		t.Errorf("%d issues after two publishes, want 1", got)
 	}
 }
