@@ -74,34 +74,22 @@ func asSDK(err error) *sdk.Error {
 // body or nil) and decodes a JSON answer into out (nil: ignore the body). It
 // returns the HTTP status (0 when no complete answer arrived).
 func (c *client) do(ctx context.Context, method, path string, query url.Values, body, out any) (int, error) {
-	u := c.base.JoinPath(path)
-	if len(query) > 0 {
-		u.RawQuery = encodeQuery(query)
-	}
-	var rd io.Reader
+	var payload []byte
+	contentType := ""
 	if body != nil {
-		payload, err := json.Marshal(body)
-		if err != nil {
+		var err error
+		if payload, err = json.Marshal(body); err != nil {
 			return 0, sdk.Errorf(sdk.ClassPermanent, "encode the request to %s: %v", path, err)
 		}
-		rd = bytes.NewReader(payload)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, u.String(), rd)
-	if err != nil {
-		return 0, sdk.Errorf(sdk.ClassPermanent, "build request %s %s: %v", method, u.Path, err)
-	}
-	req.Header.Set("X-Redmine-API-Key", c.key)
-	req.Header.Set("Accept", "application/json")
-	if body != nil {
 		// Without it Redmine answers 422 with misleading errors.
-		req.Header.Set("Content-Type", "application/json")
+		contentType = "application/json"
 	}
-	resp, err := c.http.Do(req)
+	resp, err := c.send(ctx, method, path, query, contentType, payload)
 	if err != nil {
 		return 0, err
 	}
 	if !resp.OK() {
-		return resp.StatusCode, &apiError{status: resp.StatusCode, sdkErr: c.classify(method, u.Path, resp.StatusCode, resp.Body, resp.RetryAfter)}
+		return resp.StatusCode, &apiError{status: resp.StatusCode, sdkErr: c.classify(method, c.base.JoinPath(path).Path, resp.StatusCode, resp.Body, resp.RetryAfter)}
 	}
 	if out != nil {
 		if err := resp.DecodeJSON(out); err != nil {
@@ -109,6 +97,42 @@ func (c *client) do(ctx context.Context, method, path string, query url.Values, 
 		}
 	}
 	return resp.StatusCode, nil
+}
+
+// raw sends one request with a body of the given content type (empty: no
+// body) and returns the answer's body: for uploads and downloads of files.
+func (c *client) raw(ctx context.Context, method, path string, query url.Values, contentType string, body []byte) ([]byte, error) {
+	resp, err := c.send(ctx, method, path, query, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	if !resp.OK() {
+		return nil, &apiError{status: resp.StatusCode, sdkErr: c.classify(method, c.base.JoinPath(path).Path, resp.StatusCode, resp.Body, resp.RetryAfter)}
+	}
+	return resp.Body, nil
+}
+
+// send builds and sends one request through the SDK's HTTP client (which
+// retries what is safe to retry, never a POST).
+func (c *client) send(ctx context.Context, method, path string, query url.Values, contentType string, body []byte) (*sdk.HTTPResponse, error) {
+	u := c.base.JoinPath(path)
+	if len(query) > 0 {
+		u.RawQuery = encodeQuery(query)
+	}
+	var rd io.Reader
+	if contentType != "" {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u.String(), rd)
+	if err != nil {
+		return nil, sdk.Errorf(sdk.ClassPermanent, "build request %s %s: %v", method, u.Path, err)
+	}
+	req.Header.Set("X-Redmine-API-Key", c.key)
+	req.Header.Set("Accept", "application/json")
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	return c.http.Do(req)
 }
 
 // encodeQuery encodes query values keeping the characters Redmine's filter
