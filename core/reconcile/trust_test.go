@@ -68,7 +68,7 @@ func TestRefusedFieldHeldOthersTaken(t *testing.T) {
 	// proposed. Both sides changed the status; the remote owns it and wins,
 	// and the wait is over.
 	h.editRisk(r.ID, func(r *model.Risk) { r.Status = model.Proposed })
-	res = h.sync(b, conn)
+	h.sync(b, conn)
 	if got := h.risk(r.ID).Status; got != model.Accepted {
 		t.Fatalf("status = %s, want the remote's accepted taken once the hub could", got)
 	}

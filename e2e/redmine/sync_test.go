@@ -274,16 +274,6 @@ func changed(c map[string]int) bool {
 	return false
 }
 
-func count(reqs []string, method string) int {
-	n := 0
-	for _, r := range reqs {
-		if strings.HasPrefix(r, method+" ") {
-			n++
-		}
-	}
-	return n
-}
-
 // summary groups requests as "GET issues.json ×3".
 func summary(reqs []string) []string {
 	by := map[string]int{}
