@@ -126,7 +126,7 @@ func runtimeFor(ctx context.Context, cfg *config.Config, log hclog.Logger, m *da
 		return nil, fmt.Errorf("open store: %w", err)
 	}
 	engine := &reconcile.Engine{Store: st, Log: log.Named("sync"), Metrics: m}
-	pages, err := dashboard.New(dashboard.Options{Config: cfg, Store: st, Listen: cfg.Hub.Listen,
+	pages, err := dashboard.New(dashboard.Options{Config: cfg, Store: st, Listen: cfg.Hub.Listen, Limiter: m.AuthLimiter(),
 		ReadToken: cfg.Hub.ReadToken.Reveal(), Log: log.Named("dashboard")})
 	if err != nil {
 		cs.close()

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -922,5 +923,38 @@ func TestPagesServeTheRest(t *testing.T) {
 	bare := start(t, fixed(&Runtime{Listen: loopback}), Options{})
 	if code, _, _ := bare.do("GET", "/", ""); code != 404 {
 		t.Errorf("GET / without pages = %d, want 404", code)
+	}
+}
+
+// TestWrongTokensAreLimited: after ten wrong tokens in a minute from one
+// address, that address gets 429 with a Retry-After, even with the right
+// token, and /metrics counts both; the refusal says nothing of the token.
+func TestWrongTokensAreLimited(t *testing.T) {
+	const token = "s3cret-t0ken"
+	h := start(t, fixed(&Runtime{
+		Listen:   loopback,
+		APIToken: token,
+		Jobs:     []schedule.Job{{Name: "job", Spec: "@yearly", Run: func(context.Context) error { return nil }}},
+	}), Options{})
+	for i := 1; i <= 10; i++ {
+		if code, _, body := h.do("POST", "/v1/sync/job", "Bearer wrong-"+strconv.Itoa(i)); code != http.StatusUnauthorized {
+			t.Fatalf("wrong token %d: %d %s, want 401", i, code, body)
+		}
+	}
+	code, hdr, body := h.do("POST", "/v1/sync/job", "Bearer "+token)
+	if code != http.StatusTooManyRequests || hdr.Get("Retry-After") == "" {
+		t.Fatalf("after ten wrong tokens: %d (Retry-After %q) %s, want 429 with Retry-After", code, hdr.Get("Retry-After"), body)
+	}
+	if strings.Contains(strings.ToLower(body), "invalid") || strings.Contains(body, "token\"") {
+		t.Errorf("the refusal says something of the token: %s", body)
+	}
+	_, _, metrics := h.do("GET", "/metrics", "")
+	for _, want := range []string{`usmhub_http_auth_failures_total{endpoint="sync"} 10`, `usmhub_http_auth_limited_total{endpoint="sync"} 1`} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	if err := h.stop(); err != nil {
+		t.Fatalf("Run = %v", err)
 	}
 }

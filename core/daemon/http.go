@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/usmhub/usmhub/core/authlimit"
 	"net"
 	"net/http"
 	"strings"
@@ -178,7 +179,13 @@ func (d *daemon) handleHealthz(w http.ResponseWriter, r *http.Request) {
 	gen := d.current()
 	details := false
 	if token, presented := bearerToken(r); presented && gen.hasToken {
-		details = d.tokenValid(gen, token)
+		if left, limited := d.metrics.AuthLimiter().Blocked(r, "healthz"); limited {
+			authlimit.Refuse(w, left)
+			return
+		}
+		if details = d.tokenValid(gen, token); !details {
+			d.metrics.AuthLimiter().Fail(r, "healthz")
+		}
 	}
 	jobs := gen.sched.Jobs()
 	h := Health{Status: "ok", Jobs: make([]JobHealth, 0, len(jobs))}
@@ -223,6 +230,10 @@ func (d *daemon) handleSync(w http.ResponseWriter, r *http.Request) {
 		})
 		return
 	}
+	if left, limited := d.metrics.AuthLimiter().Blocked(r, "sync"); limited {
+		authlimit.Refuse(w, left)
+		return
+	}
 	token, presented := bearerToken(r)
 	if !presented {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="usmhub"`)
@@ -230,6 +241,7 @@ func (d *daemon) handleSync(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !d.tokenValid(gen, token) {
+		d.metrics.AuthLimiter().Fail(r, "sync")
 		d.logger.Warn("sync request with a wrong API token", "remote", r.RemoteAddr)
 		w.Header().Set("WWW-Authenticate", `Bearer realm="usmhub", error="invalid_token"`)
 		writeJSON(w, http.StatusUnauthorized, errorResponse{Error: "invalid API token"})

@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"github.com/usmhub/usmhub/core/authlimit"
 	"net/http"
 	"time"
 
@@ -60,6 +61,9 @@ type Metrics struct {
 	conflicts   *prometheus.CounterVec
 	lastSuccess *prometheus.GaugeVec
 	reloads     *prometheus.CounterVec
+	authFails   *prometheus.CounterVec
+	authRefused *prometheus.CounterVec
+	limiter     *authlimit.Limiter
 }
 
 // NewMetrics returns Metrics on a new registry. Run creates one per daemon;
@@ -71,7 +75,7 @@ func NewMetrics() *Metrics {
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
 	f := promauto.With(reg)
-	return &Metrics{
+	m := &Metrics{
 		registry: reg,
 		runs: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "usmhub_runs_total",
@@ -102,7 +106,30 @@ func NewMetrics() *Metrics {
 			Name: "usmhub_reloads_total",
 			Help: "Configuration reloads (SIGHUP), by result (success or error).",
 		}, []string{"result"}),
+		authFails: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "usmhub_http_auth_failures_total",
+			Help: "Requests with a wrong token (or a wrong password at the login form), by endpoint.",
+		}, []string{"endpoint"}),
+		authRefused: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "usmhub_http_auth_limited_total",
+			Help: "Requests refused (429) because their address sent too many wrong tokens, by endpoint.",
+		}, []string{"endpoint"}),
 	}
+	m.limiter = authlimit.New(authlimit.DefaultMax, authlimit.DefaultWindow)
+	m.limiter.OnFail = func(where string) { m.authFails.WithLabelValues(where).Inc() }
+	m.limiter.OnRefuse = func(where string) { m.authRefused.WithLabelValues(where).Inc() }
+	return m
+}
+
+// AuthLimiter is the daemon's limiter of wrong tokens per client address
+// (10 a minute), whose counts these metrics show. It lives as long as the
+// daemon, across reloads; the API and the dashboard share it. Nil on a nil
+// *Metrics (no limit).
+func (m *Metrics) AuthLimiter() *authlimit.Limiter {
+	if m == nil {
+		return nil
+	}
+	return m.limiter
 }
 
 // Registry returns the registry the metrics live on, to register more

@@ -25,6 +25,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/usmhub/usmhub/core/authlimit"
 	"net"
 	"net/http"
 	"net/url"
@@ -57,6 +58,9 @@ type Options struct {
 	Log hclog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Limiter limits wrong tokens per client address (shared with the
+	// daemon's API); nil means no limit.
+	Limiter *authlimit.Limiter
 }
 
 // Dashboard is the http.Handler of the pages and the /v1/ read API.
@@ -199,8 +203,7 @@ func (d *Dashboard) sessionOK(v string) bool {
 // page wraps a page handler: access, then the handler's answer.
 func (d *Dashboard) page(fn func(w http.ResponseWriter, r *http.Request) error) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if !d.allowed(r) {
-			d.refuse(w, r, false)
+		if !d.admit(w, r, false) {
 			return
 		}
 		w.Header().Set("Cache-Control", "no-store")
@@ -213,8 +216,7 @@ func (d *Dashboard) page(fn func(w http.ResponseWriter, r *http.Request) error) 
 // api wraps a /v1/ handler: access, then the handler's answer.
 func (d *Dashboard) api(fn func(w http.ResponseWriter, r *http.Request) error) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if !d.allowed(r) {
-			d.refuse(w, r, true)
+		if !d.admit(w, r, true) {
 			return
 		}
 		w.Header().Set("Cache-Control", "no-store")
@@ -228,6 +230,25 @@ func (d *Dashboard) api(fn func(w http.ResponseWriter, r *http.Request) error) h
 			writeJSON(w, http.StatusInternalServerError, errorBody{Error: "the hub could not answer: see its log"})
 		}
 	}
+}
+
+// admit lets a request read, or answers it: 429 while its address is
+// limited for sending wrong tokens, else the refusal. A request that
+// presented a token or a session cookie that was wrong counts towards the
+// limit.
+func (d *Dashboard) admit(w http.ResponseWriter, r *http.Request, api bool) bool {
+	if left, limited := d.opts.Limiter.Blocked(r, "dashboard"); limited {
+		authlimit.Refuse(w, left)
+		return false
+	}
+	if d.allowed(r) {
+		return true
+	}
+	if _, err := r.Cookie(sessionCookie); err == nil || r.Header.Get("Authorization") != "" {
+		d.opts.Limiter.Fail(r, "dashboard")
+	}
+	d.refuse(w, r, api)
+	return false
 }
 
 // refuse answers a request without access. Pages send people to the login
@@ -292,7 +313,12 @@ func (d *Dashboard) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	next := safeNext(r.PostForm.Get("next"))
+	if left, limited := d.opts.Limiter.Blocked(r, "login"); limited {
+		authlimit.Refuse(w, left)
+		return
+	}
 	if !d.tokenOK(r.PostForm.Get("token")) {
+		d.opts.Limiter.Fail(r, "login")
 		d.opts.Log.Warn("dashboard sign-in refused", "remote", r.RemoteAddr)
 		d.render(w, http.StatusUnauthorized, "login", &view{Title: "Sign in", Next: next, Failed: true})
 		return

@@ -3,8 +3,10 @@ package dashboard
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/usmhub/usmhub/core/authlimit"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"regexp"
@@ -269,5 +271,35 @@ func TestOpenAPICoversTheAPI(t *testing.T) {
 	}
 	for p := range inSpec {
 		t.Errorf("openapi.yaml documents %s, which is not served", p)
+	}
+}
+
+// TestSignInIsLimited: ten wrong tokens at the login form (or as bearer
+// tokens) from one address, and that address is answered 429 even with the
+// right token until its minute has passed.
+func TestSignInIsLimited(t *testing.T) {
+	const token = "read-s3cret"
+	f := newFixture(t, 4)
+	d, err := New(Options{Config: f.cfg, Store: f.st, Listen: "0.0.0.0:8765", ReadToken: token,
+		Limiter: authlimit.New(authlimit.DefaultMax, authlimit.DefaultWindow)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(d)
+	t.Cleanup(srv.Close)
+	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	for i := range 10 {
+		resp, err := noRedirect.PostForm(srv.URL+"/login", url.Values{"token": {fmt.Sprint("guess-", i)}, "next": {"/"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("guess %d: %d, want 401", i, resp.StatusCode)
+		}
+	}
+	code, hdr, _ := get(t, noRedirect, srv.URL+"/v1/risks", "Authorization", "Bearer "+token)
+	if code != http.StatusTooManyRequests || hdr.Get("Retry-After") == "" {
+		t.Fatalf("the right token after ten wrong ones: %d (Retry-After %q), want 429", code, hdr.Get("Retry-After"))
 	}
 }
