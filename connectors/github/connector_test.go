@@ -529,6 +529,33 @@ func TestPublishTwiceIsOneIssue(t *testing.T) {
 	}
 }
 
+// A report with a dashboard URL links to it (GitHub takes no attachments,
+// so its charts are there); without one the body is the Markdown alone.
+func TestPublishLinksTheDashboard(t *testing.T) {
+	f := newFake(t)
+	c := mustConfigure(t, fakeConfig(t, f))
+	r := sdk.Report{Key: "register-ssc", Kind: "register", Title: "Register", Markdown: "# Register\n",
+		URL:         "https://usm.example.org/reports/register?initiative=ssc",
+		Attachments: []sdk.Attachment{{Name: "register-threats.svg", ContentType: "image/svg+xml", Data: []byte("<svg/>")}}}
+	if _, err := c.Publish(t.Context(), r); err != nil {
+		t.Fatal(err)
+	}
+	want := "# Register\n\n[Charts and the whole report on the usmhub dashboard](https://usm.example.org/reports/register?initiative=ssc)"
+	if is := f.Issues(owner, repoN); len(is) != 1 || is[0].GetBody() != want {
+		t.Fatalf("issue body %q, want %q", is[0].GetBody(), want)
+	}
+	// Publishing it again changes nothing.
+	before := len(f.Log())
+	if p, err := c.Publish(t.Context(), r); err != nil || p.Created {
+		t.Fatalf("second publish: %+v %v", p, err)
+	}
+	for _, l := range f.Log()[before:] {
+		if strings.HasPrefix(l, "PATCH ") {
+			t.Errorf("an unchanged report was written again: %s", l)
+		}
+	}
+}
+
 // Check says exactly what is wrong: a bad token, a classic token without
 // the repo scope, a fine-grained token without the Issues permission, an
 // unknown repository, a renamed one. A missing label is no error (the

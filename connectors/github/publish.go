@@ -13,7 +13,9 @@ import (
 // Publish makes a report an issue carrying report_label, titled
 // "<title> [<key>]": publishing the same key again finds the issue by its
 // title (listing the label's issues, which is current at once, unlike
-// search) and updates it in place, only when it changed.
+// search) and updates it in place, only when it changed. GitHub issues
+// take no attachments: when the report has a dashboard URL, the body ends
+// with a link to it, where its charts are (see dashboardLink).
 func (c *Connector) Publish(ctx context.Context, r sdk.Report) (sdk.Published, error) {
 	cfg, a, err := c.state()
 	if err != nil {
@@ -30,7 +32,11 @@ func (c *Connector) Publish(ctx context.Context, r sdk.Report) (sdk.Published, e
 		title = "Report"
 	}
 	title += " " + tag
-	body := fitBody(normText(r.Markdown), key)
+	md := r.Markdown
+	if link := dashboardLink(r.URL); link != "" {
+		md = strings.TrimRight(md, " \t\r\n") + link
+	}
+	body := fitBody(normText(md), key)
 
 	var found *github.Issue
 	opts := &github.IssueListByRepoOptions{Labels: []string{cfg.ReportLabel}, State: "all", Sort: "created", Direction: "asc",
@@ -91,4 +97,17 @@ func fitBody(body, key string) string {
 		cut = nl
 	}
 	return body[:cut] + note
+}
+
+// dashboardLink is the line a report's body ends with when the hub has a
+// public URL: a link to the report's page, which shows its charts. It
+// returns "" for no URL; parentheses are escaped so the Markdown link
+// holds the whole URL.
+func dashboardLink(u string) string {
+	u = strings.TrimSpace(u)
+	if u == "" {
+		return ""
+	}
+	u = strings.NewReplacer("(", "%28", ")", "%29", " ", "%20").Replace(u)
+	return "\n\n[Charts and the whole report on the usmhub dashboard](" + u + ")"
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -253,6 +254,9 @@ func (l *loader) hub(blocks []*hubSchema) {
 			l.errorf(b.ListenRange, "Invalid listen", "%q is not an address to listen on; write host:port, e.g. %s.", b.Listen, DefaultListen)
 		}
 	}
+	if isSet(b.PublicURLRange) {
+		h.PublicURL = l.publicURL(b.PublicURL, b.PublicURLRange)
+	}
 	h.RequirePluginPins = b.RequirePluginPins
 	l.tls(&h, b)
 	if isSet(b.APITokenRange) && !l.unreadSecret(b.APITokenRange) {
@@ -262,6 +266,17 @@ func (l *loader) hub(blocks []*hubSchema) {
 		h.ReadToken = l.token("read_token", b.ReadToken, b.ReadTokenRange)
 	}
 	l.cfg.Hub = h
+}
+
+// publicURL checks hub.public_url: an absolute http or https URL without
+// query or fragment; it returns it without a trailing slash.
+func (l *loader) publicURL(v string, rng hcl.Range) string {
+	u, err := url.Parse(v)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		l.errorf(rng, "Invalid public_url", "%q is not where people reach the dashboard; write an http or https URL without user, query or fragment, e.g. \"https://usm.example.org\" or \"https://example.org/usmhub\".", v)
+		return ""
+	}
+	return strings.TrimRight(u.String(), "/")
 }
 
 // tls checks hub.tls_cert and hub.tls_key: both or neither, and files

@@ -183,6 +183,7 @@ func TestLoadErrors(t *testing.T) {
 	}{
 		{"unknown_block.hcl", `testdata/unknown_block.hcl:3,1: Unsupported block type: Blocks of type "initiatve" are not expected here. Did you mean "initiative"?`},
 		{"unknown_attribute.hcl", `testdata/unknown_attribute.hcl:3,3: Unsupported argument: An argument named "sponser" is not expected here. Did you mean "sponsor"?`},
+		{"bad_public_url.hcl", `testdata/bad_public_url.hcl:2,16: Invalid public_url: "usm.example.org/hub" is not where people reach the dashboard; write an http or https URL without user, query or fragment, e.g. "https://usm.example.org" or "https://example.org/usmhub".`},
 		{"bad_log_format.hcl", `testdata/bad_log_format.hcl:2,16: Invalid log_format: "xml" is not a log format; use one of: text, json.`},
 		{"bad_date.hcl", `testdata/bad_date.hcl:3,18: Invalid date: "2025-02-30" is not a date; write committed_on as YYYY-MM-DD, e.g. 2025-03-01.
 testdata/bad_date.hcl:8,14: Invalid date: "15-01-2025" is not a date; write date as YYYY-MM-DD, e.g. 2025-03-01.`},
@@ -428,6 +429,32 @@ func TestLoadWithoutHubSecrets(t *testing.T) {
 	for _, f := range []string{"bad_api_token.hcl", "unknown_attribute.hcl"} {
 		if _, err := LoadWith("testdata/"+f, Options{WithoutHubSecrets: true}); err == nil {
 			t.Errorf("%s without hub secrets loaded; its mistake is not a missing secret", f)
+		}
+	}
+}
+
+// TestPublicURL proves hub.public_url is kept without its trailing slash,
+// and refused (at its place) when it is not an http(s) URL people can open.
+func TestPublicURL(t *testing.T) {
+	for v, want := range map[string]string{
+		"https://usm.example.org/":      "https://usm.example.org",
+		"http://10.0.0.5:8765/usmhub//": "http://10.0.0.5:8765/usmhub",
+		"ftp://usm.example.org":         "",
+		"https://usm.example.org/?a=1":  "",
+		"https://user:pw@example.org":   "",
+	} {
+		path := filepath.Join(t.TempDir(), "usmhub.hcl")
+		if err := os.WriteFile(path, []byte("hub {\n  public_url = \""+v+"\"\n}\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		cfg, err := Load(path)
+		switch {
+		case want == "" && (err == nil || !strings.Contains(err.Error(), "usmhub.hcl:2,16: Invalid public_url")):
+			t.Errorf("public_url %q: error %v, want Invalid public_url at 2,16", v, err)
+		case want != "" && err != nil:
+			t.Errorf("public_url %q: %v", v, err)
+		case want != "" && cfg.Hub.PublicURL != want:
+			t.Errorf("public_url %q loads as %q, want %q", v, cfg.Hub.PublicURL, want)
 		}
 	}
 }

@@ -24,6 +24,7 @@ type hubSchema struct {
 	Listen    string `hcl:"listen,optional"`
 	APIToken  string `hcl:"api_token,optional"`
 	ReadToken string `hcl:"read_token,optional"`
+	PublicURL string `hcl:"public_url,optional"`
 
 	RequirePluginPins bool   `hcl:"require_plugin_pins,optional"`
 	TLSCert           string `hcl:"tls_cert,optional"`
@@ -38,6 +39,7 @@ type hubSchema struct {
 	ListenRange    hcl.Range `hcl:"listen,attr_value_range"`
 	APITokenRange  hcl.Range `hcl:"api_token,attr_value_range"`
 	ReadTokenRange hcl.Range `hcl:"read_token,attr_value_range"`
+	PublicURLRange hcl.Range `hcl:"public_url,attr_value_range"`
 	DefRange       hcl.Range `hcl:",def_range"`
 }
 

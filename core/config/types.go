@@ -40,6 +40,10 @@ type Hub struct {
 	// ReadToken opens the dashboard and the read-only /v1/ API when the
 	// hub listens on an address other than loopback.
 	ReadToken Secret
+	// PublicURL is where people reach the dashboard (http or https, no
+	// trailing slash, no query); empty when not set. Published reports link
+	// to their page under it where a tool cannot take their charts.
+	PublicURL string
 	// TLSCert and TLSKey are the PEM files usmhub serve serves HTTPS with
 	// (absolute after Load; both empty: plain HTTP). Load checks that they
 	// hold a certificate and its key.

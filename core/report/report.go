@@ -23,6 +23,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"html/template"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -93,6 +94,8 @@ type Report struct {
 
 	// secrets are values that must never appear in the rendered text.
 	secrets []string
+	// publicURL is the config's hub.public_url (empty when not set).
+	publicURL string
 }
 
 // Build builds the report of a kind about in.Initiative. A report whose
@@ -123,6 +126,7 @@ func Build(kind string, in Input, opts Options) (*Report, error) {
 		InitiativeName: ini.Name,
 		GeneratedAt:    in.Now.UTC(),
 		secrets:        secretsOf(in.Config),
+		publicURL:      in.Config.Hub.PublicURL,
 	}
 	if strings.TrimSpace(r.InitiativeName) == "" {
 		r.InitiativeName = ini.Key
@@ -167,7 +171,16 @@ func (in *Input) check() error {
 // for the connectors that keep files, and its charts as SVG attachments
 // (see Attachments) for the tools that take files.
 func (r *Report) SDK() connector.Report {
-	return connector.Report{Key: r.Key, Kind: r.Kind, Title: r.Title, Markdown: r.Markdown(), HTML: r.HTML(), Attachments: r.Attachments()}
+	return connector.Report{Key: r.Key, Kind: r.Kind, Title: r.Title, Markdown: r.Markdown(), HTML: r.HTML(), Attachments: r.Attachments(), URL: r.URL()}
+}
+
+// URL returns the report's page on the dashboard under hub.public_url
+// (".../reports/KIND?initiative=KEY"), or "" when no public URL is set.
+func (r *Report) URL() string {
+	if r.publicURL == "" {
+		return ""
+	}
+	return r.publicURL + "/reports/" + url.PathEscape(r.Kind) + "?" + url.Values{"initiative": {r.Initiative}}.Encode()
 }
 
 // Attachments returns the report's charts (the same Figures its HTML form

@@ -152,6 +152,9 @@ func TestGolden(t *testing.T) {
 						t.Errorf("SDK() = %+v, not the report's key, kind, title and Markdown", sdk)
 					}
 					checkAttachments(t, r, sdk, html)
+					if sdk.URL != "" {
+						t.Errorf("SDK().URL = %q without hub.public_url", sdk.URL)
+					}
 					// The memory backend writes the golden files; SQLite must
 					// agree with them.
 					golden(t, c.name+".md", []byte(md), b.name == "memory")
@@ -259,5 +262,17 @@ func checkAttachments(t *testing.T, r *Report, sdk connector.Report, html string
 	}
 	if r.Kind == KindRegister && !seen["register-threats.svg"] {
 		t.Errorf("the register report has no register-threats.svg attachment: %v", seen)
+	}
+}
+
+// TestReportURL proves a report links to its dashboard page under
+// hub.public_url.
+func TestReportURL(t *testing.T) {
+	cfg := *loadConfig(t)
+	cfg.Hub.PublicURL = "https://usm.example.org/hub"
+	b := backends(t, &cfg)[0]
+	r := build(t, b, &cfg, KindRegister, "ssc", Options{})
+	if got, want := r.SDK().URL, "https://usm.example.org/hub/reports/register?initiative=ssc"; got != want {
+		t.Errorf("SDK().URL = %q, want %q", got, want)
 	}
 }

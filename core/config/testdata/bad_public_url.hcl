@@ -1,0 +1,3 @@
+hub {
+  public_url = "usm.example.org/hub"
+}
