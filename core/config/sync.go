@@ -40,9 +40,13 @@ func (l *loader) syncs(blocks []*syncSchema) {
 			MapStatus: b.MapStatus, Filter: b.Filter, OnDelete: b.OnDelete, Schedule: b.Schedule,
 			Range: b.DefRange, ConnectorRange: b.ConnectorRange, BatchSize: 100,
 			Lookback: 5 * time.Minute, FullEvery: 24 * time.Hour}
-		l.oneOf("kind", "sync kind", b.Kind, b.KindRange, SyncKinds)
+		// A missing kind or connector is HCL's "Missing required argument",
+		// at the block; there is no value to check, nor a place to point at.
+		if isSet(b.KindRange) {
+			l.oneOf("kind", "sync kind", b.Kind, b.KindRange, SyncKinds)
+		}
 		fields := syncFields[b.Kind]
-		if l.cfg.Connector(b.Connector) == nil {
+		if isSet(b.ConnectorRange) && l.cfg.Connector(b.Connector) == nil {
 			known := make([]string, len(l.cfg.Connectors))
 			for i, c := range l.cfg.Connectors {
 				known[i] = c.ID()
