@@ -21,8 +21,8 @@ func TestConfigureNamesTheAttribute(t *testing.T) {
 	}{
 		{"no dir", map[string]any{}, []sdk.AttributeProblem{{Attribute: "dir", Summary: "a folder is required",
 			Detail: `Set dir to the folder that holds the data files, e.g. dir = "/srv/usm/data".`}}},
-		{"unknown format", map[string]any{"dir": dir, "format": "xlsx"}, []sdk.AttributeProblem{{Attribute: "format",
-			Summary: `unknown format "xlsx"`, Detail: `Use "csv" or "json".`}}},
+		{"unknown format", map[string]any{"dir": dir, "format": "ods"}, []sdk.AttributeProblem{{Attribute: "format",
+			Summary: `unknown format "ods"`, Detail: `Use "csv", "json" or "xlsx".`}}},
 		{"file is a folder", map[string]any{"dir": dir, "risks_file": "data/"}, []sdk.AttributeProblem{{Attribute: "risks_file",
 			Summary: "must name a file, not a folder", Detail: `E.g. risks_file = "risks.csv".`}}},
 		{"two kinds, one file", map[string]any{"dir": dir, "votes_file": "risks.csv"}, []sdk.AttributeProblem{{Attribute: "votes_file",

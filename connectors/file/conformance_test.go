@@ -50,6 +50,10 @@ func TestConformanceJSON(t *testing.T) {
 	connectortest.Run(t, direct, fixture(t, formatJSON))
 }
 
+func TestConformanceXLSX(t *testing.T) {
+	connectortest.Run(t, direct, fixture(t, formatXLSX))
+}
+
 func TestConformanceOverGRPC(t *testing.T) {
 	connectortest.Run(t, connectortest.InProcess(New), fixture(t, formatCSV))
 }

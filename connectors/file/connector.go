@@ -75,9 +75,9 @@ func (c *Connector) Describe(context.Context) (sdk.Description, error) {
 			{Name: "dir", Type: sdk.TypeString, Required: true,
 				Description: "The folder holding the data files: an absolute path, or one relative to the connector's working directory, which the hub sets to its config file's folder."},
 			{Name: "format", Type: sdk.TypeString,
-				Description: `The format of the data files: "csv" (the default) or "json".`},
+				Description: `The format of the data files: "csv" (the default), "json" or "xlsx" (an Excel workbook). A file whose name ends in .xlsx is a workbook whatever the format.`},
 			{Name: "risks_file", Type: sdk.TypeString,
-				Description: "The risks file, relative to dir: risks.csv or risks.json by default. The connector reads and writes it."},
+				Description: "The risks file, relative to dir: risks.csv, risks.json or risks.xlsx by default. The connector reads and writes it; a name ending in .xlsx is an Excel workbook (its risks sheet)."},
 			{Name: "votes_file", Type: sdk.TypeString,
 				Description: "The votes file (columns risk, voter, weight, cast_at), relative to dir: votes.csv or votes.json by default. Read only."},
 			{Name: "scans_file", Type: sdk.TypeString,
@@ -117,9 +117,9 @@ func (c *Connector) Configure(_ context.Context, raw sdk.Config) error {
 	switch cfg.Format {
 	case "":
 		cfg.Format = formatCSV
-	case formatCSV, formatJSON:
+	case formatCSV, formatJSON, formatXLSX:
 	default:
-		add("format", fmt.Sprintf("unknown format %q", cfg.Format), `Use "csv" or "json".`)
+		add("format", fmt.Sprintf("unknown format %q", cfg.Format), `Use "csv", "json" or "xlsx".`)
 	}
 
 	files := []struct {

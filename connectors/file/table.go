@@ -34,6 +34,9 @@ type table struct {
 	index   map[string]int // canonical column name → position in columns
 	comma   rune           // CSV separator
 	bom     bool           // CSV starts with a UTF-8 byte-order mark
+	sheet   string         // xlsx: the sheet of the rows
+	// otherSheets counts the sheets of an xlsx workbook besides sheet.
+	otherSheets int
 
 	// fromFile marks, by position, the columns the file has; disc lists
 	// them in the order the file showed them (CSV: its header; JSON: the
@@ -71,6 +74,7 @@ type row struct {
 // newTable returns an empty table with the given columns (the columns of
 // a file that is not there yet, which it will have).
 func newTable(path, format string, columns []string) *table {
+	format = fileFormat(path, format)
 	t := &table{path: path, format: format, index: map[string]int{}, comma: ','}
 	for _, c := range columns {
 		t.discover(t.addColumn(c))
@@ -201,11 +205,15 @@ func openTable(path, format string) (*table, rowReader, *os.File, error) {
 
 // readTable reads the header of a data file from r.
 func readTable(r io.Reader, path, format string) (*table, rowReader, error) {
+	format = fileFormat(path, format)
 	t := &table{path: path, format: format, index: map[string]int{}, comma: ','}
 	br := bufio.NewReaderSize(r, 64<<10)
 	switch format {
 	case formatJSON:
 		rr, err := newJSONReader(t, br)
+		return t, rr, err
+	case formatXLSX:
+		rr, err := newXLSXReader(t, br)
 		return t, rr, err
 	default:
 		rr, err := newCSVReader(t, br)
@@ -269,6 +277,14 @@ func (t *table) newRowWriter(w io.Writer) (*rowWriter, error) {
 	rw := &rowWriter{t: t, cols: len(t.columns)}
 	if t.format == formatJSON {
 		rw.w = t.newJSONWriter(w)
+		return rw, nil
+	}
+	if t.format == formatXLSX {
+		xw, err := t.newXLSXWriter(w)
+		if err != nil {
+			return nil, err
+		}
+		rw.w = xw
 		return rw, nil
 	}
 	cw, err := t.newCSVWriter(w)
