@@ -134,3 +134,29 @@ func BenchmarkPush(b *testing.B) {
 		})
 	}
 }
+
+// benchXLSXRisks is the size of the workbook BenchmarkPushXLSX writes to.
+const benchXLSXRisks = 5_000
+
+// BenchmarkPushXLSX measures a push of 100 updates into a workbook of 5k
+// risks: the whole sheet is read and a new workbook written, so time and
+// memory grow with the file (compare BenchmarkPush's streaming CSV).
+//
+//	go test -run '^$' -bench PushXLSX -benchtime 5x ./connectors/file
+func BenchmarkPushXLSX(b *testing.B) {
+	dir := b.TempDir()
+	c := configured(b, dir, formatXLSX)
+	seedRisks(b, c, benchXLSXRisks)
+	b.ReportAllocs()
+	round := 0
+	for b.Loop() {
+		round++
+		changes := make([]sdk.Change, 100)
+		for i := range changes {
+			id := fmt.Sprintf("F-%d", 1+(round*7919+i*997)%benchXLSXRisks)
+			changes[i] = sdk.Change{Op: sdk.OpUpdate, ExternalID: id, Fields: map[string]string{"owner": fmt.Sprintf("owner %d", round)}}
+		}
+		mustOK(b, push(b, c, changes...))
+	}
+	b.ReportMetric(float64(100*b.N)/b.Elapsed().Seconds(), "changes/s")
+}

@@ -1,10 +1,14 @@
 package main
 
 import (
+	"bytes"
+	"crypto/sha256"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/usmhub/usmhub/core/ingest"
 	"github.com/xuri/excelize/v2"
@@ -53,18 +57,6 @@ type xlsxReader struct {
 	size int64 // the file's bytes read
 }
 
-// countingReader counts the bytes read through it.
-type countingReader struct {
-	r io.Reader
-	n int64
-}
-
-func (c *countingReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	c.n += int64(n)
-	return n, err
-}
-
 // kindOf returns the sheet a data file's rows are on: its base name
 // without the extension (risks, votes, scans).
 func kindOf(path string) string {
@@ -78,37 +70,92 @@ func kindOf(path string) string {
 // newXLSXReader reads the workbook in r and its sheet's header into t. An
 // empty file, or an empty sheet, has no columns and no rows.
 func newXLSXReader(t *table, r io.Reader) (*xlsxReader, error) {
-	cr := &countingReader{r: r}
 	xr := &xlsxReader{t: t, i: 1}
-	f, err := excelize.OpenReader(cr)
+	b, err := io.ReadAll(r)
 	if err != nil {
-		if cr.n == 0 {
-			return xr, nil // an empty file: as an empty CSV file
+		return nil, fmt.Errorf("read %s: %w", t.path, err)
+	}
+	if len(b) == 0 {
+		return xr, nil // an empty file: as an empty CSV file
+	}
+	xr.size = int64(len(b))
+	sum := sha256.Sum256(b)
+	lastSheet.Lock()
+	if lastSheet.sum == sum && lastSheet.path == t.path {
+		sheet := lastSheet.sheet
+		lastSheet.Unlock()
+		return xr, xr.header(sheet)
+	}
+	lastSheet.Unlock()
+	sheet, err := readSheet(t.path, b)
+	if err != nil {
+		return nil, err
+	}
+	lastSheet.Lock()
+	lastSheet.sum, lastSheet.path, lastSheet.sheet = sum, t.path, sheet
+	lastSheet.Unlock()
+	return xr, xr.header(sheet)
+}
+
+// lastSheet holds the sheet read last: a push reads the file more than
+// once (to open it, to write it, to find a row again), and parsing a
+// workbook's XML costs far more than reading its bytes and hashing them.
+var lastSheet struct {
+	sync.Mutex
+	sum   [sha256.Size]byte
+	path  string
+	sheet *sheetRows
+}
+
+// sheetRows is what a workbook holds for the connector: the sheet's name,
+// how many others there are, and its rows (never changed once read).
+type sheetRows struct {
+	name   string
+	others int
+	rows   [][]string
+}
+
+// header takes a read sheet's header into the table.
+func (xr *xlsxReader) header(s *sheetRows) error {
+	t := xr.t
+	if s == nil || len(s.rows) == 0 {
+		return nil
+	}
+	t.sheet, t.otherSheets = s.name, s.others
+	for i, name := range s.rows[0] {
+		c := canonicalColumn(name)
+		if j := t.col(c); c != "" && j >= 0 {
+			return fmt.Errorf("%s:1: column %q appears twice (columns %d and %d of sheet %q)", t.path, name, j+1, i+1, s.name)
 		}
-		return nil, fmt.Errorf("%s: not a readable .xlsx workbook: %w", t.path, err)
+		t.discover(t.addColumn(name))
+	}
+	xr.rows = s.rows
+	return nil
+}
+
+// readSheet parses a workbook and reads the rows of its data sheet.
+func readSheet(path string, b []byte) (*sheetRows, error) {
+	f, err := excelize.OpenReader(bytes.NewReader(b))
+	if err != nil {
+		return nil, fmt.Errorf("%s: not a readable .xlsx workbook: %w", path, err)
 	}
 	defer f.Close()
-	xr.size = cr.n
 	sheets := f.GetSheetList()
 	if len(sheets) == 0 {
-		return xr, nil
+		return nil, nil
 	}
 	sheet := sheets[0]
 	for _, s := range sheets {
-		if strings.EqualFold(s, kindOf(t.path)) {
+		if strings.EqualFold(s, kindOf(path)) {
 			sheet = s
 		}
 	}
-	t.sheet = sheet
-	if len(sheets) > 1 {
-		t.otherSheets = len(sheets) - 1
-	}
 	rows, err := f.GetRows(sheet, excelize.Options{RawCellValue: true})
 	if err != nil {
-		return nil, fmt.Errorf("%s: sheet %q: %w", t.path, sheet, err)
+		return nil, fmt.Errorf("%s: sheet %q: %w", path, sheet, err)
 	}
 	if len(rows) == 0 {
-		return xr, nil
+		return nil, nil
 	}
 	width := len(rows[0])
 	for i, cells := range rows {
@@ -120,11 +167,11 @@ func newXLSXReader(t *table, r io.Reader) (*xlsxReader, error) {
 		for j := range max(width, len(cells)) {
 			name, err := excelize.CoordinatesToCellName(j+1, i+1)
 			if err != nil {
-				return nil, fmt.Errorf("%s: sheet %q: %w", t.path, sheet, err)
+				return nil, fmt.Errorf("%s: sheet %q: %w", path, sheet, err)
 			}
 			formula, err := f.GetCellFormula(sheet, name)
 			if err != nil {
-				return nil, fmt.Errorf("%s: sheet %q cell %s: %w", t.path, sheet, name, err)
+				return nil, fmt.Errorf("%s: sheet %q cell %s: %w", path, sheet, name, err)
 			}
 			if formula == "" {
 				continue
@@ -136,15 +183,7 @@ func newXLSXReader(t *table, r io.Reader) (*xlsxReader, error) {
 		}
 		rows[i] = cells
 	}
-	for i, name := range rows[0] {
-		c := canonicalColumn(name)
-		if j := t.col(c); c != "" && j >= 0 {
-			return nil, fmt.Errorf("%s:1: column %q appears twice (columns %d and %d of sheet %q)", t.path, name, j+1, i+1, sheet)
-		}
-		t.discover(t.addColumn(name))
-	}
-	xr.rows = rows
-	return xr, nil
+	return &sheetRows{name: sheet, others: len(sheets) - 1, rows: rows}, nil
 }
 
 // next returns the next row that has a cell; the pos of a row is its row
@@ -167,7 +206,7 @@ func (xr *xlsxReader) next() (row, error) {
 				xr.t.path, xr.i+1, len(cells), len(xr.t.columns))
 		}
 		xr.i++
-		return row{cells: cells, pos: int64(xr.i)}, nil
+		return row{cells: slices.Clone(cells), pos: int64(xr.i)}, nil
 	}
 	return row{}, io.EOF
 }
