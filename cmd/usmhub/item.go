@@ -334,18 +334,24 @@ func importItem(tx store.Tx, row *ingest.ItemRow, source string, res *itemImport
 type itemExportCmd struct{}
 
 func (itemExportCmd) Synopsis() string {
-	return "Export configuration items as CSV or JSON (importable again)"
+	return "Export configuration items as CSV, JSON or .xlsx (importable again)"
 }
 
 func (itemExportCmd) Run(ctx context.Context, e *env, args []string) int {
-	fs := e.newFlags("item export", "item export [-format csv|json] [-o FILE]")
-	format := fs.String("format", "csv", "csv or json")
+	fs := e.newFlags("item export", "item export [-format csv|json|xlsx] [-o FILE]")
+	format := fs.String("format", "", "csv, json or xlsx (default: xlsx for -o FILE.xlsx, else csv)")
 	out := fs.String("o", "", "write to FILE instead of standard output")
 	if _, code, ok := parse(fs, args); !ok {
 		return code
 	}
-	if *format != "csv" && *format != "json" {
-		return e.usageErr(fs, "-format must be csv or json, not %q", *format)
+	if *format == "" && strings.HasSuffix(strings.ToLower(*out), ".xlsx") {
+		*format = "xlsx"
+	}
+	if *format == "" {
+		*format = "csv"
+	}
+	if *format != "csv" && *format != "json" && *format != "xlsx" {
+		return e.usageErr(fs, "-format must be csv, json or xlsx, not %q", *format)
 	}
 	st, err := e.store(ctx)
 	if err != nil {
@@ -390,6 +396,22 @@ func exportItems(r store.Reader, format string, w io.Writer) error {
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", " ")
 		return enc.Encode(rows)
+	}
+	if format == "xlsx" {
+		x, err := ingest.NewXLSXWriter("items", ingest.ItemColumns)
+		if err != nil {
+			return err
+		}
+		if err := r.Items(store.ItemFilter{}, func(it model.Item) error {
+			row := make(map[string]any, len(ingest.ItemColumns))
+			for _, f := range ingest.ItemColumns {
+				row[f] = it.Field(f)
+			}
+			return x.Write(row)
+		}); err != nil {
+			return err
+		}
+		return x.Close(w)
 	}
 	cw := csv.NewWriter(w)
 	if err := cw.Write(ingest.ItemColumns); err != nil {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -55,5 +56,25 @@ func TestItemImportAffectsShow(t *testing.T) {
 	h.write("again.csv", h.ok("item", "export"))
 	if out := h.ok("item", "import", "again.csv"); !strings.Contains(out, "0 created, 0 updated, 2 unchanged") {
 		t.Errorf("import of the export: %s", out)
+	}
+}
+
+// TestItemExportXLSXImportsBack: the BIR exported as a workbook imports
+// into another hub as the same items, and again into the first as no change.
+func TestItemExportXLSXImportsBack(t *testing.T) {
+	h := newHub(t, testConfig)
+	h.write("cmdb.csv", "key,name,type,status,owner,description\nCI-1,web-01,server,in use,ops,=1+2\nCI-2,db-01,database,in repair,,\n")
+	h.ok("item", "import", "cmdb.csv")
+	xlsx := filepath.Join(h.dir, "bir.xlsx")
+	h.ok("item", "export", "-o", xlsx)
+	if out := h.ok("item", "import", xlsx); !strings.Contains(out, "0 created, 0 updated, 2 unchanged") {
+		t.Errorf("the workbook imported into its own hub: %s", out)
+	}
+	other := newHub(t, testConfig)
+	if out := other.ok("item", "import", xlsx); !strings.Contains(out, "2 created") {
+		t.Fatalf("the workbook imported into another hub: %s", out)
+	}
+	if a, b := h.ok("item", "list", "-json"), other.ok("item", "list", "-json"); !strings.Contains(b, `=1+2`) || strings.Count(a, `"key"`) != strings.Count(b, `"key"`) {
+		t.Errorf("items differ after the round trip:\n%s\n%s", a, b)
 	}
 }
