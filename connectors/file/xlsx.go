@@ -118,10 +118,13 @@ type sheetRows struct {
 // header takes a read sheet's header into the table.
 func (xr *xlsxReader) header(s *sheetRows) error {
 	t := xr.t
-	if s == nil || len(s.rows) == 0 {
+	if s == nil {
 		return nil
 	}
 	t.sheet, t.otherSheets = s.name, s.others
+	if len(s.rows) == 0 {
+		return nil
+	}
 	for i, name := range s.rows[0] {
 		c := canonicalColumn(name)
 		if j := t.col(c); c != "" && j >= 0 {
@@ -154,8 +157,8 @@ func readSheet(path string, b []byte) (*sheetRows, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: sheet %q: %w", path, sheet, err)
 	}
-	if len(rows) == 0 {
-		return nil, nil
+	if len(rows) == 0 { // no header: the other sheets still count
+		return &sheetRows{name: sheet, others: len(sheets) - 1}, nil
 	}
 	width := len(rows[0])
 	for i, cells := range rows {

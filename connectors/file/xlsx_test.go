@@ -161,3 +161,29 @@ func TestXLSXOtherSheetsRefused(t *testing.T) {
 		t.Error("the refused push changed the workbook")
 	}
 }
+
+// An empty risks sheet beside another sheet is refused too: the other
+// sheet would be lost.
+func TestXLSXEmptySheetBesideAnother(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "risks.xlsx")
+	f := excelize.NewFile()
+	f.SetSheetName("Sheet1", "risks")
+	f.NewSheet("Notes")
+	f.SetCellValue("Notes", "A1", "keep me")
+	if err := f.SaveAs(path); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	c := configured(t, dir, formatXLSX)
+	if p := pull(t, c, sdk.KindRisk, ""); len(p.records) != 0 {
+		t.Fatalf("pull of an empty sheet: %d records", len(p.records))
+	}
+	_, err := c.Push(t.Context(), sdk.PushRequest{Kind: sdk.KindRisk, Changes: []sdk.Change{create("een")}})
+	if err == nil || !strings.Contains(err.Error(), `besides "risks"`) {
+		t.Errorf("push into an empty risks sheet beside Notes: %v, want a refusal", err)
+	}
+	if v, _ := openBook(t, path).GetCellValue("Notes", "A1"); v != "keep me" {
+		t.Errorf("the Notes sheet reads %q after the refused push", v)
+	}
+}
