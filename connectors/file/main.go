@@ -1,5 +1,5 @@
 // Command usmhub-connector-file is the file connector: a usmhub connector
-// plugin over a folder of CSV or JSON files, the way many organisations keep
+// plugin over a folder of CSV, JSON or Excel (.xlsx) files, the way many organisations keep
 // their risk inventory and scan results (spreadsheets), and the embedded
 // default that lets usmhub run with no outside service.
 //
@@ -9,7 +9,7 @@
 //
 //	connector "file" "inventory" {
 //	  dir         = "data"           # required: absolute, or relative to the hub config file's folder
-//	  format      = "csv"            # or "json"
+//	  format      = "csv"            # or "json", or "xlsx" (see xlsx.go)
 //	  risks_file  = "risks.csv"      # read and written
 //	  votes_file  = "votes.csv"      # read only
 //	  scans_file  = "scans.csv"      # read only
