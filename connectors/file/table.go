@@ -11,7 +11,7 @@ import (
 )
 
 // A data file (risks, votes, scans) is a table: named columns and rows of
-// text cells, kept in CSV or JSON.
+// text cells, kept in CSV, JSON or an Excel workbook (xlsx.go).
 //
 // CSV: the first row is the header; column names match case-insensitively,
 // ignoring surrounding blanks, with spaces and dashes read as underscores
