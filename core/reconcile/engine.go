@@ -43,7 +43,8 @@ type Engine struct {
 	Retries   int
 	RetryBase time.Duration
 	// MaxRetryWait is the longest wait a run sits out for a tool that
-	// asked for one (Retry-After, a spent rate limit); default 1 minute.
+	// asked for one (Retry-After, a spent rate limit); default 2 minutes
+	// (GitHub's search limit resets every minute).
 	// A longer one ends the run and pauses the binding until the tool's
 	// time (shown by status), so a CLI sync never hangs for an hour.
 	MaxRetryWait time.Duration
@@ -518,7 +519,7 @@ func retryAfter(err error) time.Duration {
 
 func (e *Engine) maxRetryWait() time.Duration {
 	if e.MaxRetryWait <= 0 {
-		return time.Minute
+		return 2 * time.Minute
 	}
 	return e.MaxRetryWait
 }

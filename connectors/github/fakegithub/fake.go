@@ -104,9 +104,12 @@ type Server struct {
 	writes    []time.Time
 	remaining map[string]int
 	reset     time.Time
-	searchN   map[string]int
-	counts    Counts
-	log       []string
+	// searchReset ends the search limit's window: GitHub's search limit
+	// (30 requests) is per minute, the core limit per hour.
+	searchReset time.Time
+	searchN     map[string]int
+	counts      Counts
+	log         []string
 }
 
 // Counts are the requests the server answered.
@@ -456,8 +459,24 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
 	}
 	if s.reset.Before(time.Now()) {
 		s.reset = time.Now().Add(time.Hour)
-		s.remaining = map[string]int{}
+		for b := range s.remaining {
+			if !strings.HasPrefix(b, "search:") {
+				delete(s.remaining, b)
+			}
+		}
+	}
+	if s.searchReset.Before(time.Now()) {
+		s.searchReset = time.Now().Add(time.Minute)
+		for b := range s.remaining {
+			if strings.HasPrefix(b, "search:") {
+				delete(s.remaining, b)
+			}
+		}
 		s.searchN = map[string]int{}
+	}
+	reset := s.reset
+	if search {
+		reset = s.searchReset
 	}
 	rem, seen := s.remaining[bucket]
 	if !seen {
@@ -465,7 +484,7 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
 	}
 	h := w.Header()
 	h.Set("X-RateLimit-Limit", strconv.Itoa(limit))
-	h.Set("X-RateLimit-Reset", strconv.FormatInt(s.reset.Unix(), 10))
+	h.Set("X-RateLimit-Reset", strconv.FormatInt(reset.Unix(), 10))
 	h.Set("X-RateLimit-Resource", map[bool]string{true: "search", false: "core"}[search])
 	if rem <= 0 {
 		h.Set("X-RateLimit-Remaining", "0")

@@ -23,7 +23,7 @@ func TestGeneratedCodeIsCurrent(t *testing.T) {
 		if os.Getenv("CI") == "true" {
 			t.Fatalf(format, args...)
 		}
-		t.Skipf("SKIPPED, NOT VERIFIED: "+format+" (under CI=true this fails)", args...)
+		t.Skipf("SKIPPED, NOT VERIFIED: "+format+" (under CI=true this fails)", args...) // requires protoc
 	}
 	if _, err := exec.LookPath("protoc"); err != nil && os.Getenv("PROTOC") == "" {
 		cannotRun("protoc not found on PATH: cannot prove the committed connector protocol code is current")
