@@ -123,6 +123,13 @@ func pushRisks(ctx context.Context, lock *dirLock, path, root, format string, ch
 	case createErr != nil:
 		return nil, sdk.Errorf(sdk.ClassTransient, "push risks: %v", createErr)
 	}
+	// A person who saved the file while the push ran (an editor takes no
+	// lock) would lose that save to the rename: the push fails instead,
+	// transiently, and the next run reads their save first. (A save in
+	// the instant between this look and the rename is still possible.)
+	if savedSince(path, src.fi) {
+		return nil, sdk.Errorf(sdk.ClassTransient, "push risks: %s was saved while the push ran; it is pushed again after the next read", path)
+	}
 	// The file's modification time is its newest updated_at: how a later
 	// read tells that no one else has written it since (see pull.go).
 	err = out.commit(p.now) // removes the temporary file when it fails
@@ -132,6 +139,19 @@ func pushRisks(ctx context.Context, lock *dirLock, path, root, format string, ch
 	}
 	lock.remember(path)
 	return p.results, nil
+}
+
+// savedSince reports whether the file at path is no longer the one read
+// (read: nil when there was none): replaced, or written in place.
+func savedSince(path string, read os.FileInfo) bool {
+	now, err := os.Stat(path)
+	if read == nil {
+		return err == nil
+	}
+	if err != nil {
+		return true
+	}
+	return !os.SameFile(read, now) || now.Size() != read.Size() || !now.ModTime().Equal(read.ModTime())
 }
 
 // risksFile is the old risks file a push reads (twice at most).
