@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	inv "github.com/usmhub/usmhub/core/inventory"
 	"github.com/usmhub/usmhub/core/model"
 	"github.com/usmhub/usmhub/core/store"
 )
@@ -151,7 +152,7 @@ func TestImportAgainKeepsLiveState(t *testing.T) {
 	}
 
 	// -force: the file's fields win, the statuses still do not go back.
-	var res importResult
+	var res inv.RiskResult
 	h.jsonOf(&res, "risk", "import", "-force", "risks.csv")
 	if res.Created != 0 || res.Updated != 3 || res.Unchanged != 1 || res.Kept != 2 || len(res.KeptFields) != 2 ||
 		res.KeptFields[0].Reason != "status_backwards" || len(res.MatchedByTitle) != 1 || res.MatchedByTitle[0].Key != "R-4" {

@@ -2,16 +2,14 @@ package main
 
 import (
 	"context"
-	"encoding/csv"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/usmhub/usmhub/core/ingest"
+	inv "github.com/usmhub/usmhub/core/inventory"
 	"github.com/usmhub/usmhub/core/model"
 	"github.com/usmhub/usmhub/core/store"
 )
@@ -195,17 +193,6 @@ func (itemImportCmd) Synopsis() string {
 	return "Import configuration items from CSV or JSON, all or nothing"
 }
 
-// itemImportResult is what an item import did (or, dry, would do).
-type itemImportResult struct {
-	File      string         `json:"file"`
-	Created   int            `json:"created"`
-	Updated   int            `json:"updated"`
-	Unchanged int            `json:"unchanged"`
-	DryRun    bool           `json:"dry_run,omitempty"`
-	Creates   []importCreate `json:"creates"`
-	Changes   []importChange `json:"changes"`
-}
-
 func (itemImportCmd) Run(ctx context.Context, e *env, args []string) int {
 	fs := e.newFlags("item import", "item import [-dry-run] [-json] FILE (CSV with a header row, or a JSON array)")
 	dryRun := fs.Bool("dry-run", false, "list what would change, store nothing")
@@ -224,48 +211,15 @@ func (itemImportCmd) Run(ctx context.Context, e *env, args []string) int {
 	defer f.Close()
 	rows, err := ingest.ReadItems(pos[0], f)
 	if err != nil {
-		var rowErrs ingest.Errors
-		if errors.As(err, &rowErrs) {
-			fmt.Fprintln(e.stderr, rowErrs.Error())
-			fmt.Fprintf(e.stderr, "usmhub: nothing imported: %d problem(s) in %s; fix them and import again\n", len(rowErrs), pos[0])
-			return exitError
-		}
-		return e.fail(fmt.Errorf("nothing imported: %w", err))
+		return e.failImport(fmt.Errorf("nothing imported: %w", err), pos[0])
 	}
 	st, err := e.store(ctx)
 	if err != nil {
 		return e.fail(err)
 	}
-	res := itemImportResult{File: pos[0], DryRun: *dryRun, Creates: []importCreate{}, Changes: []importChange{}}
-	source := "import:" + filepath.Base(pos[0])
-	actor := store.Actor{Name: ingest.ImportActor(pos[0], e.actor().Name)}
-	err = st.Update(ctx, actor, func(tx store.Tx) error {
-		// A row without a key matches the item of that name, so importing
-		// the same file twice changes nothing.
-		byName := map[string]string{}
-		if err := tx.Items(store.ItemFilter{}, func(it model.Item) error {
-			if _, dup := byName[it.Name]; !dup {
-				byName[it.Name] = it.Key
-			}
-			return nil
-		}); err != nil {
-			return err
-		}
-		for _, row := range rows {
-			if row.Item.Key == "" {
-				row.Item.Key = byName[row.Item.Name]
-			}
-			if err := importItem(tx, row, source, &res); err != nil {
-				return fmt.Errorf("%s:%d: %w", pos[0], row.Pos.Line, err)
-			}
-		}
-		if *dryRun {
-			return errDryRun
-		}
-		return nil
-	})
-	if err != nil && !errors.Is(err, errDryRun) {
-		return e.fail(fmt.Errorf("nothing imported: %w", err))
+	res, err := inv.ImportItems(ctx, st, pos[0], rows, e.actor().Name, *dryRun)
+	if err != nil {
+		return e.fail(err)
 	}
 	if *asJSON {
 		return e.printJSON(res)
@@ -284,53 +238,6 @@ func (itemImportCmd) Run(ctx context.Context, e *env, args []string) int {
 	return exitOK
 }
 
-// importItem applies one row: an item with the row's key (or, for a row
-// without one, its name) takes the fields the row gives (the key stays); a
-// row that matches none creates one. An
-// item a sync keeps (its source a connector) is the register's: the file may
-// fill fields, and the next sync brings the tool's values back.
-func importItem(tx store.Tx, row *ingest.ItemRow, source string, res *itemImportResult) error {
-	in := row.Item
-	if in.Source == "" {
-		in.Source = source
-	}
-	if in.Key != "" {
-		old, err := tx.Item(in.Key)
-		switch {
-		case err == nil:
-			upd := old
-			for _, f := range model.ItemFields {
-				if f != "key" && row.Given[f] {
-					upd.SetField(f, row.Item.Field(f))
-				}
-			}
-			if !row.Given["source"] && old.Source == "" {
-				upd.Source = source
-			}
-			if upd == old {
-				res.Unchanged++
-				return nil
-			}
-			for _, f := range model.ItemFields {
-				if o, n := old.Field(f), upd.Field(f); o != n {
-					res.Changes = append(res.Changes, importChange{Line: row.Pos.Line, Key: old.Key,
-						FieldChange: ingest.FieldChange{Field: f, Old: o, New: n}})
-				}
-			}
-			res.Updated++
-			return tx.UpdateItem(&upd)
-		case !errors.Is(err, store.ErrNotFound):
-			return err
-		}
-	}
-	if err := tx.CreateItem(&in); err != nil {
-		return err
-	}
-	res.Created++
-	res.Creates = append(res.Creates, importCreate{Line: row.Pos.Line, Key: in.Key, Title: in.Name})
-	return nil
-}
-
 type itemExportCmd struct{}
 
 func (itemExportCmd) Synopsis() string {
@@ -344,90 +251,19 @@ func (itemExportCmd) Run(ctx context.Context, e *env, args []string) int {
 	if _, code, ok := parse(fs, args); !ok {
 		return code
 	}
-	if *format == "" && strings.HasSuffix(strings.ToLower(*out), ".xlsx") {
-		*format = "xlsx"
-	}
-	if *format == "" {
-		*format = "csv"
-	}
-	if *format != "csv" && *format != "json" && *format != "xlsx" {
-		return e.usageErr(fs, "-format must be csv, json or xlsx, not %q", *format)
+	fmtName, err := inv.Format(*format, *out)
+	if err != nil {
+		return e.usageErr(fs, "%v", err)
 	}
 	st, err := e.store(ctx)
 	if err != nil {
 		return e.fail(err)
 	}
-	w := e.stdout
-	var file *os.File
-	if *out != "" {
-		file, err = os.CreateTemp(dirOf(*out), ".usmhub-export-*")
-		if err != nil {
-			return e.fail(fmt.Errorf("export: %w", err))
-		}
-		defer os.Remove(file.Name())
-		w = file
-	}
-	err = st.View(ctx, func(r store.Reader) error { return exportItems(r, *format, w) })
-	if err == nil && file != nil {
-		if err = file.Close(); err == nil {
-			err = os.Rename(file.Name(), *out)
-		}
-	}
+	err = inv.WriteFile(*out, e.stdout, func(w io.Writer) error { return inv.ExportItems(ctx, st, fmtName, w) })
 	if err != nil {
 		return e.fail(fmt.Errorf("export: %w", err))
 	}
 	return exitOK
-}
-
-// exportItems writes every item in the import format.
-func exportItems(r store.Reader, format string, w io.Writer) error {
-	if format == "json" {
-		rows := []map[string]string{}
-		if err := r.Items(store.ItemFilter{}, func(it model.Item) error {
-			row := map[string]string{}
-			for _, f := range ingest.ItemColumns {
-				row[f] = it.Field(f)
-			}
-			rows = append(rows, row)
-			return nil
-		}); err != nil {
-			return err
-		}
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", " ")
-		return enc.Encode(rows)
-	}
-	if format == "xlsx" {
-		x, err := ingest.NewXLSXWriter("items", ingest.ItemColumns)
-		if err != nil {
-			return err
-		}
-		if err := r.Items(store.ItemFilter{}, func(it model.Item) error {
-			row := make(map[string]any, len(ingest.ItemColumns))
-			for _, f := range ingest.ItemColumns {
-				row[f] = it.Field(f)
-			}
-			return x.Write(row)
-		}); err != nil {
-			return err
-		}
-		return x.Close(w)
-	}
-	cw := csv.NewWriter(w)
-	if err := cw.Write(ingest.ItemColumns); err != nil {
-		return err
-	}
-	if err := r.Items(store.ItemFilter{}, func(it model.Item) error {
-		rec := make([]string, len(ingest.ItemColumns))
-		for i, f := range ingest.ItemColumns {
-			rec[i] = ingest.NeutraliseFormula(it.Field(f)) // no cell runs in a spreadsheet
-		}
-		return cw.Write(rec)
-	}); err != nil {
-		return err
-	}
-	cw.Flush()
-	return cw.Error()
 }
 
 // affectedItem is an item a risk names: as the register holds it, or

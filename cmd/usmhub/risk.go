@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/csv"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -17,7 +15,7 @@ import (
 
 	"github.com/usmhub/usmhub/core/config"
 	"github.com/usmhub/usmhub/core/ingest"
-	"github.com/usmhub/usmhub/core/meter"
+	inv "github.com/usmhub/usmhub/core/inventory"
 	"github.com/usmhub/usmhub/core/model"
 	"github.com/usmhub/usmhub/core/priority"
 	"github.com/usmhub/usmhub/core/store"
@@ -543,57 +541,6 @@ type riskImportCmd struct{}
 
 func (riskImportCmd) Synopsis() string { return "Import risks from CSV or JSON, all or nothing" }
 
-// importResult is what an import did (or, in a dry run, would do).
-type importResult struct {
-	File      string `json:"file"`
-	Created   int    `json:"created"`
-	Updated   int    `json:"updated"`
-	Unchanged int    `json:"unchanged"`
-	// Kept counts the rows of which at least one field kept the hub's value.
-	Kept   int  `json:"kept"`
-	DryRun bool `json:"dry_run,omitempty"`
-	Force  bool `json:"force,omitempty"`
-	// Creates lists the risks created, Changes every field changed.
-	Creates []importCreate `json:"creates"`
-	Changes []importChange `json:"changes"`
-	// KeptFields lists every field where a row differs from the hub and
-	// the hub's value stayed, with the reason and who set it last.
-	KeptFields []importKept `json:"kept_fields"`
-	// MatchedByTitle lists the rows without a key matched by their title.
-	MatchedByTitle []importTitleMatch `json:"matched_by_title"`
-}
-
-type importCreate struct {
-	Line  int    `json:"line"`
-	Key   string `json:"key"`
-	Title string `json:"title"`
-}
-
-type importChange struct {
-	Line int    `json:"line"`
-	Key  string `json:"key"`
-	ingest.FieldChange
-}
-
-type importKept struct {
-	Line      int               `json:"line"`
-	Key       string            `json:"key"`
-	Field     string            `json:"field"`
-	Hub       string            `json:"hub"`
-	File      string            `json:"file"`
-	Reason    ingest.KeepReason `json:"reason"`
-	ChangedBy string            `json:"changed_by,omitempty"`
-	RunID     string            `json:"run_id,omitempty"`
-	ChangedAt *time.Time        `json:"changed_at,omitempty"`
-	Message   string            `json:"message"`
-}
-
-type importTitleMatch struct {
-	Line  int    `json:"line"`
-	Key   string `json:"key"`
-	Title string `json:"title"`
-}
-
 // errDryRun rolls back a dry run's transaction.
 var errDryRun = errors.New("dry run")
 
@@ -627,49 +574,37 @@ func (riskImportCmd) Run(ctx context.Context, e *env, args []string) int {
 	if err != nil {
 		return e.fail(err)
 	}
-	res := importResult{File: pos[0], DryRun: *dryRun, Force: *force, Creates: []importCreate{},
-		Changes: []importChange{}, KeptFields: []importKept{}, MatchedByTitle: []importTitleMatch{}}
-	// The import's own actor tells its changes from everybody else's in the
-	// audit trail: the next import reads it to keep what others changed.
-	actor := store.Actor{Name: ingest.ImportActor(pos[0], e.actor().Name)}
-	var size int64
-	if fi, err := f.Stat(); err == nil {
-		size = fi.Size()
-	}
-	counted := meter.NewReader(f, size)
 	m := e.meter("import " + filepath.Base(pos[0]))
-	tick := func(rows int) { m.Update("", rows, counted.Fraction()) }
-	err = st.Update(ctx, actor, func(tx store.Tx) error {
-		defer m.Finish()
-		if err := importRisks(tx, in.Key, pos[0], counted, *force, &res, tick); err != nil {
-			return err
-		}
-		if *dryRun {
-			return errDryRun
-		}
-		return nil
-	})
-	if err != nil && !errors.Is(err, errDryRun) {
-		var rowErrs ingest.Errors
-		if errors.As(err, &rowErrs) {
-			fmt.Fprintln(e.stderr, rowErrs.Error())
-			fmt.Fprintf(e.stderr, "usmhub: nothing imported: %d problem(s) in %s; fix them and import again\n", len(rowErrs), pos[0])
-			return exitError
-		}
-		return e.fail(fmt.Errorf("nothing imported: %w", err))
+	res, err := inv.ImportRisks(ctx, st, pos[0], f, inv.RiskOptions{Initiative: in.Key, Actor: e.actor().Name,
+		DryRun: *dryRun, Force: *force, Progress: func(rows int, done float64) { m.Update("", rows, done) }})
+	m.Finish()
+	if err != nil {
+		return e.failImport(err, pos[0])
 	}
 	if *asJSON {
 		return e.printJSON(res)
 	}
-	printImport(e, &res)
+	printImport(e, res)
 	return exitOK
+}
+
+// failImport prints why nothing was imported: every bad row of the file,
+// then what to do, or the one error.
+func (e *env) failImport(err error, file string) int {
+	var rowErrs ingest.Errors
+	if errors.As(err, &rowErrs) {
+		fmt.Fprintln(e.stderr, rowErrs.Error())
+		fmt.Fprintf(e.stderr, "usmhub: nothing imported: %d problem(s) in %s; fix them and import again\n", len(rowErrs), file)
+		return exitError
+	}
+	return e.fail(err)
 }
 
 // printImport writes an import's result for people: on stdout the risks a
 // dry run would create, the field changes and the summary; on stderr a line
 // per row matched by its title and per kept field. Each list is in file
 // order, every line at FILE:LINE.
-func printImport(e *env, res *importResult) {
+func printImport(e *env, res *inv.RiskResult) {
 	type line struct {
 		n    int
 		text string
@@ -708,132 +643,6 @@ func printImport(e *env, res *importResult) {
 		verb, res.File, res.Created, res.Updated, res.Unchanged, res.Kept)
 }
 
-// importRisks applies every row of an inventory in tx, matching existing
-// risks by key when given, else by title within the initiative. A matched
-// risk takes the row's fields as ingest.PlanRow decides from its audit
-// trail: never a status backwards, and a field changed since the last
-// import (or of a risk never imported) only with force. Any bad row makes it
-// return ingest.Errors listing all of them (the caller rolls back).
-func importRisks(tx store.Tx, initiative, name string, r io.Reader, force bool, res *importResult, tick func(rows int)) error {
-	rd, err := ingest.NewRiskReader(name, r)
-	if err != nil {
-		return err
-	}
-	var errs ingest.Errors
-	seenKey := map[string]int{}
-	seenTitle := map[string]int{}
-	for rows := 0; ; rows++ {
-		if tick != nil {
-			tick(rows)
-		}
-		row, err := rd.Next()
-		if err == io.EOF {
-			break
-		}
-		var one *ingest.RowError
-		var many ingest.Errors
-		switch {
-		case errors.As(err, &many):
-			errs = append(errs, many...)
-			continue
-		case errors.As(err, &one):
-			errs = append(errs, one)
-			continue
-		case err != nil:
-			return err
-		}
-		in := row.Risk
-		if in.Key != "" {
-			if l, dup := seenKey[in.Key]; dup {
-				errs = append(errs, row.Err(name, "key", fmt.Sprintf("%s is already on line %d", in.Key, l)))
-				continue
-			}
-			seenKey[in.Key] = row.Pos.Line
-		}
-		tkey := strings.ToLower(in.Title)
-		if l, dup := seenTitle[tkey]; dup && in.Key == "" {
-			errs = append(errs, row.Err(name, "title", fmt.Sprintf("%q is already on line %d; give the rows keys to import both", in.Title, l)))
-			continue
-		}
-		seenTitle[tkey] = row.Pos.Line
-		line := row.Pos.Line
-		existing, err := match(tx, initiative, in)
-		switch {
-		case errors.Is(err, store.ErrNotFound):
-			in.Initiative = initiative
-			if err := tx.CreateRisk(&in); err != nil {
-				errs = append(errs, row.Err(name, "", err.Error()))
-				continue
-			}
-			res.Created++
-			res.Creates = append(res.Creates, importCreate{Line: line, Key: in.Key, Title: in.Title})
-		case err != nil:
-			errs = append(errs, row.Err(name, "key", err.Error()))
-		default:
-			if in.Key == "" {
-				res.MatchedByTitle = append(res.MatchedByTitle, importTitleMatch{Line: line, Key: existing.Key, Title: existing.Title})
-			}
-			var h ingest.History
-			if err := tx.Audit(store.AuditFilter{EntityID: existing.ID}, func(a model.AuditEntry) error {
-				h.Add(a)
-				return nil
-			}); err != nil {
-				return fmt.Errorf("%s:%d: read the history of %s: %w", name, line, existing.Key, err)
-			}
-			plan := ingest.PlanRow(existing, row, h, force)
-			for _, k := range plan.Kept {
-				res.KeptFields = append(res.KeptFields, keptOf(line, existing.Key, k))
-			}
-			if len(plan.Kept) > 0 {
-				res.Kept++
-			}
-			if len(plan.Changes) == 0 {
-				res.Unchanged++
-				continue
-			}
-			if err := tx.UpdateRisk(&plan.Risk); err != nil {
-				col := ""
-				if errors.Is(err, model.ErrTransition) {
-					col = "status"
-				}
-				errs = append(errs, row.Err(name, col, fmt.Sprintf("%s: %v", existing.Key, err)))
-				continue
-			}
-			res.Updated++
-			for _, c := range plan.Changes {
-				res.Changes = append(res.Changes, importChange{Line: line, Key: existing.Key, FieldChange: c})
-			}
-		}
-	}
-	if len(errs) > 0 {
-		return errs
-	}
-	return nil
-}
-
-// keptOf is a kept field as the result reports it.
-func keptOf(line int, key string, k ingest.KeptField) importKept {
-	out := importKept{Line: line, Key: key, Field: k.Field, Hub: k.Hub, File: k.File, Reason: k.Reason,
-		ChangedBy: k.By.Actor, RunID: k.By.RunID, Message: k.Why()}
-	if !k.By.At.IsZero() {
-		at := k.By.At
-		out.ChangedAt = &at
-	}
-	return out
-}
-
-// match finds the stored risk a row refers to.
-func match(tx store.Tx, initiative string, in model.Risk) (model.Risk, error) {
-	if in.Key != "" {
-		r, err := tx.Risk(in.Key)
-		if err == nil && r.Initiative != initiative {
-			return r, fmt.Errorf("%s belongs to initiative %q, not %q", in.Key, r.Initiative, initiative)
-		}
-		return r, err
-	}
-	return tx.RiskByTitle(initiative, in.Title)
-}
-
 type riskExportCmd struct{}
 
 func (riskExportCmd) Synopsis() string { return "Export risks as CSV or JSON (importable again)" }
@@ -848,109 +657,21 @@ func (riskExportCmd) Run(ctx context.Context, e *env, args []string) int {
 		return code
 	}
 	if *asJSON {
-		*format = "json"
+		*format = inv.JSON
 	}
-	if *format == "" && strings.HasSuffix(strings.ToLower(*out), ".xlsx") {
-		*format = "xlsx"
-	}
-	if *format == "" {
-		*format = "csv"
-	}
-	if *format != "csv" && *format != "json" && *format != "xlsx" {
-		return e.usageErr(fs, "-format must be csv, json or xlsx, not %q", *format)
+	fmtName, err := inv.Format(*format, *out)
+	if err != nil {
+		return e.usageErr(fs, "%v", err)
 	}
 	st, err := e.store(ctx)
 	if err != nil {
 		return e.fail(err)
 	}
-	w := e.stdout
-	var file *os.File
-	if *out != "" {
-		file, err = os.CreateTemp(dirOf(*out), ".usmhub-export-*")
-		if err != nil {
-			return e.fail(fmt.Errorf("export: %w", err))
-		}
-		defer os.Remove(file.Name())
-		w = file
-	}
-	err = st.View(ctx, func(r store.Reader) error {
-		return exportRisks(r, store.RiskFilter{Initiative: *initiative}, *format, w)
+	err = inv.WriteFile(*out, e.stdout, func(w io.Writer) error {
+		return inv.ExportRisks(ctx, st, store.RiskFilter{Initiative: *initiative}, fmtName, w)
 	})
-	if err == nil && file != nil {
-		if err = file.Close(); err == nil {
-			err = os.Rename(file.Name(), *out)
-		}
-	}
 	if err != nil {
 		return e.fail(fmt.Errorf("export: %w", err))
 	}
 	return exitOK
-}
-
-func dirOf(path string) string {
-	if i := strings.LastIndexByte(path, '/'); i >= 0 {
-		return path[:i+1]
-	}
-	return "."
-}
-
-// exportRisks streams risks in the import format.
-func exportRisks(r store.Reader, f store.RiskFilter, format string, w io.Writer) error {
-	if format == "json" {
-		if _, err := io.WriteString(w, "["); err != nil {
-			return err
-		}
-		n := 0
-		err := r.Risks(f, func(risk model.Risk) error {
-			b, err := json.Marshal(exportRow(risk))
-			if err != nil {
-				return err
-			}
-			sep := ",\n "
-			if n == 0 {
-				sep = "\n "
-			}
-			n++
-			_, err = fmt.Fprintf(w, "%s%s", sep, b)
-			return err
-		})
-		if err != nil {
-			return err
-		}
-		_, err = io.WriteString(w, "\n]\n")
-		return err
-	}
-	if format == "xlsx" {
-		x, err := ingest.NewXLSXWriter("risks", ingest.RiskColumns)
-		if err != nil {
-			return err
-		}
-		if err := r.Risks(f, func(risk model.Risk) error { return x.Write(exportRow(risk)) }); err != nil {
-			return err
-		}
-		return x.Close(w)
-	}
-	cw := csv.NewWriter(w)
-	if err := cw.Write(ingest.RiskColumns); err != nil {
-		return err
-	}
-	err := r.Risks(f, func(risk model.Risk) error {
-		row := exportRow(risk)
-		rec := make([]string, len(ingest.RiskColumns))
-		for i, c := range ingest.RiskColumns {
-			rec[i] = ingest.NeutraliseFormula(fmt.Sprint(row[c])) // no cell runs in a spreadsheet
-		}
-		return cw.Write(rec)
-	})
-	if err != nil {
-		return err
-	}
-	cw.Flush()
-	return cw.Error()
-}
-
-func exportRow(r model.Risk) map[string]any {
-	return map[string]any{"key": r.Key, "title": r.Title, "description": r.Description, "kind": string(r.Kind),
-		"process": string(r.Process), "source": r.Source, "likelihood": r.Likelihood, "impact": r.Impact,
-		"effort": r.Effort, "owner": r.Owner, "status": string(r.Status)}
 }
