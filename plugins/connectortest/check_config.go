@@ -15,7 +15,7 @@ var attrName = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
 
 // knownKinds and knownTypes are what a description may name.
 var (
-	knownKinds = map[sdk.EntityKind]bool{sdk.KindRisk: true, sdk.KindSprint: true, sdk.KindVote: true, sdk.KindScan: true}
+	knownKinds = map[sdk.EntityKind]bool{sdk.KindRisk: true, sdk.KindSprint: true, sdk.KindVote: true, sdk.KindScan: true, sdk.KindItem: true}
 	knownTypes = map[sdk.AttrType]bool{sdk.TypeString: true, sdk.TypeNumber: true, sdk.TypeBool: true, sdk.TypeListString: true, sdk.TypeMapString: true}
 )
 
