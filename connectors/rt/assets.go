@@ -83,9 +83,9 @@ func (cfg *config) assetRecord(a asset) sdk.Record {
 		key = cfg.prefix + a.ID.String()
 	}
 	at, _ := time.Parse(time.RFC3339, a.LastUpdated)
-	return sdk.Record{ExternalID: a.ID.String(), Version: a.LastUpdated, UpdatedAt: at, Deleted: a.Status == "deleted",
-		Fields: map[string]string{
-			sdk.FieldItemKey: key, sdk.FieldItemName: strings.TrimSpace(a.Name), sdk.FieldItemType: strings.TrimSpace(cf[assetTypeCF]),
-			sdk.FieldItemStatus: a.Status, sdk.FieldItemOwner: userName(a.Owner), sdk.FieldItemDescription: sdk.NormaliseText(a.Description),
-		}}
+	f := map[string]string{
+		sdk.FieldItemKey: key, sdk.FieldItemName: strings.TrimSpace(a.Name), sdk.FieldItemType: strings.TrimSpace(cf[assetTypeCF]),
+		sdk.FieldItemStatus: a.Status, sdk.FieldItemOwner: userName(a.Owner), sdk.FieldItemDescription: sdk.NormaliseText(a.Description),
+	}
+	return sdk.Record{ExternalID: a.ID.String(), Version: recordVersion(a.LastUpdated, "", f), UpdatedAt: at, Deleted: a.Status == "deleted", Fields: f}
 }

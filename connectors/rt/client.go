@@ -3,13 +3,17 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -213,4 +217,18 @@ func userName(r *ref) string {
 		return ""
 	}
 	return r.ID.String()
+}
+
+// recordVersion is a record's version: RT's LastUpdated and a digest of what the
+// hub reads from it. LastUpdated alone has one-second resolution, so a
+// person's edit in the second of the hub's own update would carry the
+// version the hub stored and be taken for its echo; the digest tells them
+// apart.
+func recordVersion(lastUpdated, marker string, fields map[string]string) string {
+	h := sha256.New()
+	h.Write([]byte(marker))
+	for _, k := range slices.Sorted(maps.Keys(fields)) {
+		fmt.Fprintf(h, "\x00%s\x00%s", k, fields[k])
+	}
+	return lastUpdated + "#" + hex.EncodeToString(h.Sum(nil)[:8])
 }

@@ -145,7 +145,8 @@ func (c *Connector) ticketRecord(ctx context.Context, api *client, t ticket) (sd
 	}
 	f[sdk.FieldDescription] = sdk.NormaliseText(cf[descriptionCF])
 	at, _ := time.Parse(time.RFC3339, t.LastUpdated)
-	return sdk.Record{ExternalID: t.ID.String(), Version: t.LastUpdated, UpdatedAt: at, Marker: strings.TrimSpace(cf[markerCF]), Fields: f}, nil
+	marker := strings.TrimSpace(cf[markerCF])
+	return sdk.Record{ExternalID: t.ID.String(), Version: recordVersion(t.LastUpdated, marker, f), UpdatedAt: at, Marker: marker, Fields: f}, nil
 }
 
 // readTicket reads one ticket as a record.
