@@ -16,7 +16,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -184,15 +183,3 @@ func (a api) newQueue(prefix string) string {
 	a.do("POST", "/queue", map[string]any{"Name": name}, nil)
 	return name
 }
-
-// newCatalog creates a catalog of the test's own with the asset custom
-// fields applied to it, through RT's own setup (REST2 cannot apply them).
-func (a api) newCatalog(prefix string) string {
-	a.t.Helper()
-	name := fmt.Sprintf("%s-%d-%d", prefix, time.Now().UnixNano()%1e9, seq.Add(1))
-	a.do("POST", "/catalog", map[string]any{"Name": name}, nil)
-	return name
-}
-
-// pathEscape escapes a name for a REST2 path.
-func pathEscape(s string) string { return url.PathEscape(s) }
