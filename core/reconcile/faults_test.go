@@ -14,7 +14,7 @@ import (
 	"github.com/usmhub/usmhub/core/connector"
 	"github.com/usmhub/usmhub/core/model"
 	"github.com/usmhub/usmhub/core/store"
-	"github.com/usmhub/usmhub/plugins/faultconnector"
+	"github.com/usmhub/usmhub/internal/testconnectors/fault"
 	"github.com/usmhub/usmhub/plugins/host"
 )
 
@@ -120,7 +120,7 @@ func TestPendingCreateWaitsForTheSearchLag(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	editRemote(t, dir, func(s *faultconnector.State) error {
+	editRemote(t, dir, func(s *fault.State) error {
 		s.Create(connector.Marker(reached.ID), RiskFields(reached))
 		return nil
 	})
@@ -155,7 +155,7 @@ func TestPendingCreateWaitsForTheSearchLag(t *testing.T) {
 func TestCursorAfterPluginCrashMidPull(t *testing.T) {
 	const records = 10
 	seed := func(t *testing.T, dir string) {
-		editRemote(t, dir, func(s *faultconnector.State) error {
+		editRemote(t, dir, func(s *fault.State) error {
 			for i := 1; i <= records; i++ {
 				s.Create("", sdkFields(fmt.Sprintf("Remote %02d", i)))
 			}
@@ -199,7 +199,7 @@ func TestCursorAfterPluginCrashMidPull(t *testing.T) {
 		t.Logf("cursor after the crash: %q", cur)
 		stored(t, h, n)
 
-		setFaults(t, dir, faultconnector.Faults{PageSize: 2})
+		setFaults(t, dir, fault.Faults{PageSize: 2})
 		res := h.sync(b, conn)
 		if c := res.Counts; c.Pulled != records-n || c.HubCreates != records-n || c.Quarantined != 0 {
 			t.Fatalf("counts = %+v, want the %d records not stored yet", c, records-n)
@@ -238,7 +238,7 @@ func TestTransientFailureRetried(t *testing.T) {
 	h.editRisk(one.ID, func(r *model.Risk) { r.Title = "One, edited" })
 	h.editRisk(two.ID, func(r *model.Risk) { r.Impact = 5 })
 	// Data calls: the pull (3) succeeds, the push (4) fails, its retry (5) succeeds.
-	setFaults(t, dir, faultconnector.Faults{TransientEvery: 4, RetryAfterMS: int(retryAfter / time.Millisecond)})
+	setFaults(t, dir, fault.Faults{TransientEvery: 4, RetryAfterMS: int(retryAfter / time.Millisecond)})
 	start := time.Now()
 	res := h.sync(b, conn)
 	elapsed := time.Since(start)
@@ -264,7 +264,7 @@ func TestLongRetryAfterPausesTheBinding(t *testing.T) {
 	h.eng.MaxRetryWait = time.Second
 	conn, dir := faultInProcess(t, nil)
 	b := riskBinding("risks")
-	setFaults(t, dir, faultconnector.Faults{TransientEvery: 1, RetryAfterMS: int(time.Hour / time.Millisecond)})
+	setFaults(t, dir, fault.Faults{TransientEvery: 1, RetryAfterMS: int(time.Hour / time.Millisecond)})
 	start := time.Now()
 	_, err := h.eng.Run(context.Background(), b, conn, Options{})
 	if err == nil || connector.ClassOf(err) != connector.ClassTransient {
@@ -319,7 +319,7 @@ func TestFailingBindingIsPaused(t *testing.T) {
 			t.Errorf("a paused binding was called: %d pulls", got)
 		}
 
-		setFaults(t, dir, faultconnector.Faults{})
+		setFaults(t, dir, fault.Faults{})
 		h.sync(b, conn, Options{Force: true})
 		if st := h.bindingState(b.Name); st.Failures != 0 || !st.PausedUntil.IsZero() || st.LastError != "" || st.LastSuccess.IsZero() || st.PauseCause != "" {
 			t.Fatalf("after a forced run that succeeded: %+v", st)
@@ -449,7 +449,7 @@ func TestRefusedPushes(t *testing.T) {
 		b := riskBinding("risks")
 		refused, conflict, ok := h.addRisk("Refused"), h.addRisk("Conflict"), h.addRisk("OK")
 		h.sync(b, conn)
-		setFaults(t, dir, faultconnector.Faults{
+		setFaults(t, dir, fault.Faults{
 			PermanentExternalIDs: []string{h.link(b.Name, refused.ID).ExternalID},
 			ConflictOnUpdateIDs:  []string{h.link(b.Name, conflict.ID).ExternalID},
 		})
@@ -476,7 +476,7 @@ func TestRefusedPushes(t *testing.T) {
 			t.Errorf("find calls = %d, want 1 (the conflicting record re-read)", got)
 		}
 
-		setFaults(t, dir, faultconnector.Faults{})
+		setFaults(t, dir, fault.Faults{})
 		res = h.incomplete(b, conn)
 		if c := res.Counts; c.PushUpdates != 1 || c.Errors != 0 || c.Quarantined != 0 {
 			t.Fatalf("after the conflict cleared: %+v", c)
@@ -510,7 +510,7 @@ func TestLease(t *testing.T) {
 		h := newHub(t)
 		conn, dir := faultInProcess(t, map[string]any{"page_size": 1, "slow_page_ms": 300})
 		for i := range 3 {
-			editRemote(t, dir, func(s *faultconnector.State) error { s.Create("", sdkFields("R"+strconv.Itoa(i))); return nil })
+			editRemote(t, dir, func(s *fault.State) error { s.Create("", sdkFields("R"+strconv.Itoa(i))); return nil })
 		}
 		b := riskBinding("risks")
 		db := h.raw()

@@ -16,8 +16,8 @@ import (
 	"github.com/usmhub/usmhub/core/connector"
 	"github.com/usmhub/usmhub/core/model"
 	"github.com/usmhub/usmhub/core/store"
+	"github.com/usmhub/usmhub/internal/testconnectors/fault"
 	"github.com/usmhub/usmhub/plugins/connectortest"
-	"github.com/usmhub/usmhub/plugins/faultconnector"
 	"github.com/usmhub/usmhub/plugins/host"
 )
 
@@ -34,7 +34,7 @@ func TestMain(m *testing.M) {
 	pluginDir = dir
 	for typ, pkg := range map[string]string{
 		"file":  "github.com/usmhub/usmhub/connectors/file",
-		"fault": "github.com/usmhub/usmhub/plugins/faultconnector/cmd/usmhub-connector-fault",
+		"fault": "github.com/usmhub/usmhub/internal/testconnectors/fault/cmd/usmhub-connector-fault",
 	} {
 		if _, err := connectortest.BuildBinary(pkg, typ, dir); err != nil {
 			fmt.Fprintln(os.Stderr, err)
@@ -305,7 +305,7 @@ func config(t *testing.T, m map[string]any) connector.Config {
 // folder.
 func faultInProcess(t *testing.T, extra map[string]any) (connector.Connector, string) {
 	t.Helper()
-	conn, stop, err := host.InProcess(faultconnector.New)
+	conn, stop, err := host.InProcess(fault.New)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -363,25 +363,25 @@ func fileBinary(t *testing.T) (*host.Instance, string) {
 }
 
 // remote reads the fault connector's remote.
-func remote(t *testing.T, dir string) *faultconnector.State {
+func remote(t *testing.T, dir string) *fault.State {
 	t.Helper()
-	s, err := faultconnector.ReadState(dir)
+	s, err := fault.ReadState(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return s
 }
 
-func editRemote(t *testing.T, dir string, fn func(*faultconnector.State) error) {
+func editRemote(t *testing.T, dir string, fn func(*fault.State) error) {
 	t.Helper()
-	if err := faultconnector.EditRemote(dir, fn); err != nil {
+	if err := fault.EditRemote(dir, fn); err != nil {
 		t.Fatal(err)
 	}
 }
 
-func setFaults(t *testing.T, dir string, f faultconnector.Faults) {
+func setFaults(t *testing.T, dir string, f fault.Faults) {
 	t.Helper()
-	if err := faultconnector.SetFaults(dir, f); err != nil {
+	if err := fault.SetFaults(dir, f); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"github.com/usmhub/usmhub/core/connector"
-	"github.com/usmhub/usmhub/plugins/faultconnector"
+	"github.com/usmhub/usmhub/internal/testconnectors/fault"
 )
 
 // remoteRec is a live remote record as a test sees it.
@@ -89,14 +89,14 @@ func faultSide(t *testing.T, conn connector.Connector, dir string) *side {
 		},
 		create: func(fields map[string]string) string {
 			var id string
-			editRemote(t, dir, func(s *faultconnector.State) error { id = s.Create("", fields).ID; return nil })
+			editRemote(t, dir, func(s *fault.State) error { id = s.Create("", fields).ID; return nil })
 			return id
 		},
 		edit: func(id string, fields map[string]string) {
-			editRemote(t, dir, func(s *faultconnector.State) error { _, err := s.Update(id, fields); return err })
+			editRemote(t, dir, func(s *fault.State) error { _, err := s.Update(id, fields); return err })
 		},
 		del: func(id string) {
-			editRemote(t, dir, func(s *faultconnector.State) error { return s.Delete(id) })
+			editRemote(t, dir, func(s *fault.State) error { return s.Delete(id) })
 		},
 		snapshot: func() string {
 			st := remote(t, dir)

@@ -13,7 +13,7 @@ import (
 	"github.com/usmhub/usmhub/core/connector"
 	"github.com/usmhub/usmhub/core/model"
 	"github.com/usmhub/usmhub/core/store"
-	"github.com/usmhub/usmhub/plugins/faultconnector"
+	"github.com/usmhub/usmhub/internal/testconnectors/fault"
 )
 
 // Push creates, then nothing: every hub risk gets one remote record with
@@ -377,7 +377,7 @@ func TestOnDelete(t *testing.T) {
 				gone, kept := h.addRisk("Gone remotely"), h.addRisk("Kept")
 				h.sync(b, conn)
 				ext := h.link(b.Name, gone.ID).ExternalID
-				editRemote(t, dir, func(s *faultconnector.State) error {
+				editRemote(t, dir, func(s *fault.State) error {
 					if how == "unlisted" {
 						s.Purge(ext)
 						return nil
@@ -488,7 +488,7 @@ func TestMarkersLinkOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	var dup string
-	editRemote(t, dir, func(st *faultconnector.State) error {
+	editRemote(t, dir, func(st *fault.State) error {
 		dup = st.Create(connector.Marker(linked.ID), RiskFields(linked)).ID
 		return nil
 	})

@@ -15,7 +15,7 @@ import (
 	"github.com/usmhub/usmhub/core/connector"
 	"github.com/usmhub/usmhub/core/model"
 	"github.com/usmhub/usmhub/core/store"
-	"github.com/usmhub/usmhub/plugins/faultconnector"
+	"github.com/usmhub/usmhub/internal/testconnectors/fault"
 )
 
 // A remote status the hub cannot take, arriving with another remote change:
@@ -93,10 +93,10 @@ func TestRefusedChangeSentAgainWhenFixed(t *testing.T) {
 	h.sync(mapped("Rejected"), conn)
 	ext := h.link("risks", r.ID).ExternalID
 
-	setFaults(t, dir, faultconnector.Faults{PermanentExternalIDs: []string{ext}}) // the workflow refuses it
+	setFaults(t, dir, fault.Faults{PermanentExternalIDs: []string{ext}}) // the workflow refuses it
 	h.editRisk(r.ID, func(r *model.Risk) { r.Status = model.Rejected })
 	h.incomplete(mapped("Rejected"), conn)
-	setFaults(t, dir, faultconnector.Faults{})
+	setFaults(t, dir, fault.Faults{})
 
 	plan := h.plan(mapped("Rejected"), conn)
 	if plan.Waiting.Held != 1 || len(plan.Held) != 1 || plan.Held[0].Fields[0].Hub != "rejected" {
@@ -224,7 +224,7 @@ func TestForeignMarkerLeftAlone(t *testing.T) {
 	h.addRisk("Same title")
 	const foreign = "usmhub-0190a3c4-1111-7222-8333-444455556666"
 	var ext string
-	editRemote(t, dir, func(s *faultconnector.State) error {
+	editRemote(t, dir, func(s *fault.State) error {
 		ext = s.Create(foreign, sdkFields("Same title")).ID
 		return nil
 	})
@@ -250,7 +250,7 @@ func TestForeignMarkerLeftAlone(t *testing.T) {
 func TestPauseEndsWhenConfigChanges(t *testing.T) {
 	h := newHub(t)
 	conn, dir := faultInProcess(t, nil)
-	setFaults(t, dir, faultconnector.Faults{PermanentError: "401 unauthorized: check api_key"})
+	setFaults(t, dir, fault.Faults{PermanentError: "401 unauthorized: check api_key"})
 	b := riskBinding("risks", func(b *Binding) { b.Fingerprint = "key-1" })
 	if _, err := h.eng.Run(context.Background(), b, conn, Options{}); err == nil || errors.Is(err, ErrPaused) {
 		t.Fatalf("first run: err = %v, want the 401", err)
@@ -258,7 +258,7 @@ func TestPauseEndsWhenConfigChanges(t *testing.T) {
 	if _, err := h.eng.Run(context.Background(), b, conn, Options{}); !errors.Is(err, ErrPaused) {
 		t.Fatalf("same config: err = %v, want ErrPaused", err)
 	}
-	setFaults(t, dir, faultconnector.Faults{})
+	setFaults(t, dir, fault.Faults{})
 	b.Fingerprint = "key-2" // the operator fixed the key
 	h.sync(b, conn)
 	if st := h.bindingState(b.Name); !st.PausedUntil.IsZero() || st.Failures != 0 {
@@ -328,7 +328,7 @@ func TestFullReconcileSettlesDrift(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	editRemote(t, dir, func(st *faultconnector.State) error {
+	editRemote(t, dir, func(st *fault.State) error {
 		st.Records[extC].Fields[connector.FieldImpact] = "5" // no new version
 		return nil
 	})

@@ -1,4 +1,4 @@
-// Package faultconnector is a scriptable connector for tests of the sync
+// Package fault is a scriptable connector for tests of the sync
 // engine: a real sdk.Connector whose remote is a JSON state file in a folder
 // (config attribute dir), so that what it holds survives plugin restarts and
 // kills, and whose faults — transient and permanent failures, refused
@@ -15,7 +15,7 @@
 // ReadState. cmd/usmhub-connector-fault serves it as a plugin binary.
 //
 // It is not a usable connector; connectors/file is the reference one.
-package faultconnector
+package fault
 
 import (
 	"cmp"

@@ -1,4 +1,4 @@
-package faultconnector
+package fault
 
 import (
 	"encoding/json"

@@ -1,6 +1,6 @@
 //go:build unix
 
-package faultconnector
+package fault
 
 import (
 	"os"
