@@ -7,6 +7,11 @@
 // is re-read on every call (SetFaults), so a test can change them between
 // runs without relaunching the plugin.
 //
+// A crash point (Faults.CrashAt, crash.go) says exactly where the plugin
+// process dies, or stops to let the test kill the hub: mid-pull after page
+// N, as Push begins, after the remote saved a write but before the hub heard
+// of it.
+//
 // It syncs risks: Pull lists the records changed after the cursor (a change
 // sequence number; a record's version is its sequence number; deletes are
 // tombstones), Push creates (idempotently by marker), updates and deletes,
@@ -66,6 +71,15 @@ type Faults struct {
 	// SearchLagMS: Find misses records created less than this long ago, and
 	// Describe declares it as the search lag.
 	SearchLagMS int `json:"search_lag_ms"`
+	// CrashAt is a crash point, "op:where:n" (crash.go): the first time the
+	// remote reaches it, the point is spent (State.Spent) and the plugin
+	// dies as CrashHow says, so a relaunched plugin goes on past it.
+	CrashAt string `json:"crash_at"`
+	// CrashHow is how it dies there: "exit" (status 2, the default), "kill"
+	// (SIGKILL itself) or "hold" (report the point through the FIFO
+	// crash.fifo in the folder, when there is one, and block until killed:
+	// the test kills the hub or the plugin).
+	CrashHow string `json:"crash_how"`
 }
 
 // Config is the connector's config block.
@@ -103,6 +117,9 @@ func (c *Connector) faults(cfg *Config) (Faults, error) {
 	if err == nil {
 		err = json.Unmarshal(b, &f)
 	}
+	if err == nil {
+		err = f.check()
+	}
 	if err != nil {
 		return f, fmt.Errorf("faults.json: %w", err)
 	}
@@ -123,6 +140,8 @@ var attrs = []sdk.Attribute{
 	{Name: "crash_after_pages", Type: sdk.TypeNumber},
 	{Name: "crash_after_push_writes", Type: sdk.TypeNumber},
 	{Name: "search_lag_ms", Type: sdk.TypeNumber},
+	{Name: "crash_at", Type: sdk.TypeString, Description: "A crash point: pull:after_page:N, push:before_apply:N or push:after_commit:N."},
+	{Name: "crash_how", Type: sdk.TypeString, Description: "exit (default), kill or hold."},
 }
 
 // Describe declares risks (pull, push, delete) and the search lag of the
@@ -158,6 +177,9 @@ func (c *Connector) Configure(_ context.Context, raw sdk.Config) error {
 		return &sdk.ConfigError{Problems: []sdk.AttributeProblem{{Attribute: "dir", Summary: fmt.Sprintf("%s is not a folder", abs)}}}
 	}
 	cfg.Dir = abs
+	if err := cfg.Faults.check(); err != nil {
+		return &sdk.ConfigError{Problems: []sdk.AttributeProblem{{Attribute: "crash_at", Summary: err.Error()}}}
+	}
 	c.mu.Lock()
 	c.cfg = &cfg
 	c.mu.Unlock()
@@ -224,7 +246,12 @@ func (c *Connector) Pull(ctx context.Context, req sdk.PullRequest, send func(sdk
 			return sdk.Errorf(sdk.ClassInvalid, "cursor %q is not a sequence number", req.Cursor)
 		}
 	}
-	s, err := ReadState(cfg.Dir)
+	var s *State
+	err = EditRemote(cfg.Dir, func(st *State) error {
+		st.PullCursors = append(st.PullCursors, req.Cursor)
+		s = st
+		return nil
+	})
 	if err != nil {
 		return err
 	}
@@ -264,6 +291,9 @@ func (c *Connector) Pull(ctx context.Context, req sdk.PullRequest, send func(sdk
 			time.Sleep(200 * time.Millisecond) // let gRPC deliver what was sent
 			os.Exit(2)
 		}
+		if err := c.reach(cfg, f, crashPoint{"pull", "after_page", page + 1}, nil); err != nil {
+			return err
+		}
 	}
 }
 
@@ -276,7 +306,11 @@ func (c *Connector) Push(_ context.Context, req sdk.PushRequest) ([]sdk.Result, 
 	if req.Kind != sdk.KindRisk {
 		return nil, sdk.Errorf(sdk.ClassPermanent, "the fault connector pushes risks only")
 	}
+	if err := c.reach(cfg, f, crashPoint{"push", "before_apply", 0}, func(s *State) int { return s.Calls["push"] }); err != nil {
+		return nil, err
+	}
 	out := make([]sdk.Result, len(req.Changes))
+	var crash bool
 	err = EditRemote(cfg.Dir, func(s *State) error {
 		for i, ch := range req.Changes {
 			var wrote bool
@@ -291,9 +325,17 @@ func (c *Connector) Push(_ context.Context, req sdk.PushRequest) ([]sdk.Result, 
 				}
 				os.Exit(2) // the remote did it; the hub never hears
 			}
+			if crash = spend(s, f, crashPoint{"push", "after_commit", s.PushWrites}); crash {
+				// Saved with the point spent, the lock released, then
+				// the process dies: the remote did it; the hub never hears.
+				return nil
+			}
 		}
 		return nil
 	})
+	if err == nil && crash {
+		die(cfg, f)
+	}
 	return out, err
 }
 

@@ -3,6 +3,7 @@ package fault
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -137,5 +138,68 @@ func TestFaults(t *testing.T) {
 	}})
 	if err != nil || res[0].Err.Class != sdk.ClassInvalid || res[1].Err.Class != sdk.ClassConflict || res[2].Err != nil {
 		t.Fatalf("push = %+v, %v", res, err)
+	}
+}
+
+// Crash points are checked where they are set, and each fires once: the
+// remote marks it spent as it fires. (Where the process dies, and how,
+// e2e/crash proves with the built plugin.)
+func TestCrashPoints(t *testing.T) {
+	for _, tt := range []struct {
+		at, how string
+		ok      bool
+	}{
+		{"push:after_commit:1", "", true},
+		{"push:before_apply:3", "hold", true},
+		{"pull:after_page:2", "kill", true},
+		{"pull:after_page:2", "exit", true},
+		{"pull:after_commit:1", "", false}, // no such point of a pull
+		{"push:after_commit:0", "", false},
+		{"push:after_commit", "", false},
+		{"push:after_commit:x", "", false},
+		{"push:after_commit:1", "explode", false},
+	} {
+		err := Faults{CrashAt: tt.at, CrashHow: tt.how}.check()
+		if (err == nil) != tt.ok {
+			t.Errorf("crash_at %q, crash_how %q: err = %v, want ok %v", tt.at, tt.how, err, tt.ok)
+		}
+	}
+	cfg, err := sdk.ConfigFromMap(map[string]any{"dir": t.TempDir(), "crash_at": "push:sideways:1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ce *sdk.ConfigError
+	if err := New().Configure(context.Background(), cfg); !errors.As(err, &ce) || ce.Problems[0].Attribute != "crash_at" {
+		t.Errorf("a bad crash_at in the config: err = %v, want a config error naming crash_at", err)
+	}
+	c, dir := configured(t, nil)
+	if err := SetFaults(dir, Faults{CrashAt: "push:after_commit:one"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Check(context.Background()); err == nil || !strings.Contains(err.Error(), "faults.json") {
+		t.Errorf("a bad crash_at in faults.json: err = %v, want one naming faults.json", err)
+	}
+
+	f := Faults{CrashAt: "push:after_commit:2"}
+	s := &State{}
+	if spend(s, f, crashPoint{"push", "after_commit", 1}) || spend(s, f, crashPoint{"push", "before_apply", 2}) {
+		t.Fatal("a point that is not the crash point fired")
+	}
+	if !spend(s, f, crashPoint{"push", "after_commit", 2}) || spend(s, f, crashPoint{"push", "after_commit", 2}) {
+		t.Fatal("the crash point did not fire once, then never again")
+	}
+	if len(s.Spent) != 1 || s.Spent[0] != "push:after_commit:2" {
+		t.Errorf("spent = %q", s.Spent)
+	}
+}
+
+// Pull records the cursor of each call, so tests see where a resumed pull
+// started.
+func TestPullCursorsRecorded(t *testing.T) {
+	c, dir := configured(t, nil)
+	pull(t, c, "")
+	pull(t, c, "7")
+	if st, _ := ReadState(dir); len(st.PullCursors) != 2 || st.PullCursors[0] != "" || st.PullCursors[1] != "7" {
+		t.Errorf("pull cursors = %q, want \"\" then \"7\"", st.PullCursors)
 	}
 }

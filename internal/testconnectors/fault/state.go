@@ -36,6 +36,11 @@ type State struct {
 	DataCalls int `json:"data_calls"`
 	// PushWrites counts the changes Push applied, ever.
 	PushWrites int `json:"push_writes"`
+	// PullCursors are the cursors Pull was called with, in order ("" for
+	// a full listing).
+	PullCursors []string `json:"pull_cursors,omitempty"`
+	// Spent are the crash points reached (Faults.CrashAt), each once.
+	Spent []string `json:"spent,omitempty"`
 }
 
 // Record is one remote record. Deleted records stay as tombstones.

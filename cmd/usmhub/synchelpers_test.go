@@ -1,0 +1,237 @@
+package main
+
+// Helpers of the CLI tests that sync with the file connector (a built
+// plugin binary next to the usmhub binary, as a user installs them). The
+// kill loop and the crash tests are in e2e/crash.
+
+import (
+	"bytes"
+	"database/sql"
+	"encoding/csv"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	_ "github.com/mattn/go-sqlite3"
+
+	"github.com/usmhub/usmhub/core/model"
+	"github.com/usmhub/usmhub/core/reconcile"
+	"github.com/usmhub/usmhub/plugins/connectortest"
+)
+
+// The file connector plugin next to usmhubBin, where the hub's plugin
+// discovery (the folder of the usmhub binary) finds it: the one TestMain
+// built, else built here once.
+var (
+	fileConnOnce sync.Once
+	fileConnPath string
+	fileConnErr  error
+)
+
+func fileConnector(t *testing.T) string {
+	t.Helper()
+	fileConnOnce.Do(func() {
+		fileConnPath = filepath.Join(filepath.Dir(usmhubBin), "usmhub-connector-file")
+		if fi, err := os.Stat(fileConnPath); err == nil && fi.Mode().IsRegular() {
+			return
+		}
+		fileConnPath, fileConnErr = connectortest.BuildBinary("github.com/usmhub/usmhub/connectors/file", "file", filepath.Dir(usmhubBin))
+	})
+	if fileConnErr != nil {
+		t.Fatal(fileConnErr)
+	}
+	return fileConnPath
+}
+
+// syncConfig is a hub under strategy erp with one initiative and the file
+// connector over the folder "remote", synced both ways as "risks".
+func syncConfig(hubExtra, syncExtra string) string {
+	return `
+hub {
+  data_dir = "data"
+  strategy = "erp"
+` + hubExtra + `
+}
+
+initiative "t" {
+  name = "Kill loop"
+}
+
+connector "file" "sheet" {
+  dir = "remote"
+}
+
+sync "risks" {
+  kind      = "risk"
+  connector = "file.sheet"
+  direction = "both"
+` + syncExtra + `
+}
+`
+}
+
+// pluginPids returns the live processes running the binary at exe
+// (zombies excluded).
+func pluginPids(exe string) []int {
+	entries, _ := os.ReadDir("/proc")
+	var pids []int
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		target, err := os.Readlink(filepath.Join("/proc", e.Name(), "exe"))
+		if err != nil || strings.TrimSuffix(target, " (deleted)") != exe {
+			continue
+		}
+		if st, _ := procStat(pid); st.state == "Z" || st.state == "X" {
+			continue
+		}
+		pids = append(pids, pid)
+	}
+	return pids
+}
+
+type procState struct {
+	state string
+	ppid  int
+}
+
+// procStat reads a process's state and parent from /proc/PID/stat.
+func procStat(pid int) (procState, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return procState{}, err
+	}
+	// pid (comm) state ppid …; comm may hold spaces and parentheses.
+	s := string(b)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	if len(f) < 2 {
+		return procState{}, fmt.Errorf("/proc/%d/stat: %q", pid, s)
+	}
+	ppid, _ := strconv.Atoi(f[1])
+	return procState{state: f[0], ppid: ppid}, nil
+}
+
+// waitNoPlugins waits until no process runs the plugin binary exe.
+func waitNoPlugins(t *testing.T, exe string, within time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		pids := pluginPids(exe)
+		if len(pids) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("connector processes %v still run %s after their hub ended", pids, within)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// openRO opens the hub's database read-only with database/sql.
+func openRO(t *testing.T, path string) *sql.DB {
+	t.Helper()
+	db, err := sql.Open("sqlite3", "file:"+path+"?mode=ro&_busy_timeout=10000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return db
+}
+
+// integrityCheck runs PRAGMA integrity_check and foreign_key_check.
+func integrityCheck(t *testing.T, path string) {
+	t.Helper()
+	db := openRO(t, path)
+	defer db.Close()
+	var res string
+	if err := db.QueryRow(`PRAGMA integrity_check`).Scan(&res); err != nil || res != "ok" {
+		t.Errorf("PRAGMA integrity_check = %q, %v", res, err)
+	}
+	rows, err := db.Query(`PRAGMA foreign_key_check`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	if rows.Next() {
+		t.Errorf("PRAGMA foreign_key_check reports violations")
+	}
+}
+
+// sheet is the remote risks file as a user's editor sees it.
+type sheet struct {
+	header []string
+	col    map[string]int
+	rows   [][]string
+}
+
+func readSheet(t *testing.T, path string) *sheet {
+	t.Helper()
+	s, err := loadSheet(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// loadSheet reads the sheet; nil when there is no file yet.
+func loadSheet(path string) (*sheet, error) {
+	b, err := os.ReadFile(path)
+	if os.IsNotExist(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	recs, err := csv.NewReader(bytes.NewReader(b)).ReadAll()
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	s := &sheet{header: recs[0], col: map[string]int{}, rows: recs[1:]}
+	for i, c := range s.header {
+		s.col[c] = i
+	}
+	return s, nil
+}
+
+func (s *sheet) get(r []string, col string) string {
+	if i, ok := s.col[col]; ok && i < len(r) {
+		return r[i]
+	}
+	return ""
+}
+
+// TestSyncFullReconcileKeepsUnchanged: a full reconcile of records that did
+// not change must leave them be (SYNC.md step 4 lists every remote record to
+// find those that are gone, not those it merely did not need to merge).
+func TestSyncFullReconcileKeepsUnchanged(t *testing.T) {
+	plugin := fileConnector(t)
+	h := newHub(t, syncConfig("", ""))
+	if err := os.Mkdir(filepath.Join(h.dir, "remote"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	h.write("inventory.csv", inventory(20))
+	h.ok("risk", "import", "inventory.csv")
+	h.ok("sync")
+	h.ok("sync")
+	var results []reconcile.Result
+	h.jsonOf(&results, "sync", "-full")
+	if c := results[0].Counts; c.Changes() {
+		t.Errorf("a full reconcile with nothing changed did: %+v", c)
+	}
+	var rejected []string
+	for _, it := range h.list() {
+		if it.Status == string(model.Rejected) {
+			rejected = append(rejected, it.Key)
+		}
+	}
+	if len(rejected) > 0 {
+		t.Errorf("a full reconcile rejected %d risks whose remote records are all there: %v", len(rejected), rejected)
+	}
+	waitNoPlugins(t, plugin, 5*time.Second)
+}

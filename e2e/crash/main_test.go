@@ -1,0 +1,355 @@
+// Package crash_test proves that a sync is safe to kill and re-run: usmhub
+// and its connectors are built once (TestMain) and launched for real, and
+// killed with SIGKILL.
+//
+// The specific crash tests (crash_test.go) kill at a deterministic point:
+// the fault connector (internal/testconnectors/fault) is told a crash point
+// (crash_at, e.g. push:after_commit:1) and, when it reaches it, reports it
+// through a FIFO and holds, so the test kills the hub, or the plugin,
+// exactly there: mid-pull after page N, as a push begins, after the remote
+// saved a write the hub never heard of. The kill loop (killloop_test.go)
+// kills a sync against the file connector at random moments, seeded
+// (USMHUB_KILL_SEED replays one), and checks that every edit is accounted
+// for.
+package crash_test
+
+import (
+	"bytes"
+	"database/sql"
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	_ "github.com/mattn/go-sqlite3"
+
+	"github.com/usmhub/usmhub/plugins/connectortest"
+)
+
+var (
+	usmhubBin   string // the hub
+	filePlugin  string // usmhub-connector-file next to it
+	faultPlugin string // usmhub-connector-fault next to it
+)
+
+func TestMain(m *testing.M) { os.Exit(run(m)) }
+
+func run(m *testing.M) int {
+	dir, err := os.MkdirTemp("", "usmhub-e2e-crash-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	usmhubBin = filepath.Join(dir, "usmhub")
+	if out, err := exec.Command("go", "build", "-o", usmhubBin, "../../cmd/usmhub").CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "build usmhub: %v\n%s", err, out)
+		return 1
+	}
+	// The connectors next to usmhub, where its plugin discovery finds them.
+	if filePlugin, err = connectortest.BuildBinary("../../connectors/file", "file", dir); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	if faultPlugin, err = connectortest.BuildBinary("../../internal/testconnectors/fault/cmd/usmhub-connector-fault", "fault", dir); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return m.Run()
+}
+
+// hub is a usmhub set up in a temporary folder.
+type hub struct {
+	t   *testing.T
+	dir string
+}
+
+func newHub(t *testing.T, config string) *hub {
+	t.Helper()
+	h := &hub{t: t, dir: t.TempDir()}
+	h.write("usmhub.hcl", config)
+	return h
+}
+
+func (h *hub) write(name, content string) string {
+	h.t.Helper()
+	p := filepath.Join(h.dir, name)
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		h.t.Fatal(err)
+	}
+	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+		h.t.Fatal(err)
+	}
+	return p
+}
+
+// command is usmhub with args in the hub's folder, its config found there.
+func (h *hub) command(args ...string) *exec.Cmd {
+	cmd := exec.Command(usmhubBin, args...)
+	cmd.Dir = h.dir
+	cmd.Env = append(os.Environ(), "USMHUB_CONFIG=")
+	return cmd
+}
+
+// run runs usmhub in the hub's folder and returns stdout, stderr, exit code.
+func (h *hub) run(args ...string) (string, string, int) {
+	h.t.Helper()
+	cmd := h.command(args...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		h.t.Fatalf("run usmhub %v: %v", args, err)
+	}
+	return out.String(), errb.String(), code
+}
+
+// ok runs usmhub and fails the test unless it exits 0.
+func (h *hub) ok(args ...string) string {
+	h.t.Helper()
+	out, errs, code := h.run(args...)
+	if code != 0 {
+		h.t.Fatalf("usmhub %s: exit %d\nstdout: %s\nstderr: %s", strings.Join(args, " "), code, out, errs)
+	}
+	return out
+}
+
+// jsonOf runs usmhub with -json and decodes its output into v.
+func (h *hub) jsonOf(v any, args ...string) {
+	h.t.Helper()
+	out := h.ok(append(args, "-json")...)
+	if err := json.Unmarshal([]byte(out), v); err != nil {
+		h.t.Fatalf("usmhub %s -json: %v\n%s", strings.Join(args, " "), err, out)
+	}
+}
+
+// listed is a risk as `usmhub risk list -json` shows it.
+type listed struct {
+	Key        string `json:"key"`
+	Title      string `json:"title"`
+	Likelihood int    `json:"likelihood"`
+	Status     string `json:"status"`
+}
+
+func (h *hub) list() []listed {
+	h.t.Helper()
+	var items []listed
+	h.jsonOf(&items, "risk", "list")
+	return items
+}
+
+// pluginPids returns the live processes running the binary at exe
+// (zombies excluded).
+func pluginPids(exe string) []int {
+	entries, _ := os.ReadDir("/proc")
+	var pids []int
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		target, err := os.Readlink(filepath.Join("/proc", e.Name(), "exe"))
+		if err != nil || strings.TrimSuffix(target, " (deleted)") != exe {
+			continue
+		}
+		if st, _ := procStat(pid); st.state == "Z" || st.state == "X" {
+			continue
+		}
+		pids = append(pids, pid)
+	}
+	return pids
+}
+
+type procState struct {
+	state string
+	ppid  int
+}
+
+// procStat reads a process's state and parent from /proc/PID/stat.
+func procStat(pid int) (procState, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return procState{}, err
+	}
+	// pid (comm) state ppid …; comm may hold spaces and parentheses.
+	s := string(b)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	if len(f) < 2 {
+		return procState{}, fmt.Errorf("/proc/%d/stat: %q", pid, s)
+	}
+	ppid, _ := strconv.Atoi(f[1])
+	return procState{state: f[0], ppid: ppid}, nil
+}
+
+// childPlugins returns the processes running exe whose parent is pid.
+func childPlugins(exe string, pid int) []int {
+	var out []int
+	for _, p := range pluginPids(exe) {
+		if st, _ := procStat(p); st.ppid == pid {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// waitNoPlugins waits until no process runs the plugin binary exe.
+func waitNoPlugins(t *testing.T, exe string, within time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		pids := pluginPids(exe)
+		if len(pids) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("connector processes %v still run %s after their hub ended", pids, within)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// openRO opens the hub's database read-only with database/sql.
+func openRO(t *testing.T, path string) *sql.DB {
+	t.Helper()
+	db, err := sql.Open("sqlite3", "file:"+path+"?mode=ro&_busy_timeout=10000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return db
+}
+
+// integrityCheck runs PRAGMA integrity_check and foreign_key_check.
+func integrityCheck(t *testing.T, path string) {
+	t.Helper()
+	db := openRO(t, path)
+	defer db.Close()
+	var res string
+	if err := db.QueryRow(`PRAGMA integrity_check`).Scan(&res); err != nil || res != "ok" {
+		t.Errorf("PRAGMA integrity_check = %q, %v", res, err)
+	}
+	rows, err := db.Query(`PRAGMA foreign_key_check`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	if rows.Next() {
+		t.Errorf("PRAGMA foreign_key_check reports violations")
+	}
+}
+
+// sheet is the file connector's risks file as a user's editor sees it.
+type sheet struct {
+	header []string
+	col    map[string]int
+	rows   [][]string
+}
+
+func readSheet(t *testing.T, path string) *sheet {
+	t.Helper()
+	s, err := loadSheet(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// loadSheet reads the sheet; nil when there is no file yet.
+func loadSheet(path string) (*sheet, error) {
+	b, err := os.ReadFile(path)
+	if os.IsNotExist(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	recs, err := csv.NewReader(bytes.NewReader(b)).ReadAll()
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	s := &sheet{header: recs[0], col: map[string]int{}, rows: recs[1:]}
+	for i, c := range s.header {
+		s.col[c] = i
+	}
+	return s, nil
+}
+
+func (s *sheet) get(r []string, col string) string {
+	if i, ok := s.col[col]; ok && i < len(r) {
+		return r[i]
+	}
+	return ""
+}
+
+func (s *sheet) set(r []string, col, v string) {
+	r[s.col[col]] = v
+}
+
+// saveTo writes the sheet the way an editor saves: a new file renamed over
+// the old one, with the modification time of now.
+func (s *sheet) saveTo(path string) error {
+	var buf bytes.Buffer
+	w := csv.NewWriter(&buf)
+	_ = w.Write(s.header)
+	_ = w.WriteAll(s.rows)
+	if err := w.Error(); err != nil {
+		return err
+	}
+	tmp := path + ".editor"
+	if err := os.WriteFile(tmp, buf.Bytes(), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+// flockDir takes the file connector's folder lock (.usmhub-file.lock), as
+// a co-writer of its files must, and returns its release.
+func flockDir(dir string) (func(), error) {
+	f, err := os.OpenFile(filepath.Join(dir, ".usmhub-file.lock"), os.O_RDWR|os.O_CREATE, 0o666)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() {
+		_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+		f.Close()
+	}, nil
+}
+
+// copyTree copies the regular files of src into dst.
+func copyTree(t *testing.T, src, dst string) {
+	t.Helper()
+	err := filepath.Walk(src, func(p string, fi os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		target := filepath.Join(dst, rel)
+		if fi.IsDir() {
+			return os.MkdirAll(target, 0o755)
+		}
+		if !fi.Mode().IsRegular() {
+			return nil
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(target, b, fi.Mode().Perm())
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
