@@ -488,3 +488,48 @@ func TestKilledBeforePushNoSpuriousConflict(t *testing.T) {
 		t.Errorf("the remote holds title %q, likelihood %s; want \"Hub title\" and 4", title, l)
 	}
 }
+
+// TestPluginKilledAfterCommittingCreates: the plugin SIGKILLs itself once
+// the remote saved the third of five creates (crash_at in the connector's
+// config block). The hub recorded the creates as pending before it pushed:
+// it looks each up by its marker instead of creating it again, links the
+// three it finds and creates the other two, so every risk ends with one
+// remote record.
+func TestPluginKilledAfterCommittingCreates(t *testing.T) {
+	h, remote := newFaultHub(t)
+	cfg := strings.Replace(faultConfig(remote), "page_size = 100", "page_size = 100\n  crash_at  = \"push:after_commit:3\"\n  crash_how = \"kill\"", 1)
+	h.write("usmhub.hcl", cfg)
+	h.write("inventory.csv", "title,likelihood,impact,status\nOne,1,3,accepted\nTwo,2,3,accepted\nThree,3,3,accepted\nFour,4,3,accepted\nFive,5,3,accepted\n")
+	h.ok("risk", "import", "inventory.csv")
+	_, errs, code := h.run("sync")
+	waitNoPlugins(t, faultPlugin, 5*time.Second)
+	t.Logf("the run whose plugin killed itself exited %d", code)
+	st := readRemote(t, remote)
+	if !slices.Contains(st.Spent, "push:after_commit:3") {
+		t.Fatalf("the crash point was not reached (spent %q):\n%s", st.Spent, errs)
+	}
+	h.ok("sync")
+	h.ok("sync")
+	waitNoPlugins(t, faultPlugin, 5*time.Second)
+
+	st = readRemote(t, remote)
+	// The fault connector takes a create carrying a marker it holds as a
+	// retry (no second record), so the remote alone would not show a
+	// create sent again blindly: the lookups do.
+	if got := st.Calls["find"]; got != 5 {
+		t.Errorf("find calls = %d, want 5: every create whose push died is looked up by its marker before it is sent again", got)
+	}
+	markers := map[string]int{}
+	for _, r := range st.Live() {
+		markers[r.Marker]++
+	}
+	if len(st.Records) != 5 || len(markers) != 5 {
+		t.Errorf("the remote holds %d records with %d markers, want 5 and 5: %v", len(st.Records), len(markers), markers)
+	}
+	for m, n := range markers {
+		if m == "" || n != 1 {
+			t.Errorf("marker %q is on %d records, want 1", m, n)
+		}
+	}
+	nothingLostNothingDoubled(t, h, remote, 5)
+}
