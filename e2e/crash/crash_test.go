@@ -258,7 +258,8 @@ func seedRemote(t *testing.T, remote string, n int) {
 }
 
 // nothingLostNothingDoubled checks, after the runs, that every remote record
-// is one hub risk, linked once, and the remote holds nothing else.
+// is one hub risk, linked once, marked once, and the remote holds nothing
+// else.
 func nothingLostNothingDoubled(t *testing.T, h *hub, remote string, n int) {
 	t.Helper()
 	dbPath := filepath.Join(h.dir, "data", "usmhub.db")
@@ -274,6 +275,15 @@ func nothingLostNothingDoubled(t *testing.T, h *hub, remote string, n int) {
 	st := readRemote(t, remote)
 	if live := len(st.Live()); live != n || len(st.Records) != n {
 		t.Errorf("the remote holds %d records (%d live), want %d", len(st.Records), live, n)
+	}
+	markers := map[string]int{}
+	for _, r := range st.Live() {
+		markers[r.Marker]++
+	}
+	for m, k := range markers {
+		if m == "" || k > 1 {
+			t.Errorf("%d remote records carry marker %q, want one each, none without", k, m)
+		}
 	}
 	titles := map[string]int{}
 	for _, r := range h.list() {
