@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/usmhub/usmhub/core/model"
+	"github.com/usmhub/usmhub/core/register"
 	"github.com/usmhub/usmhub/core/store"
 )
 
@@ -81,7 +82,8 @@ func benchListHub(b *testing.B) (*env, string) {
 	return e, path
 }
 
-// BenchmarkRiskList100k is usmhub risk list's work without the output:
+// BenchmarkRiskList100k is usmhub risk list's work without the output
+// (register.ListRisks):
 // read 100,000 risks, score each with the policy and sort by priority.
 func BenchmarkRiskList100k(b *testing.B) {
 	e, _ := benchListHub(b)
@@ -90,10 +92,14 @@ func BenchmarkRiskList100k(b *testing.B) {
 		b.Fatal(err)
 	}
 	ctx := context.Background()
+	st, err := e.store(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
 	b.ReportAllocs()
 	b.ResetTimer()
 	for b.Loop() {
-		items, err := listRisks(ctx, e, cfg, store.RiskFilter{}, "priority")
+		items, err := register.ListRisks(ctx, st, cfg, store.RiskFilter{}, register.ByPriority)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -105,7 +111,7 @@ func BenchmarkRiskList100k(b *testing.B) {
 }
 
 // BenchmarkRiskListCommand100k runs the whole command in this process,
-// run(… risk list -json) writing to io.Discard: listRisks plus config load,
+// run(… risk list -json) writing to io.Discard: register.ListRisks plus config load,
 // store open and the JSON output, without starting a process.
 func BenchmarkRiskListCommand100k(b *testing.B) {
 	e, cfgPath := benchListHub(b)

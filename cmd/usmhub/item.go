@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -11,6 +10,7 @@ import (
 	"github.com/usmhub/usmhub/core/ingest"
 	inv "github.com/usmhub/usmhub/core/inventory"
 	"github.com/usmhub/usmhub/core/model"
+	"github.com/usmhub/usmhub/core/register"
 	"github.com/usmhub/usmhub/core/store"
 )
 
@@ -26,13 +26,6 @@ func itemCommands() map[string]command {
 type itemListCmd struct{}
 
 func (itemListCmd) Synopsis() string { return "List the configuration items of the BIR" }
-
-// listedItem is the one JSON shape of a configuration item (docs/JSON.md):
-// the item with the keys of the risks that affect it.
-type listedItem struct {
-	model.Item
-	AffectedBy []string `json:"affected_by"`
-}
 
 func (itemListCmd) Run(ctx context.Context, e *env, args []string) int {
 	fs := e.newFlags("item list", "item list [-status S] [-type T] [-source S] [-json]")
@@ -54,20 +47,7 @@ func (itemListCmd) Run(ctx context.Context, e *env, args []string) int {
 	if err != nil {
 		return e.fail(err)
 	}
-	items := []listedItem{}
-	err = st.View(ctx, func(r store.Reader) error {
-		return r.Items(f, func(it model.Item) error {
-			by, err := r.AffectedBy(it.Key)
-			if err != nil {
-				return err
-			}
-			if by == nil {
-				by = []string{}
-			}
-			items = append(items, listedItem{Item: it, AffectedBy: by})
-			return nil
-		})
-	})
+	items, err := register.ListItems(ctx, st, f)
 	if err != nil {
 		return e.fail(err)
 	}
@@ -106,33 +86,7 @@ func (itemShowCmd) Run(ctx context.Context, e *env, args []string) int {
 	if err != nil {
 		return e.fail(err)
 	}
-	var out struct {
-		Item       model.Item
-		AffectedBy []affectingRisk
-		History    []model.AuditEntry
-	}
-	out.AffectedBy = []affectingRisk{}
-	err = st.View(ctx, func(r store.Reader) error {
-		var err error
-		if out.Item, err = r.Item(pos[0]); err != nil {
-			return err
-		}
-		keys, err := r.AffectedBy(out.Item.Key)
-		if err != nil {
-			return err
-		}
-		for _, k := range keys {
-			risk, err := r.Risk(k)
-			if err != nil {
-				return err
-			}
-			out.AffectedBy = append(out.AffectedBy, affectingRisk{Key: risk.Key, Title: risk.Title, Status: risk.Status})
-		}
-		return r.Audit(store.AuditFilter{EntityID: out.Item.ID}, func(a model.AuditEntry) error {
-			out.History = append(out.History, a)
-			return nil
-		})
-	})
+	out, err := register.ShowItem(ctx, st, pos[0])
 	if err != nil {
 		return e.fail(err)
 	}
@@ -144,10 +98,10 @@ func (itemShowCmd) Run(ctx context.Context, e *env, args []string) int {
 			keys = append(keys, r.Key)
 		}
 		return e.printJSON(struct {
-			Item    listedItem         `json:"item"`
-			Risks   []affectingRisk    `json:"risks"`
-			History []model.AuditEntry `json:"history"`
-		}{listedItem{Item: out.Item, AffectedBy: keys}, out.AffectedBy, out.History})
+			Item    register.Item            `json:"item"`
+			Risks   []register.AffectingRisk `json:"risks"`
+			History []model.AuditEntry       `json:"history"`
+		}{register.Item{Item: out.Item, AffectedBy: keys}, out.AffectedBy, out.History})
 	}
 	it := out.Item
 	tw := e.table()
@@ -178,13 +132,6 @@ func (itemShowCmd) Run(ctx context.Context, e *env, args []string) int {
 		printAudit(e, out.History)
 	}
 	return exitOK
-}
-
-// affectingRisk names a risk that affects an item.
-type affectingRisk struct {
-	Key    string       `json:"key"`
-	Title  string       `json:"title"`
-	Status model.Status `json:"status"`
 }
 
 type itemImportCmd struct{}
@@ -264,35 +211,4 @@ func (itemExportCmd) Run(ctx context.Context, e *env, args []string) int {
 		return e.fail(fmt.Errorf("export: %w", err))
 	}
 	return exitOK
-}
-
-// affectedItem is an item a risk names: as the register holds it, or
-// Missing when the register holds no item with that key (yet).
-type affectedItem struct {
-	Key     string           `json:"key"`
-	Name    string           `json:"name,omitempty"`
-	Status  model.ItemStatus `json:"status,omitempty"`
-	Source  string           `json:"source,omitempty"`
-	Missing bool             `json:"missing,omitempty"`
-}
-
-// affectedItems lists the items a risk affects, in the order given.
-func affectedItems(r store.Reader, riskID string) ([]affectedItem, error) {
-	keys, err := r.Affects(riskID)
-	if err != nil {
-		return nil, err
-	}
-	out := []affectedItem{}
-	for _, k := range keys {
-		it, err := r.Item(k)
-		switch {
-		case errors.Is(err, store.ErrNotFound):
-			out = append(out, affectedItem{Key: k, Missing: true})
-		case err != nil:
-			return nil, err
-		default:
-			out = append(out, affectedItem{Key: it.Key, Name: it.Name, Status: it.Status, Source: it.Source})
-		}
-	}
-	return out, nil
 }

@@ -13,11 +13,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/usmhub/usmhub/core/config"
 	"github.com/usmhub/usmhub/core/ingest"
 	inv "github.com/usmhub/usmhub/core/inventory"
 	"github.com/usmhub/usmhub/core/model"
-	"github.com/usmhub/usmhub/core/priority"
+	"github.com/usmhub/usmhub/core/register"
 	"github.com/usmhub/usmhub/core/store"
 )
 
@@ -44,14 +43,14 @@ func addRiskFlags(fs *flag.FlagSet) *riskFlags {
 		key:         fs.String("key", "", "the human key (default: the next R-n)"),
 		title:       fs.String("title", "", "what the improvement is (required)"),
 		description: fs.String("description", "", "more detail"),
-		kind:        fs.String("kind", string(ingest.DefaultKind), "threat or opportunity"),
+		kind:        fs.String("kind", string(model.DefaultKind), "threat or opportunity"),
 		process:     fs.String("process", "", "the USM process it improves: agree, change, recover, operate or improve"),
 		source:      fs.String("source", "", "where it came from (a scan, an incident, the sounding board …)"),
 		owner:       fs.String("owner", "", "who owns it"),
-		status:      fs.String("status", string(ingest.DefaultStatus), "proposed, accepted, planned, in_progress, realized or rejected"),
-		likelihood:  fs.Int("likelihood", ingest.DefaultLikelihood, "likelihood 1–5"),
-		impact:      fs.Int("impact", ingest.DefaultImpact, "impact 1–5"),
-		effort:      fs.Float64("effort", ingest.DefaultEffort, "effort in the unit of sprint capacity (≥ 0)"),
+		status:      fs.String("status", string(model.DefaultStatus), "proposed, accepted, planned, in_progress, realized or rejected"),
+		likelihood:  fs.Int("likelihood", model.DefaultLikelihood, "likelihood 1–5"),
+		impact:      fs.Int("impact", model.DefaultImpact, "impact 1–5"),
+		effort:      fs.Float64("effort", model.DefaultEffort, "effort in the unit of sprint capacity (≥ 0)"),
 	}
 }
 
@@ -74,38 +73,17 @@ func updateRiskFlags(fs *flag.FlagSet) *riskFlags {
 	}
 }
 
-// apply copies the flags that were set onto r.
-func (f *riskFlags) apply(r *model.Risk, set map[string]bool) {
-	if set["title"] {
-		r.Title = *f.title
+// edit is the change the flags that were set ask for.
+func (f *riskFlags) edit(set map[string]bool) register.Edit {
+	ed := register.Edit{Values: model.Risk{Title: *f.title, Description: *f.description, Kind: model.Kind(*f.kind),
+		Process: model.Process(*f.process), Source: *f.source, Owner: *f.owner, Status: model.Status(*f.status),
+		Likelihood: *f.likelihood, Impact: *f.impact, Effort: *f.effort}}
+	for _, name := range ingest.RiskColumns {
+		if set[name] {
+			ed.Fields = append(ed.Fields, name)
+		}
 	}
-	if set["description"] {
-		r.Description = *f.description
-	}
-	if set["kind"] {
-		r.Kind = model.Kind(*f.kind)
-	}
-	if set["process"] {
-		r.Process = model.Process(*f.process)
-	}
-	if set["source"] {
-		r.Source = *f.source
-	}
-	if set["owner"] {
-		r.Owner = *f.owner
-	}
-	if set["status"] {
-		r.Status = model.Status(*f.status)
-	}
-	if set["likelihood"] {
-		r.Likelihood = *f.likelihood
-	}
-	if set["impact"] {
-		r.Impact = *f.impact
-	}
-	if set["effort"] {
-		r.Effort = *f.effort
-	}
+	return ed
 }
 
 type riskAddCmd struct{}
@@ -123,7 +101,7 @@ func (riskAddCmd) Run(ctx context.Context, e *env, args []string) int {
 	if strings.TrimSpace(*rf.title) == "" {
 		return e.usageErr(fs, "-title is required")
 	}
-	if *rf.key != "" && !ingest.ValidKey(*rf.key) {
+	if *rf.key != "" && !model.ValidKey(*rf.key) {
 		return e.usageErr(fs, "-key %q: use letters, digits, '-', '_' or '.'", *rf.key)
 	}
 	cfg, err := e.config()
@@ -149,7 +127,7 @@ func (riskAddCmd) Run(ctx context.Context, e *env, args []string) int {
 		return e.fail(fmt.Errorf("add risk: %w", err))
 	}
 	if *asJSON {
-		return e.printJSON(listItem(r, scorer(cfg, time.Now())))
+		return e.printJSON(register.Listed(r, register.Scorer(cfg, time.Now())))
 	}
 	fmt.Fprintf(e.stdout, "added %s: %s\n", r.Key, r.Title)
 	return exitOK
@@ -158,92 +136,6 @@ func (riskAddCmd) Run(ctx context.Context, e *env, args []string) int {
 // flattenErr joins a multi-error into one line.
 func flattenErr(err error) error {
 	return errors.New(strings.ReplaceAll(err.Error(), "\n", "; "))
-}
-
-// riskItem is the one JSON shape of a risk (docs/JSON.md): risk list,
-// show, add, update and vote all print it; show adds its context as
-// sibling keys.
-type riskItem struct {
-	Key         string    `json:"key"`
-	ID          string    `json:"id"`
-	Initiative  string    `json:"initiative"`
-	Title       string    `json:"title"`
-	Kind        string    `json:"kind"`
-	Process     string    `json:"process"`
-	Source      string    `json:"source"`
-	Likelihood  int       `json:"likelihood"`
-	Impact      int       `json:"impact"`
-	Effort      float64   `json:"effort"`
-	Votes       int       `json:"votes"`
-	Priority    *float64  `json:"priority"`
-	Status      string    `json:"status"`
-	Owner       string    `json:"owner"`
-	Description string    `json:"description"`
-	Version     int64     `json:"version"`
-	CreatedAt   time.Time `json:"created_at"`
-	UpdatedAt   time.Time `json:"updated_at"`
-	seq         int
-}
-
-// scorer returns a function scoring a risk under its initiative's policy
-// (nil when the initiative has none, or the score fails).
-func scorer(cfg *config.Config, now time.Time) func(model.Risk) *float64 {
-	policies := map[string]*priority.Policy{}
-	return func(r model.Risk) *float64 {
-		p, ok := policies[r.Initiative]
-		if !ok {
-			if pr := cfg.Policy(r.Initiative); pr != nil {
-				p = pr.Policy
-			}
-			policies[r.Initiative] = p
-		}
-		if p == nil {
-			return nil
-		}
-		s, err := p.Score(priority.InputsOf(r, now))
-		if err != nil {
-			return nil
-		}
-		return &s
-	}
-}
-
-func listItem(r model.Risk, score func(model.Risk) *float64) riskItem {
-	return riskItem{Key: r.Key, ID: r.ID, Initiative: r.Initiative, Title: r.Title, Kind: string(r.Kind),
-		Process: string(r.Process), Source: r.Source, Likelihood: r.Likelihood, Impact: r.Impact, Effort: r.Effort,
-		Votes: r.Votes, Priority: score(r), Status: string(r.Status), Owner: r.Owner, Description: r.Description,
-		Version: r.Version, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt, seq: keySeq(r.Key)}
-}
-
-// keySeq is n of a key R-n (0 for other keys), to order keys naturally.
-func keySeq(key string) int {
-	if i := strings.LastIndexByte(key, '-'); i >= 0 {
-		if n, err := strconv.Atoi(key[i+1:]); err == nil {
-			return n
-		}
-	}
-	return 0
-}
-
-// sortByPriority orders by descending priority (unscored last), then older
-// first, then by key.
-func sortByPriority(items []riskItem) {
-	slices.SortStableFunc(items, func(a, b riskItem) int {
-		switch {
-		case a.Priority != nil && b.Priority == nil:
-			return -1
-		case a.Priority == nil && b.Priority != nil:
-			return 1
-		case a.Priority != nil && *a.Priority != *b.Priority:
-			if *a.Priority > *b.Priority {
-				return -1
-			}
-			return 1
-		case !a.CreatedAt.Equal(b.CreatedAt):
-			return a.CreatedAt.Compare(b.CreatedAt)
-		}
-		return a.seq - b.seq
-	})
 }
 
 type riskListCmd struct{}
@@ -262,7 +154,7 @@ func (riskListCmd) Run(ctx context.Context, e *env, args []string) int {
 	if _, code, ok := parse(fs, args); !ok {
 		return code
 	}
-	if *sortBy != "priority" && *sortBy != "key" {
+	if *sortBy != register.ByPriority && *sortBy != register.ByKey {
 		return e.usageErr(fs, "-sort must be priority or key, not %q", *sortBy)
 	}
 	f := store.RiskFilter{Initiative: *initiative, Kind: model.Kind(*kind), Process: model.Process(*process)}
@@ -282,7 +174,11 @@ func (riskListCmd) Run(ctx context.Context, e *env, args []string) int {
 	if err != nil {
 		return e.fail(err)
 	}
-	items, err := listRisks(ctx, e, cfg, f, *sortBy)
+	st, err := e.store(ctx)
+	if err != nil {
+		return e.fail(err)
+	}
+	items, err := register.ListRisks(ctx, st, cfg, f, *sortBy)
 	if err != nil {
 		return e.fail(err)
 	}
@@ -305,31 +201,6 @@ func (riskListCmd) Run(ctx context.Context, e *env, args []string) int {
 		fmt.Fprintln(e.stderr, "no risks match; add some with 'usmhub risk add' or 'usmhub risk import FILE'")
 	}
 	return exitOK
-}
-
-// listRisks reads the matching risks with their priority, sorted.
-func listRisks(ctx context.Context, e *env, cfg *config.Config, f store.RiskFilter, sortBy string) ([]riskItem, error) {
-	st, err := e.store(ctx)
-	if err != nil {
-		return nil, err
-	}
-	score := scorer(cfg, time.Now())
-	var items []riskItem
-	err = st.View(ctx, func(r store.Reader) error {
-		return r.Risks(f, func(risk model.Risk) error {
-			items = append(items, listItem(risk, score))
-			return nil
-		})
-	})
-	if err != nil {
-		return nil, fmt.Errorf("list risks: %w", err)
-	}
-	if sortBy == "key" {
-		slices.SortStableFunc(items, func(a, b riskItem) int { return a.seq - b.seq })
-	} else {
-		sortByPriority(items)
-	}
-	return items, nil
 }
 
 func fmtScore(p *float64) string {
@@ -368,40 +239,18 @@ func (riskShowCmd) Run(ctx context.Context, e *env, args []string) int {
 	if err != nil {
 		return e.fail(err)
 	}
-	var out struct {
-		Risk    model.Risk         `json:"risk"`
-		Votes   []model.Vote       `json:"votes"`
-		Affects []affectedItem     `json:"affects"`
-		History []model.AuditEntry `json:"history"`
-	}
-	out.Affects = []affectedItem{}
-	err = st.View(ctx, func(r store.Reader) error {
-		var err error
-		if out.Risk, err = store.FindRisk(r, pos[0]); err != nil {
-			return err
-		}
-		if out.Votes, err = r.Votes(out.Risk.ID); err != nil {
-			return err
-		}
-		if out.Affects, err = affectedItems(r, out.Risk.ID); err != nil {
-			return err
-		}
-		return r.Audit(store.AuditFilter{EntityID: out.Risk.ID}, func(a model.AuditEntry) error {
-			out.History = append(out.History, a)
-			return nil
-		})
-	})
+	out, err := register.ShowRisk(ctx, st, pos[0])
 	if err != nil {
 		return e.fail(err)
 	}
 	if *asJSON {
 		// The risk is the object risk list prints; its context sits beside it.
 		return e.printJSON(struct {
-			Risk    riskItem           `json:"risk"`
-			Votes   []model.Vote       `json:"votes"`
-			Affects []affectedItem     `json:"affects"`
-			History []model.AuditEntry `json:"history"`
-		}{listItem(out.Risk, scorer(cfg, time.Now())), out.Votes, out.Affects, out.History})
+			Risk    register.Risk           `json:"risk"`
+			Votes   []model.Vote            `json:"votes"`
+			Affects []register.AffectedItem `json:"affects"`
+			History []model.AuditEntry      `json:"history"`
+		}{register.Listed(out.Risk, register.Scorer(cfg, time.Now())), out.Votes, out.Affects, out.History})
 	}
 	r := out.Risk
 	tw := e.table()
@@ -410,7 +259,7 @@ func (riskShowCmd) Run(ctx context.Context, e *env, args []string) int {
 	fmt.Fprintf(tw, "Initiative:\t%s\n", r.Initiative)
 	fmt.Fprintf(tw, "Kind:\t%s\n", r.Kind)
 	fmt.Fprintf(tw, "Status:\t%s\n", r.Status)
-	fmt.Fprintf(tw, "Priority:\t%s\n", fmtScore(scorer(cfg, time.Now())(r)))
+	fmt.Fprintf(tw, "Priority:\t%s\n", fmtScore(register.Scorer(cfg, time.Now())(r)))
 	fmt.Fprintf(tw, "Likelihood × impact:\t%d × %d\n", r.Likelihood, r.Impact)
 	fmt.Fprintf(tw, "Effort:\t%g\n", r.Effort)
 	fmt.Fprintf(tw, "Process:\t%s\n", dash(string(r.Process)))
@@ -496,38 +345,14 @@ func (riskUpdateCmd) Run(ctx context.Context, e *env, args []string) int {
 	if err != nil {
 		return e.fail(err)
 	}
-	var r model.Risk
-	var changed bool
-	err = st.Update(ctx, e.actor(), func(tx store.Tx) error {
-		var err error
-		if r, err = store.FindRisk(tx, pos[0]); err != nil {
-			return err
-		}
-		before := r
-		if set["affects"] {
-			old, err := tx.Affects(r.ID)
-			if err != nil {
-				return err
-			}
-			if strings.Join(old, ",") != strings.Join(affected, ",") {
-				changed = true
-				if err := tx.SetAffects(r.ID, affected); err != nil {
-					return err
-				}
-			}
-		}
-		rf.apply(&r, set)
-		if r == before {
-			return nil
-		}
-		changed = true
-		return tx.UpdateRisk(&r)
-	})
+	ed := rf.edit(set)
+	ed.SetAffects, ed.Affects = set["affects"], affected
+	r, changed, err := register.Update(ctx, st, e.actor(), pos[0], ed)
 	if err != nil {
 		return e.fail(fmt.Errorf("update %s: %w", pos[0], flattenErr(err)))
 	}
 	if *asJSON {
-		return e.printJSON(listItem(r, scorer(cfg, time.Now())))
+		return e.printJSON(register.Listed(r, register.Scorer(cfg, time.Now())))
 	}
 	if changed {
 		fmt.Fprintf(e.stdout, "updated %s (version %d)\n", r.Key, r.Version)

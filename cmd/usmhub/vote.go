@@ -6,8 +6,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/usmhub/usmhub/core/model"
-	"github.com/usmhub/usmhub/core/store"
+	"github.com/usmhub/usmhub/core/register"
 )
 
 type voteCmd struct{}
@@ -41,34 +40,12 @@ func (voteCmd) Run(ctx context.Context, e *env, args []string) int {
 	if err != nil {
 		return e.fail(err)
 	}
-	var r model.Risk
-	err = st.Update(ctx, e.actor(), func(tx store.Tx) error {
-		var err error
-		if r, err = store.FindRisk(tx, pos[0]); err != nil {
-			return err
-		}
-		if *retract {
-			if err := tx.RetractVote(r.ID, *voter); err != nil {
-				return err
-			}
-		} else {
-			in, err := cfg.Initiative(r.Initiative)
-			if err == nil && len(in.SoundingBoard) > 0 && !member(in.SoundingBoard, *voter) {
-				return fmt.Errorf("%s is not on the sounding board of initiative %q (%s); add them to sounding_board in %s",
-					*voter, in.Key, strings.Join(in.SoundingBoard, ", "), in.Range.Filename)
-			}
-			if err := tx.CastVote(model.Vote{RiskID: r.ID, Voter: *voter, Weight: *weight, CastAt: time.Now().UTC()}); err != nil {
-				return err
-			}
-		}
-		r, err = tx.Risk(r.ID)
-		return err
-	})
+	r, err := register.Vote(ctx, st, cfg, e.actor(), pos[0], *voter, *weight, *retract)
 	if err != nil {
 		return e.fail(fmt.Errorf("vote on %s: %w", pos[0], err))
 	}
 	if *asJSON {
-		return e.printJSON(listItem(r, scorer(cfg, time.Now())))
+		return e.printJSON(register.Listed(r, register.Scorer(cfg, time.Now())))
 	}
 	verb := "voted on"
 	if *retract {
@@ -76,13 +53,4 @@ func (voteCmd) Run(ctx context.Context, e *env, args []string) int {
 	}
 	fmt.Fprintf(e.stdout, "%s %s %s: %d vote(s) now\n", *voter, verb, r.Key, r.Votes)
 	return exitOK
-}
-
-func member(list []string, name string) bool {
-	for _, m := range list {
-		if strings.EqualFold(strings.TrimSpace(m), strings.TrimSpace(name)) {
-			return true
-		}
-	}
-	return false
 }

@@ -186,7 +186,7 @@ func PlanRow(stored model.Risk, row *RiskRow, h History, force bool) RowPlan {
 			keep(KeepChanged)
 			continue
 		}
-		setField(&p.Risk, &want, f)
+		p.Risk.CopyFields(&want, f)
 		p.Changes = append(p.Changes, FieldChange{Field: f, Old: old, New: new})
 	}
 	return p
@@ -195,35 +195,9 @@ func PlanRow(stored model.Risk, row *RiskRow, h History, force bool) RowPlan {
 // merge returns r with the columns the row gave.
 func merge(r model.Risk, row *RiskRow) model.Risk {
 	for col := range row.Given {
-		setField(&r, &row.Risk, col)
+		r.CopyFields(&row.Risk, col)
 	}
 	return r
-}
-
-// setField copies one field from src to dst.
-func setField(dst, src *model.Risk, field string) {
-	switch field {
-	case "title":
-		dst.Title = src.Title
-	case "description":
-		dst.Description = src.Description
-	case "kind":
-		dst.Kind = src.Kind
-	case "process":
-		dst.Process = src.Process
-	case "source":
-		dst.Source = src.Source
-	case "likelihood":
-		dst.Likelihood = src.Likelihood
-	case "impact":
-		dst.Impact = src.Impact
-	case "effort":
-		dst.Effort = src.Effort
-	case "owner":
-		dst.Owner = src.Owner
-	case "status":
-		dst.Status = src.Status
-	}
 }
 
 // fieldText is a field's value as the audit trail writes it.

@@ -26,13 +26,13 @@ import (
 var RiskColumns = []string{"key", "title", "description", "kind", "process", "source",
 	"likelihood", "impact", "effort", "owner", "status"}
 
-// Defaults for columns a row leaves out.
+// Defaults for columns a row leaves out: core/model's (model.NewRisk).
 const (
-	DefaultKind       = model.Threat
-	DefaultLikelihood = 3
-	DefaultImpact     = 3
-	DefaultEffort     = 1.0
-	DefaultStatus     = model.Proposed
+	DefaultKind       = model.DefaultKind
+	DefaultLikelihood = model.DefaultLikelihood
+	DefaultImpact     = model.DefaultImpact
+	DefaultEffort     = model.DefaultEffort
+	DefaultStatus     = model.DefaultStatus
 )
 
 // Pos is a position in an input file (1-based).

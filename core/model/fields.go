@@ -75,3 +75,36 @@ func (r *Risk) SetField(field, value string) (known bool, err error) {
 	}
 	return true, nil
 }
+
+// CopyFields sets each named field of r (title, description, kind,
+// process, source, owner, status, likelihood, impact, effort) to its value
+// in from; other names, the key among them, change nothing. It is the one
+// way a change of fields reaches a risk: a person's edit, an inventory's
+// row. The values are checked by Validate, the status move by
+// CheckTransition.
+func (r *Risk) CopyFields(from *Risk, fields ...string) {
+	for _, f := range fields {
+		switch f {
+		case "title":
+			r.Title = from.Title
+		case "description":
+			r.Description = from.Description
+		case "kind":
+			r.Kind = from.Kind
+		case "process":
+			r.Process = from.Process
+		case "source":
+			r.Source = from.Source
+		case "likelihood":
+			r.Likelihood = from.Likelihood
+		case "impact":
+			r.Impact = from.Impact
+		case "effort":
+			r.Effort = from.Effort
+		case "owner":
+			r.Owner = from.Owner
+		case "status":
+			r.Status = from.Status
+		}
+	}
+}

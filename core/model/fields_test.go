@@ -40,3 +40,23 @@ func TestSetField(t *testing.T) {
 		t.Errorf("the key is not SetField's to set")
 	}
 }
+
+// CopyFields copies every editable field it names and nothing else: the
+// key, the id and the fields not named stay.
+func TestCopyFields(t *testing.T) {
+	from := Risk{ID: "other", Key: "R-9", Title: "t", Description: "d", Kind: Opportunity, Process: Change, Source: "s",
+		Owner: "o", Status: Accepted, Likelihood: 5, Impact: 4, Effort: 2.5}
+	r := NewRisk("i")
+	r.ID, r.Key = "id", "R-1"
+	r.CopyFields(&from, "title", "description", "kind", "process", "source", "owner", "status", "likelihood", "impact", "effort", "key", "id")
+	want := from
+	want.ID, want.Key, want.Initiative = "id", "R-1", "i"
+	if r != want {
+		t.Fatalf("CopyFields copied\n%+v\nwant\n%+v", r, want)
+	}
+	r = NewRisk("i")
+	r.CopyFields(&from, "impact")
+	if r.Impact != 4 || r.Likelihood != DefaultLikelihood || r.Title != "" {
+		t.Fatalf("CopyFields(impact) gave %+v", r)
+	}
+}

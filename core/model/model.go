@@ -185,6 +185,22 @@ type Risk struct {
 	UpdatedAt   time.Time `json:"updated_at"`
 }
 
+// The values of a new risk's fields that neither a person, a file nor a
+// tool gave.
+const (
+	DefaultKind       = Threat
+	DefaultLikelihood = 3
+	DefaultImpact     = 3
+	DefaultEffort     = 1.0
+	DefaultStatus     = Proposed
+)
+
+// NewRisk is a risk of the initiative with every default set.
+func NewRisk(initiative string) Risk {
+	return Risk{Initiative: initiative, Kind: DefaultKind, Likelihood: DefaultLikelihood, Impact: DefaultImpact,
+		Effort: DefaultEffort, Status: DefaultStatus}
+}
+
 // FieldError is a validation error on one named field.
 type FieldError struct {
 	Field string
