@@ -2,149 +2,21 @@ package main
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
-	"sort"
 	"strings"
-	"sync"
 
 	"github.com/hashicorp/go-hclog"
-	"github.com/hashicorp/hcl/v2"
 
+	"github.com/usmhub/usmhub/core/app"
 	"github.com/usmhub/usmhub/core/config"
 	"github.com/usmhub/usmhub/core/connector"
 	"github.com/usmhub/usmhub/core/readiness"
 	"github.com/usmhub/usmhub/plugins/host"
-	"github.com/usmhub/usmhub/plugins/sdk"
 )
 
-// connectorSet launches the config's connectors on first use, decodes each
-// one's block against the schema its plugin describes, and configures it.
-type connectorSet struct {
-	cfg  *config.Config
-	host *host.Host
-	log  hclog.Logger
-
-	mu        sync.Mutex
-	instances map[string]*host.Instance
-	secrets   []string
-	// fingerprints identify each launched connector's configuration,
-	// secrets included (a sha256, never the values).
-	fingerprints map[string]string
-}
-
-func newConnectorSet(cfg *config.Config, log hclog.Logger) (*connectorSet, error) {
-	h, err := host.New(withPins(cfg, host.Options{Dirs: host.DefaultDirs(cfg.Hub.PluginDir), Logger: log, WorkDir: cfg.Dir,
-		Env: []string{sdk.EnvStateDir + "=" + filepath.Join(cfg.Hub.DataDir, "connectors")}})) // no HOME: the connectors' caches live with the data
-	if err != nil {
-		return nil, fmt.Errorf("plugin host: %w", err)
-	}
-	return &connectorSet{cfg: cfg, host: h, log: log, instances: map[string]*host.Instance{}, fingerprints: map[string]string{}}, nil
-}
-
-// get returns the configured connector with that id ("type.name"),
-// launching and configuring it on first use. Config mistakes come back as
-// *config.DiagError pointing into the connector's block.
-func (s *connectorSet) get(ctx context.Context, id string) (*host.Instance, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if inst, ok := s.instances[id]; ok {
-		return inst, nil
-	}
-	c := s.cfg.Connector(id)
-	if c == nil {
-		return nil, fmt.Errorf("no connector %q in %s", id, s.cfg.Path)
-	}
-	inst, err := s.host.Launch(ctx, c.Type, c.Name, c.PluginSHA256)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", c.Range, err)
-	}
-	desc, err := inst.Describe(ctx)
-	if err != nil {
-		_ = inst.Close()
-		return nil, fmt.Errorf("connector %s: describe: %w", id, err)
-	}
-	evalCtx, fv := config.RecordingEvalContext(s.cfg.Dir)
-	sc, diags := host.DecodeConfig(c.Body, desc.Schema, evalCtx)
-	if diags.HasErrors() {
-		_ = inst.Close()
-		return nil, &config.DiagError{Diags: host.ScrubDiagnostics(diags, fv.Values())}
-	}
-	// What env() and file() gave is never shown, secret attribute or not.
-	secrets := append(host.SensitiveValues(desc.Schema, sc), fv.Values()...)
-	inst.Hide(fv.Values())
-	if err := inst.Configure(ctx, sc); err != nil {
-		_ = inst.Close()
-		hide := secrets
-		var ce *connector.ConfigError
-		if errors.As(err, &ce) {
-			return nil, &config.DiagError{Diags: host.ScrubDiagnostics(host.ConfigureDiagnostics(err, c.Body), hide)}
-		}
-		return nil, fmt.Errorf("connector %s: configure: %s", id, host.Scrub(err.Error(), hide))
-	}
-	s.secrets = append(s.secrets, secrets...)
-	s.instances[id] = inst
-	sum := sha256.Sum256(append([]byte(c.PluginSHA256+"\x00"), sc.JSON()...))
-	s.fingerprints[id] = hex.EncodeToString(sum[:])
-	return inst, nil
-}
-
-// fingerprint identifies a launched connector's configuration, secrets
-// included: a binding paused by a permanent failure tries again as soon as
-// it changes (the key was fixed). Empty before the connector is launched.
-func (s *connectorSet) fingerprint(id string) string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.fingerprints[id]
-}
-
-// configureAll launches every connector of the config, decodes its block
-// against the schema its plugin describes and configures it — the path
-// get takes, and what validate -offline checks — without reaching the
-// tools. The daemon runs it on every load, so that a config whose
-// connector blocks do not fit their plugins is refused before any of it
-// runs. Every connector's problems come back in one *config.DiagError.
-func (s *connectorSet) configureAll(ctx context.Context) error {
-	var diags hcl.Diagnostics
-	for _, c := range s.cfg.Connectors {
-		_, err := s.get(ctx, c.ID())
-		var de *config.DiagError
-		switch {
-		case err == nil:
-		case errors.As(err, &de):
-			diags = append(diags, de.Diags...)
-		default: // the plugin did not start, describe itself or answer
-			diags = append(diags, &hcl.Diagnostic{
-				Severity: hcl.DiagError,
-				Summary:  fmt.Sprintf("Connector %s is not usable", c.ID()),
-				Detail:   strings.TrimPrefix(err.Error(), c.Range.String()+": ") + "; see usmhub plugins list.",
-				Subject:  c.Range.Ptr(),
-			})
-		}
-	}
-	if len(diags) > 0 {
-		return &config.DiagError{Diags: diags}
-	}
-	return nil
-}
-
-// scrub removes the values of sensitive attributes from s.
-func (s *connectorSet) scrub(msg string) string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return host.Scrub(msg, s.secrets)
-}
-
-func (s *connectorSet) close() {
-	_ = s.host.Close()
-}
-
 // connectors returns the command's connector set, created on first use.
-func (e *env) connectors() (*connectorSet, error) {
+func (e *env) connectors() (*host.Set, error) {
 	if e.conns != nil {
 		return e.conns, nil
 	}
@@ -152,7 +24,7 @@ func (e *env) connectors() (*connectorSet, error) {
 	if err != nil {
 		return nil, err
 	}
-	cs, err := newConnectorSet(cfg, e.logger())
+	cs, err := host.NewSet(cfg, e.logger())
 	if err != nil {
 		return nil, err
 	}
@@ -160,49 +32,10 @@ func (e *env) connectors() (*connectorSet, error) {
 	return cs, nil
 }
 
-// connectorHealth launches every configured connector and runs Configure,
-// then Check unless offline, reporting each one's health. Offline, the
-// connectors are still launched and configured: a config mistake is found
-// without reaching the tool.
+// connectorHealth checks every configured connector (app.CheckConnectors):
+// Configure, then Check unless offline.
 func connectorHealth(ctx context.Context, e *env, cfg *config.Config, offline bool) []readiness.ConnectorHealth {
-	out := make([]readiness.ConnectorHealth, 0, len(cfg.Connectors))
-	if len(cfg.Connectors) == 0 {
-		return out
-	}
-	cs, err := e.connectors()
-	if err != nil {
-		for _, c := range cfg.Connectors {
-			out = append(out, readiness.ConnectorHealth{ID: c.ID(), Checked: true, Err: err})
-		}
-		return out
-	}
-	for _, c := range cfg.Connectors {
-		out = append(out, cs.health(ctx, c.ID(), offline))
-	}
-	return out
-}
-
-// health launches (or reuses) connector id and runs Check unless offline.
-// A connector that cannot check its remote (Check answers ErrUnsupported)
-// is reported as not checked, never as healthy.
-func (cs *connectorSet) health(ctx context.Context, id string, offline bool) readiness.ConnectorHealth {
-	h := readiness.ConnectorHealth{ID: id, Checked: true}
-	inst, err := cs.get(ctx, id)
-	switch {
-	case err != nil:
-		h.Err = err
-	case offline:
-		h.Checked = false
-	default:
-		err := inst.Check(ctx)
-		switch {
-		case errors.Is(err, connector.ErrUnsupported):
-			h.Checked = false
-		case err != nil:
-			h.Err = errors.New(cs.scrub(err.Error()))
-		}
-	}
-	return h
+	return app.CheckConnectors(ctx, cfg, func() (app.Connectors, error) { return e.connectors() }, offline)
 }
 
 // logger is the command's hclog logger, on stderr, at the config's level
@@ -237,17 +70,6 @@ func pluginsCommands() map[string]command {
 	return map[string]command{"list": pluginsListCmd{}, "describe": pluginsDescribeCmd{}, "lock": pluginsLockCmd{}}
 }
 
-// withPins adds the config's plugin pins to host options: the lock file
-// beside the config, verified at every launch, and
-// hub.require_plugin_pins. A nil cfg (no config) adds nothing.
-func withPins(cfg *config.Config, o host.Options) host.Options {
-	if cfg == nil || cfg.Lock == nil {
-		return o
-	}
-	o.Lock, o.LockFile, o.RequirePins = cfg.Lock.Digests, cfg.Lock.Path, cfg.Hub.RequirePluginPins
-	return o
-}
-
 type pluginsLockCmd struct{}
 
 func (pluginsLockCmd) Synopsis() string {
@@ -263,54 +85,23 @@ func (pluginsLockCmd) Run(_ context.Context, e *env, args []string) int {
 	if err != nil {
 		return e.fail(err)
 	}
-	dirs := host.DefaultDirs(cfg.Hub.PluginDir)
-	found, err := host.Discover(dirs...)
+	locked, err := host.LockConfig(cfg)
 	if err != nil {
-		return e.fail(fmt.Errorf("find plugins: %w", err))
-	}
-	byType := map[string]host.Binary{}
-	for _, b := range found {
-		byType[b.Type] = b
-	}
-	digests := map[string]string{}
-	var problems []string
-	for _, c := range cfg.Connectors {
-		b, ok := byType[c.Type]
-		switch {
-		case !ok:
-			problems = append(problems, fmt.Sprintf("%s: connector %s: no plugin binary %s%s in %s: build or install it, or set hub.plugin_dir",
-				c.Range, c.ID(), host.BinaryPrefix, c.Type, strings.Join(dirs, ", ")))
-		case c.PluginSHA256 != "" && c.PluginSHA256 != b.SHA256:
-			problems = append(problems, fmt.Sprintf("%s: connector %s: plugin_sha256 pins sha256:%s, but %s has sha256:%s: install the pinned binary, or change the pin",
-				c.Range, c.ID(), c.PluginSHA256, b.Path, b.SHA256))
-		default:
-			digests[c.Type] = b.SHA256
-		}
-	}
-	if len(problems) > 0 {
-		return e.fail(fmt.Errorf("nothing locked:\n%s", strings.Join(problems, "\n")))
-	}
-	if err := config.WriteLock(cfg.Lock.Path, digests); err != nil {
 		return e.fail(err)
 	}
 	tw := e.table()
 	fmt.Fprintln(tw, "TYPE\tSHA256\tPATH\tWAS")
-	types := make([]string, 0, len(digests))
-	for t := range digests {
-		types = append(types, t)
-	}
-	sort.Strings(types)
-	for _, t := range types {
-		was := cfg.Lock.Digests[t]
+	for _, l := range locked {
+		was := l.Was
 		switch was {
 		case "":
 			was = "(new)"
-		case digests[t]:
+		case l.SHA256:
 			was = "(same)"
 		default:
 			was = "sha256:" + was
 		}
-		fmt.Fprintf(tw, "%s\tsha256:%s\t%s\t%s\n", t, digests[t], byType[t].Path, was)
+		fmt.Fprintf(tw, "%s\tsha256:%s\t%s\t%s\n", l.Type, l.SHA256, l.Path, was)
 	}
 	_ = tw.Flush()
 	fmt.Fprintf(e.stdout, "wrote %s\n", cfg.Lock.Path)
@@ -390,7 +181,7 @@ func (pluginsDescribeCmd) Run(ctx context.Context, e *env, args []string) int {
 	if _, serr := os.Stat(e.configPath()); err != nil && serr == nil {
 		return e.fail(err)
 	}
-	h, err := host.New(withPins(cfg, host.Options{Dirs: pluginDirs(e), Logger: e.logger()}))
+	h, err := host.New(host.WithPins(cfg, host.Options{Dirs: pluginDirs(e), Logger: e.logger()}))
 	if err != nil {
 		return e.fail(err)
 	}

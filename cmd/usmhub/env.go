@@ -18,6 +18,7 @@ import (
 	"github.com/usmhub/usmhub/core/config"
 	"github.com/usmhub/usmhub/core/meter"
 	"github.com/usmhub/usmhub/core/store"
+	"github.com/usmhub/usmhub/plugins/host"
 )
 
 // env is what every command shares: output streams, the config and the
@@ -28,7 +29,7 @@ type env struct {
 
 	cfg     *config.Config
 	st      *store.SQLite
-	conns   *connectorSet
+	conns   *host.Set
 	log     hclog.Logger
 	serving bool // the daemon logs at the config's level; commands only warn
 	// hubSecrets makes config fail when the hub's tokens cannot be read
@@ -108,7 +109,7 @@ func (e *env) store(ctx context.Context) (*store.SQLite, error) {
 
 func (e *env) close() {
 	if e.conns != nil {
-		e.conns.close()
+		e.conns.Close()
 	}
 	if e.st != nil {
 		_ = e.st.Close()

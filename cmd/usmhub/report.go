@@ -7,13 +7,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
-	"github.com/usmhub/usmhub/core/config"
-	"github.com/usmhub/usmhub/core/connector"
+	"github.com/usmhub/usmhub/core/app"
 	"github.com/usmhub/usmhub/core/readiness"
 	"github.com/usmhub/usmhub/core/report"
-	"github.com/usmhub/usmhub/core/store"
 )
 
 type reportCmd struct{}
@@ -58,17 +55,10 @@ func (reportCmd) Run(ctx context.Context, e *env, args []string) int {
 	if len(publish) == 0 {
 		return writeReport(e, rep, *format, *outFile)
 	}
-	var results []publishResult
+	var results []app.Published
 	failed := 0
 	for _, target := range publish {
-		res := publishReport(ctx, e, target, rep.SDK())
-		if res.Error == "" {
-			if st, err := e.store(ctx); err != nil {
-				res.Error = err.Error()
-			} else if err := readiness.RecordPublished(ctx, st, e.actor(), rep.Initiative, rep.Key, target, res.URL, res.Created); err != nil {
-				res.Error = err.Error()
-			}
-		}
+		res := publishReport(ctx, e, rep, target)
 		if res.Error != "" {
 			failed++
 			fmt.Fprintf(e.stderr, "usmhub: publish %s to %s: %s\n", rep.Key, target, res.Error)
@@ -90,34 +80,18 @@ func (reportCmd) Run(ctx context.Context, e *env, args []string) int {
 	return exitOK
 }
 
-// publishResult is where one report went.
-type publishResult struct {
-	Connector string `json:"connector"`
-	Key       string `json:"key"`
-	URL       string `json:"url,omitempty"`
-	Created   bool   `json:"created"`
-	Error     string `json:"error,omitempty"`
-}
-
-func publishReport(ctx context.Context, e *env, target string, r connector.Report) publishResult {
-	res := publishResult{Connector: target, Key: r.Key}
+// publishReport sends the report to one connector and records it
+// (app.Publish).
+func publishReport(ctx context.Context, e *env, rep *report.Report, target string) app.Published {
 	cs, err := e.connectors()
 	if err != nil {
-		res.Error = err.Error()
-		return res
+		return app.Published{Connector: target, Key: rep.Key, Error: err.Error()}
 	}
-	inst, err := cs.get(ctx, target)
+	st, err := e.store(ctx)
 	if err != nil {
-		res.Error = err.Error()
-		return res
+		return app.Published{Connector: target, Key: rep.Key, Error: err.Error()}
 	}
-	p, err := inst.Publish(ctx, r)
-	if err != nil {
-		res.Error = cs.scrub(err.Error())
-		return res
-	}
-	res.URL, res.Created = p.URL, p.Created
-	return res
+	return app.Publish(ctx, st, cs, e.actor(), rep, target)
 }
 
 // buildReport builds a report on the live config and store.
@@ -134,27 +108,11 @@ func buildReport(ctx context.Context, e *env, kind, initiative string, opts repo
 	if kind == report.KindReadiness {
 		health = connectorHealth(ctx, e, cfg, offline)
 	}
-	rep, err := makeReport(ctx, cfg, st, kind, initiative, opts, health)
+	rep, err := app.MakeReport(ctx, cfg, st, kind, initiative, opts, health)
 	if err != nil {
 		return nil, e.fail(err)
 	}
 	return rep, exitOK
-}
-
-// makeReport builds a report of an initiative from one consistent read.
-func makeReport(ctx context.Context, cfg *config.Config, st store.Store, kind, initiative string, opts report.Options, health []readiness.ConnectorHealth) (*report.Report, error) {
-	in, err := cfg.Initiative(initiative)
-	if err != nil {
-		return nil, err
-	}
-	input := report.Input{Config: cfg, Initiative: in, Now: time.Now(), Connectors: health}
-	var rep *report.Report
-	err = st.View(ctx, func(r store.Reader) error {
-		input.Reader = r
-		rep, err = report.Build(kind, input, opts)
-		return err
-	})
-	return rep, err
 }
 
 // writeReport prints a report in a format, or writes it to path (whole or

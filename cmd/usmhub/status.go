@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/usmhub/usmhub/core/app"
 	"github.com/usmhub/usmhub/core/status"
 	"github.com/usmhub/usmhub/core/store"
 )
@@ -26,7 +27,7 @@ func (statusCmd) Run(ctx context.Context, e *env, args []string) int {
 	if err != nil {
 		return e.fail(err)
 	}
-	syncs, err := selectSyncs(cfg, names)
+	syncs, err := app.SelectSyncs(cfg, names)
 	if err != nil {
 		return e.fail(err)
 	}

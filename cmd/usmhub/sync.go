@@ -2,70 +2,25 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"sort"
 	"strings"
 	"time"
 
-	"github.com/usmhub/usmhub/core/config"
-	"github.com/usmhub/usmhub/core/connector"
+	"github.com/usmhub/usmhub/core/app"
 	"github.com/usmhub/usmhub/core/meter"
 	"github.com/usmhub/usmhub/core/reconcile"
 )
 
-// bindingOf turns a sync block into the engine's binding.
-func bindingOf(cfg *config.Config, s *config.Sync) reconcile.Binding {
-	b := reconcile.Binding{
-		Name: s.Name, Kind: connector.EntityKind(s.Kind), Connector: s.Connector, Initiative: s.Initiative,
-		Direction: reconcile.Direction(s.Direction), MapStatus: s.MapStatus, Filter: s.Filter,
-		OnDelete: reconcile.OnDelete(s.OnDelete), Schedule: s.Schedule, Lookback: s.Lookback,
-		FullEvery: s.FullEvery, BatchSize: s.BatchSize,
-		MaxDeletePercent: s.MaxDeletePercent, MaxDeleteMin: s.MaxDeleteMin, AdoptForeign: s.AdoptForeign,
-		Authority: reconcile.Authority{Default: reconcile.Side(s.AuthorityDefault), Fields: map[string]reconcile.Side{}},
-	}
-	for f, side := range s.AuthorityFields {
-		b.Authority.Fields[f] = reconcile.Side(side)
-	}
-	if in, err := cfg.Initiative(s.Initiative); err == nil {
-		b.SoundingBoard = in.SoundingBoard
-	}
-	return b
-}
-
-// selectSyncs returns the named sync blocks, in config order (all when no
-// names are given).
-func selectSyncs(cfg *config.Config, names []string) ([]*config.Sync, error) {
-	if len(names) == 0 {
-		if len(cfg.Syncs) == 0 {
-			return nil, fmt.Errorf("%s has no sync block: add one to bind a kind to a connector (see the README)", cfg.Path)
-		}
-		return cfg.Syncs, nil
-	}
-	var out []*config.Sync
-	for _, n := range names {
-		s := cfg.Sync(n)
-		if s == nil {
-			known := make([]string, len(cfg.Syncs))
-			for i, k := range cfg.Syncs {
-				known[i] = k.Name
-			}
-			return nil, fmt.Errorf("no sync block is named %q; the syncs are: %s", n, strings.Join(known, ", "))
-		}
-		out = append(out, s)
-	}
-	return out, nil
-}
-
-// runSyncs runs (or plans) the named syncs one after the other; a failing
-// binding does not stop the others.
+// runSyncs runs (or plans) the named syncs one after the other
+// (app.RunSyncs); a failing binding does not stop the others.
 func runSyncs(ctx context.Context, e *env, names []string, opts reconcile.Options) ([]*reconcile.Result, []error, int) {
 	cfg, err := e.config()
 	if err != nil {
 		return nil, nil, e.fail(err)
 	}
-	syncs, err := selectSyncs(cfg, names)
+	syncs, err := app.SelectSyncs(cfg, names)
 	if err != nil {
 		return nil, nil, e.fail(err)
 	}
@@ -77,28 +32,7 @@ func runSyncs(ctx context.Context, e *env, names []string, opts reconcile.Option
 	if err != nil {
 		return nil, nil, e.fail(err)
 	}
-	engine := &reconcile.Engine{Store: st, Log: e.logger().Named("sync")}
-	var results []*reconcile.Result
-	var errs []error
-	for _, s := range syncs {
-		if ctx.Err() != nil {
-			errs = append(errs, fmt.Errorf("sync %s: %w", s.Name, ctx.Err()))
-			continue
-		}
-		conn, err := cs.get(ctx, s.Connector)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("sync %s: %w", s.Name, err))
-			continue
-		}
-		b := bindingOf(cfg, s)
-		b.Fingerprint = cs.fingerprint(s.Connector)
-		res, err := engine.Run(ctx, b, conn, opts)
-		if err != nil {
-			res.Err = cs.scrub(err.Error())
-			errs = append(errs, errors.New(res.Err))
-		}
-		results = append(results, res)
-	}
+	results, errs := app.RunSyncs(ctx, cfg, st, cs, e.logger(), syncs, opts)
 	return results, errs, exitOK
 }
 
