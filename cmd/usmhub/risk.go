@@ -366,9 +366,6 @@ type riskImportCmd struct{}
 
 func (riskImportCmd) Synopsis() string { return "Import risks from CSV or JSON, all or nothing" }
 
-// errDryRun rolls back a dry run's transaction.
-var errDryRun = errors.New("dry run")
-
 func (riskImportCmd) Run(ctx context.Context, e *env, args []string) int {
 	fs := e.newFlags("risk import", "risk import [-initiative K] [-dry-run] [-force] [-json] FILE (CSV with a header row, or a JSON array)")
 	initiative := fs.String("initiative", "", "the initiative the risks belong to (default: the only one)")

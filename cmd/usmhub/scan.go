@@ -7,10 +7,10 @@ import (
 	"os"
 	"strings"
 
+	"github.com/usmhub/usmhub/core/app"
 	"github.com/usmhub/usmhub/core/ingest"
 	"github.com/usmhub/usmhub/core/model"
 	"github.com/usmhub/usmhub/core/progress"
-	"github.com/usmhub/usmhub/core/store"
 )
 
 func scanCommands() map[string]command {
@@ -85,32 +85,7 @@ func (scanImportCmd) Run(ctx context.Context, e *env, args []string) int {
 	if err != nil {
 		return e.fail(err)
 	}
-	already := false
-	err = st.Update(ctx, e.actor(), func(tx store.Tx) error {
-		scans, err := tx.Scans(in.Key)
-		if err != nil {
-			return err
-		}
-		for _, s := range scans {
-			if s.Kind == scan.Kind && s.Method == scan.Method && s.MethodVersion == scan.MethodVersion && s.TakenOn == scan.TakenOn {
-				already = true
-				scan = s
-				return nil
-			}
-		}
-		base, hasBase := progress.Baseline(scans)
-		switch {
-		case scan.Kind == model.Baseline && hasBase:
-			return fmt.Errorf("initiative %q already has a baseline (%s %s of %s); import later scans with -kind progress", in.Key, base.Method, base.MethodVersion, base.TakenOn)
-		case scan.Kind == model.Progress && !hasBase:
-			return progress.ErrNoBaseline
-		case scan.Kind == model.Progress:
-			if err := model.Comparable(base, scan); err != nil {
-				return err
-			}
-		}
-		return tx.CreateScan(&scan)
-	})
+	scan, already, err := app.ImportScan(ctx, st, e.actor(), scan)
 	if err != nil {
 		return e.fail(fmt.Errorf("scan not imported: %w", err))
 	}
@@ -154,11 +129,7 @@ func (scanListCmd) Run(ctx context.Context, e *env, args []string) int {
 	if err != nil {
 		return e.fail(err)
 	}
-	var scans []model.Scan
-	err = st.View(ctx, func(r store.Reader) error {
-		scans, err = r.Scans(in.Key)
-		return err
-	})
+	scans, err := app.Scans(ctx, st, in.Key)
 	if err != nil {
 		return e.fail(fmt.Errorf("list scans: %w", err))
 	}
@@ -224,17 +195,9 @@ func compareScans(ctx context.Context, e *env, initiative string) (progress.Comp
 	if err != nil {
 		return progress.Comparison{}, e.fail(err)
 	}
-	var scans []model.Scan
-	err = st.View(ctx, func(r store.Reader) error {
-		scans, err = r.Scans(in.Key)
-		return err
-	})
+	cmp, err := app.CompareScans(ctx, st, in.Key)
 	if err != nil {
-		return progress.Comparison{}, e.fail(fmt.Errorf("read scans: %w", err))
-	}
-	cmp, err := progress.Compare(scans)
-	if err != nil {
-		return cmp, e.fail(fmt.Errorf("initiative %q: %w", in.Key, err))
+		return cmp, e.fail(err)
 	}
 	return cmp, exitOK
 }

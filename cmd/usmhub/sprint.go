@@ -6,10 +6,9 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"time"
 
+	"github.com/usmhub/usmhub/core/app"
 	"github.com/usmhub/usmhub/core/model"
-	"github.com/usmhub/usmhub/core/sprint"
 	"github.com/usmhub/usmhub/core/store"
 )
 
@@ -21,33 +20,6 @@ func sprintCommands() map[string]command {
 		"start": sprintMoveCmd{verb: "start"},
 		"close": sprintMoveCmd{verb: "close"},
 	}
-}
-
-// planJSON is the documented JSON of a planned sprint.
-type planJSON struct {
-	Number   int            `json:"number"`
-	Capacity float64        `json:"capacity"`
-	Used     float64        `json:"used"`
-	Goal     string         `json:"goal,omitempty"`
-	Start    string         `json:"start"`
-	End      string         `json:"end"`
-	Policy   string         `json:"policy"`
-	DryRun   bool           `json:"dry_run,omitempty"`
-	Items    []planItemJSON `json:"items"`
-	// Skipped are the first of the accepted risks that did not fit (at most
-	// maxSkipped); SkippedCount counts them all.
-	Skipped      []planItemJSON `json:"skipped,omitempty"`
-	SkippedCount int            `json:"skipped_count"`
-}
-
-// maxSkipped bounds the skipped risks a plan lists.
-const maxSkipped = 20
-
-type planItemJSON struct {
-	Key    string  `json:"key"`
-	Title  string  `json:"title,omitempty"`
-	Score  float64 `json:"score"`
-	Effort float64 `json:"effort"`
 }
 
 type sprintPlanCmd struct{}
@@ -75,52 +47,17 @@ func (sprintPlanCmd) Run(ctx context.Context, e *env, args []string) int {
 	if err != nil {
 		return e.fail(err)
 	}
-	in, err := cfg.Initiative(*initiative)
+	req, err := app.SprintRequest(cfg, *initiative, *start, *end, *capacity, *goal)
 	if err != nil {
 		return e.fail(err)
-	}
-	capa := *capacity
-	if capa == 0 {
-		capa = in.SprintCapacity
-	}
-	if capa <= 0 {
-		return e.fail(fmt.Errorf("no capacity: pass -capacity N or set sprint_capacity in initiative %q", in.Key))
-	}
-	req := sprint.Request{Initiative: in.Key, Start: *start, End: *end, Capacity: capa, Goal: *goal, Now: time.Now()}
-	if p := cfg.Policy(in.Key); p != nil {
-		req.Policy = p.Policy
-	}
-	if req.Policy == nil {
-		return e.fail(fmt.Errorf("initiative %q: %w", in.Key, sprint.ErrNoPolicy))
 	}
 	st, err := e.store(ctx)
 	if err != nil {
 		return e.fail(err)
 	}
-	var p sprint.Proposal
-	err = st.Update(ctx, e.actor(), func(tx store.Tx) error {
-		var err error
-		if *dryRun {
-			p, err = sprint.Propose(tx, req)
-			if err == nil {
-				err = errDryRun
-			}
-			return err
-		}
-		p, err = sprint.Plan(tx, req)
-		return err
-	})
-	if err != nil && !errors.Is(err, errDryRun) {
+	out, err := app.PlanSprint(ctx, st, e.actor(), req, *dryRun)
+	if err != nil {
 		return e.fail(fmt.Errorf("plan sprint: %w", flattenErr(err)))
-	}
-	out := planJSON{Number: p.Sprint.Number, Capacity: p.Sprint.Capacity, Used: p.Sprint.Used, Goal: p.Sprint.Goal,
-		Start: p.Sprint.Start, End: p.Sprint.End, Policy: p.Sprint.Policy, DryRun: *dryRun, Items: []planItemJSON{}}
-	for _, it := range p.Sprint.Items {
-		out.Items = append(out.Items, planItemJSON{Key: it.Key, Title: it.Title, Score: it.Score, Effort: it.Effort})
-	}
-	out.SkippedCount = len(p.Skipped)
-	for _, c := range p.Skipped[:min(len(p.Skipped), maxSkipped)] {
-		out.Skipped = append(out.Skipped, planItemJSON{Key: c.Risk.Key, Title: c.Risk.Title, Score: c.Score, Effort: c.Risk.Effort})
 	}
 	if *asJSON {
 		return e.printJSON(out)
@@ -129,7 +66,7 @@ func (sprintPlanCmd) Run(ctx context.Context, e *env, args []string) int {
 	if *dryRun {
 		head = "would plan (dry run)"
 	}
-	fmt.Fprintf(e.stdout, "%s sprint %d of %s, %s – %s: %g of %g capacity used\n", head, out.Number, in.Key, out.Start, out.End, out.Used, out.Capacity)
+	fmt.Fprintf(e.stdout, "%s sprint %d of %s, %s – %s: %g of %g capacity used\n", head, out.Number, req.Initiative, out.Start, out.End, out.Used, out.Capacity)
 	fmt.Fprintf(e.stdout, "policy: %s\n", out.Policy)
 	if len(out.Items) == 0 {
 		fmt.Fprintln(e.stdout, "no accepted risk fits; accept risks with 'usmhub risk update R-n -status accepted'")
@@ -209,12 +146,6 @@ type sprintShowCmd struct{}
 
 func (sprintShowCmd) Synopsis() string { return "Show a sprint with its items and their status now" }
 
-// sprintItemView is a sprint item with its risk's current status.
-type sprintItemView struct {
-	model.SprintItem
-	Status string `json:"status"`
-}
-
 func (sprintShowCmd) Run(ctx context.Context, e *env, args []string) int {
 	fs := e.newFlags("sprint show", "sprint show [-initiative K] N [-json]")
 	initiative := fs.String("initiative", "", "the initiative (default: the only one)")
@@ -231,29 +162,14 @@ func (sprintShowCmd) Run(ctx context.Context, e *env, args []string) int {
 	if err != nil {
 		return e.fail(err)
 	}
-	var s model.Sprint
-	var items []sprintItemView
-	err = st.View(ctx, func(r store.Reader) error {
-		var err error
-		if s, err = r.Sprint(key, n); err != nil {
-			return err
-		}
-		for _, it := range s.Items {
-			risk, err := r.Risk(it.RiskID)
-			if err != nil {
-				return err
-			}
-			items = append(items, sprintItemView{SprintItem: it, Status: string(risk.Status)})
-		}
-		return nil
-	})
+	s, items, err := app.ShowSprint(ctx, st, key, n)
 	if err != nil {
 		return e.fail(err)
 	}
 	if *asJSON {
 		return e.printJSON(struct {
 			model.Sprint
-			Items []sprintItemView `json:"items"`
+			Items []app.SprintItem `json:"items"`
 		}{s, items})
 	}
 	fmt.Fprintf(e.stdout, "Sprint %d of %s (%s), %s – %s\n", s.Number, s.Initiative, s.Status, s.Start, s.End)
@@ -304,21 +220,17 @@ func (c sprintMoveCmd) Run(ctx context.Context, e *env, args []string) int {
 		return e.fail(err)
 	}
 	var s model.Sprint
-	err = st.Update(ctx, e.actor(), func(tx store.Tx) error {
-		var err error
-		if c.verb == "start" {
-			s, err = sprint.Start(tx, key, n)
-			return err
-		}
+	if c.verb == "start" {
+		s, err = app.StartSprint(ctx, st, e.actor(), key, n)
+	} else {
 		var keys []string
 		for _, k := range strings.Split(*realized, ",") {
 			if k = strings.TrimSpace(k); k != "" {
 				keys = append(keys, k)
 			}
 		}
-		s, err = sprint.Close(tx, key, n, keys)
-		return err
-	})
+		s, err = app.CloseSprint(ctx, st, e.actor(), key, n, keys)
+	}
 	if err != nil {
 		return e.fail(fmt.Errorf("%s sprint %d: %w", c.verb, n, err))
 	}
