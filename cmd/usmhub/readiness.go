@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/usmhub/usmhub/core/app"
 	"github.com/usmhub/usmhub/core/readiness"
-	"github.com/usmhub/usmhub/core/store"
 )
 
 type readinessCmd struct{}
@@ -58,12 +58,7 @@ func evaluateReadiness(ctx context.Context, e *env, initiative string, offline b
 	if err != nil {
 		return nil, e.fail(err)
 	}
-	health := connectorHealth(ctx, e, cfg, offline)
-	var checks []readiness.Check
-	err = st.View(ctx, func(r store.Reader) error {
-		checks, err = readiness.Evaluate(readiness.Input{Config: cfg, Initiative: in, Reader: r, Connectors: health})
-		return err
-	})
+	checks, err := app.Readiness(ctx, cfg, st, in, connectorHealth(ctx, e, cfg, offline))
 	if err != nil {
 		return nil, e.fail(err)
 	}

@@ -2,10 +2,7 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/usmhub/usmhub/core/app"
@@ -115,46 +112,14 @@ func buildReport(ctx context.Context, e *env, kind, initiative string, opts repo
 	return rep, exitOK
 }
 
-// writeReport prints a report in a format, or writes it to path (whole or
-// not at all: through a temporary file renamed into place).
+// writeReport prints a report in a format, or writes it to path
+// (app.WriteReport: whole or not at all).
 func writeReport(e *env, rep *report.Report, format, path string) int {
-	var body []byte
-	switch format {
-	case "json":
-		b, err := json.MarshalIndent(rep, "", "  ")
-		if err != nil {
-			return e.fail(fmt.Errorf("encode %s report: %w", rep.Kind, err))
-		}
-		body = append(b, '\n')
-	case "html":
-		body = []byte(rep.HTML())
-	default:
-		body = []byte(fmt.Sprintf("# %s\n\n%s", rep.Title, rep.Markdown()))
+	if err := app.WriteReport(rep, format, path, e.stdout); err != nil {
+		return e.fail(err)
 	}
-	if path == "" {
-		if _, err := e.stdout.Write(body); err != nil {
-			return e.fail(fmt.Errorf("write %s report: %w", rep.Kind, err))
-		}
-		return exitOK
+	if path != "" {
+		fmt.Fprintf(e.stderr, "usmhub: wrote the %s report %s to %s\n", rep.Kind, rep.Key, path)
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return e.fail(fmt.Errorf("write %s report to %s: %w", rep.Kind, path, err))
-	}
-	_, werr := tmp.Write(body)
-	if cerr := tmp.Close(); werr == nil {
-		werr = cerr
-	}
-	if werr == nil {
-		werr = os.Chmod(tmp.Name(), 0o644)
-	}
-	if werr == nil {
-		werr = os.Rename(tmp.Name(), path)
-	}
-	if werr != nil {
-		_ = os.Remove(tmp.Name())
-		return e.fail(fmt.Errorf("write %s report to %s: %w", rep.Kind, path, werr))
-	}
-	fmt.Fprintf(e.stderr, "usmhub: wrote the %s report %s to %s\n", rep.Kind, rep.Key, path)
 	return exitOK
 }

@@ -66,7 +66,7 @@ func (planCmd) Run(ctx context.Context, e *env, args []string) int {
 	}
 	if len(records) > 0 {
 		for _, r := range results {
-			r.Changes = changesOf(r.Changes, records)
+			r.Changes = app.ChangesOf(r.Changes, records)
 		}
 	}
 	switch {
@@ -227,26 +227,6 @@ func printResult(w io.Writer, r *reconcile.Result, plan bool) {
 	if r.Truncated {
 		fmt.Fprintf(w, "  … more changes not listed (the counts above are complete)\n")
 	}
-}
-
-// changesOf keeps the changes of the named records (hub key or remote id,
-// any case; a name may be a comma-separated list).
-func changesOf(changes []reconcile.Change, names []string) []reconcile.Change {
-	want := map[string]bool{}
-	for _, n := range names {
-		for _, one := range strings.Split(n, ",") {
-			if one = strings.TrimSpace(one); one != "" {
-				want[strings.ToLower(one)] = true
-			}
-		}
-	}
-	var out []reconcile.Change
-	for _, ch := range changes {
-		if want[strings.ToLower(ch.Key)] || want[strings.ToLower(ch.ExternalID)] {
-			out = append(out, ch)
-		}
-	}
-	return out
 }
 
 // printSummary prints a plan's counts per direction on a few lines.

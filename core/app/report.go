@@ -2,7 +2,11 @@ package app
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/usmhub/usmhub/core/config"
@@ -71,4 +75,49 @@ func Publish(ctx context.Context, st store.Store, cs Connectors, actor store.Act
 
 func publishErr(key, target, msg string) error {
 	return fmt.Errorf("publish %s to %s: %s", key, target, msg)
+}
+
+// WriteReport renders rep in a format — "json", "html" (one
+// self-contained file) or Markdown under its title — onto stdout, or into
+// path whole or not at all: through a temporary file beside it, readable by
+// all (0644), renamed into place.
+func WriteReport(rep *report.Report, format, path string, stdout io.Writer) error {
+	var body []byte
+	switch format {
+	case "json":
+		b, err := json.MarshalIndent(rep, "", "  ")
+		if err != nil {
+			return fmt.Errorf("encode %s report: %w", rep.Kind, err)
+		}
+		body = append(b, '\n')
+	case "html":
+		body = []byte(rep.HTML())
+	default:
+		body = []byte(fmt.Sprintf("# %s\n\n%s", rep.Title, rep.Markdown()))
+	}
+	if path == "" {
+		if _, err := stdout.Write(body); err != nil {
+			return fmt.Errorf("write %s report: %w", rep.Kind, err)
+		}
+		return nil
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return fmt.Errorf("write %s report to %s: %w", rep.Kind, path, err)
+	}
+	_, werr := tmp.Write(body)
+	if cerr := tmp.Close(); werr == nil {
+		werr = cerr
+	}
+	if werr == nil {
+		werr = os.Chmod(tmp.Name(), 0o644)
+	}
+	if werr == nil {
+		werr = os.Rename(tmp.Name(), path)
+	}
+	if werr != nil {
+		_ = os.Remove(tmp.Name())
+		return fmt.Errorf("write %s report to %s: %w", rep.Kind, path, werr)
+	}
+	return nil
 }

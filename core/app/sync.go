@@ -87,3 +87,23 @@ func RunSyncs(ctx context.Context, cfg *config.Config, st store.Store, cs Connec
 	}
 	return results, errs
 }
+
+// ChangesOf keeps the changes of the named records (hub key or remote id,
+// any case; a name may be a comma-separated list).
+func ChangesOf(changes []reconcile.Change, names []string) []reconcile.Change {
+	want := map[string]bool{}
+	for _, n := range names {
+		for _, one := range strings.Split(n, ",") {
+			if one = strings.TrimSpace(one); one != "" {
+				want[strings.ToLower(one)] = true
+			}
+		}
+	}
+	var out []reconcile.Change
+	for _, ch := range changes {
+		if want[strings.ToLower(ch.Key)] || want[strings.ToLower(ch.ExternalID)] {
+			out = append(out, ch)
+		}
+	}
+	return out
+}
