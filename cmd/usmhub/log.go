@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/usmhub/usmhub/core/app"
 	"github.com/usmhub/usmhub/core/model"
 	"github.com/usmhub/usmhub/core/store"
 )
@@ -35,13 +36,7 @@ func (logCmd) Run(ctx context.Context, e *env, args []string) int {
 	if err != nil {
 		return e.fail(err)
 	}
-	entries := []model.AuditEntry{}
-	err = st.View(ctx, func(r store.Reader) error {
-		return r.Audit(f, func(a model.AuditEntry) error {
-			entries = append(entries, a)
-			return nil
-		})
-	})
+	entries, err := app.Audit(ctx, st, f)
 	if err != nil {
 		return e.fail(fmt.Errorf("read audit log: %w", err))
 	}

@@ -122,7 +122,7 @@ func (riskAddCmd) Run(ctx context.Context, e *env, args []string) int {
 	if err != nil {
 		return e.fail(err)
 	}
-	err = st.Update(ctx, e.actor(), func(tx store.Tx) error { return tx.CreateRisk(&r) })
+	err = register.Add(ctx, st, e.actor(), &r)
 	if err != nil {
 		return e.fail(fmt.Errorf("add risk: %w", err))
 	}

@@ -9,7 +9,6 @@ import (
 
 	"github.com/usmhub/usmhub/core/app"
 	"github.com/usmhub/usmhub/core/model"
-	"github.com/usmhub/usmhub/core/store"
 )
 
 func sprintCommands() map[string]command {
@@ -99,18 +98,11 @@ func (sprintListCmd) Run(ctx context.Context, e *env, args []string) int {
 	if err != nil {
 		return e.fail(err)
 	}
-	var sprints []model.Sprint
-	err = st.View(ctx, func(r store.Reader) error {
-		sprints, err = r.Sprints(*initiative)
-		return err
-	})
+	sprints, err := app.Sprints(ctx, st, *initiative)
 	if err != nil {
 		return e.fail(fmt.Errorf("list sprints: %w", err))
 	}
 	if *asJSON {
-		if sprints == nil {
-			sprints = []model.Sprint{}
-		}
 		return e.printJSON(sprints)
 	}
 	tw := e.table()

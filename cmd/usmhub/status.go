@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/usmhub/usmhub/core/app"
-	"github.com/usmhub/usmhub/core/status"
 	"github.com/usmhub/usmhub/core/store"
 )
 
@@ -35,12 +34,7 @@ func (statusCmd) Run(ctx context.Context, e *env, args []string) int {
 	if err != nil {
 		return e.fail(err)
 	}
-	var out []status.Binding
-	err = st.View(ctx, func(r store.Reader) error {
-		var err error
-		out, err = status.Read(r, syncs, time.Now())
-		return err
-	})
+	out, err := app.Status(ctx, st, syncs)
 	if err != nil {
 		return e.fail(fmt.Errorf("read sync state: %w", err))
 	}

@@ -96,3 +96,9 @@ func member(list []string, name string) bool {
 	}
 	return false
 }
+
+// Add stores a new risk in one transaction as actor; the store gives it
+// its id and, when it has none, the next key R-n.
+func Add(ctx context.Context, st store.Store, actor store.Actor, r *model.Risk) error {
+	return st.Update(ctx, actor, func(tx store.Tx) error { return tx.CreateRisk(r) })
+}
