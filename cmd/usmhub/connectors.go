@@ -181,65 +181,15 @@ func (pluginsDescribeCmd) Run(ctx context.Context, e *env, args []string) int {
 	if _, serr := os.Stat(e.configPath()); err != nil && serr == nil {
 		return e.fail(err)
 	}
-	h, err := host.New(host.WithPins(cfg, host.Options{Dirs: pluginDirs(e), Logger: e.logger()}))
+	d, err := host.DescribeType(ctx, host.WithPins(cfg, host.Options{Dirs: pluginDirs(e), Logger: e.logger()}), pos[0])
 	if err != nil {
 		return e.fail(err)
-	}
-	defer h.Close()
-	inst, err := h.Launch(ctx, pos[0], "describe", "")
-	if err != nil {
-		return e.fail(err)
-	}
-	d, err := inst.Describe(ctx)
-	if err != nil {
-		return e.fail(fmt.Errorf("describe %s: %w", pos[0], err))
 	}
 	if *asJSON {
-		return e.printJSON(describeJSON(d))
+		return e.printJSON(host.DescribedOf(d))
 	}
 	printDescription(e, d)
 	return exitOK
-}
-
-// describedPlugin is plugins describe -json's shape.
-type describedPlugin struct {
-	Name             string                `json:"name"`
-	Version          string                `json:"version"`
-	ProtocolVersion  int                   `json:"protocol_version"`
-	Capabilities     []describedCapability `json:"capabilities"`
-	PublishesReports bool                  `json:"publishes_reports"`
-	ReadsVotes       bool                  `json:"reads_votes"`
-	SearchLagSeconds float64               `json:"search_lag_seconds"`
-	Attributes       []describedAttribute  `json:"attributes"`
-}
-
-type describedCapability struct {
-	Kind   string `json:"kind"`
-	Pull   bool   `json:"pull"`
-	Push   bool   `json:"push"`
-	Delete bool   `json:"delete"`
-}
-
-type describedAttribute struct {
-	Name        string `json:"name"`
-	Type        string `json:"type"`
-	Required    bool   `json:"required"`
-	Sensitive   bool   `json:"sensitive"`
-	Description string `json:"description"`
-}
-
-func describeJSON(d connector.Description) describedPlugin {
-	out := describedPlugin{Name: d.Name, Version: d.Version, ProtocolVersion: d.ProtocolVersion,
-		PublishesReports: d.PublishesReports, ReadsVotes: d.ReadsVotes, SearchLagSeconds: d.SearchLag.Seconds(),
-		Capabilities: []describedCapability{}, Attributes: []describedAttribute{}}
-	for _, c := range d.Capabilities {
-		out.Capabilities = append(out.Capabilities, describedCapability{Kind: string(c.Kind), Pull: c.Pull, Push: c.Push, Delete: c.Delete})
-	}
-	for _, a := range d.Schema.Attributes {
-		out.Attributes = append(out.Attributes, describedAttribute{Name: a.Name, Type: string(a.Type), Required: a.Required,
-			Sensitive: a.Sensitive, Description: a.Description})
-	}
-	return out
 }
 
 // printDescription prints a connector's description as tables: what it
