@@ -9,8 +9,15 @@
 // connector in-process over real gRPC for tests and the conformance kit
 // (InProcess).
 //
-// It owns plugin processes and their sockets; it knows nothing of sync,
-// stores or the canonical model, and never sees generated protobuf code.
+// Set is a loaded config's connectors as the hub's core asks for them
+// (core/app.Connectors): each block launched on first use, decoded,
+// configured, fingerprinted, and its secrets scrubbed from what comes back.
+// LockConfig pins the binaries a config uses; DescribeType launches one
+// type to describe it.
+//
+// It owns plugin processes and their sockets; it reads the config but
+// knows nothing of sync, stores or the canonical model, and never sees
+// generated protobuf code.
 //
 // Whoever creates a Host closes it; main also defers plugin.CleanupClients()
 // so that no plugin outlives the hub on any exit path go can run. On Linux a
