@@ -19,9 +19,10 @@ import (
 // seen" for certain and "maybe seen" with a false positive about once in 3
 // million lookups. A "maybe" is settled by reading the earlier rows again
 // (from the file already open), which finds the first row with the id for
-// the error message, or finds none. Duplicates are mistakes (the call
-// fails) and false positives rare, so a pull or push of an ordinary file
-// reads it once.
+// the message, or finds none. Duplicates are mistakes (rows that clash,
+// clash.go) and false positives rare, so an ordinary file is read no more
+// than the call's own passes. The keys of a risks file are told the same
+// way.
 
 // exactLimit is how many ids an idSet keeps exactly before it switches to
 // a filter (a variable, so tests can exercise the filter on small files).
@@ -85,6 +86,11 @@ func (s *idSet) add(id string, pos int64) {
 	}
 	f.add(h1, h2)
 }
+
+// again records that the next row has an id an earlier row has (lookup
+// found it): it is counted, so that a reread goes over it, and the first
+// row stays the one lookup names.
+func (s *idSet) again() { s.n++ }
 
 // toFilter moves the exact ids into a filter sized for the whole file.
 func (s *idSet) toFilter() {

@@ -37,9 +37,10 @@ import (
 // connector's next write stamps every row, so that incremental pulls after
 // it see the hand edits too.
 //
-// A pull reads the file once, row by row, and holds one batch of records
-// (and, to tell ids that come again, a few bytes a row: idset.go). A row it
-// cannot take (a syntax error, an id again) fails the pull there, naming
+// A pull reads the file row by row, and holds one batch of records (and,
+// to tell ids and keys that come again, a few bytes a row: idset.go). It
+// reads the file once for the rows that clash (clash.go) and once to send
+// it. A row it cannot read (a syntax error) fails the pull there, naming
 // the row: the batches before it have been sent (they hold rows that are
 // fine), and a pull from their cursor fails at the same row until the file
 // is mended. Whether
@@ -166,6 +167,9 @@ func pullRisks(ctx context.Context, path, format string, cur cursor, from string
 		// of a later write.
 		fallback: fi.ModTime().UTC().Truncate(time.Second)}
 
+	if p.clashes, err = findClashes(f, path, format, fi.Size()); err != nil {
+		return fmt.Errorf("pull risks: %w", err)
+	}
 	var skip int64
 	if r := cur.P; r != nil && r.File == p.stamp {
 		p.pass, p.since, p.sent, skip = r.Pass, r.Since, cur.T, r.Rows // go on where it stopped
@@ -221,6 +225,9 @@ type riskPull struct {
 	sent  time.Time // the newest time sent, or the start's
 	rows0 int64     // the rows the first pass read (0 when not read)
 	batch []sdk.Record
+
+	clashes clashes         // the rows that clash (clash.go)
+	told    map[string]bool // the ids of clashes sent in this pass
 }
 
 // read goes through the rows (the first skip of them without sending any,
@@ -229,6 +236,7 @@ type riskPull struct {
 // since the connector wrote it.
 func (p *riskPull) read(t *table, rows rowReader, skip int64) (n int64, handEdited bool, err error) {
 	ids := newRowIDs(&rereader{f: p.f, path: p.path, format: p.format}, p.fi.Size(), rows)
+	p.told = map[string]bool{}
 	var newest time.Time
 	for ; ; n++ {
 		r, err := rows.next()
@@ -241,7 +249,7 @@ func (p *riskPull) read(t *table, rows rowReader, skip int64) (n int64, handEdit
 		if p.rows0 > 0 && n >= p.rows0 {
 			return 0, false, fmt.Errorf("pull risks: %s changed while it was read", p.path)
 		}
-		id, _, err := ids.next(t, r)
+		id, err := ids.next(t, r)
 		if err != nil {
 			return 0, false, fmt.Errorf("pull risks: %w", err)
 		}
@@ -254,10 +262,22 @@ func (p *riskPull) read(t *table, rows rowReader, skip int64) (n int64, handEdit
 		if n%4096 == 0 && p.ctx.Err() != nil {
 			return 0, false, p.ctx.Err()
 		}
-		if n < skip || (ts.UnixNano() >= p.since) != (p.pass == 0) {
+		var rec sdk.Record
+		if reason, clash := p.clashes[r.pos]; clash {
+			// Sent whatever its time (the rows it clashes with may be
+			// new), once an id and pass.
+			if n < skip || p.told[id.id] {
+				continue
+			}
+			p.told[id.id] = true
+			rec = clashRecord(t, r, id.id, reason, ts)
+		} else if id.again {
+			return 0, false, fmt.Errorf("pull risks: %s changed while it was read", p.path)
+		} else if n < skip || (ts.UnixNano() >= p.since) != (p.pass == 0) {
 			continue
+		} else {
+			rec = riskRecord(t, r, id.id, p.fallback)
 		}
-		rec := riskRecord(t, r, id, p.fallback)
 		if rec.UpdatedAt.After(p.sent) {
 			p.sent = rec.UpdatedAt
 		}
@@ -318,14 +338,14 @@ func (c *Connector) Find(ctx context.Context, kind sdk.EntityKind, marker string
 		if err != nil {
 			return nil, fmt.Errorf("find: %w", err)
 		}
-		id, _, err := ids.next(t, r)
+		id, err := ids.next(t, r)
 		if err != nil {
 			return nil, fmt.Errorf("find: %w", err)
 		}
 		if normalise(t.get(r, colMarker)) != marker {
 			continue
 		}
-		rec := riskRecord(t, r, id, fi.ModTime().UTC().Truncate(time.Second))
+		rec := riskRecord(t, r, id.id, fi.ModTime().UTC().Truncate(time.Second))
 		if !rec.Deleted {
 			return &rec, nil
 		}

@@ -426,10 +426,19 @@ func (p *pushPass) run(ctx context.Context, src *risksFile, w io.Writer) error {
 		if i%4096 == 0 && ctx.Err() != nil {
 			return ctx.Err()
 		}
-		id, derived, err := ids.next(t, r)
+		rid, err := ids.next(t, r)
 		if err != nil {
 			return fmt.Errorf("push risks: %w", err)
 		}
+		if rid.again && len(p.plan.byID[rid.id]) > 0 {
+			// Which of the rows a change meant cannot be told: nothing is
+			// written until they are mended (a pull quarantines them, so
+			// the hub sends them no change; this one came before it knew).
+			return sdk.Errorf(sdk.ClassPermanent, "push risks: %v", againErr(t, r, rid))
+		}
+		// A row whose id an earlier row has keeps its cells: writing the
+		// id would not tell them apart either.
+		id, derived := rid.id, rid.derived && !rid.again
 		if n, ok := strings.CutPrefix(id, "F-"); ok {
 			if k, err := strconv.Atoi(n); err == nil && k >= nextF {
 				nextF = k + 1

@@ -62,11 +62,14 @@ func newRefRowIDs() *refRowIDs { return &refRowIDs{seen: map[string]int64{}} }
 // next returns the id of the next row.
 func (ids *refRowIDs) next(t *table, r row) (id string, derived bool, err error) {
 	if id = normalise(t.get(r, colID)); id != "" {
-		if first, dup := ids.seen[id]; dup {
-			return "", false, fmt.Errorf("%s: id %s again (first at %s); give each row its own id", t.where(r), id, t.where(row{pos: first}))
+		if _, dup := ids.seen[id]; dup {
+			return id, false, nil
 		}
 	} else {
 		base := derivedID(t, r)
+		if _, dup := ids.seen[base]; dup && strings.HasPrefix(base, "K-") {
+			return base, true, nil
+		}
 		id = base
 		for n := 2; ; n++ {
 			if _, dup := ids.seen[id]; !dup {
@@ -85,19 +88,20 @@ func (ids *refRowIDs) next(t *table, r row) (id string, derived bool, err error)
 type refRiskSet struct {
 	t          *table
 	rows       []row
-	ids        []string       // external id of each row
-	derived    []bool         // whether the row's id is derived (not in its id cell yet)
-	byID       map[string]int // external id → row
-	byMarker   map[string]int // marker → live row
-	nextF      int            // the number of the next F-<n> id
-	newest     time.Time      // the newest updated_at in the file
-	handEdited bool           // written by someone else since the connector last wrote it
+	ids        []string            // external id of each row
+	derived    []bool              // whether the row's id is derived (not in its id cell yet)
+	byID       map[string]int      // external id → row
+	byMarker   map[string]int      // marker → live row
+	again      map[string][][2]int // ids that clash → (first row, a later row with it)
+	nextF      int                 // the number of the next F-<n> id
+	newest     time.Time           // the newest updated_at in the file
+	handEdited bool                // written by someone else since the connector last wrote it
 }
 
 // newRefRiskSet indexes the rows; two rows with the same id are an error.
 func newRefRiskSet(t *table, rows []row, fi os.FileInfo) (*refRiskSet, error) {
 	s := &refRiskSet{t: t, rows: rows, ids: make([]string, len(rows)), derived: make([]bool, len(rows)),
-		byID: make(map[string]int, len(rows)), byMarker: map[string]int{}, nextF: 1}
+		byID: make(map[string]int, len(rows)), byMarker: map[string]int{}, again: map[string][][2]int{}, nextF: 1}
 	for _, c := range metaColumns { // the columns the connector keeps, after the user's
 		if t.col(c) < 0 {
 			t.addColumn(c)
@@ -110,7 +114,12 @@ func newRefRiskSet(t *table, rows []row, fi os.FileInfo) (*refRiskSet, error) {
 			return nil, err
 		}
 		s.ids[i], s.derived[i] = id, derived
-		s.byID[id] = i
+		if first, again := s.byID[id]; again {
+			s.again[id] = append(s.again[id], [2]int{first, i})
+			s.derived[i] = false // keeps its cells
+		} else {
+			s.byID[id] = i
+		}
 		if n, ok := strings.CutPrefix(id, "F-"); ok {
 			if k, err := strconv.Atoi(n); err == nil && k >= s.nextF {
 				s.nextF = k + 1
@@ -250,6 +259,28 @@ func refPush(path, format string, req sdk.PushRequest, now time.Time) ([]sdk.Res
 	s, err := newRefRiskSet(t, rows, fi)
 	if err != nil {
 		return nil, fmt.Errorf("push risks: %w", err)
+	}
+	// A change to an id that clashes is refused, naming the first later
+	// row with it in file order.
+	var refused [2]int
+	for _, ch := range req.Changes {
+		if ch.Op == sdk.OpCreate {
+			continue
+		}
+		for _, pair := range s.again[ch.ExternalID] {
+			if refused == [2]int{} || pair[1] < refused[1] {
+				refused = pair
+			}
+		}
+	}
+	if refused != [2]int{} {
+		r, first := rows[refused[1]], rows[refused[0]]
+		what := "id " + s.ids[refused[1]] + " again ("
+		if normalise(t.get(r, colID)) == "" {
+			what = "key " + strings.TrimPrefix(s.ids[refused[1]], "K-") + " again, in a row without an id ("
+		}
+		return nil, sdk.Errorf(sdk.ClassPermanent, "push risks: %s: %sfirst at %s); give each row its own %s", t.where(r), what, t.where(first),
+			map[bool]string{true: "key", false: "id"}[strings.HasPrefix(what, "key")])
 	}
 	if s.newest.After(now) {
 		now = s.newest

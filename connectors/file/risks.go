@@ -29,9 +29,12 @@ import (
 //   - deleted: "true" once the hub deleted the risk. Rows are never removed,
 //     so that deletes can be pulled (a tombstone).
 //
-// Two rows with the same id make the file unreadable (the error names both
-// lines). Values are kept as text; what the hub cannot use (likelihood
-// "high") it quarantines, so a pull delivers them as they are.
+// Two live rows with the same key, or two rows with the same id, are a
+// clash: a pull sends, for each of their ids, one record with a problem
+// naming the lines (the hub quarantines it and takes none of the rows), and
+// a push refuses to write a file whose ids clash, until the rows are mended.
+// Values are kept as text; what the hub cannot use (likelihood "high") it
+// quarantines, so a pull delivers them as they are.
 const (
 	colID        = "id"
 	colMarker    = "marker"
@@ -67,8 +70,8 @@ func normalise(s string) string { return strings.TrimSpace(sdk.NormaliseText(s))
 // rowIDs gives the rows of a risks file, read in file order, their
 // external ids: the id cell, or one derived from the row. A derived id
 // taken by an earlier row gets -2, -3, … (two rows titled "TODO" are two
-// risks); an id cell that repeats an earlier id is an error, naming both
-// rows.
+// risks), except one derived from a key (K-<key>): two rows with one key
+// are a clash, as are an id cell that repeats an earlier id.
 //
 // It holds the ids of id cells in an idSet (idset.go: a few bytes a row)
 // and the derived ones exactly: rows without an id are written by hand, and
@@ -103,35 +106,63 @@ func (ids *rowIDs) seen(id string) (int64, bool, error) {
 	return ids.cells.lookup(id)
 }
 
+// rowID is the external id of a row, and whether an earlier row has it.
+type rowID struct {
+	id      string
+	derived bool  // derived from the row's content: the id cell is empty
+	again   bool  // an earlier row has this id: a clash
+	first   int64 // when again: the pos of the first row with it
+}
+
 // next returns the id of the next row.
-func (ids *rowIDs) next(t *table, r row) (id string, derived bool, err error) {
-	if id = idCell(t, r); id != "" {
+func (ids *rowIDs) next(t *table, r row) (rowID, error) {
+	id := idCell(t, r)
+	derived := id == ""
+	if !derived {
 		first, dup, err := ids.seen(id)
 		if err != nil {
-			return "", false, err
+			return rowID{}, err
 		}
 		if dup {
-			return "", false, fmt.Errorf("%s: id %s again (first at %s); give each row its own id", t.where(r), id, t.where(row{pos: first}))
+			ids.cells.again()
+			return rowID{id: id, again: true, first: first}, nil
 		}
+	} else if base := derivedID(t, r); strings.HasPrefix(base, "K-") {
+		first, dup, err := ids.seen(base)
+		if err != nil {
+			return rowID{}, err
+		}
+		if dup {
+			ids.cells.again()
+			return rowID{id: base, derived: true, again: true, first: first}, nil
+		}
+		id = strings.Clone(base) // not a slice of the row's text: the map must not pin it
+		ids.derived[id] = r.pos
 	} else {
-		base := derivedID(t, r)
 		id = base
 		for n := 2; ; n++ {
 			_, taken, err := ids.seen(id)
 			if err != nil {
-				return "", false, err
+				return rowID{}, err
 			}
 			if !taken {
 				break
 			}
 			id = base + "-" + strconv.Itoa(n)
 		}
-		derived = true
 		id = strings.Clone(id) // not a slice of the row's text: the map must not pin it
 		ids.derived[id] = r.pos
 	}
 	ids.cells.add(id, r.pos)
-	return id, derived, nil
+	return rowID{id: id, derived: derived}, nil
+}
+
+// againErr is the error of a row whose id an earlier row has.
+func againErr(t *table, r row, id rowID) error {
+	if id.derived {
+		return fmt.Errorf("%s: key %s again, in a row without an id (first at %s); give each row its own key", t.where(r), strings.TrimPrefix(id.id, "K-"), t.where(row{pos: id.first}))
+	}
+	return fmt.Errorf("%s: id %s again (first at %s); give each row its own id", t.where(r), id.id, t.where(row{pos: id.first}))
 }
 
 // derivedID is the id of a row without one: K-<key>, else T-<hash of the

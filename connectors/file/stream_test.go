@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -380,31 +381,64 @@ func TestFullPullMatchesLoadingTheWholeFile(t *testing.T) {
 	}
 }
 
-// refFullPull is what the old connector's full pull delivered: it checked
-// the ids reading the whole file, then read it again to send, a JSON
-// file's columns showing row by row.
+// refFullPull is what the connector's full pull delivers, computed on the
+// whole file in memory: the rows whose keys or ids clash (maps of every
+// key and id) as one record with a problem an id, the others as records.
 func refFullPull(path, format string) ([]sdk.Record, error) {
 	tab, rows, fi, err := loadTable(path, format, riskColumns)
 	if err != nil {
 		return nil, fmt.Errorf("pull risks: %w", err)
 	}
-	ids := newRefRowIDs()
-	for _, r := range rows {
-		if _, _, err := ids.next(tab, r); err != nil {
-			return nil, fmt.Errorf("pull risks: %w", err)
-		}
-	}
 	if fi == nil {
 		return nil, nil
 	}
+	// The ids as a pull reads them: an id cell, or derived (two rows
+	// without one and with one key derive one id).
+	seen := map[string]int64{}
+	ids := make([]string, len(rows))
+	byID, byKey := map[string][]int64{}, map[string][]int64{}
+	keys := map[string]int64{}
+	for i, r := range rows {
+		id := normalise(tab.get(r, colID))
+		if id == "" {
+			base := derivedID(tab, r)
+			id = base
+			for n := 2; !strings.HasPrefix(base, "K-"); n++ {
+				if _, dup := seen[id]; !dup {
+					break
+				}
+				id = base + "-" + strconv.Itoa(n)
+			}
+		}
+		if first, dup := seen[id]; dup {
+			if len(byID[id]) == 0 {
+				byID[id] = []int64{first}
+			}
+			byID[id] = append(byID[id], r.pos)
+		} else {
+			seen[id] = r.pos
+		}
+		ids[i] = id
+		if key := liveKey(tab, r); key != "" {
+			if first, dup := keys[key]; dup {
+				if len(byKey[key]) == 0 {
+					byKey[key] = []int64{first}
+				}
+				byKey[key] = append(byKey[key], r.pos)
+			} else {
+				keys[key] = r.pos
+			}
+		}
+	}
+	clash := tab.clashReasons(byKey, byID)
 	tab, rr, f, err := openTable(path, format)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
 	var recs []sdk.Record
-	ids = newRefRowIDs()
-	for {
+	told := map[string]bool{}
+	for i := 0; ; i++ {
 		r, err := rr.next()
 		if err == io.EOF {
 			return recs, nil
@@ -412,17 +446,25 @@ func refFullPull(path, format string) ([]sdk.Record, error) {
 		if err != nil {
 			return nil, err
 		}
-		id, _, err := ids.next(tab, r)
-		if err != nil {
-			return nil, err
+		fallback := fi.ModTime().UTC().Truncate(time.Second)
+		if reason, ok := clash[r.pos]; ok {
+			if !told[ids[i]] {
+				told[ids[i]] = true
+				at, stamped := rowUpdatedAt(tab, r)
+				if !stamped {
+					at = fallback
+				}
+				recs = append(recs, clashRecord(tab, r, ids[i], reason, at))
+			}
+			continue
 		}
-		recs = append(recs, riskRecord(tab, r, id, fi.ModTime().UTC().Truncate(time.Second)))
+		recs = append(recs, riskRecord(tab, r, ids[i], fallback))
 	}
 }
 
-// Past exactLimit ids, a file's ids go into a filter; an id that comes
-// again is still found, with the line of its first row, whether the
-// earlier one was written in the row or derived from it.
+// Past exactLimit ids, a file's ids and keys go into filters; an id or a
+// key that comes again is still found, with the lines of all its rows, and
+// the rows are sent as one record with a problem an id, in file order.
 func TestIDsAgainPastTheExactLimit(t *testing.T) {
 	defer setExactLimit(8)()
 	var b strings.Builder
@@ -435,22 +477,47 @@ func TestIDsAgainPastTheExactLimit(t *testing.T) {
 	path := filepath.Join(dir, "risks.csv")
 	writeFile(t, path, b.String())
 	c := configured(t, dir, formatCSV)
-	_, err := tryPull(c, sdk.KindRisk, "")
-	if want := path + ":204: id K-R-7-2 again (first at " + path + ":203)"; err == nil || !strings.Contains(err.Error(), want) {
-		t.Errorf("pull = %v, want an error with %q", err, want)
-	}
-	writeFile(t, path, strings.Replace(b.String(), "K-R-7-2,,", "K-R-7-3,,", 1)+"F-150,,Copied row\n")
-	_, err = tryPull(c, sdk.KindRisk, "")
-	if want := path + ":205: id F-150 again (first at " + path + ":151)"; err == nil || !strings.Contains(err.Error(), want) {
-		t.Errorf("pull = %v, want an error with %q", err, want)
-	}
-	if _, err := c.Push(context.Background(), sdk.PushRequest{Kind: sdk.KindRisk, Changes: []sdk.Change{create("x")}}); err == nil {
-		t.Errorf("push onto a file with F-150 twice succeeded")
-	}
-	writeFile(t, path, strings.Replace(b.String(), "K-R-7-2,,", "K-R-7-3,,", 1))
 	p := pull(t, c, sdk.KindRisk, "")
-	if n := len(p.records); n != 203 || p.records[201].ExternalID != "K-R-7-2" || p.records[200].ExternalID != "K-R-7" {
-		t.Errorf("pull of 203 rows: %d records, the derived %s and %s", n, p.records[200].ExternalID, p.records[201].ExternalID)
+	if n := len(p.records); n != 202 {
+		t.Fatalf("pull of 203 rows, two with key R-7: %d records, want 202", n)
+	}
+	want := path + ":202 and " + path + ":203 both have key R-7: give each row its own key (until then the hub takes none of them)"
+	if r := p.records[200]; r.ExternalID != "K-R-7" || r.Problem != want || r.Fields[sdk.FieldKey] != "R-7" {
+		t.Errorf("the clash of key R-7: %+v, want K-R-7 with problem %q", r, want)
+	}
+	if r := p.records[201]; r.ExternalID != "K-R-7-2" || r.Problem != "" {
+		t.Errorf("the row after the clash: %+v", r)
+	}
+	writeFile(t, path, strings.Replace(b.String(), ",R-7,Derived\n", ",R-8,Derived\n", 1)+"F-150,,Copied row\n")
+	p = pull(t, c, sdk.KindRisk, "")
+	want = path + ":151 and " + path + ":205 both have id F-150: give each row its own id (until then the hub takes none of them)"
+	if r := p.records[149]; r.ExternalID != "F-150" || r.Problem != want {
+		t.Errorf("the clash of id F-150: %+v, want problem %q", r, want)
+	}
+	for _, r := range p.records {
+		if r.Problem != "" && r.ExternalID != "F-150" {
+			t.Errorf("a record with a problem that has none: %+v", r)
+		}
+	}
+	if n := len(p.records); n != 203 {
+		t.Errorf("pull of 204 rows, two with id F-150: %d records, want 203", n)
+	}
+	before := readFile(t, path)
+	_, err := c.Push(context.Background(), sdk.PushRequest{Kind: sdk.KindRisk, Changes: []sdk.Change{
+		create("x"), {Op: sdk.OpUpdate, ExternalID: "F-150", Fields: map[string]string{sdk.FieldTitle: "Which?"}}}})
+	if want := path + ":205: id F-150 again (first at " + path + ":151)"; err == nil || !strings.Contains(err.Error(), want) || sdk.ClassOf(err) != sdk.ClassPermanent {
+		t.Errorf("an update of F-150, which two rows have = %v, want a permanent error with %q", err, want)
+	}
+	if readFile(t, path) != before {
+		t.Errorf("a refused push changed the file")
+	}
+	// A push that changes neither row writes them as they were.
+	res, err := c.Push(context.Background(), sdk.PushRequest{Kind: sdk.KindRisk, Changes: []sdk.Change{create("x")}})
+	if err != nil || res[0].Err != nil {
+		t.Fatalf("a create beside the clash: %v %+v", err, res)
+	}
+	if got := strings.Count(readFile(t, path), "F-150,"); got != 2 {
+		t.Errorf("after a create, %d rows with id F-150, want the 2", got)
 	}
 }
 

@@ -160,6 +160,12 @@ type Record struct {
 	Marker     string // the hub marker the record carries, "" when none
 	Fields     map[string]string
 	Deleted    bool
+	// Problem, when not empty, says why the record cannot be taken as it
+	// stands (two rows of a file claim its id or its key): the hub
+	// quarantines it with this reason, whatever its version, and takes none
+	// of its fields (they only describe it); once the record comes without
+	// a problem it is taken as usual.
+	Problem string
 }
 
 // PullRequest asks for the records of a kind changed since Cursor (all when

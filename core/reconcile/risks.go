@@ -195,6 +195,12 @@ func (r *run) pull(p puller) error {
 		return r.conn.Pull(r.ctx, req, func(batch connector.Batch) error {
 			if p.atEnd != nil {
 				for _, rec := range batch.Records {
+					if rec.Problem != "" {
+						if err := r.update(func(tx store.Tx) error { return r.problem(tx, rec) }); err != nil {
+							return fmt.Errorf("record %s: %w", rec.ExternalID, err)
+						}
+						continue
+					}
 					if err := p.record(nil, rec, full); err != nil {
 						return fmt.Errorf("record %s: %w", rec.ExternalID, err)
 					}
@@ -208,7 +214,11 @@ func (r *run) pull(p puller) error {
 				}
 				defer func() { r.heads = nil }()
 				for _, rec := range batch.Records {
-					if err := p.record(tx, rec, full); err != nil {
+					record := p.record
+					if rec.Problem != "" {
+						record = func(tx store.Tx, rec connector.Record, _ bool) error { return r.problem(tx, rec) }
+					}
+					if err := record(tx, rec, full); err != nil {
 						return fmt.Errorf("record %s: %w", rec.ExternalID, err)
 					}
 				}
@@ -781,6 +791,55 @@ func (r *run) quarantine(tx store.Tx, rec connector.Record, hubID, reason string
 	return tx.QuarantineRecord(store.Quarantined{Binding: r.b.Name, ExternalID: rec.ExternalID, HubID: hubID, Reason: reason, Fields: rec.Fields})
 }
 
+// problem quarantines a record its connector says cannot be taken as it
+// stands (connector.Record.Problem), whatever its version. A linked record
+// keeps its link, with the remote version forgotten: the record is taken
+// again, and the quarantine released, once it comes without a problem, even
+// unchanged.
+func (r *run) problem(tx store.Tx, rec connector.Record) error {
+	r.res.Counts.Pulled++
+	hubID := ""
+	l, err := tx.LinkByExternal(r.b.Name, rec.ExternalID)
+	switch {
+	case err == nil:
+		hubID = l.HubID
+		if l.RemoteVersion != "" {
+			l.RemoteVersion = ""
+			if err := tx.PutLink(l); err != nil {
+				return err
+			}
+		}
+	case !errors.Is(err, store.ErrNotFound):
+		return err
+	}
+	return r.quarantine(tx, rec, hubID, toolSays+rec.Problem)
+}
+
+// keptOut is what a binding's quarantine means for its pushes.
+type keptOut struct {
+	byKey   map[string]store.Quarantined // the quarantined records by the hub key they carry
+	problem map[string]bool              // external ids quarantined on the tool's word (Record.Problem)
+}
+
+// keptOut reads the binding's quarantine as the pull left it.
+func (r *run) keptOut(rd store.Reader) (keptOut, error) {
+	k := keptOut{byKey: map[string]store.Quarantined{}, problem: map[string]bool{}}
+	err := rd.Quarantine(r.b.Name, func(q store.Quarantined) error {
+		if strings.HasPrefix(q.Reason, toolSays) {
+			k.problem[q.ExternalID] = true
+		}
+		if fields, _ := r.sm.hubFields(q.Fields); fields[connector.FieldKey] != "" {
+			k.byKey[fields[connector.FieldKey]] = q
+		}
+		return nil
+	})
+	return k, err
+}
+
+// toolSays begins the reason of a record quarantined on its connector's
+// word.
+const toolSays = "the tool says: "
+
 // markerKey keeps, in a link's base, the hub marker the remote record was
 // last seen carrying: a record without ours (created remotely, or adopted)
 // gets it written by the push phase, so Find works on every record.
@@ -916,7 +975,16 @@ func (r *run) pushRisks(batch []pushItem, visited map[string]bool) error {
 	}
 	mark := max(since, 0)
 	r.failedSeq = 0
+	wait := func(seq int64) {
+		if r.failedSeq == 0 || seq < r.failedSeq {
+			r.failedSeq = seq // looked at again once the quarantine is over
+		}
+	}
 	err := r.view(func(rd store.Reader) error {
+		kept, err := r.keptOut(rd)
+		if err != nil {
+			return err
+		}
 		return rd.RisksToPush(r.b.Name, f, since, func(risk model.Risk, l *store.Link, seq int64) error {
 			mark = max(mark, seq)
 			if visited[risk.ID] {
@@ -931,7 +999,19 @@ func (r *run) pushRisks(batch []pushItem, visited map[string]bool) error {
 				if l != nil && r.opts.Full && l.HubVersion == risk.Version {
 					return nil // refused at create, and unchanged since
 				}
+				if q, ok := kept.byKey[risk.Key]; ok {
+					// The tool holds a record with this key that the hub
+					// keeps out: a create would double it.
+					wait(seq)
+					if !r.opts.Plan {
+						r.log.Info("create waits: the tool holds a quarantined record with the key", "key", risk.Key, "external_id", q.ExternalID)
+					}
+					return nil
+				}
 				batch = append(batch, r.createItem(risk.ID, risk.Key, risk.Version, fields))
+			case l.State == store.LinkLinked && kept.problem[l.ExternalID]:
+				wait(seq) // the tool cannot tell which of its records this is: nothing is sent until it can
+				return nil
 			case l.State == store.LinkPending:
 				return nil // resolvePending decides
 			case l.State == store.LinkOrphaned || l.State == store.LinkDeleted:

@@ -783,8 +783,13 @@ type Record struct {
 	FieldNames        []uint32 `protobuf:"varint,5,rep,packed,name=field_names,json=fieldNames,proto3" json:"field_names,omitempty"`
 	FieldValues       []string `protobuf:"bytes,6,rep,name=field_values,json=fieldValues,proto3" json:"field_values,omitempty"`
 	Deleted           bool     `protobuf:"varint,7,opt,name=deleted,proto3" json:"deleted,omitempty"`
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
+	// Why the tool's record cannot be taken as it stands (e.g. two rows of a
+	// file claim its id or its key); empty for a good record. The hub
+	// quarantines a record with a problem, whatever its version, and takes
+	// none of its fields; the fields it carries only describe it.
+	Problem       string `protobuf:"bytes,8,opt,name=problem,proto3" json:"problem,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Record) Reset() {
@@ -864,6 +869,13 @@ func (x *Record) GetDeleted() bool {
 		return x.Deleted
 	}
 	return false
+}
+
+func (x *Record) GetProblem() string {
+	if x != nil {
+		return x.Problem
+	}
+	return ""
 }
 
 // PullResponse is one chunk of a batch. Records accumulate across chunks
@@ -1836,7 +1848,7 @@ const file_connector_proto_rawDesc = "" +
 	"\vPullRequest\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x16\n" +
 	"\x06cursor\x18\x02 \x01(\tR\x06cursor\x125\n" +
-	"\blookback\x18\x03 \x01(\v2\x19.google.protobuf.DurationR\blookback\"\xea\x01\n" +
+	"\blookback\x18\x03 \x01(\v2\x19.google.protobuf.DurationR\blookback\"\x84\x02\n" +
 	"\x06Record\x12\x1f\n" +
 	"\vexternal_id\x18\x01 \x01(\tR\n" +
 	"externalId\x12\x18\n" +
@@ -1846,7 +1858,8 @@ const file_connector_proto_rawDesc = "" +
 	"\vfield_names\x18\x05 \x03(\rR\n" +
 	"fieldNames\x12!\n" +
 	"\ffield_values\x18\x06 \x03(\tR\vfieldValues\x12\x18\n" +
-	"\adeleted\x18\a \x01(\bR\adeleted\"\xa0\x01\n" +
+	"\adeleted\x18\a \x01(\bR\adeleted\x12\x18\n" +
+	"\aproblem\x18\b \x01(\tR\aproblem\"\xa0\x01\n" +
 	"\fPullResponse\x125\n" +
 	"\arecords\x18\x01 \x03(\v2\x1b.usmhub.connector.v3.RecordR\arecords\x12 \n" +
 	"\fend_of_batch\x18\x02 \x01(\bR\n" +

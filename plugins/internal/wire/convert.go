@@ -191,8 +191,8 @@ func recordToProto(m *pb.Record, r *connector.Record, names *fieldNames, indexes
 	if err != nil {
 		return err
 	}
-	m.ExternalId, m.Version, m.UpdatedAtUnixNano, m.Marker, m.Deleted =
-		r.ExternalID, r.Version, at, r.Marker, r.Deleted
+	m.ExternalId, m.Version, m.UpdatedAtUnixNano, m.Marker, m.Deleted, m.Problem =
+		r.ExternalID, r.Version, at, r.Marker, r.Deleted, r.Problem
 	n := 0
 	for k, v := range r.Fields {
 		indexes[n], values[n] = names.of(k), v
@@ -227,6 +227,7 @@ func recordFromProto(m *pb.Record, names []string) (connector.Record, error) {
 		Marker:     m.GetMarker(),
 		Fields:     fields,
 		Deleted:    m.GetDeleted(),
+		Problem:    m.GetProblem(),
 	}, nil
 }
 
@@ -234,7 +235,7 @@ func recordFromProto(m *pb.Record, names []string) (connector.Record, error) {
 // field names as if each record carried them), to cut a batch into messages
 // of about chunkSize bytes without asking protobuf-go.
 func recordSize(r *connector.Record) int {
-	n := 24 + len(r.ExternalID) + len(r.Version) + len(r.Marker)
+	n := 28 + len(r.ExternalID) + len(r.Version) + len(r.Marker) + len(r.Problem)
 	for k, v := range r.Fields {
 		n += 8 + len(k) + len(v)
 	}

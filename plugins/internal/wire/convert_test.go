@@ -16,7 +16,7 @@ import (
 
 // sampleRecords covers what a record must carry across: zero and non-zero
 // times (in another zone, before 1970, with nanoseconds), empty and long
-// strings, non-ASCII text, nil and empty field maps, and the deleted flag.
+// strings, non-ASCII text, nil and empty field maps, the deleted flag and a problem.
 func sampleRecords() []connector.Record {
 	zone := time.FixedZone("X", 5*3600)
 	return []connector.Record{
@@ -26,6 +26,7 @@ func sampleRecords() []connector.Record {
 		{ExternalID: strings.Repeat("i", 200), UpdatedAt: time.Date(1901, 12, 13, 20, 45, 52, 1, time.UTC), Deleted: true,
 			Fields: map[string]string{}},
 		{ExternalID: "text", Fields: map[string]string{"日本": "\x00\u00ff", "empty": ""}},
+		{ExternalID: "K-R-1", Problem: "lines 2 and 5 both have key R-1", Fields: map[string]string{connector.FieldKey: "R-1"}},
 	}
 }
 
