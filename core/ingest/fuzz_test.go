@@ -125,8 +125,12 @@ func fuzzRisks(t *testing.T, name string, data []byte) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
+	size := len(data)
+	if strings.HasSuffix(name, ".xlsx") {
+		size *= 1100 // deflate unpacks up to ~1032 bytes from one
+	}
 	var vals []string
-	err = drain(t, len(data), rd.Next, func(row *RiskRow) {
+	err = drain(t, size, rd.Next, func(row *RiskRow) {
 		r := row.Risk
 		vals = append(vals, r.Key, r.Title, r.Description, string(r.Process), r.Source, r.Owner)
 	})
@@ -151,4 +155,53 @@ func fuzzScans(t *testing.T, name string, data []byte) ([]string, error) {
 		vals = append(vals, s.Dimension, s.Note)
 	}
 	return vals, err
+}
+
+// FuzzImportXLSX feeds any bytes, seeded with real workbooks, to the risk
+// and item readers as .xlsx files, with the rules of FuzzImport (a
+// workbook may unpack to far more rows than it has bytes, so a reader may
+// read that many before it must have ended).
+func FuzzImportXLSX(f *testing.F) {
+	book := func(sheet string, columns []string, rows ...map[string]any) []byte {
+		x, err := NewXLSXWriter(sheet, columns)
+		if err != nil {
+			f.Fatal(err)
+		}
+		for _, r := range rows {
+			if err := x.Write(r); err != nil {
+				f.Fatal(err)
+			}
+		}
+		var b bytes.Buffer
+		if err := x.Close(&b); err != nil {
+			f.Fatal(err)
+		}
+		return b.Bytes()
+	}
+	f.Add(uint8(0), book("risks", []string{"key", "title", "likelihood", "impact", "owner"},
+		map[string]any{"key": "R-1", "title": "Zürich", "likelihood": 3, "impact": 4, "owner": "ann"},
+		map[string]any{"title": "=HYPERLINK(\"x\")", "likelihood": "high"}))
+	f.Add(uint8(0), book("Sheet", []string{"title", "description"}, map[string]any{"title": "A\x00", "description": "two\nlines"}))
+	f.Add(uint8(1), book("items", []string{"key", "name", "type", "status"},
+		map[string]any{"key": "CI-1", "name": "server", "type": "host", "status": "in_use"}))
+	f.Add(uint8(1), []byte("PK\x03\x04not a zip"))
+	f.Fuzz(func(t *testing.T, kind uint8, data []byte) {
+		name, read := "r.xlsx", fuzzRisks
+		if kind%2 == 1 {
+			name, read = "i.xlsx", fuzzItems
+		}
+		values, err := read(t, name, data)
+		if err != nil {
+			if !strings.HasPrefix(err.Error(), name+":") {
+				t.Fatalf("error without the file's name: %v", err)
+			}
+			checkWhere(t, name, err)
+			return
+		}
+		for _, v := range values {
+			if !utf8.ValidString(v) || strings.IndexByte(v, 0) >= 0 {
+				t.Fatalf("%s: accepted %q", name, v)
+			}
+		}
+	})
 }

@@ -35,8 +35,16 @@ type xlsxTable struct {
 	i           int // the next row to read, 0-based (0 is the header)
 }
 
+// Limits on what a workbook may unpack to: an inventory of a million
+// rows fits well within them, and a crafted archive (a zip bomb) is
+// refused instead of filling the memory or the disk.
+const (
+	xlsxUnzipLimit    = 512 << 20 // all of the workbook's parts
+	xlsxUnzipXMLLimit = 64 << 20  // one part held in memory; larger ones go to a temporary file
+)
+
 func newXLSXTable(name string, r io.Reader, spec tableSpec) (*xlsxTable, error) {
-	f, err := excelize.OpenReader(r)
+	f, err := excelize.OpenReader(r, excelize.Options{UnzipSizeLimit: xlsxUnzipLimit, UnzipXMLSizeLimit: xlsxUnzipXMLLimit})
 	if err != nil {
 		return nil, fmt.Errorf("%s: not a readable .xlsx workbook: %w", name, err)
 	}
