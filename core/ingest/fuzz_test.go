@@ -7,6 +7,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 )
 
@@ -190,7 +191,23 @@ func FuzzImportXLSX(f *testing.F) {
 		if kind%2 == 1 {
 			name, read = "i.xlsx", fuzzItems
 		}
-		values, err := read(t, name, data)
+		type result struct {
+			values []string
+			err    error
+		}
+		done := make(chan result, 1)
+		go func() {
+			values, err := read(t, name, data)
+			done <- result{values, err}
+		}()
+		var values []string
+		var err error
+		select {
+		case r := <-done:
+			values, err = r.values, r.err
+		case <-time.After(30 * time.Second):
+			t.Fatalf("%s: a %d-byte workbook still read after 30 s", name, len(data))
+		}
 		if err != nil {
 			if !strings.HasPrefix(err.Error(), name+":") {
 				t.Fatalf("error without the file's name: %v", err)
