@@ -108,6 +108,10 @@ type run struct {
 	deletes, deleteLimit, linkedAtStart int
 	// heads are the links of the page being pulled, by external id.
 	heads map[string]store.LinkHead
+	// linked are the page's linked risks to merge (a risk binding's records
+	// whose version moved), by external id, read in one query; an entry is
+	// taken once.
+	linked map[string]linkedRisk
 	// createsFailed: a create failed transiently in this run; createsWait
 	// is the longest Retry-After the remote asked for.
 	createsFailed bool

@@ -35,9 +35,14 @@ func (r *run) risks() error {
 		}
 	}
 	if pull {
-		if err := r.pull(puller{record: r.pullRisk, gone: func(tx store.Tx, l store.Link) error {
+		p := puller{record: r.pullRisk, gone: func(tx store.Tx, l store.Link) error {
 			return r.remoteDeleted(tx, l, "not listed by a full reconcile")
-		}}); err != nil {
+		}}
+		if push && !r.opts.Plan && !r.opts.Full {
+			initiative, kind, process := r.b.riskScope()
+			p.pushed = &store.RiskFilter{Initiative: initiative, Kind: kind, Process: process}
+		}
+		if err := r.pull(p); err != nil {
 			return fmt.Errorf("pull: %w", err)
 		}
 	}
@@ -170,6 +175,11 @@ type puller struct {
 	// cursor; pages then store no cursor of their own (the kind keeps what
 	// it pulled in memory until then).
 	atEnd func(tx store.Tx) error
+	// pushed, when set, is the scope of a binding that also pushes risks:
+	// a page that leaves nothing to push where nothing waited before
+	// moves the binding's push mark past its own changes, so the push
+	// phase does not read them again (they are what the remote holds).
+	pushed *store.RiskFilter
 }
 
 // pull pulls changed remote records page by page, each page and its cursor
@@ -208,11 +218,21 @@ func (r *run) pull(p puller) error {
 				cursor = batch.Cursor
 				return nil
 			}
+			next := st // what the page stores; st once it is stored
 			err := r.update(func(tx store.Tx) error {
+				next = st
 				if err := r.headsOf(tx, batch.Records, full); err != nil {
 					return err
 				}
-				defer func() { r.heads = nil }()
+				defer func() { r.heads, r.linked = nil, nil }()
+				caughtUp := false
+				if p.pushed != nil && st.PushedScope == r.b.pushScope() && len(batch.Records) > 0 {
+					_, pending, err := tx.PushPending(r.b.Name, *p.pushed, st.PushedSeq)
+					if err != nil {
+						return err
+					}
+					caughtUp = !pending
+				}
 				for _, rec := range batch.Records {
 					record := p.record
 					if rec.Problem != "" {
@@ -222,9 +242,19 @@ func (r *run) pull(p puller) error {
 						return fmt.Errorf("record %s: %w", rec.ExternalID, err)
 					}
 				}
-				if batch.Cursor != st.Cursor {
-					st.Cursor = batch.Cursor
-					if err := tx.PutBindingState(st); err != nil {
+				dirty := batch.Cursor != st.Cursor
+				next.Cursor = batch.Cursor
+				if caughtUp {
+					seq, pending, err := tx.PushPending(r.b.Name, *p.pushed, st.PushedSeq)
+					if err != nil {
+						return err
+					}
+					if !pending && seq > st.PushedSeq {
+						next.PushedSeq, dirty = seq, true
+					}
+				}
+				if dirty {
+					if err := tx.PutBindingState(next); err != nil {
 						return err
 					}
 				}
@@ -236,6 +266,7 @@ func (r *run) pull(p puller) error {
 			if err != nil {
 				return err
 			}
+			st = next
 			cursor = batch.Cursor // a retry goes on from the last stored page
 			pages++
 			r.progress("pull", r.res.Counts.Pulled)
@@ -314,12 +345,32 @@ func (r *run) headsOf(tx store.Tx, recs []connector.Record, full bool) error {
 	// The page's deletions of linked records must fit the limit all
 	// together: checked first, so the error counts them all.
 	gone := 0
+	var moved []string
 	for _, rec := range recs {
-		if h, ok := r.heads[rec.ExternalID]; ok && rec.Deleted && h.State == store.LinkLinked {
+		h, ok := r.heads[rec.ExternalID]
+		if ok && rec.Deleted && h.State == store.LinkLinked {
 			gone++
+		}
+		if ok && r.b.Kind == connector.KindRisk && !r.unchanged(rec, full) && rec.Problem == "" {
+			moved = append(moved, rec.ExternalID)
+		}
+	}
+	if len(moved) > 0 {
+		r.linked = make(map[string]linkedRisk, len(moved))
+		if err := tx.LinkedRisks(r.b.Name, moved, func(risk model.Risk, l store.Link) error {
+			r.linked[l.ExternalID] = linkedRisk{risk: risk, link: l}
+			return nil
+		}); err != nil {
+			return err
 		}
 	}
 	return r.checkDeletes(tx, gone)
+}
+
+// linkedRisk is a link read with its hub risk.
+type linkedRisk struct {
+	risk model.Risk
+	link store.Link
 }
 
 // unchanged reports whether a pulled record is known to its page's link
@@ -336,7 +387,17 @@ func (r *run) takeRisk(tx store.Tx, rec connector.Record, full bool) error {
 		return nil
 	}
 	fields, unmapped := r.sm.hubFields(rec.Fields)
-	link, err := tx.LinkByExternal(r.b.Name, rec.ExternalID)
+	var (
+		link   store.Link
+		cached *model.Risk
+		err    error
+	)
+	if lr, ok := r.linked[rec.ExternalID]; ok {
+		delete(r.linked, rec.ExternalID) // taken once: a record listed twice reads the link as the first left it
+		link, cached = lr.link, &lr.risk
+	} else {
+		link, err = tx.LinkByExternal(r.b.Name, rec.ExternalID)
+	}
 	if errors.Is(err, store.ErrNotFound) {
 		if rec.Deleted {
 			return nil
@@ -373,12 +434,13 @@ func (r *run) takeRisk(tx store.Tx, rec connector.Record, full bool) error {
 		// push that did not land as answered) is merged and settled.
 		return seen()
 	}
-	risk, err := tx.Risk(link.HubID)
-	if errors.Is(err, store.ErrNotFound) {
+	var risk model.Risk
+	if cached != nil {
+		risk = *cached
+	} else if risk, err = tx.Risk(link.HubID); errors.Is(err, store.ErrNotFound) {
 		link.State, link.Reason = store.LinkOrphaned, "the hub risk no longer exists"
 		return tx.PutLink(link)
-	}
-	if err != nil {
+	} else if err != nil {
 		return err
 	}
 	if err := r.mergeRisk(tx, link, risk, rec, fields, unmapped); err != nil {

@@ -114,6 +114,12 @@ type Reader interface {
 	// LinkHeads streams the heads (state, remote version, whether fields
 	// are held) of a binding's links to the given remote records.
 	LinkHeads(binding string, externalIDs []string, fn func(LinkHead) error) error
+	// LinkedRisks streams a binding's links to the given remote records
+	// whose hub risk exists, each with the risk.
+	LinkedRisks(binding string, externalIDs []string, fn func(model.Risk, Link) error) error
+	// PushPending reports the highest change sequence of any risk, and
+	// whether RisksToPush(binding, f, since) would find a risk.
+	PushPending(binding string, f RiskFilter, since int64) (maxSeq int64, pending bool, err error)
 	// CountLinks counts a binding's links in a state (all when empty).
 	CountLinks(binding string, state LinkState) (int, error)
 	// HeldLinks streams a binding's links that hold fields.

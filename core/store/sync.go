@@ -241,6 +241,77 @@ func (r *reader) LinkHeads(binding string, externalIDs []string, fn func(LinkHea
 	return nil
 }
 
+// LinkedRisks streams the binding's links to the given remote records whose
+// hub risk exists, each with that risk, a page at a time: what a pull
+// merges, in one query a page instead of two a record.
+func (r *reader) LinkedRisks(binding string, externalIDs []string, fn func(model.Risk, Link) error) error {
+	cols := "r." + strings.ReplaceAll(strings.Join(strings.Fields(riskColumns), " "), ", ", ", r.")
+	lcols := "l." + strings.ReplaceAll(linkColumns, ", ", ", l.")
+	for start := 0; start < len(externalIDs); start += maxIDs {
+		ids := externalIDs[start:min(start+maxIDs, len(externalIDs))]
+		args := make([]any, 0, len(ids)+1)
+		args = append(args, binding)
+		for _, id := range ids {
+			args = append(args, id)
+		}
+		rows, err := r.tx.QueryContext(r.ctx, `SELECT `+cols+`, `+lcols+`, 0 FROM links l INDEXED BY links_external
+			JOIN risks r ON r.id = l.hub_id WHERE l.binding = ? AND l.external_id IS NOT NULL
+			AND l.external_id IN (?`+strings.Repeat(", ?", len(ids)-1)+`)`, args...)
+		if err != nil {
+			return fmt.Errorf("linked risks of %s: %w", binding, err)
+		}
+		for rows.Next() {
+			var seq int64
+			risk, l, err := scanRiskLinkSeq(rows, &seq)
+			if err == nil && l == nil {
+				err = errors.New("a link without its hub id")
+			}
+			if err == nil {
+				err = fn(risk, *l)
+			}
+			if err != nil {
+				rows.Close()
+				return fmt.Errorf("linked risks of %s: %w", binding, err)
+			}
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return fmt.Errorf("linked risks of %s: %w", binding, err)
+		}
+	}
+	return nil
+}
+
+// PushPending reports the highest change sequence of any risk, and whether
+// a risk matching f changed after since waits to be pushed by the binding
+// (no link, or a version past its link's hub version): what RisksToPush
+// would stream, without reading it.
+func (r *reader) PushPending(binding string, f RiskFilter, since int64) (maxSeq int64, pending bool, err error) {
+	if err := r.tx.QueryRowContext(r.ctx, `SELECT COALESCE(MAX(change_seq), 0) FROM risks`).Scan(&maxSeq); err != nil {
+		return 0, false, fmt.Errorf("change sequence: %w", err)
+	}
+	if maxSeq <= since {
+		return maxSeq, false, nil
+	}
+	where, args, err := riskWhereAs("r.", f)
+	if err != nil {
+		return 0, false, err
+	}
+	cond := ` r.change_seq > ? AND (l.hub_id IS NULL OR l.hub_version != r.version)`
+	if where == "" {
+		where = " WHERE" + cond
+	} else {
+		where += " AND" + cond
+	}
+	err = r.tx.QueryRowContext(r.ctx, `SELECT EXISTS (SELECT 1 FROM risks r LEFT JOIN links l ON l.binding = ? AND l.hub_id = r.id`+where+`)`,
+		append(append([]any{binding}, args...), since)...).Scan(&pending)
+	if err != nil {
+		return 0, false, fmt.Errorf("risks to push for %s: %w", binding, err)
+	}
+	return maxSeq, pending, nil
+}
+
 // MarkSeen records that a full reconcile's run saw the binding's links to
 // these remote records, in one statement a page.
 func (w *writer) MarkSeen(binding, run string, externalIDs []string) error {
