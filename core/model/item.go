@@ -3,6 +3,7 @@ package model
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -93,6 +94,17 @@ func ValidKey(s string) bool {
 		}
 	}
 	return true
+}
+
+// KeySeq is the number after the last '-' of a key (R-12 → 12, CI-7 → 7),
+// or -1 when there is none: what orders keys naturally (R-2 before R-10)
+// wherever risks or items are listed.
+func KeySeq(key string) int64 {
+	n, err := strconv.ParseInt(key[strings.LastIndexByte(key, '-')+1:], 10, 64)
+	if err != nil || n < 0 {
+		return -1
+	}
+	return n
 }
 
 // KeyHint says what a valid key looks like, for error messages.

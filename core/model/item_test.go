@@ -47,3 +47,11 @@ func TestParseAffects(t *testing.T) {
 		t.Errorf("empty: %v %v", got, err)
 	}
 }
+
+func TestKeySeq(t *testing.T) {
+	for key, want := range map[string]int64{"R-12": 12, "CI-7": 7, "R-0": 0, "R-": -1, "ABC": -1, "a-b-3": 3, "R-x1": -1, "R--5": 5} {
+		if got := KeySeq(key); got != want {
+			t.Errorf("KeySeq(%q) = %d, want %d", key, got, want)
+		}
+	}
+}

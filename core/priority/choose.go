@@ -3,8 +3,9 @@ package priority
 import (
 	"cmp"
 	"slices"
-	"strconv"
 	"strings"
+
+	"github.com/usmhub/usmhub/core/model"
 )
 
 // Choose picks a sprint's risks: it ranks the candidates by descending
@@ -22,7 +23,7 @@ func Choose(cands []Candidate, capacity float64) (chosen []Candidate, used float
 			score: c.Score,
 			sec:   c.Risk.CreatedAt.Unix(),
 			nsec:  int32(c.Risk.CreatedAt.Nanosecond()),
-			seq:   keySeq(c.Risk.Key),
+			seq:   model.KeySeq(c.Risk.Key),
 			c:     c,
 		}
 	}
@@ -51,17 +52,6 @@ type ranked struct {
 	nsec  int32
 	seq   int64 // key sequence; -1 when the key has none
 	c     *Candidate
-}
-
-// keySeq returns the number after the last '-' of a key such as "R-12", or
-// -1 when there is none.
-func keySeq(key string) int64 {
-	i := strings.LastIndexByte(key, '-')
-	n, err := strconv.ParseInt(key[i+1:], 10, 64)
-	if err != nil || n < 0 {
-		return -1
-	}
-	return n
 }
 
 func compareRanked(a, b ranked) int {

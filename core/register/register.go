@@ -13,12 +13,11 @@
 package register
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"slices"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/usmhub/usmhub/core/config"
@@ -49,7 +48,7 @@ type Risk struct {
 	Version     int64     `json:"version"`
 	CreatedAt   time.Time `json:"created_at"`
 	UpdatedAt   time.Time `json:"updated_at"`
-	seq         int
+	seq         int64
 }
 
 // Scorer returns a function scoring a risk under its initiative's policy
@@ -81,17 +80,7 @@ func Listed(r model.Risk, score func(model.Risk) *float64) Risk {
 	return Risk{Key: r.Key, ID: r.ID, Initiative: r.Initiative, Title: r.Title, Kind: string(r.Kind),
 		Process: string(r.Process), Source: r.Source, Likelihood: r.Likelihood, Impact: r.Impact, Effort: r.Effort,
 		Votes: r.Votes, Priority: score(r), Status: string(r.Status), Owner: r.Owner, Description: r.Description,
-		Version: r.Version, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt, seq: keySeq(r.Key)}
-}
-
-// keySeq is n of a key R-n (0 for other keys), to order keys naturally.
-func keySeq(key string) int {
-	if i := strings.LastIndexByte(key, '-'); i >= 0 {
-		if n, err := strconv.Atoi(key[i+1:]); err == nil {
-			return n
-		}
-	}
-	return 0
+		Version: r.Version, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt, seq: model.KeySeq(r.Key)}
 }
 
 // The orders ListRisks knows.
@@ -117,7 +106,7 @@ func SortByPriority(items []Risk) {
 		case !a.CreatedAt.Equal(b.CreatedAt):
 			return a.CreatedAt.Compare(b.CreatedAt)
 		}
-		return a.seq - b.seq
+		return cmp.Compare(a.seq, b.seq)
 	})
 }
 
@@ -136,7 +125,7 @@ func ListRisks(ctx context.Context, st store.Store, cfg *config.Config, f store.
 		return nil, fmt.Errorf("list risks: %w", err)
 	}
 	if sortBy == ByKey {
-		slices.SortStableFunc(items, func(a, b Risk) int { return a.seq - b.seq })
+		slices.SortStableFunc(items, func(a, b Risk) int { return cmp.Compare(a.seq, b.seq) })
 	} else {
 		SortByPriority(items)
 	}

@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/usmhub/usmhub/core/model"
@@ -129,7 +128,7 @@ func buildRegister(r *Report, in Input, opts Options) error {
 		rr.Open++
 		rr.Heatmap.add(&risk)
 		risk.Description = "" // not shown; the heap keeps only what it ranks and shows
-		e := entry{risk: risk, seq: keySeq(risk.Key)}
+		e := entry{risk: risk, seq: model.KeySeq(risk.Key)}
 		if policy != nil {
 			s, err := policy.Score(priority.InputsOf(risk, in.Now))
 			if err != nil {
@@ -244,15 +243,6 @@ func compareEntries(a, b *entry) int {
 		return c
 	}
 	return strings.Compare(a.risk.ID, b.risk.ID)
-}
-
-// keySeq returns n of a key such as R-12, or -1 when the key has none.
-func keySeq(key string) int64 {
-	n, err := strconv.ParseInt(key[strings.LastIndexByte(key, '-')+1:], 10, 64)
-	if err != nil || n < 0 {
-		return -1
-	}
-	return n
 }
 
 // topHeap keeps the n best entries offered, as a heap whose root is the
