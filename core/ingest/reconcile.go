@@ -162,7 +162,7 @@ func PlanRow(stored model.Risk, row *RiskRow, h History, force bool) RowPlan {
 		if !row.Given[f] {
 			continue
 		}
-		old, new := fieldText(&stored, f), fieldText(&want, f)
+		old, new := stored.Field(f), want.Field(f)
 		if old == new {
 			continue
 		}
@@ -198,33 +198,6 @@ func merge(r model.Risk, row *RiskRow) model.Risk {
 		r.CopyFields(&row.Risk, col)
 	}
 	return r
-}
-
-// fieldText is a field's value as the audit trail writes it.
-func fieldText(r *model.Risk, field string) string {
-	switch field {
-	case "title":
-		return r.Title
-	case "description":
-		return r.Description
-	case "kind":
-		return string(r.Kind)
-	case "process":
-		return string(r.Process)
-	case "source":
-		return r.Source
-	case "likelihood":
-		return strconv.Itoa(r.Likelihood)
-	case "impact":
-		return strconv.Itoa(r.Impact)
-	case "effort":
-		return strconv.FormatFloat(r.Effort, 'g', -1, 64)
-	case "owner":
-		return r.Owner
-	case "status":
-		return string(r.Status)
-	}
-	panic(fmt.Sprintf("ingest: no field %q", field))
 }
 
 // Why explains in a phrase why the field was kept, naming who gave the hub

@@ -76,6 +76,35 @@ func (r *Risk) SetField(field, value string) (known bool, err error) {
 	return true, nil
 }
 
+// Field is one of a risk's fields (as SetField names them) in the text
+// form the audit trail records: whole numbers in decimal, the effort as
+// the shortest decimal that reads back the same. Other names give "".
+func (r *Risk) Field(field string) string {
+	switch field {
+	case "title":
+		return r.Title
+	case "description":
+		return r.Description
+	case "kind":
+		return string(r.Kind)
+	case "process":
+		return string(r.Process)
+	case "source":
+		return r.Source
+	case "likelihood":
+		return strconv.Itoa(r.Likelihood)
+	case "impact":
+		return strconv.Itoa(r.Impact)
+	case "effort":
+		return strconv.FormatFloat(r.Effort, 'g', -1, 64)
+	case "owner":
+		return r.Owner
+	case "status":
+		return string(r.Status)
+	}
+	return ""
+}
+
 // CopyFields sets each named field of r (title, description, kind,
 // process, source, owner, status, likelihood, impact, effort) to its value
 // in from; other names, the key among them, change nothing. It is the one

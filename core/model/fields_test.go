@@ -60,3 +60,22 @@ func TestCopyFields(t *testing.T) {
 		t.Fatalf("CopyFields(impact) gave %+v", r)
 	}
 }
+
+// A field's text form reads back as the same value.
+func TestFieldReadsBack(t *testing.T) {
+	tenth, fifth := 0.1, 0.2
+	r := Risk{Title: "t", Description: "d", Kind: Opportunity, Process: Change, Source: "s", Owner: "o",
+		Status: InProgress, Likelihood: 5, Impact: 2, Effort: tenth + fifth}
+	for _, f := range []string{"title", "description", "kind", "process", "source", "owner", "status", "likelihood", "impact", "effort"} {
+		var back Risk
+		if known, err := back.SetField(f, r.Field(f)); !known || err != nil {
+			t.Fatalf("SetField(%s, %q): %v, %v", f, r.Field(f), known, err)
+		}
+		if back.Field(f) != r.Field(f) {
+			t.Errorf("%s: %q read back as %q", f, r.Field(f), back.Field(f))
+		}
+	}
+	if r.Field("effort") != "0.30000000000000004" {
+		t.Errorf("effort text %q", r.Field("effort"))
+	}
+}
