@@ -107,3 +107,26 @@ func TestClashingRowsQuarantinedNotTaken(t *testing.T) {
 	}
 	noChanges(t, h.sync(b, inst))
 }
+
+// A new row whose cells of fields with a default are empty (a column the
+// connector added for other rows, left blank) is created with the
+// defaults, as an import would, and the push writes them into the row.
+func TestEmptyCellsOfNewRowTakeDefaults(t *testing.T) {
+	h := newHub(t)
+	inst, dir := fileBinary(t)
+	b := riskBinding("file")
+	writeFileRows(t, dir, []map[string]string{{"key": "R-4", "title": "Typed in", "likelihood": "4", "impact": "", "effort": " ", "kind": "", "status": ""}})
+	res := h.sync(b, inst)
+	if c := res.Counts; c.HubCreates != 1 || c.Quarantined != 0 {
+		t.Fatalf("counts = %+v, want the row created", c)
+	}
+	r := h.risk("R-4")
+	if r.Likelihood != 4 || r.Impact != 3 || r.Effort != 1 || r.Kind != model.Threat || r.Status != model.Proposed {
+		t.Errorf("risk = %+v, want likelihood 4 and the defaults", r)
+	}
+	row := fileRows(t, dir)[0]
+	if row["impact"] != "3" || row["effort"] != "1" || row["status"] != "proposed" {
+		t.Errorf("row after the push = %v, want the defaults written", row)
+	}
+	noChanges(t, h.sync(b, inst))
+}

@@ -733,7 +733,18 @@ func (r *run) pullNew(tx store.Tx, rec connector.Record, fields map[string]strin
 	}
 	risk := model.Risk{Initiative: r.b.Initiative, Kind: ingest.DefaultKind, Likelihood: ingest.DefaultLikelihood,
 		Impact: ingest.DefaultImpact, Effort: ingest.DefaultEffort, Status: ingest.DefaultStatus}
-	if err := ApplyRiskFields(&risk, fields); err != nil {
+	given, copied := fields, false
+	for _, f := range []string{connector.FieldKind, connector.FieldLikelihood, connector.FieldImpact, connector.FieldEffort, connector.FieldStatus} {
+		if v, ok := fields[f]; ok && strings.TrimSpace(v) == "" {
+			// An empty cell of a field with a default is the default, as
+			// in an import: the push then writes it into the record.
+			if !copied {
+				given, copied = copyFields(fields), true
+			}
+			delete(given, f)
+		}
+	}
+	if err := ApplyRiskFields(&risk, given); err != nil {
 		return r.quarantine(tx, rec, "", err.Error())
 	}
 	if k := fields[connector.FieldKey]; ingest.ValidKey(k) {
