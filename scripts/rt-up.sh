@@ -79,6 +79,31 @@ Set(\$MailCommand, 'testfile');
 # A throwaway test instance: the cheapest bcrypt RT allows, so checking the token on every
 # request costs milliseconds instead of ~0.4 s (RT's default cost is 12).
 Set(\$BcryptCost, 4);
+# The USM lifecycle of the risk queue: the hub's statuses by their names (so the sync needs no
+# map_status) and the hub's flow, but for one local rule of this service desk: work that has
+# started (in_progress) is not rejected in RT; it goes back to accepted first. The hub allows
+# that step, so a push of it is refused by RT (answered 200 with a message), which e2e/rt proves.
+Set(%Lifecycles,
+    usm => {
+        type        => 'ticket',
+        initial     => [qw(proposed)],
+        active      => [qw(accepted planned in_progress)],
+        inactive    => [qw(realized rejected deleted)],
+        defaults    => { on_create => 'proposed' },
+        transitions => {
+            ''          => [qw(proposed accepted planned in_progress realized rejected)],
+            proposed    => [qw(accepted rejected deleted)],
+            accepted    => [qw(proposed planned rejected deleted)],
+            planned     => [qw(accepted in_progress rejected deleted)],
+            in_progress => [qw(accepted realized)],
+            realized    => [qw(in_progress)],
+            rejected    => [qw(proposed deleted)],
+            deleted     => [qw(proposed)],
+        },
+        rights  => { '* -> deleted' => 'DeleteTicket', '* -> *' => 'ModifyTicket' },
+        actions => [],
+    },
+);
 1;
 CONF
 export RT_SITE_CONFIG="$STATE/RT_SiteConfig.pm" RT_SITE_CONFIG_DIR="$STATE/siteconfig.d"
@@ -124,7 +149,7 @@ $ops->PrincipalObj->GrantRight(Right => 'OwnTicket', Object => RT->System);
 my %queue;
 for my $name ('Risks', 'Reports') {
     my $q = RT::Queue->new(RT->SystemUser);
-    ($ok, $msg) = $q->Create(Name => $name, Description => 'usmhub');
+    ($ok, $msg) = $q->Create(Name => $name, Description => 'usmhub', $name eq 'Risks' ? (Lifecycle => 'usm') : ());
     die "queue $name: $msg" unless $ok;
     $queue{$name} = $q;
 }
@@ -146,7 +171,8 @@ for my $name ('USM key', 'USM type') {
     my $c = RT::CustomField->new(RT->SystemUser);
     ($ok, $msg) = $c->Create(Name => $name, Type => 'FreeformSingle', LookupType => RT::Asset->CustomFieldLookupType);
     die "asset cf $name: $msg" unless $ok;
-    ($ok, $msg) = $c->AddToObject($cat); die "asset cf apply: $msg" unless $ok;
+    # Applied to every catalog (catalog 0), so catalogs made later (tests make their own) have them.
+    ($ok, $msg) = $c->AddToObject(RT::Catalog->new(RT->SystemUser)); die "asset cf apply: $msg" unless $ok;
 }
 
 print "RT_TOKEN=$authstring\n";

@@ -163,6 +163,9 @@ func (c *Connector) Check(ctx context.Context) error {
 			TicketCustomFields []struct {
 				Name string `json:"name"`
 			} `json:"TicketCustomFields"`
+			Links []struct {
+				Ref string `json:"ref"`
+			} `json:"_hyperlinks"`
 		}
 		if err := api.get(ctx, "/queue/"+url.PathEscape(name), nil, &q); err != nil {
 			if errors.Is(err, errNotFound) || sdk.ClassOf(err) == sdk.ClassPermanent {
@@ -171,6 +174,14 @@ func (c *Connector) Check(ctx context.Context) error {
 			}
 			probs = append(probs, fmt.Sprintf("queue %q: %v", name, err))
 			return
+		}
+		// RT offers the "create" link only to a user with CreateTicket.
+		canCreate := false
+		for _, l := range q.Links {
+			canCreate = canCreate || l.Ref == "create"
+		}
+		if !canCreate {
+			probs = append(probs, fmt.Sprintf("the token's user may not create tickets in queue %q: grant it CreateTicket (with ShowTicket, ModifyTicket and CommentOnTicket) on the queue (Admin → Queues → %s → User Rights or Group Rights)", name, name))
 		}
 		have := map[string]bool{}
 		for _, f := range q.TicketCustomFields {

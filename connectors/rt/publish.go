@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/usmhub/usmhub/plugins/sdk"
 )
@@ -39,10 +40,24 @@ func (c *Connector) Push(ctx context.Context, req sdk.PushRequest) ([]sdk.Result
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
+		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < pushMargin {
+			// The hub bounds a call; a change cut off halfway would leave
+			// its outcome unknown. The rest are not tried: a create stays
+			// pending (the hub finds it by marker, then sends it again), an
+			// update goes out in the next call.
+			for j := i; j < len(out); j++ {
+				out[j] = sdk.Result{Err: sdk.Errorf(sdk.ClassTransient, "not sent: the call's time ran out after %d of %d changes (RT answers slowly)", i, len(out))}
+			}
+			return out, nil
+		}
 		out[i] = c.pushRisk(ctx, cfg, api, ch)
 	}
 	return out, nil
 }
+
+// pushMargin is the time a push leaves itself to send one more change
+// (a create is three requests: find, create, read back).
+const pushMargin = 10 * time.Second
 
 // Find returns the ticket carrying the marker, or nil.
 func (c *Connector) Find(ctx context.Context, kind sdk.EntityKind, marker string) (*sdk.Record, error) {

@@ -16,6 +16,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -181,5 +182,98 @@ func (a api) newQueue(prefix string) string {
 	a.t.Helper()
 	name := fmt.Sprintf("%s-%d-%d", prefix, time.Now().UnixNano()%1e9, seq.Add(1))
 	a.do("POST", "/queue", map[string]any{"Name": name}, nil)
+	return name
+}
+
+// newRiskQueue creates a queue of the test's own with the USM lifecycle.
+func (a api) newRiskQueue(prefix string) string {
+	a.t.Helper()
+	name := fmt.Sprintf("%s-%d-%d", prefix, time.Now().UnixNano()%1e9, seq.Add(1))
+	a.do("POST", "/queue", map[string]any{"Name": name, "Lifecycle": "usm"}, nil)
+	return name
+}
+
+// rtTicket is a ticket as a search lists it.
+type rtTicket struct {
+	ID      string `json:"id"`
+	Subject string `json:"Subject"`
+	Status  string `json:"Status"`
+	Owner   struct {
+		ID string `json:"id"`
+	} `json:"Owner"`
+	CustomFields []struct {
+		Name   string   `json:"name"`
+		Values []string `json:"values"`
+	} `json:"CustomFields"`
+}
+
+// cf returns a custom field's first value.
+func (t rtTicket) cf(name string) string {
+	for _, f := range t.CustomFields {
+		if f.Name == name && len(f.Values) > 0 {
+			return f.Values[0]
+		}
+	}
+	return ""
+}
+
+// tickets lists every ticket of a queue, to the last page.
+func (a api) tickets(queue string) []rtTicket {
+	a.t.Helper()
+	var all []rtTicket
+	for page := 1; ; page++ {
+		var p struct {
+			Items    []rtTicket `json:"items"`
+			NextPage string     `json:"next_page"`
+		}
+		q := url.Values{"query": {fmt.Sprintf("Queue = '%s'", queue)}, "fields": {"Subject,Status,Owner,CustomFields"},
+			"per_page": {"100"}, "page": {strconv.Itoa(page)}, "orderby": {"id"}}
+		a.do("GET", "/tickets?"+q.Encode(), nil, &p)
+		all = append(all, p.Items...)
+		if p.NextPage == "" || len(p.Items) == 0 {
+			return all
+		}
+	}
+}
+
+// risks lists a queue's tickets by their "USM key".
+func (a api) risks(queue string) map[string]rtTicket {
+	a.t.Helper()
+	out := map[string]rtTicket{}
+	for _, t := range a.tickets(queue) {
+		if _, dup := out[t.cf("USM key")]; dup {
+			a.t.Errorf("queue %s holds two tickets of key %q", queue, t.cf("USM key"))
+		}
+		out[t.cf("USM key")] = t
+	}
+	return out
+}
+
+// history returns the types of a ticket's transactions, oldest first.
+func (a api) history(id string) []string {
+	a.t.Helper()
+	// Maps, not structs: each item has "type": "transaction" besides
+	// "Type", and encoding/json matches names without regard to case.
+	var p struct {
+		Items []map[string]any `json:"items"`
+	}
+	a.do("GET", "/ticket/"+id+"/history?fields=Type&per_page=100", nil, &p)
+	var out []string
+	for _, it := range p.Items {
+		s, _ := it["Type"].(string)
+		out = append(out, s)
+	}
+	return out
+}
+
+// urlQuery escapes a query parameter's value.
+func urlQuery(s string) string { return url.QueryEscape(s) }
+
+// newCatalog creates an asset catalog of the test's own (scripts/rt-up.sh
+// applies the USM asset custom fields to every catalog).
+func (a api) newCatalog(prefix string) string {
+	a.t.Helper()
+	name := fmt.Sprintf("%s-%d-%d", prefix, time.Now().UnixNano()%1e9, seq.Add(1))
+	a.do("POST", "/catalog", map[string]any{"Name": name}, nil)
 	return name
 }

@@ -1,0 +1,44 @@
+package rt_test
+
+import (
+	"strings"
+	"testing"
+)
+
+// `usmhub validate` reaches RT through the connector's Check and names
+// what is missing and how to make it: a queue, a catalog, a token RT
+// refuses (which it never shows).
+func TestValidate(t *testing.T) {
+	requireRT(t)
+	a := api{t}
+	queue, reports, catalog := a.newRiskQueue("validate"), a.newQueue("validate-reports"), a.newCatalog("validate-bir")
+	h := newHub(t, queue, reports, catalog)
+	if out, errs, code := h.run("validate"); code != 0 {
+		t.Fatalf("validate of a good config: exit %d\nstdout: %s\nstderr: %s", code, out, errs)
+	}
+	for _, tc := range []struct {
+		name, queue, catalog, token string
+		want                        []string
+	}{
+		{"no queue", "NoSuchQueue", catalog, rt["RT_TOKEN"], []string{`queue "NoSuchQueue"`, "Admin → Queues → Create", "CreateTicket"}},
+		{"no catalog", queue, "NoSuchCatalog", rt["RT_TOKEN"], []string{`catalog "NoSuchCatalog"`, "Admin → Assets → Catalogs → Create"}},
+		{"wrong token", queue, catalog, "1-14-ffffffffffffffffffffffffffffffff", []string{"401", "Auth Tokens"}},
+	} {
+		h := newHub(t, tc.queue, reports, tc.catalog)
+		cmd := h.command("validate")
+		cmd.Env = append(cmd.Env, "USMHUB_E2E_RT_TOKEN="+tc.token)
+		b, err := cmd.CombinedOutput()
+		text := string(b)
+		if err == nil {
+			t.Errorf("validate with %s: exit 0, want an error\n%s", tc.name, text)
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(text, w) {
+				t.Errorf("validate with %s does not say %q:\n%s", tc.name, w, text)
+			}
+		}
+		if strings.Contains(text, tc.token) {
+			t.Errorf("validate with %s showed the token:\n%s", tc.name, text)
+		}
+	}
+}
