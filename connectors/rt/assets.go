@@ -30,13 +30,19 @@ func (c *Connector) pullItems(ctx context.Context, cfg *config, api *client, req
 	if cfg.Catalog == "" {
 		return sdk.Errorf(sdk.ClassPermanent, "no catalog is configured: set catalog in the rt connector block to sync configuration items")
 	}
-	catID, err := api.catalogID(ctx, cfg.Catalog)
-	if err != nil {
-		return fmt.Errorf("catalog %q: %w", cfg.Catalog, err)
-	}
 	cur, err := parseCursor(req.Cursor)
 	if err != nil {
 		return err
+	}
+	if cur.Catalog != "" && cur.Catalog != cfg.Catalog {
+		cur = cursor{} // another catalog: list it all
+	}
+	catID := cur.CatalogID
+	if catID == "" {
+		if catID, err = api.catalogID(ctx, cfg.Catalog); err != nil {
+			return fmt.Errorf("catalog %q: %w", cfg.Catalog, err)
+		}
+		cur.Catalog, cur.CatalogID = cfg.Catalog, catID
 	}
 	type cond struct {
 		Field    string `json:"field"`

@@ -43,6 +43,10 @@ const ticketFields = "Subject,Status,Owner,LastUpdated,CustomFields"
 type cursor struct {
 	At  string   `json:"at"`
 	IDs []string `json:"ids,omitempty"`
+	// Catalog and CatalogID keep an item pull's catalog id (asset searches
+	// need the id, not the name), so a quiet item sync is one listing too.
+	Catalog   string `json:"catalog,omitempty"`
+	CatalogID string `json:"catalog_id,omitempty"`
 }
 
 func parseCursor(s string) (cursor, error) {

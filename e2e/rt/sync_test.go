@@ -253,8 +253,12 @@ func TestSyncWithRT(t *testing.T) {
 		if len(show.Affects) != 2 || show.Affects[1].Status != "retired" {
 			t.Errorf("risk show %s after srv-04 was recycled: %+v, want CI-4 retired", top, show.Affects)
 		}
+		before := len(h.requests())
 		if c := h.sync("items")["items"]; changed(c) {
 			t.Errorf("a quiet item sync changed things: %v", c)
+		}
+		if s := summary(h.requests()[before:]); strings.Join(s, ", ") != "GET /assets ×1" {
+			t.Errorf("a quiet item sync made %v, want one listing", s)
 		}
 	})
 
