@@ -43,8 +43,8 @@ func (c *Connector) Push(ctx context.Context, req sdk.PushRequest) ([]sdk.Result
 		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < pushMargin {
 			// The hub bounds a call; a change cut off halfway would leave
 			// its outcome unknown. The rest are not tried: a create stays
-			// pending (the hub finds it by marker, then sends it again), an
-			// update goes out in the next call.
+			// pending (the hub finds it by marker, then sends it again in
+			// this run), an update is sent again by the next run.
 			for j := i; j < len(out); j++ {
 				out[j] = sdk.Result{Err: sdk.Errorf(sdk.ClassTransient, "not sent: the call's time ran out after %d of %d changes (RT answers slowly)", i, len(out))}
 			}
