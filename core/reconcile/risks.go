@@ -264,6 +264,7 @@ func (r *run) pull(p puller) error {
 				return r.renew(tx)
 			})
 			if err != nil {
+				r.quarantined = nil // read again: the page's changes to it are gone
 				return err
 			}
 			st = next
@@ -447,7 +448,7 @@ func (r *run) takeRisk(tx store.Tx, rec connector.Record, full bool) error {
 		return err
 	}
 	// Taken: a quarantine of an earlier version of the record is over.
-	return tx.ReleaseQuarantine(r.b.Name, rec.ExternalID)
+	return r.unquarantine(tx, rec.ExternalID)
 }
 
 // mergeRisk merges the remote's fields (in the hub's spelling; rec.Fields
@@ -773,7 +774,7 @@ func (r *run) pullNew(tx store.Tx, rec connector.Record, fields map[string]strin
 	if err := tx.PutLink(link); err != nil {
 		return err
 	}
-	return tx.ReleaseQuarantine(r.b.Name, rec.ExternalID) // an earlier version was refused
+	return r.unquarantine(tx, rec.ExternalID) // an earlier version was refused
 }
 
 // adopt links an unmarked remote record to the hub risk it names — by key,
@@ -847,11 +848,8 @@ func (r *run) remoteDeleted(tx store.Tx, l store.Link, why string) error {
 // quarantine keeps a remote record the hub cannot take, with the reason;
 // the rest of the page goes on.
 func (r *run) quarantine(tx store.Tx, rec connector.Record, hubID, reason string) error {
-	if r.quarantined == nil {
-		r.quarantined = map[string]store.Quarantined{}
-		if err := tx.Quarantine(r.b.Name, func(q store.Quarantined) error { r.quarantined[q.ExternalID] = q; return nil }); err != nil {
-			return err
-		}
+	if err := r.loadQuarantine(tx); err != nil {
+		return err
 	}
 	if q, ok := r.quarantined[rec.ExternalID]; ok && q.Reason == reason && q.HubID == hubID && maps.Equal(q.Fields, rec.Fields) {
 		return nil // kept already, for the same reason: nothing new (a record listed again)
@@ -861,7 +859,39 @@ func (r *run) quarantine(tx store.Tx, rec connector.Record, hubID, reason string
 	if !r.opts.Plan {
 		r.log.Warn("record quarantined", "external_id", rec.ExternalID, "reason", reason)
 	}
-	return tx.QuarantineRecord(store.Quarantined{Binding: r.b.Name, ExternalID: rec.ExternalID, HubID: hubID, Reason: reason, Fields: rec.Fields})
+	q := store.Quarantined{Binding: r.b.Name, ExternalID: rec.ExternalID, HubID: hubID, Reason: reason, Fields: rec.Fields}
+	if err := tx.QuarantineRecord(q); err != nil {
+		return err
+	}
+	r.quarantined[rec.ExternalID] = q
+	return nil
+}
+
+// loadQuarantine reads the binding's quarantine into r.quarantined, once a
+// run (and again after a page that failed: its changes to it are gone).
+func (r *run) loadQuarantine(rd store.Reader) error {
+	if r.quarantined != nil {
+		return nil
+	}
+	q := map[string]store.Quarantined{}
+	if err := rd.Quarantine(r.b.Name, func(e store.Quarantined) error { q[e.ExternalID] = e; return nil }); err != nil {
+		return err
+	}
+	r.quarantined = q
+	return nil
+}
+
+// unquarantine ends the quarantine of a remote record the hub took: a statement
+// only when it is quarantined (most records never are).
+func (r *run) unquarantine(tx store.Tx, externalID string) error {
+	if err := r.loadQuarantine(tx); err != nil {
+		return err
+	}
+	if _, ok := r.quarantined[externalID]; !ok {
+		return nil
+	}
+	delete(r.quarantined, externalID)
+	return tx.ReleaseQuarantine(r.b.Name, externalID)
 }
 
 // problem quarantines a record its connector says cannot be taken as it
