@@ -73,11 +73,16 @@ func updateRiskFlags(fs *flag.FlagSet) *riskFlags {
 	}
 }
 
+// risk is the risk the flags give.
+func (f *riskFlags) risk() model.Risk {
+	return model.Risk{Key: *f.key, Title: *f.title, Description: *f.description, Kind: model.Kind(*f.kind),
+		Process: model.Process(*f.process), Source: *f.source, Owner: *f.owner, Status: model.Status(*f.status),
+		Likelihood: *f.likelihood, Impact: *f.impact, Effort: *f.effort}
+}
+
 // edit is the change the flags that were set ask for.
 func (f *riskFlags) edit(set map[string]bool) register.Edit {
-	ed := register.Edit{Values: model.Risk{Title: *f.title, Description: *f.description, Kind: model.Kind(*f.kind),
-		Process: model.Process(*f.process), Source: *f.source, Owner: *f.owner, Status: model.Status(*f.status),
-		Likelihood: *f.likelihood, Impact: *f.impact, Effort: *f.effort}}
+	ed := register.Edit{Values: f.risk()}
 	for _, name := range ingest.RiskColumns {
 		if set[name] {
 			ed.Fields = append(ed.Fields, name)
@@ -112,9 +117,8 @@ func (riskAddCmd) Run(ctx context.Context, e *env, args []string) int {
 	if err != nil {
 		return e.fail(err)
 	}
-	r := model.Risk{Key: *rf.key, Initiative: in.Key, Kind: model.Kind(*rf.kind), Title: *rf.title, Description: *rf.description,
-		Process: model.Process(*rf.process), Source: *rf.source, Likelihood: *rf.likelihood, Impact: *rf.impact,
-		Effort: *rf.effort, Owner: *rf.owner, Status: model.Status(*rf.status)}
+	r := rf.risk()
+	r.Initiative = in.Key
 	if err := r.Validate(); err != nil {
 		return e.fail(fmt.Errorf("risk not added: %w", flattenErr(err)))
 	}
