@@ -1,0 +1,48 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/usmhub/usmhub/core/model"
+	"github.com/usmhub/usmhub/core/progress"
+	"github.com/usmhub/usmhub/core/store"
+)
+
+// One baseline per initiative; the same scan twice is stored once; a
+// progress scan needs the baseline, and then compares with it.
+func TestImportScan(t *testing.T) {
+	ctx := context.Background()
+	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "usmhub.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	actor := store.Actor{Name: "test"}
+	scan := func(kind model.ScanKind, day string, score float64) model.Scan {
+		return model.Scan{Initiative: "t", Kind: kind, Method: "quickscan", MethodVersion: "1", TakenOn: day,
+			Scores: []model.ScanScore{{Dimension: "agree", Score: score}}}
+	}
+	if _, _, err := ImportScan(ctx, st, actor, scan(model.Progress, "2026-02-01", 3)); !errors.Is(err, progress.ErrNoBaseline) {
+		t.Fatalf("progress before a baseline: %v", err)
+	}
+	if _, already, err := ImportScan(ctx, st, actor, scan(model.Baseline, "2026-01-01", 2)); err != nil || already {
+		t.Fatalf("baseline: already %v, %v", already, err)
+	}
+	if _, already, err := ImportScan(ctx, st, actor, scan(model.Baseline, "2026-01-01", 2)); err != nil || !already {
+		t.Fatalf("the baseline again: already %v, %v", already, err)
+	}
+	if _, _, err := ImportScan(ctx, st, actor, scan(model.Baseline, "2026-01-02", 2)); err == nil || !strings.Contains(err.Error(), "already has a baseline") {
+		t.Fatalf("a second baseline: %v", err)
+	}
+	if _, _, err := ImportScan(ctx, st, actor, scan(model.Progress, "2026-02-01", 3.5)); err != nil {
+		t.Fatal(err)
+	}
+	cmp, err := CompareScans(ctx, st, "t")
+	if err != nil || len(cmp.Rows) != 1 || cmp.Rows[0].Delta == nil || *cmp.Rows[0].Delta != 1.5 {
+		t.Fatalf("compare: %+v, %v", cmp, err)
+	}
+}
