@@ -49,14 +49,16 @@ func (c *Connector) pullItems(ctx context.Context, cfg *config, api *client, req
 		Operator string `json:"operator,omitempty"`
 		Value    string `json:"value"`
 	}
-	conds := []cond{{Field: "Catalog", Value: catID}}
-	if since, ok := cur.since(req.Lookback); ok {
-		conds = append(conds, cond{Field: "LastUpdated", Operator: ">=", Value: since})
-	}
-	query, _ := json.Marshal(conds)
-	q := url.Values{"query": {string(query)}, "orderby": {"LastUpdated"}, "order": {"ASC"},
+	q := url.Values{"orderby": {"LastUpdated", "id"}, "order": {"ASC", "ASC"},
 		"fields": {"Name,Status,Description,Owner,LastUpdated,CustomFields"}, "per_page": {strconv.Itoa(cfg.pageSize)}}
-	for pageNo := 1; ; pageNo++ {
+	from, _ := cur.since(req.Lookback)
+	for pageNo, first := 1, true; ; first = false {
+		conds := []cond{{Field: "Catalog", Value: catID}}
+		if from != "" {
+			conds = append(conds, cond{Field: "LastUpdated", Operator: ">=", Value: from})
+		}
+		query, _ := json.Marshal(conds)
+		q.Set("query", string(query))
 		q.Set("page", strconv.Itoa(pageNo))
 		var p page[asset]
 		if err := api.get(ctx, "/assets", q, &p); err != nil {
@@ -70,14 +72,15 @@ func (c *Connector) pullItems(ctx context.Context, cfg *config, api *client, req
 			recs = append(recs, cfg.assetRecord(a))
 			cur.advance(a.LastUpdated, a.ID.String())
 		}
-		if len(recs) > 0 || pageNo == 1 {
+		if len(recs) > 0 || first {
 			if err := send(sdk.Batch{Records: recs, Cursor: cur.String()}); err != nil {
 				return err
 			}
 		}
-		if p.NextPage == "" || len(p.Items) == 0 {
+		if p.NextPage == "" || len(p.Items) < cfg.pageSize {
 			return nil
 		}
+		from, pageNo = nextPage(cur, from, pageNo)
 	}
 }
 

@@ -85,3 +85,16 @@ func TestCheckRiskRefusesWhatCannotComeBack(t *testing.T) {
 		t.Errorf("good fields refused: %v", e)
 	}
 }
+
+// After a full page the listing goes on from the cursor's second when the
+// cursor moved, and to the next page of the same query when it did not.
+func TestNextPageIsKeyset(t *testing.T) {
+	var c cursor
+	c.advance("2026-12-06T07:19:04Z", "7")
+	if from, page := nextPage(c, "", 1); from != "2026-12-06 07:19:04" || page != 1 {
+		t.Errorf("after a first page: from %q page %d, want the cursor's second, page 1", from, page)
+	}
+	if from, page := nextPage(c, "2026-12-06 07:19:04", 1); from != "2026-12-06 07:19:04" || page != 2 {
+		t.Errorf("after a page of one second: from %q page %d, want the same query, page 2", from, page)
+	}
+}

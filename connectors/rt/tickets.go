@@ -102,13 +102,16 @@ func (c *Connector) pullRisks(ctx context.Context, cfg *config, api *client, req
 	if err != nil {
 		return err
 	}
-	query := fmt.Sprintf("Queue = '%s'", tsql(cfg.Queue))
-	if since, ok := cur.since(req.Lookback); ok {
-		query += fmt.Sprintf(" AND LastUpdated >= '%s'", since)
-	}
-	q := url.Values{"query": {query}, "orderby": {"LastUpdated"}, "order": {"ASC"}, "fields": {ticketFields},
+	base := fmt.Sprintf("Queue = '%s'", tsql(cfg.Queue))
+	q := url.Values{"orderby": {"LastUpdated", "id"}, "order": {"ASC", "ASC"}, "fields": {ticketFields},
 		"per_page": {strconv.Itoa(cfg.pageSize)}}
-	for pageNo := 1; ; pageNo++ {
+	from, _ := cur.since(req.Lookback)
+	for pageNo, first := 1, true; ; first = false {
+		query := base
+		if from != "" {
+			query += fmt.Sprintf(" AND LastUpdated >= '%s'", from)
+		}
+		q.Set("query", query)
 		q.Set("page", strconv.Itoa(pageNo))
 		var p page[ticket]
 		if err := api.get(ctx, "/tickets", q, &p); err != nil {
@@ -126,15 +129,30 @@ func (c *Connector) pullRisks(ctx context.Context, cfg *config, api *client, req
 			recs = append(recs, rec)
 			cur.advance(t.LastUpdated, t.ID.String())
 		}
-		if len(recs) > 0 || pageNo == 1 {
+		if len(recs) > 0 || first {
 			if err := send(sdk.Batch{Records: recs, Cursor: cur.String()}); err != nil {
 				return err
 			}
 		}
-		if p.NextPage == "" || len(p.Items) == 0 {
+		if p.NextPage == "" || len(p.Items) < cfg.pageSize {
 			return nil
 		}
+		from, pageNo = nextPage(cur, from, pageNo)
 	}
+}
+
+// nextPage says where a listing goes on after a full page: from the
+// cursor's second, page 1, when the cursor moved (keyset paging: a record
+// changed while the listing runs moves behind the cursor and is listed
+// again, where with page offsets it would push another, unlisted, record
+// onto a page already read, and that record would be missed); else the next
+// page of the same query (the page held only records of the second it
+// starts from, already sent).
+func nextPage(cur cursor, from string, pageNo int) (string, int) {
+	if at, _ := cur.since(0); at != from {
+		return at, 1
+	}
+	return from, pageNo + 1
 }
 
 // tsql quotes a value inside a TicketSQL string literal.
