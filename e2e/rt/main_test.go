@@ -266,9 +266,6 @@ func (a api) history(id string) []string {
 	return out
 }
 
-// urlQuery escapes a query parameter's value.
-func urlQuery(s string) string { return url.QueryEscape(s) }
-
 // newCatalog creates an asset catalog of the test's own (scripts/rt-up.sh
 // applies the USM asset custom fields to every catalog).
 func (a api) newCatalog(prefix string) string {

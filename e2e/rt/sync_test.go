@@ -1,6 +1,7 @@
 package rt_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"slices"
@@ -193,14 +194,19 @@ func TestSyncWithRT(t *testing.T) {
 
 	t.Run("assets_are_items", func(t *testing.T) {
 		const m = 30
+		assetIDs := map[string]string{} // name → id
 		for i := 1; i <= m; i++ {
+			var created struct {
+				ID string `json:"id"`
+			}
 			status := "in-use"
 			if i%10 == 0 {
 				status = "new"
 			}
 			a.do("POST", "/asset", map[string]any{"Name": fmt.Sprintf("srv-%02d", i), "Catalog": catalog, "Status": status,
 				"Description": fmt.Sprintf("Server %d of the service desk.", i), "Owner": []string{"ops", "root"}[i%2],
-				"CustomFields": map[string]string{"USM key": fmt.Sprintf("CI-%d", i), "USM type": "server"}}, nil)
+				"CustomFields": map[string]string{"USM key": fmt.Sprintf("CI-%d", i), "USM type": "server"}}, &created)
+			assetIDs[fmt.Sprintf("srv-%02d", i)] = created.ID
 		}
 		c := h.sync("items")["items"]
 		if c["hub_creates"] != m || c["errors"] != 0 || c["quarantined"] != 0 {
@@ -220,6 +226,21 @@ func TestSyncWithRT(t *testing.T) {
 		if it := items[byKey["CI-10"]]; it.Name != "srv-10" || it.Status != "planned" || it.Type != "server" || it.Owner != "ops" || it.Source != "rt.main" {
 			t.Errorf("CI-10 = %+v", it)
 		}
+		// USM's fifth precondition sees both halves in RT: the workflow
+		// (risks synced) and the BIR (items synced).
+		out, errs, _ := h.run("readiness", "-json")
+		var checks []struct {
+			Precondition   int
+			Status, Reason string
+		}
+		if err := json.Unmarshal([]byte(out), &checks); err != nil {
+			t.Fatalf("usmhub readiness -json: %v\n%s%s", err, out, errs)
+		}
+		for _, c := range checks {
+			if c.Precondition == 5 && (c.Status != "pass" || !strings.Contains(c.Reason, "rt.main")) {
+				t.Errorf("readiness precondition 5: %s: %s; want pass with the BIR from rt.main", c.Status, c.Reason)
+			}
+		}
 		// The top risk affects two servers: risk show and the register say so.
 		var list []hubRisk
 		h.jsonOf(&list, "risk", "list")
@@ -236,16 +257,7 @@ func TestSyncWithRT(t *testing.T) {
 			t.Errorf("the register report does not list %s affecting CI-3, CI-4:\n%s", top, reg)
 		}
 		// An asset recycled in RT retires its item.
-		var found struct {
-			Items []struct {
-				ID string `json:"id"`
-			} `json:"items"`
-		}
-		a.do("GET", "/assets?query="+urlQuery(`[{"field":"Name","value":"srv-04"}]`), nil, &found)
-		if len(found.Items) != 1 {
-			t.Fatalf("asset srv-04: %+v", found)
-		}
-		a.do("PUT", "/asset/"+found.Items[0].ID, map[string]any{"Status": "recycled"}, nil)
+		a.do("PUT", "/asset/"+assetIDs["srv-04"], map[string]any{"Status": "recycled"}, nil)
 		if c := h.sync("items")["items"]; c["hub_updates"] != 1 {
 			t.Errorf("item sync after a recycle: %v, want 1 hub update", c)
 		}
