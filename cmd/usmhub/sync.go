@@ -60,10 +60,7 @@ func (planCmd) Run(ctx context.Context, e *env, args []string) int {
 	if code != exitOK {
 		return code
 	}
-	changes := false
-	for _, r := range results {
-		changes = changes || r.Counts.Changes() || r.Waiting.Any() || r.DeleteLimitExceeded
-	}
+	changes := app.Pending(results)
 	if len(records) > 0 {
 		for _, r := range results {
 			r.Changes = app.ChangesOf(r.Changes, records)

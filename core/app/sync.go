@@ -107,3 +107,15 @@ func ChangesOf(changes []reconcile.Change, names []string) []reconcile.Change {
 	}
 	return out
 }
+
+// Pending reports whether a plan's results leave anything to do: a change
+// in either direction, something waiting for a person, or a deletion over
+// the limit (what `usmhub plan` exits 2 for).
+func Pending(results []*reconcile.Result) bool {
+	for _, r := range results {
+		if r.Counts.Changes() || r.Waiting.Any() || r.DeleteLimitExceeded {
+			return true
+		}
+	}
+	return false
+}
