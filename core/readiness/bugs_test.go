@@ -16,7 +16,7 @@ import (
 
 // A configured connector the caller says nothing about was not checked;
 // today it counts as healthy. The daemon's scheduled readiness reports pass
-// no health at all (cmd/usmhub/serve.go:106), so they tell the stakeholders
+// no health at all (then cmd/usmhub/serve.go, now core/app reportJob), so they tell the stakeholders
 // that the connectors are healthy without having tried one.
 func TestFixedBugConnectorWithoutHealthIsUnchecked(t *testing.T) {
 	checks := evaluate(t, "ready.hcl", nil, nil)
