@@ -6,8 +6,8 @@ import (
 )
 
 // `usmhub validate` reaches RT through the connector's Check and names
-// what is missing and how to make it: a queue, a catalog, a token RT
-// refuses (which it never shows).
+// what is missing and how to make it: a custom field, a queue, a catalog,
+// a token RT refuses (which it never shows).
 func TestValidate(t *testing.T) {
 	requireRT(t)
 	a := api{t}
@@ -16,6 +16,29 @@ func TestValidate(t *testing.T) {
 	if out, errs, code := h.run("validate"); code != 0 {
 		t.Fatalf("validate of a good config: exit %d\nstdout: %s\nstderr: %s", code, out, errs)
 	}
+	// A custom field the queue lacks (here: disabled for the test, and
+	// enabled again after it).
+	var q struct {
+		TicketCustomFields []struct{ ID, Name string } `json:"TicketCustomFields"`
+	}
+	a.do("GET", "/queue/"+queue, nil, &q)
+	cfID := ""
+	for _, f := range q.TicketCustomFields {
+		if f.Name == "USM source" {
+			cfID = f.ID
+		}
+	}
+	if cfID == "" {
+		t.Fatalf("queue %s has no USM source custom field: %+v", queue, q)
+	}
+	a.do("PUT", "/customfield/"+cfID, map[string]any{"Disabled": 1}, nil)
+	t.Cleanup(func() { a.do("PUT", "/customfield/"+cfID, map[string]any{"Disabled": 0}, nil) })
+	b, err := h.command("validate").CombinedOutput()
+	if text := string(b); err == nil || !strings.Contains(text, `no ticket custom field "USM source"`) || !strings.Contains(text, "Admin → Custom Fields → Create") {
+		t.Errorf("validate with USM source missing: %v\n%s\nwant an error naming the field and how to create it", err, text)
+	}
+	a.do("PUT", "/customfield/"+cfID, map[string]any{"Disabled": 0}, nil)
+
 	for _, tc := range []struct {
 		name, queue, catalog, token string
 		want                        []string
