@@ -304,7 +304,11 @@ func (r *reader) PushPending(binding string, f RiskFilter, since int64) (maxSeq 
 	} else {
 		where += " AND" + cond
 	}
-	err = r.tx.QueryRowContext(r.ctx, `SELECT EXISTS (SELECT 1 FROM risks r LEFT JOIN links l ON l.binding = ? AND l.hub_id = r.id`+where+`)`,
+	// INDEXED BY: the filter's initiative index looks as good to SQLite
+	// without statistics, and walks every risk of the initiative (a page's
+	// check took 60 ms at 100k risks) where the change sequence's index
+	// reads only the risks changed after since.
+	err = r.tx.QueryRowContext(r.ctx, `SELECT EXISTS (SELECT 1 FROM risks r INDEXED BY risks_change_seq LEFT JOIN links l ON l.binding = ? AND l.hub_id = r.id`+where+`)`,
 		append(append([]any{binding}, args...), since)...).Scan(&pending)
 	if err != nil {
 		return 0, false, fmt.Errorf("risks to push for %s: %w", binding, err)
@@ -423,7 +427,8 @@ func (r *reader) RisksToPush(binding string, f RiskFilter, since int64, fn func(
 	}
 	cols := "r." + strings.ReplaceAll(strings.Join(strings.Fields(riskColumns), " "), ", ", ", r.")
 	lcols := "l." + strings.ReplaceAll(linkColumns, ", ", ", l.")
-	q := `SELECT ` + cols + `, ` + lcols + `, r.change_seq FROM risks r LEFT JOIN links l ON l.binding = ? AND l.hub_id = r.id` +
+	// INDEXED BY: see PushPending.
+	q := `SELECT ` + cols + `, ` + lcols + `, r.change_seq FROM risks r INDEXED BY risks_change_seq LEFT JOIN links l ON l.binding = ? AND l.hub_id = r.id` +
 		where + ` ORDER BY r.change_seq`
 	rows, err := r.tx.QueryContext(r.ctx, q, append([]any{binding}, args...)...)
 	if err != nil {
