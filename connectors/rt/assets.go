@@ -66,11 +66,12 @@ func (c *Connector) pullItems(ctx context.Context, cfg *config, api *client, req
 		}
 		var recs []sdk.Record
 		for _, a := range p.Items {
-			if cur.seen(a.LastUpdated, a.ID.String()) {
+			rec := cfg.assetRecord(a)
+			if cur.seen(a.LastUpdated, rec.ExternalID, rec.Version) {
 				continue
 			}
-			recs = append(recs, cfg.assetRecord(a))
-			cur.advance(a.LastUpdated, a.ID.String())
+			recs = append(recs, rec)
+			cur.advance(a.LastUpdated, rec.ExternalID, rec.Version)
 		}
 		if len(recs) > 0 || first {
 			if err := send(sdk.Batch{Records: recs, Cursor: cur.String()}); err != nil {

@@ -16,20 +16,24 @@ func TestRTTimeIsExactUTC(t *testing.T) {
 	}
 }
 
-// The cursor skips exactly the records it sent with the newest stamp, and the
-// next search starts in that second (widened by the lookback).
+// The cursor skips exactly the records it sent with the newest stamp, as
+// it sent them, and the next search starts in that second (widened by the
+// lookback).
 func TestCursorSameSecond(t *testing.T) {
 	var c cursor
-	c.advance("2026-12-06T07:19:04Z", "7")
-	c.advance("2026-12-06T07:19:04Z", "8")
-	if !c.seen("2026-12-06T07:19:04Z", "7") || !c.seen("2026-12-06T07:19:04Z", "8") {
+	c.advance("2026-12-06T07:19:04Z", "7", "v7")
+	c.advance("2026-12-06T07:19:04Z", "8", "v8")
+	if !c.seen("2026-12-06T07:19:04Z", "7", "v7") || !c.seen("2026-12-06T07:19:04Z", "8", "v8") {
 		t.Fatalf("cursor %v forgot a record it sent", c)
 	}
-	if c.seen("2026-12-06T07:19:04Z", "9") {
+	if c.seen("2026-12-06T07:19:04Z", "9", "v9") {
 		t.Fatal("a record of the same second that was not sent counts as seen: it would be lost")
 	}
-	c.advance("2026-12-06T07:19:05Z", "9")
-	if c.seen("2026-12-06T07:19:04Z", "7") || !c.seen("2026-12-06T07:19:05Z", "9") {
+	if c.seen("2026-12-06T07:19:04Z", "7", "v7b") {
+		t.Fatal("a record changed again within the second it was sent in counts as seen: the edit would be lost")
+	}
+	c.advance("2026-12-06T07:19:05Z", "9", "v9")
+	if c.seen("2026-12-06T07:19:04Z", "7", "v7") || !c.seen("2026-12-06T07:19:05Z", "9", "v9") {
 		t.Fatalf("cursor %v did not move to the newer second", c)
 	}
 	back, err := parseCursor(c.String())
@@ -90,7 +94,7 @@ func TestCheckRiskRefusesWhatCannotComeBack(t *testing.T) {
 // cursor moved, and to the next page of the same query when it did not.
 func TestNextPageIsKeyset(t *testing.T) {
 	var c cursor
-	c.advance("2026-12-06T07:19:04Z", "7")
+	c.advance("2026-12-06T07:19:04Z", "7", "v7")
 	if from, page := nextPage(c, "", 1); from != "2026-12-06 07:19:04" || page != 1 {
 		t.Errorf("after a first page: from %q page %d, want the cursor's second, page 1", from, page)
 	}

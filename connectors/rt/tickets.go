@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -36,13 +35,16 @@ type ticket struct {
 const ticketFields = "Subject,Status,Owner,LastUpdated,CustomFields"
 
 // cursor is where an incremental pull goes on: the LastUpdated of the
-// newest record sent (exact to the second) and the ids sent with that very
-// stamp, which the next pull (listing from that second on, since the
-// stamp has no finer resolution) does not send again: a quiet sync is one
-// listing that sends nothing.
+// newest record sent (exact to the second) and the records sent with that
+// very stamp, by id with the version sent, which the next pull (listing from
+// that second on, since the stamp has no finer resolution) does not send
+// again: a quiet sync is one listing that sends nothing. A record changed
+// again within that second keeps its stamp but not its version (the version
+// holds a digest of the fields), so it is sent again: matching on the id
+// alone lost such an edit.
 type cursor struct {
-	At  string   `json:"at"`
-	IDs []string `json:"ids,omitempty"`
+	At   string            `json:"at"`
+	Sent map[string]string `json:"sent,omitempty"` // id → version, of the records sent with stamp At
 	// Catalog and CatalogID keep an item pull's catalog id (asset searches
 	// need the id, not the name), so a quiet item sync is one listing too.
 	Catalog   string `json:"catalog,omitempty"`
@@ -65,18 +67,26 @@ func (c cursor) String() string {
 	return string(b)
 }
 
-// advance moves the cursor past a record sent with stamp at (RFC 3339).
-func (c *cursor) advance(at, id string) {
+// advance moves the cursor past a record sent with stamp at (RFC 3339) and
+// version.
+func (c *cursor) advance(at, id, version string) {
 	switch {
 	case at > c.At:
-		c.At, c.IDs = at, []string{id}
-	case at == c.At && !slices.Contains(c.IDs, id):
-		c.IDs = append(c.IDs, id)
+		c.At, c.Sent = at, map[string]string{id: version}
+	case at == c.At:
+		if c.Sent == nil {
+			c.Sent = map[string]string{}
+		}
+		c.Sent[id] = version
 	}
 }
 
-// seen reports whether a record was sent with this stamp already.
-func (c cursor) seen(at, id string) bool { return at == c.At && slices.Contains(c.IDs, id) }
+// seen reports whether a record was sent with this stamp and version
+// already.
+func (c cursor) seen(at, id, version string) bool {
+	v, ok := c.Sent[id]
+	return at == c.At && ok && v == version
+}
 
 // since is the stamp a search starts from: the cursor's second (so that
 // records stamped in it after the last pull are found), widened by the
@@ -119,15 +129,15 @@ func (c *Connector) pullRisks(ctx context.Context, cfg *config, api *client, req
 		}
 		var recs []sdk.Record
 		for _, t := range p.Items {
-			if cur.seen(t.LastUpdated, t.ID.String()) {
-				continue
-			}
 			rec, err := c.ticketRecord(ctx, api, t)
 			if err != nil {
 				return err
 			}
+			if cur.seen(t.LastUpdated, rec.ExternalID, rec.Version) {
+				continue
+			}
 			recs = append(recs, rec)
-			cur.advance(t.LastUpdated, t.ID.String())
+			cur.advance(t.LastUpdated, rec.ExternalID, rec.Version)
 		}
 		if len(recs) > 0 || first {
 			if err := send(sdk.Batch{Records: recs, Cursor: cur.String()}); err != nil {
