@@ -298,7 +298,7 @@ func joinStrings[T ~string](vs []T) string {
 
 // rankRisks streams the matching risks and keeps the best offset+limit of
 // them by priority (scored first, higher score first, then older, then
-// key), so that memory holds one page's worth, not the register. It returns
+// key in its natural order), so that memory holds one page's worth, not the register. It returns
 // the page's rows and how many risks matched.
 func rankRisks(rd store.Reader, rq riskQuery, policy *priority.Policy, now time.Time) ([]riskRow, int, error) {
 	keep := rq.Page * rq.Limit
@@ -346,6 +346,10 @@ func compareRows(a, b *riskRow) int {
 		}
 	}
 	if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
+		return c
+	}
+	// Keys in their natural order (R-2 before R-10), as `risk list` has them.
+	if c := cmp.Compare(model.KeySeq(a.Key), model.KeySeq(b.Key)); c != 0 {
 		return c
 	}
 	return strings.Compare(a.Key, b.Key)
