@@ -74,13 +74,14 @@ test: vet
 # fuzz: every fuzz target for FUZZTIME each, one after the other (docs/FUZZING.md).
 FUZZTIME ?= 30s
 FUZZ_TARGETS := core/config:FuzzLoad core/ingest:FuzzImport core/ingest:FuzzFormulaRoundTrip \
-	core/report:FuzzText plugins/internal/wire:FuzzRecordFromProto
+	core/ingest:FuzzImportXLSX core/report:FuzzText core/report:FuzzReportEscaping \
+	plugins/internal/wire:FuzzRecordFromProto
 
 fuzz:
 	@for t in $(FUZZ_TARGETS); do \
 		pkg=$${t%%:*}; fn=$${t##*:}; \
 		echo "fuzz $$fn in ./$$pkg for $(FUZZTIME)"; \
-		$(GO) test ./$$pkg -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) || exit 1; \
+		$(GO) test ./$$pkg -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 5s || exit 1; \
 	done
 
 bench:
