@@ -378,7 +378,10 @@ func Text(s string) string {
 	return b.String()
 }
 
-// massMention says whether rest, the text after an @, names everyone.
+// massMention says whether rest, the text after an @, names everyone: the
+// word alone, not the start of a longer name (@hereford). An underscore
+// after it counts as an end: Text escapes it ("@all\_"), and a tool that
+// reads the escaped text sees the word alone.
 func massMention(rest string) bool {
 	for _, m := range []string{"everyone", "here", "channel", "all"} {
 		if len(rest) >= len(m) && strings.EqualFold(rest[:len(m)], m) {
@@ -386,7 +389,7 @@ func massMention(rest string) bool {
 				return true
 			}
 			c := rest[len(m)]
-			if !(c == '-' || c == '_' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z') {
+			if !(c == '-' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z') {
 				return true
 			}
 		}

@@ -151,6 +151,7 @@ func TestTextNeutralisesHostileInput(t *testing.T) {
 		{`@everyone look`, "@\u200beveryone look"},
 		{`@Here, @channel! @all`, "@\u200bHere, @\u200bchannel\\! @\u200ball"},
 		{`@hereford @alice`, `@hereford @alice`},
+		{`@all_hands`, "@\u200ball\\_hands"}, // escaped, the word stands alone
 		{"**bold** `code` ~~x~~ _e_ \\", "\\*\\*bold\\*\\* \\`code\\` \\~\\~x\\~\\~ \\_e\\_ \\\\"},
 		{"&amp; <!-- c -->", "&amp;amp; &lt;\\!-- c --&gt;"},
 		{"see https://example.org/a_b", "see https://example.org/a\\_b"},
