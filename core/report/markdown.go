@@ -33,7 +33,7 @@ func (r *Report) Markdown() string {
 	case r.Readiness != nil:
 		r.readinessMarkdown(&b)
 	}
-	fmt.Fprintf(&b, "---\n\nPublished by usmhub — report key `%s`, generated %s\n", r.Key, r.GeneratedAt.UTC().Format(footerTime))
+	fmt.Fprintf(&b, "---\n\nPublished by usmhub — report key %s, generated %s\n", codeSpan(r.Key), r.GeneratedAt.UTC().Format(footerTime))
 	return redact(b.String(), r.secrets)
 }
 
@@ -426,6 +426,18 @@ func codeBlock(b *strings.Builder, text string) {
 	fence := strings.Repeat("`", max(3, longestRun(text, '`')+1))
 	text = strings.TrimRight(strings.ReplaceAll(text, "\r\n", "\n"), "\n")
 	fmt.Fprintf(b, "%shcl\n%s\n%s\n\n", fence, text, fence)
+}
+
+// codeSpan puts text in an inline code span: on one line (a line break
+// would end the span and let the rest read as Markdown), fenced by more
+// backticks than it holds in a row.
+func codeSpan(s string) string {
+	s = inline(s)
+	fence := strings.Repeat("`", longestRun(s, '`')+1)
+	if strings.HasPrefix(s, "`") || strings.HasSuffix(s, "`") {
+		s = " " + s + " "
+	}
+	return fence + s + fence
 }
 
 func longestRun(s string, c byte) int {
