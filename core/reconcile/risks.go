@@ -1078,11 +1078,7 @@ func (r *run) pushRisks(batch []pushItem, visited map[string]bool) error {
 	}
 	mark := max(since, 0)
 	r.failedSeq = 0
-	wait := func(seq int64) {
-		if r.failedSeq == 0 || seq < r.failedSeq {
-			r.failedSeq = seq // looked at again once the quarantine is over
-		}
-	}
+	wait := r.keepMarkBelow // looked at again once the quarantine is over
 	err := r.view(func(rd store.Reader) error {
 		kept, err := r.keptOut(rd)
 		if err != nil {
@@ -1492,9 +1488,13 @@ func (r *run) auditPush(tx store.Tx, it pushItem, externalID string) error {
 }
 
 // failed keeps the push's high-water mark below an update to send again.
-func (r *run) failed(it pushItem) {
-	if it.seq > 0 && (r.failedSeq == 0 || it.seq < r.failedSeq) {
-		r.failedSeq = it.seq
+func (r *run) failed(it pushItem) { r.keepMarkBelow(it.seq) }
+
+// keepMarkBelow keeps the push's high-water mark below the change seq (0:
+// not known), so the next run looks at that risk again.
+func (r *run) keepMarkBelow(seq int64) {
+	if seq > 0 && (r.failedSeq == 0 || seq < r.failedSeq) {
+		r.failedSeq = seq
 	}
 }
 
