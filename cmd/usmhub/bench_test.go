@@ -99,7 +99,7 @@ func BenchmarkRiskList100k(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for b.Loop() {
-		items, err := register.ListRisks(ctx, st, cfg, store.RiskFilter{}, register.ByPriority)
+		items, err := register.ListRisks(ctx, st, cfg, store.RiskFilter{}, register.ByPriority, 0)
 		if err != nil {
 			b.Fatal(err)
 		}

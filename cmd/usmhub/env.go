@@ -16,6 +16,7 @@ import (
 	"github.com/mattn/go-isatty"
 
 	"github.com/usmhub/usmhub/core/config"
+	"github.com/usmhub/usmhub/core/ingest"
 	"github.com/usmhub/usmhub/core/meter"
 	"github.com/usmhub/usmhub/core/store"
 	"github.com/usmhub/usmhub/plugins/host"
@@ -107,6 +108,25 @@ func (e *env) store(ctx context.Context) (*store.SQLite, error) {
 	return st, nil
 }
 
+// open loads the config and opens its store, once each.
+func (e *env) open(ctx context.Context) (*config.Config, *store.SQLite, error) {
+	st, err := e.store(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	return e.cfg, st, nil
+}
+
+// initiative loads the config and finds the initiative named ("" for the
+// only one).
+func (e *env) initiative(name string) (*config.Initiative, error) {
+	cfg, err := e.config()
+	if err != nil {
+		return nil, err
+	}
+	return cfg.Initiative(name)
+}
+
 func (e *env) close() {
 	if e.conns != nil {
 		e.conns.Close()
@@ -137,6 +157,19 @@ func (e *env) fail(err error) int {
 		return exitError
 	}
 	fmt.Fprintf(e.stderr, "usmhub: %v\n", err)
+	return exitError
+}
+
+// failRows prints why a file was not imported: every bad row (when err
+// holds ingest.Errors), then summary (a format of the count of problems
+// and the file); else the one error. It returns exit 1.
+func (e *env) failRows(err error, file, summary string) int {
+	var rowErrs ingest.Errors
+	if !errors.As(err, &rowErrs) {
+		return e.fail(err)
+	}
+	fmt.Fprintln(e.stderr, rowErrs.Error())
+	fmt.Fprintf(e.stderr, "usmhub: "+summary+"\n", len(rowErrs), file)
 	return exitError
 }
 
@@ -196,6 +229,24 @@ func parse(fs *flag.FlagSet, args []string) ([]string, int, bool) {
 		pos = append(pos, args[0])
 		args = args[1:]
 	}
+}
+
+// multiFlag collects a repeatable string flag.
+type multiFlag []string
+
+func (m *multiFlag) String() string     { return strings.Join(*m, "; ") }
+func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
+
+// commaList is a comma-separated flag's values, each trimmed, empty ones
+// left out.
+func commaList(s string) []string {
+	var out []string
+	for _, v := range strings.Split(s, ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
 }
 
 // given reports which flags were set on the command line.

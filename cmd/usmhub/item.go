@@ -4,10 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 
-	"github.com/usmhub/usmhub/core/ingest"
 	inv "github.com/usmhub/usmhub/core/inventory"
 	"github.com/usmhub/usmhub/core/model"
 	"github.com/usmhub/usmhub/core/register"
@@ -91,17 +89,7 @@ func (itemShowCmd) Run(ctx context.Context, e *env, args []string) int {
 		return e.fail(err)
 	}
 	if *asJSON {
-		// The item is the object item list prints; the risks, with their
-		// titles and statuses, sit beside it.
-		keys := make([]string, 0, len(out.AffectedBy))
-		for _, r := range out.AffectedBy {
-			keys = append(keys, r.Key)
-		}
-		return e.printJSON(struct {
-			Item    register.Item            `json:"item"`
-			Risks   []register.AffectingRisk `json:"risks"`
-			History []model.AuditEntry       `json:"history"`
-		}{register.Item{Item: out.Item, AffectedBy: keys}, out.AffectedBy, out.History})
+		return e.printJSON(out)
 	}
 	it := out.Item
 	tw := e.table()
@@ -151,14 +139,9 @@ func (itemImportCmd) Run(ctx context.Context, e *env, args []string) int {
 	if len(pos) != 1 {
 		return e.usageErr(fs, "name one file to import")
 	}
-	f, err := os.Open(pos[0])
+	rows, err := inv.ReadItemFile(pos[0])
 	if err != nil {
-		return e.fail(fmt.Errorf("import: %w", err))
-	}
-	defer f.Close()
-	rows, err := ingest.ReadItems(pos[0], f)
-	if err != nil {
-		return e.failImport(fmt.Errorf("nothing imported: %w", err), pos[0])
+		return e.failRows(err, pos[0], "nothing imported: %d problem(s) in %s; fix them and import again")
 	}
 	st, err := e.store(ctx)
 	if err != nil {
@@ -171,17 +154,10 @@ func (itemImportCmd) Run(ctx context.Context, e *env, args []string) int {
 	if *asJSON {
 		return e.printJSON(res)
 	}
-	for _, c := range res.Changes {
-		fmt.Fprintf(e.stdout, "%s:%d: %s %s: %s → %s\n", res.File, c.Line, c.Key, c.Field, ingest.Quote(c.Field, c.Old), ingest.Quote(c.Field, c.New))
+	for _, l := range res.Lines() {
+		fmt.Fprintln(e.stdout, l)
 	}
-	verb := "imported"
-	if res.DryRun {
-		for _, c := range res.Creates {
-			fmt.Fprintf(e.stdout, "%s:%d: would create %s %q\n", res.File, c.Line, c.Key, c.Title)
-		}
-		verb = "would import (dry run, nothing stored)"
-	}
-	fmt.Fprintf(e.stdout, "%s %s: %d created, %d updated, %d unchanged\n", verb, res.File, res.Created, res.Updated, res.Unchanged)
+	fmt.Fprintln(e.stdout, res.Summary())
 	return exitOK
 }
 

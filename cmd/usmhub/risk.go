@@ -2,13 +2,11 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -113,33 +111,23 @@ func (riskAddCmd) Run(ctx context.Context, e *env, args []string) int {
 	if err != nil {
 		return e.fail(err)
 	}
-	in, err := cfg.Initiative(*initiative)
+	draft, err := register.Draft(cfg, *initiative, rf.risk())
 	if err != nil {
 		return e.fail(err)
-	}
-	r := rf.risk()
-	r.Initiative = in.Key
-	if err := r.Validate(); err != nil {
-		return e.fail(fmt.Errorf("risk not added: %w", flattenErr(err)))
 	}
 	st, err := e.store(ctx)
 	if err != nil {
 		return e.fail(err)
 	}
-	err = register.Add(ctx, st, e.actor(), &r)
+	r, err := register.Add(ctx, st, cfg, e.actor(), draft)
 	if err != nil {
-		return e.fail(fmt.Errorf("add risk: %w", err))
+		return e.fail(err)
 	}
 	if *asJSON {
-		return e.printJSON(register.Listed(r, register.Scorer(cfg, time.Now())))
+		return e.printJSON(r)
 	}
 	fmt.Fprintf(e.stdout, "added %s: %s\n", r.Key, r.Title)
 	return exitOK
-}
-
-// flattenErr joins a multi-error into one line.
-func flattenErr(err error) error {
-	return errors.New(strings.ReplaceAll(err.Error(), "\n", "; "))
 }
 
 type riskListCmd struct{}
@@ -174,20 +162,13 @@ func (riskListCmd) Run(ctx context.Context, e *env, args []string) int {
 	if f.Kind != "" && !f.Kind.Valid() {
 		return e.usageErr(fs, "-kind must be threat or opportunity, not %q", *kind)
 	}
-	cfg, err := e.config()
+	cfg, st, err := e.open(ctx)
 	if err != nil {
 		return e.fail(err)
 	}
-	st, err := e.store(ctx)
+	items, err := register.ListRisks(ctx, st, cfg, f, *sortBy, *limit)
 	if err != nil {
 		return e.fail(err)
-	}
-	items, err := register.ListRisks(ctx, st, cfg, f, *sortBy)
-	if err != nil {
-		return e.fail(err)
-	}
-	if *limit > 0 && len(items) > *limit {
-		items = items[:*limit]
 	}
 	if *asJSON {
 		return e.printJSON(items)
@@ -235,26 +216,16 @@ func (riskShowCmd) Run(ctx context.Context, e *env, args []string) int {
 	if len(pos) != 1 {
 		return e.usageErr(fs, "name one risk, e.g. usmhub risk show R-12")
 	}
-	cfg, err := e.config()
+	cfg, st, err := e.open(ctx)
 	if err != nil {
 		return e.fail(err)
 	}
-	st, err := e.store(ctx)
-	if err != nil {
-		return e.fail(err)
-	}
-	out, err := register.ShowRisk(ctx, st, pos[0])
+	out, err := register.ShowRisk(ctx, st, cfg, pos[0])
 	if err != nil {
 		return e.fail(err)
 	}
 	if *asJSON {
-		// The risk is the object risk list prints; its context sits beside it.
-		return e.printJSON(struct {
-			Risk    register.Risk           `json:"risk"`
-			Votes   []model.Vote            `json:"votes"`
-			Affects []register.AffectedItem `json:"affects"`
-			History []model.AuditEntry      `json:"history"`
-		}{register.Listed(out.Risk, register.Scorer(cfg, time.Now())), out.Votes, out.Affects, out.History})
+		return e.printJSON(out)
 	}
 	r := out.Risk
 	tw := e.table()
@@ -263,10 +234,10 @@ func (riskShowCmd) Run(ctx context.Context, e *env, args []string) int {
 	fmt.Fprintf(tw, "Initiative:\t%s\n", r.Initiative)
 	fmt.Fprintf(tw, "Kind:\t%s\n", r.Kind)
 	fmt.Fprintf(tw, "Status:\t%s\n", r.Status)
-	fmt.Fprintf(tw, "Priority:\t%s\n", fmtScore(register.Scorer(cfg, time.Now())(r)))
+	fmt.Fprintf(tw, "Priority:\t%s\n", fmtScore(r.Priority))
 	fmt.Fprintf(tw, "Likelihood × impact:\t%d × %d\n", r.Likelihood, r.Impact)
 	fmt.Fprintf(tw, "Effort:\t%g\n", r.Effort)
-	fmt.Fprintf(tw, "Process:\t%s\n", dash(string(r.Process)))
+	fmt.Fprintf(tw, "Process:\t%s\n", dash(r.Process))
 	fmt.Fprintf(tw, "Source:\t%s\n", dash(r.Source))
 	fmt.Fprintf(tw, "Owner:\t%s\n", dash(r.Owner))
 	fmt.Fprintf(tw, "Votes:\t%d\n", r.Votes)
@@ -341,22 +312,18 @@ func (riskUpdateCmd) Run(ctx context.Context, e *env, args []string) int {
 			return e.usageErr(fs, "-affects: %v", err)
 		}
 	}
-	cfg, err := e.config()
-	if err != nil {
-		return e.fail(err)
-	}
-	st, err := e.store(ctx)
+	cfg, st, err := e.open(ctx)
 	if err != nil {
 		return e.fail(err)
 	}
 	ed := rf.edit(set)
 	ed.SetAffects, ed.Affects = set["affects"], affected
-	r, changed, err := register.Update(ctx, st, e.actor(), pos[0], ed)
+	r, changed, err := register.Update(ctx, st, cfg, e.actor(), pos[0], ed)
 	if err != nil {
-		return e.fail(fmt.Errorf("update %s: %w", pos[0], flattenErr(err)))
+		return e.fail(err)
 	}
 	if *asJSON {
-		return e.printJSON(register.Listed(r, register.Scorer(cfg, time.Now())))
+		return e.printJSON(r)
 	}
 	if changed {
 		fmt.Fprintf(e.stdout, "updated %s (version %d)\n", r.Key, r.Version)
@@ -405,7 +372,7 @@ func (riskImportCmd) Run(ctx context.Context, e *env, args []string) int {
 		DryRun: *dryRun, Force: *force, Progress: func(rows int, done float64) { m.Update("", rows, done) }})
 	m.Finish()
 	if err != nil {
-		return e.failImport(err, pos[0])
+		return e.failRows(err, pos[0], "nothing imported: %d problem(s) in %s; fix them and import again")
 	}
 	if *asJSON {
 		return e.printJSON(res)
@@ -414,59 +381,16 @@ func (riskImportCmd) Run(ctx context.Context, e *env, args []string) int {
 	return exitOK
 }
 
-// failImport prints why nothing was imported: every bad row of the file,
-// then what to do, or the one error.
-func (e *env) failImport(err error, file string) int {
-	var rowErrs ingest.Errors
-	if errors.As(err, &rowErrs) {
-		fmt.Fprintln(e.stderr, rowErrs.Error())
-		fmt.Fprintf(e.stderr, "usmhub: nothing imported: %d problem(s) in %s; fix them and import again\n", len(rowErrs), file)
-		return exitError
-	}
-	return e.fail(err)
-}
-
-// printImport writes an import's result for people: on stdout the risks a
-// dry run would create, the field changes and the summary; on stderr a line
-// per row matched by its title and per kept field. Each list is in file
-// order, every line at FILE:LINE.
+// printImport writes an import's account: its notes on stderr, its
+// changes and summary on stdout.
 func printImport(e *env, res *inv.RiskResult) {
-	type line struct {
-		n    int
-		text string
+	for _, l := range res.Notes() {
+		fmt.Fprintln(e.stderr, l)
 	}
-	var notes, changes []line
-	for _, m := range res.MatchedByTitle {
-		notes = append(notes, line{m.Line, fmt.Sprintf("note: row matched %s by its title %q (the row has no key)", m.Key, m.Title)})
+	for _, l := range res.Lines() {
+		fmt.Fprintln(e.stdout, l)
 	}
-	for _, k := range res.KeptFields {
-		notes = append(notes, line{k.Line, fmt.Sprintf("warning: %s %s: keeps %s, the file says %s: %s", k.Key, k.Field,
-			ingest.Quote(k.Field, k.Hub), ingest.Quote(k.Field, k.File), k.Message)})
-	}
-	if res.DryRun {
-		for _, c := range res.Creates {
-			changes = append(changes, line{c.Line, fmt.Sprintf("would create %s %q", c.Key, c.Title)})
-		}
-	}
-	for _, c := range res.Changes {
-		changes = append(changes, line{c.Line, fmt.Sprintf("%s %s: %s → %s", c.Key, c.Field,
-			ingest.Quote(c.Field, c.Old), ingest.Quote(c.Field, c.New))})
-	}
-	for _, out := range []struct {
-		w     io.Writer
-		lines []line
-	}{{e.stderr, notes}, {e.stdout, changes}} {
-		slices.SortStableFunc(out.lines, func(a, b line) int { return a.n - b.n })
-		for _, l := range out.lines {
-			fmt.Fprintf(out.w, "%s:%d: %s\n", res.File, l.n, l.text)
-		}
-	}
-	verb := "imported"
-	if res.DryRun {
-		verb = "would import (dry run, nothing stored)"
-	}
-	fmt.Fprintf(e.stdout, "%s %s: %d created, %d updated, %d unchanged, %d kept (changed since last import)\n",
-		verb, res.File, res.Created, res.Updated, res.Unchanged, res.Kept)
+	fmt.Fprintln(e.stdout, res.Summary())
 }
 
 type riskExportCmd struct{}

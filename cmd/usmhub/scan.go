@@ -2,13 +2,10 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"os"
 	"strings"
 
 	"github.com/usmhub/usmhub/core/app"
-	"github.com/usmhub/usmhub/core/ingest"
 	"github.com/usmhub/usmhub/core/model"
 	"github.com/usmhub/usmhub/core/progress"
 )
@@ -53,33 +50,14 @@ func (scanImportCmd) Run(ctx context.Context, e *env, args []string) int {
 	if len(missing) > 0 {
 		return e.usageErr(fs, "%s required", strings.Join(missing, ", "))
 	}
-	cfg, err := e.config()
+	in, err := e.initiative(*initiative)
 	if err != nil {
 		return e.fail(err)
 	}
-	in, err := cfg.Initiative(*initiative)
+	scan, err := app.ReadScan(pos[0], model.Scan{Initiative: in.Key, Kind: model.ScanKind(*kind), Method: *method,
+		MethodVersion: *methodVersion, TakenOn: *date, Findings: findings})
 	if err != nil {
-		return e.fail(err)
-	}
-	f, err := os.Open(pos[0])
-	if err != nil {
-		return e.fail(fmt.Errorf("scan import: %w", err))
-	}
-	defer f.Close()
-	scores, err := ingest.ReadScanScores(pos[0], f)
-	if err != nil {
-		var rowErrs ingest.Errors
-		if errors.As(err, &rowErrs) {
-			fmt.Fprintln(e.stderr, rowErrs.Error())
-			fmt.Fprintf(e.stderr, "usmhub: scan not imported: %d problem(s) in %s\n", len(rowErrs), pos[0])
-			return exitError
-		}
-		return e.fail(fmt.Errorf("scan not imported: %w", err))
-	}
-	scan := model.Scan{Initiative: in.Key, Kind: model.ScanKind(*kind), Method: *method, MethodVersion: *methodVersion,
-		TakenOn: *date, Scores: scores, Findings: findings}
-	if err := scan.Validate(); err != nil {
-		return e.fail(fmt.Errorf("scan not imported: %w", flattenErr(err)))
+		return e.failRows(err, pos[0], "scan not imported: %d problem(s) in %s")
 	}
 	st, err := e.store(ctx)
 	if err != nil {
@@ -87,7 +65,7 @@ func (scanImportCmd) Run(ctx context.Context, e *env, args []string) int {
 	}
 	scan, already, err := app.ImportScan(ctx, st, e.actor(), scan)
 	if err != nil {
-		return e.fail(fmt.Errorf("scan not imported: %w", err))
+		return e.fail(err)
 	}
 	if *asJSON {
 		return e.printJSON(scan)
@@ -100,12 +78,6 @@ func (scanImportCmd) Run(ctx context.Context, e *env, args []string) int {
 	return exitOK
 }
 
-// multiFlag collects a repeatable string flag.
-type multiFlag []string
-
-func (m *multiFlag) String() string     { return strings.Join(*m, "; ") }
-func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
-
 type scanListCmd struct{}
 
 func (scanListCmd) Synopsis() string { return "List scans" }
@@ -117,11 +89,7 @@ func (scanListCmd) Run(ctx context.Context, e *env, args []string) int {
 	if _, code, ok := parse(fs, args); !ok {
 		return code
 	}
-	cfg, err := e.config()
-	if err != nil {
-		return e.fail(err)
-	}
-	in, err := cfg.Initiative(*initiative)
+	in, err := e.initiative(*initiative)
 	if err != nil {
 		return e.fail(err)
 	}
@@ -161,9 +129,17 @@ func (scanCompareCmd) Run(ctx context.Context, e *env, args []string) int {
 	if _, code, ok := parse(fs, args); !ok {
 		return code
 	}
-	cmp, code := compareScans(ctx, e, *initiative)
-	if code != exitOK {
-		return code
+	in, err := e.initiative(*initiative)
+	if err != nil {
+		return e.fail(err)
+	}
+	st, err := e.store(ctx)
+	if err != nil {
+		return e.fail(err)
+	}
+	cmp, err := app.CompareScans(ctx, st, in.Key)
+	if err != nil {
+		return e.fail(err)
 	}
 	if *asJSON {
 		rows := cmp.Rows
@@ -180,26 +156,6 @@ func (scanCompareCmd) Run(ctx context.Context, e *env, args []string) int {
 	}
 	_ = tw.Flush()
 	return exitOK
-}
-
-func compareScans(ctx context.Context, e *env, initiative string) (progress.Comparison, int) {
-	cfg, err := e.config()
-	if err != nil {
-		return progress.Comparison{}, e.fail(err)
-	}
-	in, err := cfg.Initiative(initiative)
-	if err != nil {
-		return progress.Comparison{}, e.fail(err)
-	}
-	st, err := e.store(ctx)
-	if err != nil {
-		return progress.Comparison{}, e.fail(err)
-	}
-	cmp, err := app.CompareScans(ctx, st, in.Key)
-	if err != nil {
-		return cmp, e.fail(err)
-	}
-	return cmp, exitOK
 }
 
 func fmtNum(p *float64) string {

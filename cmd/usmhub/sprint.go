@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 
 	"github.com/usmhub/usmhub/core/app"
 	"github.com/usmhub/usmhub/core/model"
@@ -56,7 +55,7 @@ func (sprintPlanCmd) Run(ctx context.Context, e *env, args []string) int {
 	}
 	out, err := app.PlanSprint(ctx, st, e.actor(), req, *dryRun)
 	if err != nil {
-		return e.fail(fmt.Errorf("plan sprint: %w", flattenErr(err)))
+		return e.fail(err)
 	}
 	if *asJSON {
 		return e.printJSON(out)
@@ -114,7 +113,8 @@ func (sprintListCmd) Run(ctx context.Context, e *env, args []string) int {
 	return exitOK
 }
 
-// sprintRef reads "[-initiative K] N".
+// sprintRef reads "[-initiative K] N": the initiative's key and the
+// sprint's number.
 func sprintRef(e *env, initiative string, pos []string) (string, int, error) {
 	if len(pos) != 1 {
 		return "", 0, errors.New("name one sprint by its number")
@@ -123,11 +123,7 @@ func sprintRef(e *env, initiative string, pos []string) (string, int, error) {
 	if err != nil || n < 1 {
 		return "", 0, fmt.Errorf("sprint number %q is not a number ≥ 1", pos[0])
 	}
-	cfg, err := e.config()
-	if err != nil {
-		return "", 0, err
-	}
-	in, err := cfg.Initiative(initiative)
+	in, err := e.initiative(initiative)
 	if err != nil {
 		return "", 0, err
 	}
@@ -215,13 +211,7 @@ func (c sprintMoveCmd) Run(ctx context.Context, e *env, args []string) int {
 	if c.verb == "start" {
 		s, err = app.StartSprint(ctx, st, e.actor(), key, n)
 	} else {
-		var keys []string
-		for _, k := range strings.Split(*realized, ",") {
-			if k = strings.TrimSpace(k); k != "" {
-				keys = append(keys, k)
-			}
-		}
-		s, err = app.CloseSprint(ctx, st, e.actor(), key, n, keys)
+		s, err = app.CloseSprint(ctx, st, e.actor(), key, n, commaList(*realized))
 	}
 	if err != nil {
 		return e.fail(fmt.Errorf("%s sprint %d: %w", c.verb, n, err))

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/usmhub/usmhub/core/register"
 )
@@ -32,20 +31,16 @@ func (voteCmd) Run(ctx context.Context, e *env, args []string) int {
 	if *weight < 1 {
 		return e.usageErr(fs, "-weight must be 1 or more")
 	}
-	cfg, err := e.config()
-	if err != nil {
-		return e.fail(err)
-	}
-	st, err := e.store(ctx)
+	cfg, st, err := e.open(ctx)
 	if err != nil {
 		return e.fail(err)
 	}
 	r, err := register.Vote(ctx, st, cfg, e.actor(), pos[0], *voter, *weight, *retract)
 	if err != nil {
-		return e.fail(fmt.Errorf("vote on %s: %w", pos[0], err))
+		return e.fail(err)
 	}
 	if *asJSON {
-		return e.printJSON(register.Listed(r, register.Scorer(cfg, time.Now())))
+		return e.printJSON(r)
 	}
 	verb := "voted on"
 	if *retract {

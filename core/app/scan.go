@@ -3,11 +3,31 @@ package app
 import (
 	"context"
 	"fmt"
+	"os"
 
+	"github.com/usmhub/usmhub/core/ingest"
 	"github.com/usmhub/usmhub/core/model"
 	"github.com/usmhub/usmhub/core/progress"
 	"github.com/usmhub/usmhub/core/store"
 )
+
+// ReadScan is scan with its scores read from the CSV or .xlsx file at
+// path (ingest.ReadScanScores), checked. Bad rows make the error
+// ingest.Errors naming every one; nothing is stored either way.
+func ReadScan(path string, scan model.Scan) (model.Scan, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return scan, fmt.Errorf("scan import: %w", err)
+	}
+	defer f.Close()
+	if scan.Scores, err = ingest.ReadScanScores(path, f); err != nil {
+		return scan, fmt.Errorf("scan not imported: %w", err)
+	}
+	if err := scan.Validate(); err != nil {
+		return scan, fmt.Errorf("scan not imported: %w", model.OneLine(err))
+	}
+	return scan, nil
+}
 
 // ImportScan stores a checked scan in one transaction as actor, and
 // returns it as stored. The same scan imported again (kind, method,
@@ -41,7 +61,10 @@ func ImportScan(ctx context.Context, st store.Store, actor store.Actor, scan mod
 		}
 		return tx.CreateScan(&scan)
 	})
-	return scan, already, err
+	if err != nil {
+		return scan, false, fmt.Errorf("scan not imported: %w", err)
+	}
+	return scan, already, nil
 }
 
 // Scans lists an initiative's scans.

@@ -3,10 +3,12 @@ package app
 import (
 	"context"
 	"errors"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/usmhub/usmhub/core/ingest"
 	"github.com/usmhub/usmhub/core/model"
 	"github.com/usmhub/usmhub/core/progress"
 	"github.com/usmhub/usmhub/core/store"
@@ -44,5 +46,33 @@ func TestImportScan(t *testing.T) {
 	cmp, err := CompareScans(ctx, st, "t")
 	if err != nil || len(cmp.Rows) != 1 || cmp.Rows[0].Delta == nil || *cmp.Rows[0].Delta != 1.5 {
 		t.Fatalf("compare: %+v, %v", cmp, err)
+	}
+}
+
+// A scan file's bad rows are named, every one, and a scan with no method
+// is refused on one line; a good file gives the scan its scores.
+func TestReadScan(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	req := model.Scan{Initiative: "t", Kind: model.Baseline, Method: "quickscan", MethodVersion: "1", TakenOn: "2026-01-01"}
+	scan, err := ReadScan(write("good.csv", "dimension,score\nagree,2\nchange,3.5\n"), req)
+	if err != nil || len(scan.Scores) != 2 || scan.Scores[1].Score != 3.5 {
+		t.Fatalf("a good file: %+v, %v", scan, err)
+	}
+	var rows ingest.Errors
+	_, err = ReadScan(write("bad.csv", "dimension,score\nagree,x\nchange,y\n"), req)
+	if !errors.As(err, &rows) || len(rows) != 2 || !strings.HasPrefix(err.Error(), "scan not imported: ") {
+		t.Fatalf("two bad rows: %v", err)
+	}
+	req.Method, req.Kind = "", "other"
+	_, err = ReadScan(write("good.csv", "dimension,score\nagree,2\n"), req)
+	if err == nil || strings.Contains(err.Error(), "\n") || !strings.Contains(err.Error(), ";") {
+		t.Fatalf("a scan without method and kind: %v", err)
 	}
 }

@@ -70,7 +70,8 @@ func SprintRequest(cfg *config.Config, initiative, start, end string, capacity f
 }
 
 // PlanSprint plans the sprint req asks for in one transaction as actor —
-// or, dry, proposes it and stores nothing — and returns the plan.
+// or, dry, proposes it and stores nothing — and returns the plan. Its
+// error is on one line.
 func PlanSprint(ctx context.Context, st store.Store, actor store.Actor, req sprint.Request, dryRun bool) (SprintPlan, error) {
 	var p sprint.Proposal
 	err := st.Update(ctx, actor, func(tx store.Tx) error {
@@ -86,7 +87,7 @@ func PlanSprint(ctx context.Context, st store.Store, actor store.Actor, req spri
 		return err
 	})
 	if err != nil && !errors.Is(err, errDryRun) {
-		return SprintPlan{}, err
+		return SprintPlan{}, fmt.Errorf("plan sprint: %w", model.OneLine(err))
 	}
 	out := SprintPlan{Number: p.Sprint.Number, Capacity: p.Sprint.Capacity, Used: p.Sprint.Used, Goal: p.Sprint.Goal,
 		Start: p.Sprint.Start, End: p.Sprint.End, Policy: p.Sprint.Policy, DryRun: dryRun, Items: []SprintPlanItem{}}

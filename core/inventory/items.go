@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 
 	"github.com/usmhub/usmhub/core/ingest"
@@ -106,4 +107,20 @@ func importItem(tx store.Tx, row *ingest.ItemRow, source string, res *ItemResult
 	res.Created++
 	res.Creates = append(res.Creates, Create{Line: row.Pos.Line, Key: in.Key, Title: in.Name})
 	return nil
+}
+
+// ReadItemFile reads the item inventory at path (ingest.ReadItems), every
+// row checked before anything is stored; a bad row makes the error
+// ingest.Errors naming every bad row.
+func ReadItemFile(path string) ([]*ingest.ItemRow, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("import: %w", err)
+	}
+	defer f.Close()
+	rows, err := ingest.ReadItems(path, f)
+	if err != nil {
+		return nil, fmt.Errorf("nothing imported: %w", err)
+	}
+	return rows, nil
 }

@@ -240,6 +240,16 @@ func (r *Risk) Validate() error {
 	return errors.Join(errs...)
 }
 
+// OneLine is err with its lines joined by "; ": the problems Validate
+// joins one a line, for a message that must stay on one line (nil stays
+// nil). The result keeps the text, not the error chain.
+func OneLine(err error) error {
+	if err == nil {
+		return nil
+	}
+	return errors.New(strings.ReplaceAll(err.Error(), "\n", "; "))
+}
+
 // Vote is one sounding-board member's vote on a risk. A voter has at most one
 // vote per risk; Weight is at least 1.
 type Vote struct {

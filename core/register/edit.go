@@ -23,10 +23,11 @@ type Edit struct {
 
 // Update applies an edit to the risk ref names (a key, a UUID, or a key as
 // people type it) in one transaction as actor. It returns the risk as
-// stored and whether anything changed: an edit that changes nothing stores
-// nothing. A status move against the status flow, or a value Validate
-// refuses, stores nothing and comes back as the error.
-func Update(ctx context.Context, st store.Store, actor store.Actor, ref string, ed Edit) (model.Risk, bool, error) {
+// stored, with its priority now, and whether anything changed: an edit
+// that changes nothing stores nothing. A status move against the status
+// flow, or a value Validate refuses, stores nothing and comes back as the
+// error, on one line.
+func Update(ctx context.Context, st store.Store, cfg *config.Config, actor store.Actor, ref string, ed Edit) (Risk, bool, error) {
 	var r model.Risk
 	var changed bool
 	err := st.Update(ctx, actor, func(tx store.Tx) error {
@@ -54,14 +55,18 @@ func Update(ctx context.Context, st store.Store, actor store.Actor, ref string, 
 		changed = true
 		return tx.UpdateRisk(&r)
 	})
-	return r, changed, err
+	if err != nil {
+		return Risk{}, false, fmt.Errorf("update %s: %w", ref, model.OneLine(err))
+	}
+	return Scored(cfg, r), changed, nil
 }
 
 // Vote casts voter's vote of weight on the risk ref names, or with retract
 // withdraws it, in one transaction as actor, and returns the risk with its
-// votes counted. When the risk's initiative has a sounding board, only its
-// members vote (names compared without case or surrounding blanks).
-func Vote(ctx context.Context, st store.Store, cfg *config.Config, actor store.Actor, ref, voter string, weight int, retract bool) (model.Risk, error) {
+// votes counted and its priority now. When the risk's initiative has a
+// sounding board, only its members vote (names compared without case or
+// surrounding blanks).
+func Vote(ctx context.Context, st store.Store, cfg *config.Config, actor store.Actor, ref, voter string, weight int, retract bool) (Risk, error) {
 	var r model.Risk
 	err := st.Update(ctx, actor, func(tx store.Tx) error {
 		var err error
@@ -85,7 +90,10 @@ func Vote(ctx context.Context, st store.Store, cfg *config.Config, actor store.A
 		r, err = tx.Risk(r.ID)
 		return err
 	})
-	return r, err
+	if err != nil {
+		return Risk{}, fmt.Errorf("vote on %s: %w", ref, err)
+	}
+	return Scored(cfg, r), nil
 }
 
 func member(list []string, name string) bool {
@@ -97,8 +105,28 @@ func member(list []string, name string) bool {
 	return false
 }
 
-// Add stores a new risk in one transaction as actor; the store gives it
-// its id and, when it has none, the next key R-n.
-func Add(ctx context.Context, st store.Store, actor store.Actor, r *model.Risk) error {
-	return st.Update(ctx, actor, func(tx store.Tx) error { return tx.CreateRisk(r) })
+// Draft is r ready to add: in the initiative named (empty: the only one),
+// its fields checked. A risk Validate refuses comes back as an error on
+// one line, before anything is opened or stored.
+func Draft(cfg *config.Config, initiative string, r model.Risk) (model.Risk, error) {
+	in, err := cfg.Initiative(initiative)
+	if err != nil {
+		return r, err
+	}
+	r.Initiative = in.Key
+	if err := r.Validate(); err != nil {
+		return r, fmt.Errorf("risk not added: %w", model.OneLine(err))
+	}
+	return r, nil
+}
+
+// Add stores a new risk (a Draft) in one transaction as actor and returns
+// it with its priority now; the store gives it its id and, when it has
+// none, the next key R-n.
+func Add(ctx context.Context, st store.Store, cfg *config.Config, actor store.Actor, r model.Risk) (Risk, error) {
+	err := st.Update(ctx, actor, func(tx store.Tx) error { return tx.CreateRisk(&r) })
+	if err != nil {
+		return Risk{}, fmt.Errorf("add risk: %w", err)
+	}
+	return Scored(cfg, r), nil
 }

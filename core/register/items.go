@@ -42,10 +42,12 @@ type AffectingRisk struct {
 }
 
 // ItemDetail is one item with the risks that affect it and its history.
+// Its JSON is `usmhub item show -json`: the item as item list prints it,
+// the risks (with their titles and statuses) and the history beside it.
 type ItemDetail struct {
-	Item       model.Item
-	AffectedBy []AffectingRisk
-	History    []model.AuditEntry
+	Item       Item               `json:"item"`
+	AffectedBy []AffectingRisk    `json:"risks"`
+	History    []model.AuditEntry `json:"history"`
 }
 
 // ShowItem reads one item by its key with its context, in one consistent
@@ -54,19 +56,21 @@ func ShowItem(ctx context.Context, st store.Store, key string) (ItemDetail, erro
 	out := ItemDetail{AffectedBy: []AffectingRisk{}}
 	err := st.View(ctx, func(r store.Reader) error {
 		var err error
-		if out.Item, err = r.Item(key); err != nil {
+		if out.Item.Item, err = r.Item(key); err != nil {
 			return err
 		}
 		keys, err := r.AffectedBy(out.Item.Key)
 		if err != nil {
 			return err
 		}
+		out.Item.AffectedBy = []string{}
 		for _, k := range keys {
 			risk, err := r.Risk(k)
 			if err != nil {
 				return err
 			}
 			out.AffectedBy = append(out.AffectedBy, AffectingRisk{Key: risk.Key, Title: risk.Title, Status: risk.Status})
+			out.Item.AffectedBy = append(out.Item.AffectedBy, risk.Key)
 		}
 		return r.Audit(store.AuditFilter{EntityID: out.Item.ID}, func(a model.AuditEntry) error {
 			out.History = append(out.History, a)

@@ -83,6 +83,11 @@ func Listed(r model.Risk, score func(model.Risk) *float64) Risk {
 		Version: r.Version, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt, seq: model.KeySeq(r.Key)}
 }
 
+// Scored is r in its JSON shape with its priority now.
+func Scored(cfg *config.Config, r model.Risk) Risk {
+	return Listed(r, Scorer(cfg, time.Now()))
+}
+
 // The orders ListRisks knows.
 const (
 	ByPriority = "priority"
@@ -111,8 +116,8 @@ func SortByPriority(items []Risk) {
 }
 
 // ListRisks reads the matching risks with their priority now, sorted by
-// ByPriority or ByKey.
-func ListRisks(ctx context.Context, st store.Store, cfg *config.Config, f store.RiskFilter, sortBy string) ([]Risk, error) {
+// ByPriority or ByKey, the first limit of them (0: all).
+func ListRisks(ctx context.Context, st store.Store, cfg *config.Config, f store.RiskFilter, sortBy string, limit int) ([]Risk, error) {
 	score := Scorer(cfg, time.Now())
 	var items []Risk
 	err := st.View(ctx, func(r store.Reader) error {
@@ -129,34 +134,39 @@ func ListRisks(ctx context.Context, st store.Store, cfg *config.Config, f store.
 	} else {
 		SortByPriority(items)
 	}
+	if limit > 0 && len(items) > limit {
+		items = items[:limit]
+	}
 	return items, nil
 }
 
 // RiskDetail is one risk with its context: the votes cast on it, the items
-// it affects and its history.
+// it affects and its history. Its JSON is `usmhub risk show -json`: the
+// risk as risk list prints it, its context as sibling keys.
 type RiskDetail struct {
-	Risk    model.Risk
-	Votes   []model.Vote
-	Affects []AffectedItem
-	History []model.AuditEntry
+	Risk    Risk               `json:"risk"`
+	Votes   []model.Vote       `json:"votes"`
+	Affects []AffectedItem     `json:"affects"`
+	History []model.AuditEntry `json:"history"`
 }
 
 // ShowRisk reads one risk (a key, a UUID, or a key as people type it) with
-// its context, in one consistent read.
-func ShowRisk(ctx context.Context, st store.Store, ref string) (RiskDetail, error) {
+// its context and its priority now, in one consistent read.
+func ShowRisk(ctx context.Context, st store.Store, cfg *config.Config, ref string) (RiskDetail, error) {
 	out := RiskDetail{Affects: []AffectedItem{}}
 	err := st.View(ctx, func(r store.Reader) error {
-		var err error
-		if out.Risk, err = store.FindRisk(r, ref); err != nil {
+		risk, err := store.FindRisk(r, ref)
+		if err != nil {
 			return err
 		}
-		if out.Votes, err = r.Votes(out.Risk.ID); err != nil {
+		out.Risk = Scored(cfg, risk)
+		if out.Votes, err = r.Votes(risk.ID); err != nil {
 			return err
 		}
-		if out.Affects, err = affectedItems(r, out.Risk.ID); err != nil {
+		if out.Affects, err = affectedItems(r, risk.ID); err != nil {
 			return err
 		}
-		return r.Audit(store.AuditFilter{EntityID: out.Risk.ID}, func(a model.AuditEntry) error {
+		return r.Audit(store.AuditFilter{EntityID: risk.ID}, func(a model.AuditEntry) error {
 			out.History = append(out.History, a)
 			return nil
 		})
