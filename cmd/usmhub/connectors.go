@@ -38,30 +38,12 @@ func connectorHealth(ctx context.Context, e *env, cfg *config.Config, offline bo
 	return app.CheckConnectors(ctx, cfg, func() (app.Connectors, error) { return e.connectors() }, offline)
 }
 
-// logger is the command's hclog logger, on stderr, at the config's level
-// and format ($USMHUB_LOG_LEVEL overrides the level).
+// logger is the command's hclog logger on stderr (app.Logger), made once:
+// before the config is loaded it has the defaults.
 func (e *env) logger() hclog.Logger {
-	if e.log != nil {
-		return e.log
+	if e.log == nil {
+		e.log = app.Logger(e.stderr, e.cfg, e.serving, os.Getenv("USMHUB_LOG_LEVEL"))
 	}
-	level, format := "warn", "text"
-	if e.cfg != nil {
-		level, format = e.cfg.Hub.LogLevel, e.cfg.Hub.LogFormat
-		if e.serving {
-			level = e.cfg.Hub.LogLevel
-		} else if hclog.LevelFromString(level) < hclog.Warn {
-			level = "warn" // commands print results; only the daemon chats
-		}
-	}
-	if v := os.Getenv("USMHUB_LOG_LEVEL"); v != "" {
-		level = v
-	}
-	e.log = hclog.New(&hclog.LoggerOptions{
-		Name:       "usmhub",
-		Level:      hclog.LevelFromString(level),
-		Output:     e.stderr,
-		JSONFormat: format == "json",
-	})
 	return e.log
 }
 
@@ -112,15 +94,6 @@ type pluginsListCmd struct{}
 
 func (pluginsListCmd) Synopsis() string { return "List the connector plugins found" }
 
-// pluginInfo is one connector binary in `plugins list`: what discovery
-// found on disk, never what the binary says of itself (listing runs
-// nothing; `plugins describe TYPE` launches one).
-type pluginInfo struct {
-	Type   string `json:"type"`
-	Path   string `json:"path"`
-	SHA256 string `json:"sha256"`
-}
-
 func (pluginsListCmd) Run(_ context.Context, e *env, args []string) int {
 	fs := e.newFlags("plugins list", "plugins list [-json]")
 	asJSON := fs.Bool("json", false, "print JSON")
@@ -132,20 +105,16 @@ func (pluginsListCmd) Run(_ context.Context, e *env, args []string) int {
 	if err != nil {
 		return e.fail(fmt.Errorf("find plugins: %w", err))
 	}
-	infos := []pluginInfo{}
-	for _, b := range found {
-		infos = append(infos, pluginInfo{Type: b.Type, Path: b.Path, SHA256: b.SHA256})
-	}
 	if *asJSON {
-		return e.printJSON(infos)
+		return e.printJSON(found)
 	}
 	tw := e.table()
 	fmt.Fprintln(tw, "TYPE\tSHA256\tPATH")
-	for _, p := range infos {
+	for _, p := range found {
 		fmt.Fprintf(tw, "%s\t%s\t%s\n", p.Type, p.SHA256, p.Path)
 	}
 	_ = tw.Flush()
-	if len(infos) == 0 {
+	if len(found) == 0 {
 		fmt.Fprintf(e.stderr, "no connector plugins found in %s: build them with 'make build' (into bin/, next to usmhub) or set hub.plugin_dir\n", strings.Join(dirs, ", "))
 	}
 	return exitOK
@@ -235,25 +204,9 @@ func printDescription(e *env, d connector.Description) {
 	if sensitive {
 		fmt.Fprintln(e.stdout, "  a sensitive attribute takes its value from env(\"VAR\") or file(\"PATH\"), never written in the config")
 	}
-	fmt.Fprintf(e.stdout, "\nTo start from:\n  connector %q \"NAME\" {\n", d.Name)
-	for _, a := range d.Schema.Attributes {
-		if !a.Required {
-			continue
-		}
-		val := `"…"`
-		switch {
-		case a.Sensitive:
-			val = `env("…")`
-		case a.Type == connector.TypeNumber:
-			val = "0"
-		case a.Type == connector.TypeBool:
-			val = "false"
-		case a.Type == connector.TypeListString:
-			val = `["…"]`
-		case a.Type == connector.TypeMapString:
-			val = "{}"
-		}
-		fmt.Fprintf(e.stdout, "    %s = %s\n", a.Name, val)
+	fmt.Fprintf(e.stdout, "\nTo start from:\n")
+	for _, l := range strings.SplitAfter(strings.TrimSuffix(host.StarterBlock(d), "\n"), "\n") {
+		fmt.Fprint(e.stdout, "  "+l)
 	}
-	fmt.Fprintln(e.stdout, "  }")
+	fmt.Fprintln(e.stdout)
 }

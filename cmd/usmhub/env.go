@@ -8,13 +8,13 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/user"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/mattn/go-isatty"
 
+	"github.com/usmhub/usmhub/core/app"
 	"github.com/usmhub/usmhub/core/config"
 	"github.com/usmhub/usmhub/core/ingest"
 	"github.com/usmhub/usmhub/core/meter"
@@ -137,16 +137,7 @@ func (e *env) close() {
 }
 
 // actor is who the audit log names for changes made from the CLI.
-func (e *env) actor() store.Actor {
-	name := os.Getenv("USER")
-	if u, err := user.Current(); err == nil && name == "" {
-		name = u.Username
-	}
-	if name == "" {
-		name = "unknown"
-	}
-	return store.Actor{Name: "cli:" + name}
-}
+func (e *env) actor() store.Actor { return app.UserActor() }
 
 // fail prints an error the way users read them best and returns exit 1.
 // Config diagnostics and row errors already carry their own positions.

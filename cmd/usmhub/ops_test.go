@@ -13,6 +13,8 @@ import (
 
 	"github.com/xuri/excelize/v2"
 	"golang.org/x/sys/unix"
+
+	"github.com/usmhub/usmhub/core/app"
 )
 
 // TestReadinessCountsWhatWasPublished: precondition 9 reads what happened:
@@ -168,7 +170,7 @@ func TestEveryCommandTakesJSON(t *testing.T) {
 	if v.Version == "" {
 		t.Error("version -json has no version")
 	}
-	var val validation
+	var val app.Validation
 	h.jsonOf(&val, "validate", "-offline")
 	if !val.OK || val.Initiatives != 1 || val.Priorities != 1 {
 		t.Errorf("validate -json = %+v", val)

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/usmhub/usmhub/plugins/host"
 )
 
 // plantConnector writes a shell script named usmhub-connector-<typ> into
@@ -46,7 +48,7 @@ func TestPluginDiscovery(t *testing.T) {
 			t.Errorf("describe file did not describe the real connector:\n%s", out)
 		}
 		notExecuted(t, marker, "plugins describe file")
-		var listed []pluginInfo
+		var listed []host.Binary
 		h.jsonOf(&listed, "plugins", "list")
 		for _, p := range listed {
 			if strings.HasPrefix(p.Path, h.dir) {
@@ -65,7 +67,7 @@ func TestPluginDiscovery(t *testing.T) {
 			t.Fatal(err)
 		}
 		out := h.ok("plugins", "list", "-json")
-		var listed []pluginInfo
+		var listed []host.Binary
 		if err := json.Unmarshal([]byte(out), &listed); err != nil {
 			t.Fatalf("%v\n%s", err, out)
 		}

@@ -30,31 +30,23 @@ func (readinessCmd) Run(ctx context.Context, e *env, args []string) int {
 	if *asJSON {
 		return e.printJSON(checks)
 	}
-	passed := 0
 	for _, c := range checks {
-		if c.Status == readiness.Pass {
-			passed++
-		}
 		fmt.Fprintf(e.stdout, "%2d. [%s] %s: %s\n", c.Precondition, strings.ToUpper(string(c.Status)), c.Name, c.Reason)
 		if c.Next != "" {
 			fmt.Fprintf(e.stdout, "    next: %s\n", c.Next)
 		}
 	}
-	fmt.Fprintf(e.stdout, "\n%d of %d preconditions pass\n", passed, len(checks))
+	fmt.Fprintf(e.stdout, "\n%d of %d preconditions pass\n", readiness.Passed(checks), len(checks))
 	return exitOK
 }
 
 // evaluateReadiness runs the checks on the live config and store.
 func evaluateReadiness(ctx context.Context, e *env, initiative string, offline bool) ([]readiness.Check, int) {
-	cfg, err := e.config()
+	in, err := e.initiative(initiative)
 	if err != nil {
 		return nil, e.fail(err)
 	}
-	in, err := cfg.Initiative(initiative)
-	if err != nil {
-		return nil, e.fail(err)
-	}
-	st, err := e.store(ctx)
+	cfg, st, err := e.open(ctx)
 	if err != nil {
 		return nil, e.fail(err)
 	}

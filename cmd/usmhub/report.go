@@ -93,18 +93,11 @@ func publishReport(ctx context.Context, e *env, rep *report.Report, target strin
 
 // buildReport builds a report on the live config and store.
 func buildReport(ctx context.Context, e *env, kind, initiative string, opts report.Options, offline bool) (*report.Report, int) {
-	cfg, err := e.config()
+	cfg, st, err := e.open(ctx)
 	if err != nil {
 		return nil, e.fail(err)
 	}
-	st, err := e.store(ctx)
-	if err != nil {
-		return nil, e.fail(err)
-	}
-	var health []readiness.ConnectorHealth
-	if kind == report.KindReadiness {
-		health = connectorHealth(ctx, e, cfg, offline)
-	}
+	health := func() []readiness.ConnectorHealth { return connectorHealth(ctx, e, cfg, offline) }
 	rep, err := app.MakeReport(ctx, cfg, st, kind, initiative, opts, health)
 	if err != nil {
 		return nil, e.fail(err)

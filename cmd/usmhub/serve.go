@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -42,24 +41,7 @@ func (serveCmd) Run(ctx context.Context, e *env, args []string) int {
 	e.serving = true
 	log := e.logger()
 	log.Info("starting", "version", version, "config", cfg.Path, "data_dir", cfg.Hub.DataDir)
-	path := e.configPath()
-	var loads atomic.Int64
-	// Every load, the first included, checks all that the runtime will
-	// run: the config (config.Load) and every connector block against its
-	// plugin (app.Runtime). The daemon does not wait for a load at a stop.
-	load := func(ctx context.Context, m *daemon.Metrics) (*daemon.Runtime, error) {
-		c := cfg
-		if loads.Add(1) > 1 {
-			var err error
-			if c, err = config.Load(path); err != nil {
-				return nil, err
-			}
-		}
-		if *listen != "" {
-			c.Hub.Listen = *listen
-		}
-		return app.Runtime(ctx, c, log, m, func(c *config.Config) (app.Connectors, error) { return host.NewSet(c, log) })
-	}
+	load := app.Loads(cfg, e.configPath(), *listen, log, func(c *config.Config) (app.Connectors, error) { return host.NewSet(c, log) })
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)

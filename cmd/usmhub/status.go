@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/usmhub/usmhub/core/app"
-	"github.com/usmhub/usmhub/core/store"
 )
 
 type statusCmd struct{}
@@ -42,18 +41,7 @@ func (statusCmd) Run(ctx context.Context, e *env, args []string) int {
 		return e.printJSON(out)
 	}
 	for _, b := range out {
-		health := b.Health
-		switch {
-		case b.Health == "paused":
-			health = "PAUSED until " + b.PausedUntil.Local().Format(time.DateTime) + ": " + b.PauseCause
-		case b.Health == "failing":
-			health = fmt.Sprintf("FAILING (%d run(s) in a row)", b.Failures)
-		case b.Health == "incomplete" && len(b.Held) == 0 && len(b.Quarantined) == 0 && b.Links["quarantined"] == 0:
-			health = "INCOMPLETE: the last run left records unsettled (last error below); the next run retries them"
-		case b.Health == "incomplete":
-			health = "INCOMPLETE: records wait for a person (below)"
-		}
-		fmt.Fprintf(e.stdout, "%s (%s ↔ %s): %s\n", b.Sync, b.Kind, b.Connector, health)
+		fmt.Fprintf(e.stdout, "%s (%s ↔ %s): %s\n", b.Sync, b.Kind, b.Connector, b.Headline())
 		if b.PauseClear != "" {
 			fmt.Fprintf(e.stdout, "  to resume:    %s\n", b.PauseClear)
 		}
@@ -75,12 +63,8 @@ func (statusCmd) Run(ctx context.Context, e *env, args []string) int {
 			fmt.Fprintf(e.stdout, "  quarantined %s: %s\n    to clear: %s\n", q.ExternalID, q.Reason, q.Clear)
 		}
 		for _, h := range b.Held {
-			what := "remote value not taken"
-			if h.Side == store.HoldPush {
-				what = "hub value refused by the remote"
-			}
 			fmt.Fprintf(e.stdout, "  held %s (%s) %s = %q, %s since %s: %s\n    to clear: %s\n",
-				h.Key, h.ExternalID, h.Field, h.Value, what, h.Since.Local().Format(time.DateTime), h.Reason, h.Clear)
+				h.Key, h.ExternalID, h.Field, h.Value, h.What(), h.Since.Local().Format(time.DateTime), h.Reason, h.Clear)
 		}
 	}
 	return exitOK

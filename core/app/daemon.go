@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"sync/atomic"
 
 	"github.com/hashicorp/go-hclog"
 
@@ -17,6 +18,28 @@ import (
 	"github.com/usmhub/usmhub/core/schedule"
 	"github.com/usmhub/usmhub/core/store"
 )
+
+// Loads is the daemon's load (daemon.Loader) of the config at path: the
+// first load runs on cfg, loaded at start; each later one (a SIGHUP)
+// loads path again. listen, when set, overrides hub.listen. Every load,
+// the first included, checks all the runtime will run (Runtime): a config
+// whose connector blocks do not fit their plugins is refused.
+func Loads(cfg *config.Config, path, listen string, log hclog.Logger, open func(*config.Config) (Connectors, error)) daemon.Loader {
+	var loads atomic.Int64
+	return func(ctx context.Context, m *daemon.Metrics) (*daemon.Runtime, error) {
+		c := cfg
+		if loads.Add(1) > 1 {
+			var err error
+			if c, err = config.Load(path); err != nil {
+				return nil, err
+			}
+		}
+		if listen != "" {
+			c.Hub.Listen = listen
+		}
+		return Runtime(ctx, c, log, m, open)
+	}
+}
 
 // Runtime builds the daemon's runtime from a config: one job per sync
 // block and one per report block, on their schedules (on demand when they
@@ -98,11 +121,12 @@ func syncJob(cfg *config.Config, s *config.Sync, cs Connectors, engine *reconcil
 // publishes it to each of its targets.
 func reportJob(cfg *config.Config, r *config.Report, cs Connectors, st store.Store, log hclog.Logger) schedule.Job {
 	return schedule.Job{Name: "report." + r.Name, Spec: r.Schedule, Run: func(ctx context.Context) error {
-		var health []readiness.ConnectorHealth
-		if r.Kind == report.KindReadiness {
+		health := func() []readiness.ConnectorHealth {
+			var out []readiness.ConnectorHealth
 			for _, c := range cfg.Connectors {
-				health = append(health, Health(ctx, cs, c.ID(), false))
+				out = append(out, Health(ctx, cs, c.ID(), false))
 			}
+			return out
 		}
 		rep, err := MakeReport(ctx, cfg, st, r.Kind, r.Initiative, report.Options{}, health)
 		if err != nil {

@@ -16,14 +16,18 @@ import (
 )
 
 // MakeReport builds a report of an initiative ("" for the only one) from
-// one consistent read. health is the connectors' health a readiness
-// report shows (CheckConnectors); other kinds ignore it.
-func MakeReport(ctx context.Context, cfg *config.Config, st store.Store, kind, initiative string, opts report.Options, health []readiness.ConnectorHealth) (*report.Report, error) {
+// one consistent read. A readiness report shows the connectors' health,
+// which it asks health for (CheckConnectors) before the read; other kinds
+// never call it.
+func MakeReport(ctx context.Context, cfg *config.Config, st store.Store, kind, initiative string, opts report.Options, health func() []readiness.ConnectorHealth) (*report.Report, error) {
 	in, err := cfg.Initiative(initiative)
 	if err != nil {
 		return nil, err
 	}
-	input := report.Input{Config: cfg, Initiative: in, Now: time.Now(), Connectors: health}
+	input := report.Input{Config: cfg, Initiative: in, Now: time.Now()}
+	if kind == report.KindReadiness {
+		input.Connectors = health()
+	}
 	var rep *report.Report
 	err = st.View(ctx, func(r store.Reader) error {
 		input.Reader = r

@@ -35,6 +35,17 @@ type Check struct {
 	Next         string `json:"next"`
 }
 
+// Passed counts the checks that pass.
+func Passed(checks []Check) int {
+	n := 0
+	for _, c := range checks {
+		if c.Status == Pass {
+			n++
+		}
+	}
+	return n
+}
+
 // ConnectorHealth is what the caller learnt of one configured connector:
 // Err is nil when it launched and passed Check; Checked is false when it
 // was not tried (offline).

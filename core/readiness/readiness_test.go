@@ -441,6 +441,12 @@ func TestAllPass(t *testing.T) {
 	if diff := cmp.Diff(want, checks); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
 	}
+	if n := Passed(checks); n != 10 {
+		t.Errorf("Passed: %d of 10", n)
+	}
+	if n := Passed(append(checks[:2:2], Check{Status: Warn}, Check{Status: Fail})); n != 2 {
+		t.Errorf("Passed of 2 passes, a warning and a failure: %d", n)
+	}
 }
 
 // TestCheckJSON: readiness -json gives objects {precondition, name, status,

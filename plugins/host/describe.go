@@ -3,6 +3,7 @@ package host
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/usmhub/usmhub/core/connector"
 )
@@ -70,4 +71,33 @@ func DescribedOf(d connector.Description) Described {
 			Sensitive: a.Sensitive, Description: a.Description})
 	}
 	return out
+}
+
+// StarterBlock is a connector block to start a config from: the type's
+// required attributes, each with a placeholder of its type (a sensitive
+// one read with env(), never written in the config).
+func StarterBlock(d connector.Description) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "connector %q \"NAME\" {\n", d.Name)
+	for _, a := range d.Schema.Attributes {
+		if !a.Required {
+			continue
+		}
+		val := `"…"`
+		switch {
+		case a.Sensitive:
+			val = `env("…")`
+		case a.Type == connector.TypeNumber:
+			val = "0"
+		case a.Type == connector.TypeBool:
+			val = "false"
+		case a.Type == connector.TypeListString:
+			val = `["…"]`
+		case a.Type == connector.TypeMapString:
+			val = "{}"
+		}
+		fmt.Fprintf(&b, "  %s = %s\n", a.Name, val)
+	}
+	b.WriteString("}\n")
+	return b.String()
 }

@@ -22,10 +22,12 @@ const BinaryPrefix = "usmhub-connector-"
 var typeName = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*$`)
 
 // Binary is a connector plugin binary found on disk.
+// Its JSON is one entry of `usmhub plugins list -json`: what discovery
+// found on disk, never what the binary says of itself.
 type Binary struct {
-	Type   string // the connector type: the file name less BinaryPrefix
-	Path   string
-	SHA256 string // hex, lower case
+	Type   string `json:"type"` // the connector type: the file name less BinaryPrefix
+	Path   string `json:"path"`
+	SHA256 string `json:"sha256"` // hex, lower case
 }
 
 // DefaultDirs returns the folders connector binaries are looked for in, in
@@ -48,10 +50,11 @@ func DefaultDirs(pluginDir string) []string {
 // Discover lists the connector binaries in dirs: executable files named
 // usmhub-connector-<type> (on Windows with .exe), sorted by type. When two
 // folders hold the same type, the first folder wins. A folder that does not
-// exist is skipped; one that cannot be read is an error.
+// exist is skipped; one that cannot be read is an error. The list is
+// never nil.
 func Discover(dirs ...string) ([]Binary, error) {
 	seen := map[string]bool{}
-	var found []Binary
+	found := []Binary{}
 	for _, dir := range dirs {
 		if dir == "" {
 			continue
