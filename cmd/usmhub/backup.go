@@ -5,13 +5,7 @@ import (
 	"fmt"
 )
 
-type backupCmd struct{}
-
-func (backupCmd) Synopsis() string {
-	return "Copy the store to a new file while the hub runs (SQLite online backup)"
-}
-
-func (backupCmd) Run(ctx context.Context, e *env, args []string) int {
+func runBackup(ctx context.Context, e *env, args []string) int {
 	fs := e.newFlags("backup", "backup [-json] FILE")
 	asJSON := fs.Bool("json", false, "print what was backed up as JSON")
 	pos, code, ok := parse(fs, args)

@@ -49,16 +49,10 @@ func (e *env) logger() hclog.Logger {
 
 // pluginsCmd lists and describes connector plugins.
 func pluginsCommands() map[string]command {
-	return map[string]command{"list": pluginsListCmd{}, "describe": pluginsDescribeCmd{}, "lock": pluginsLockCmd{}}
+	return map[string]command{"list": leaf{"List the connector plugins found", runPluginsList}, "describe": leaf{"Show a connector plugin's config schema", runPluginsDescribe}, "lock": leaf{"Record the sha256 of each connector binary the config uses in " + config.LockFileName, runPluginsLock}}
 }
 
-type pluginsLockCmd struct{}
-
-func (pluginsLockCmd) Synopsis() string {
-	return "Record the sha256 of each connector binary the config uses in " + config.LockFileName
-}
-
-func (pluginsLockCmd) Run(_ context.Context, e *env, args []string) int {
+func runPluginsLock(_ context.Context, e *env, args []string) int {
 	fs := e.newFlags("plugins lock", "plugins lock")
 	if _, code, ok := parse(fs, args); !ok {
 		return code
@@ -90,11 +84,7 @@ func (pluginsLockCmd) Run(_ context.Context, e *env, args []string) int {
 	return exitOK
 }
 
-type pluginsListCmd struct{}
-
-func (pluginsListCmd) Synopsis() string { return "List the connector plugins found" }
-
-func (pluginsListCmd) Run(_ context.Context, e *env, args []string) int {
+func runPluginsList(_ context.Context, e *env, args []string) int {
 	fs := e.newFlags("plugins list", "plugins list [-json]")
 	asJSON := fs.Bool("json", false, "print JSON")
 	if _, code, ok := parse(fs, args); !ok {
@@ -131,11 +121,7 @@ func pluginDirs(e *env) []string {
 	return host.DefaultDirs(dir)
 }
 
-type pluginsDescribeCmd struct{}
-
-func (pluginsDescribeCmd) Synopsis() string { return "Show a connector plugin's config schema" }
-
-func (pluginsDescribeCmd) Run(ctx context.Context, e *env, args []string) int {
+func runPluginsDescribe(ctx context.Context, e *env, args []string) int {
 	fs := e.newFlags("plugins describe", "plugins describe TYPE [-json]")
 	asJSON := fs.Bool("json", false, "print JSON")
 	pos, code, ok := parse(fs, args)

@@ -14,18 +14,14 @@ import (
 
 func itemCommands() map[string]command {
 	return map[string]command{
-		"list":   itemListCmd{},
-		"show":   itemShowCmd{},
-		"import": itemImportCmd{},
-		"export": itemExportCmd{},
+		"list":   leaf{"List the configuration items of the BIR", runItemList},
+		"show":   leaf{"Show one configuration item with the risks that affect it and its history", runItemShow},
+		"import": leaf{"Import configuration items from CSV or JSON, all or nothing", runItemImport},
+		"export": leaf{"Export configuration items as CSV, JSON or .xlsx (importable again)", runItemExport},
 	}
 }
 
-type itemListCmd struct{}
-
-func (itemListCmd) Synopsis() string { return "List the configuration items of the BIR" }
-
-func (itemListCmd) Run(ctx context.Context, e *env, args []string) int {
+func runItemList(ctx context.Context, e *env, args []string) int {
 	fs := e.newFlags("item list", "item list [-status S] [-type T] [-source S] [-json]")
 	status := fs.String("status", "", "only items with this status: planned, in_use, in_repair or retired")
 	typ := fs.String("type", "", "only items of this type")
@@ -64,13 +60,7 @@ func (itemListCmd) Run(ctx context.Context, e *env, args []string) int {
 	return exitOK
 }
 
-type itemShowCmd struct{}
-
-func (itemShowCmd) Synopsis() string {
-	return "Show one configuration item with the risks that affect it and its history"
-}
-
-func (itemShowCmd) Run(ctx context.Context, e *env, args []string) int {
+func runItemShow(ctx context.Context, e *env, args []string) int {
 	fs := e.newFlags("item show", "item show CI-n [-json]")
 	asJSON := fs.Bool("json", false, "print JSON")
 	pos, code, ok := parse(fs, args)
@@ -122,13 +112,7 @@ func (itemShowCmd) Run(ctx context.Context, e *env, args []string) int {
 	return exitOK
 }
 
-type itemImportCmd struct{}
-
-func (itemImportCmd) Synopsis() string {
-	return "Import configuration items from CSV or JSON, all or nothing"
-}
-
-func (itemImportCmd) Run(ctx context.Context, e *env, args []string) int {
+func runItemImport(ctx context.Context, e *env, args []string) int {
 	fs := e.newFlags("item import", "item import [-dry-run] [-json] FILE (CSV with a header row, or a JSON array)")
 	dryRun := fs.Bool("dry-run", false, "list what would change, store nothing")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
@@ -161,13 +145,7 @@ func (itemImportCmd) Run(ctx context.Context, e *env, args []string) int {
 	return exitOK
 }
 
-type itemExportCmd struct{}
-
-func (itemExportCmd) Synopsis() string {
-	return "Export configuration items as CSV, JSON or .xlsx (importable again)"
-}
-
-func (itemExportCmd) Run(ctx context.Context, e *env, args []string) int {
+func runItemExport(ctx context.Context, e *env, args []string) int {
 	fs := e.newFlags("item export", "item export [-format csv|json|xlsx] [-o FILE]")
 	format := fs.String("format", "", "csv, json or xlsx (default: xlsx for -o FILE.xlsx, else csv)")
 	out := fs.String("o", "", "write to FILE instead of standard output")

@@ -10,11 +10,7 @@ import (
 	"github.com/usmhub/usmhub/core/store"
 )
 
-type logCmd struct{}
-
-func (logCmd) Synopsis() string { return "Show the audit trail of changes" }
-
-func (logCmd) Run(ctx context.Context, e *env, args []string) int {
+func runLog(ctx context.Context, e *env, args []string) int {
 	fs := e.newFlags("log", "log [-entity R-12] [-run ID] [-since 2026-01-02|24h] [-limit N] [-json]")
 	entity := fs.String("entity", "", "only changes of this entity (a risk key or a UUID)")
 	run := fs.String("run", "", "only changes of this sync run")

@@ -2,9 +2,12 @@
 // organisation's improvement programme — risks, sprints, scans, votes — in
 // one canonical store and in sync with the tools where the work happens.
 //
-// Each subcommand is one type implementing command, registered in commands;
-// global flags come before the subcommand. Exit codes: 0 ok, 1 error,
-// 2 usage (and, for plan, changes pending).
+// It only parses and prints: each subcommand is one function (a leaf,
+// registered with its synopsis in commands) that parses its flags and
+// arguments, calls one use case of core — core/app, core/register,
+// core/inventory and the domain packages hold the rules — and prints the
+// outcome as text or -json. Global flags come before the subcommand. Exit
+// codes: 0 ok, 1 error, 2 usage (and, for plan, changes pending).
 package main
 
 import (
@@ -41,24 +44,35 @@ type command interface {
 	Run(ctx context.Context, env *env, args []string) int
 }
 
+// leaf is a command that is one function: it parses its flags, calls
+// core, prints and returns the exit code.
+type leaf struct {
+	synopsis string
+	run      func(ctx context.Context, e *env, args []string) int
+}
+
+func (l leaf) Synopsis() string { return l.synopsis }
+
+func (l leaf) Run(ctx context.Context, e *env, args []string) int { return l.run(ctx, e, args) }
+
 // commands maps each subcommand's name to its factory.
 func commands() map[string]command {
 	return map[string]command{
-		"backup":    backupCmd{},
-		"validate":  validateCmd{},
+		"backup":    leaf{"Copy the store to a new file while the hub runs (SQLite online backup)", runBackup},
+		"validate":  leaf{"Load and check the config without doing anything else", runValidate},
 		"risk":      group{name: "risk", synopsis: "Manage the risk database (add, list, show, update, import, export)", subs: riskCommands()},
-		"vote":      voteCmd{},
+		"vote":      leaf{"Cast or retract a sounding-board vote on a risk", runVote},
 		"item":      group{name: "item", synopsis: "The configuration items of the BIR (list, show, import, export)", subs: itemCommands()},
 		"sprint":    group{name: "sprint", synopsis: "Plan, list, show, start and close improvement sprints", subs: sprintCommands()},
 		"scan":      group{name: "scan", synopsis: "Import, list and compare baseline and progress scans", subs: scanCommands()},
-		"readiness": readinessCmd{},
-		"log":       logCmd{},
-		"version":   versionCmd{},
-		"report":    reportCmd{},
-		"plan":      planCmd{},
-		"serve":     serveCmd{},
-		"status":    statusCmd{},
-		"sync":      syncCmd{},
+		"readiness": leaf{"Check the ten preconditions of an improvement initiative", runReadiness},
+		"log":       leaf{"Show the audit trail of changes", runLog},
+		"version":   leaf{"Print the version", runVersion},
+		"report":    leaf{"Build a sprint, scan, register or readiness report; print or publish it", runReport},
+		"plan":      leaf{"Show what a sync would change, field by field (exit 0 none, 2 changes, 1 error)", runPlan},
+		"serve":     leaf{"Run the hub daemon: syncs and reports on their schedules, HTTP health, metrics and triggers", runServe},
+		"status":    leaf{"Show each sync's health: last success, failures, pause, links and quarantined records", runStatus},
+		"sync":      leaf{"Sync the hub with its tools now (all syncs, or the named ones)", runSync},
 		"plugins":   group{name: "plugins", synopsis: "List connector plugins and describe their config", subs: pluginsCommands()},
 	}
 }
@@ -162,11 +176,7 @@ func keys[V any](m map[string]V) []string {
 	return out
 }
 
-type versionCmd struct{}
-
-func (versionCmd) Synopsis() string { return "Print the version" }
-
-func (versionCmd) Run(_ context.Context, e *env, args []string) int {
+func runVersion(_ context.Context, e *env, args []string) int {
 	fs := e.newFlags("version", "version [-json]")
 	asJSON := fs.Bool("json", false, "print JSON")
 	if _, code, ok := parse(fs, args); !ok {

@@ -9,13 +9,7 @@ import (
 	"github.com/usmhub/usmhub/core/readiness"
 )
 
-type readinessCmd struct{}
-
-func (readinessCmd) Synopsis() string {
-	return "Check the ten preconditions of an improvement initiative"
-}
-
-func (readinessCmd) Run(ctx context.Context, e *env, args []string) int {
+func runReadiness(ctx context.Context, e *env, args []string) int {
 	fs := e.newFlags("readiness", "readiness [-initiative K] [-offline] [-json]")
 	initiative := fs.String("initiative", "", "the initiative (default: the only one)")
 	offline := fs.Bool("offline", false, "do not launch connectors to check the tools")

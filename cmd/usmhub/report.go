@@ -10,13 +10,7 @@ import (
 	"github.com/usmhub/usmhub/core/report"
 )
 
-type reportCmd struct{}
-
-func (reportCmd) Synopsis() string {
-	return "Build a sprint, scan, register or readiness report; print or publish it"
-}
-
-func (reportCmd) Run(ctx context.Context, e *env, args []string) int {
+func runReport(ctx context.Context, e *env, args []string) int {
 	fs := e.newFlags("report", "report sprint|scan|register|readiness [-initiative K] [-sprint N] [-top N] [-format markdown|json|html] [-o FILE] [-publish TYPE.NAME]… [-json]")
 	initiative := fs.String("initiative", "", "the initiative (default: the only one)")
 	sprintN := fs.Int("sprint", 0, "sprint report: the sprint's number (default: the active, else the latest)")

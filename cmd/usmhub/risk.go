@@ -20,12 +20,12 @@ import (
 
 func riskCommands() map[string]command {
 	return map[string]command{
-		"add":    riskAddCmd{},
-		"list":   riskListCmd{},
-		"show":   riskShowCmd{},
-		"update": riskUpdateCmd{},
-		"import": riskImportCmd{},
-		"export": riskExportCmd{},
+		"add":    leaf{"Register a risk (threat or opportunity)", runRiskAdd},
+		"list":   leaf{"List risks by priority", runRiskList},
+		"show":   leaf{"Show one risk with its votes and history", runRiskShow},
+		"update": leaf{"Change a risk's fields or status", runRiskUpdate},
+		"import": leaf{"Import risks from CSV or JSON, all or nothing", runRiskImport},
+		"export": leaf{"Export risks as CSV or JSON (importable again)", runRiskExport},
 	}
 }
 
@@ -89,11 +89,7 @@ func (f *riskFlags) edit(set map[string]bool) register.Edit {
 	return ed
 }
 
-type riskAddCmd struct{}
-
-func (riskAddCmd) Synopsis() string { return "Register a risk (threat or opportunity)" }
-
-func (riskAddCmd) Run(ctx context.Context, e *env, args []string) int {
+func runRiskAdd(ctx context.Context, e *env, args []string) int {
 	fs := e.newFlags("risk add", "risk add -title TEXT [-initiative K] [-kind threat|opportunity] [-likelihood N] [-impact N] [-effort N] …")
 	initiative := fs.String("initiative", "", "the initiative's key (default: the only one)")
 	asJSON := fs.Bool("json", false, "print the risk as JSON")
@@ -130,11 +126,7 @@ func (riskAddCmd) Run(ctx context.Context, e *env, args []string) int {
 	return exitOK
 }
 
-type riskListCmd struct{}
-
-func (riskListCmd) Synopsis() string { return "List risks by priority" }
-
-func (riskListCmd) Run(ctx context.Context, e *env, args []string) int {
+func runRiskList(ctx context.Context, e *env, args []string) int {
 	fs := e.newFlags("risk list", "risk list [-initiative K] [-status S,…] [-kind K] [-process P] [-sort priority|key] [-limit N] [-json]")
 	initiative := fs.String("initiative", "", "only this initiative's risks")
 	statuses := fs.String("status", "", "only these statuses, comma-separated")
@@ -202,11 +194,7 @@ func dash(s string) string {
 	return s
 }
 
-type riskShowCmd struct{}
-
-func (riskShowCmd) Synopsis() string { return "Show one risk with its votes and history" }
-
-func (riskShowCmd) Run(ctx context.Context, e *env, args []string) int {
+func runRiskShow(ctx context.Context, e *env, args []string) int {
 	fs := e.newFlags("risk show", "risk show R-n [-json]")
 	asJSON := fs.Bool("json", false, "print JSON")
 	pos, code, ok := parse(fs, args)
@@ -284,11 +272,7 @@ func printAudit(e *env, entries []model.AuditEntry) {
 	_ = tw.Flush()
 }
 
-type riskUpdateCmd struct{}
-
-func (riskUpdateCmd) Synopsis() string { return "Change a risk's fields or status" }
-
-func (riskUpdateCmd) Run(ctx context.Context, e *env, args []string) int {
+func runRiskUpdate(ctx context.Context, e *env, args []string) int {
 	fs := e.newFlags("risk update", "risk update R-n [-status S] [-likelihood N] [-impact N] [-effort N] [-title T] [-affects CI-1,CI-2] …")
 	asJSON := fs.Bool("json", false, "print the risk as JSON")
 	affects := fs.String("affects", "", "the keys of the configuration items the risk affects, comma-separated (replaces the list; \"\" clears it)")
@@ -333,11 +317,7 @@ func (riskUpdateCmd) Run(ctx context.Context, e *env, args []string) int {
 	return exitOK
 }
 
-type riskImportCmd struct{}
-
-func (riskImportCmd) Synopsis() string { return "Import risks from CSV or JSON, all or nothing" }
-
-func (riskImportCmd) Run(ctx context.Context, e *env, args []string) int {
+func runRiskImport(ctx context.Context, e *env, args []string) int {
 	fs := e.newFlags("risk import", "risk import [-initiative K] [-dry-run] [-force] [-json] FILE (CSV with a header row, or a JSON array)")
 	initiative := fs.String("initiative", "", "the initiative the risks belong to (default: the only one)")
 	dryRun := fs.Bool("dry-run", false, "list what would change and what would be kept, store nothing")
@@ -393,11 +373,7 @@ func printImport(e *env, res *inv.RiskResult) {
 	fmt.Fprintln(e.stdout, res.Summary())
 }
 
-type riskExportCmd struct{}
-
-func (riskExportCmd) Synopsis() string { return "Export risks as CSV or JSON (importable again)" }
-
-func (riskExportCmd) Run(ctx context.Context, e *env, args []string) int {
+func runRiskExport(ctx context.Context, e *env, args []string) int {
 	fs := e.newFlags("risk export", "risk export [-initiative K] [-format csv|json|xlsx] [-json] [-o FILE]")
 	initiative := fs.String("initiative", "", "only this initiative's risks")
 	format := fs.String("format", "", "csv, json or xlsx (default: xlsx for -o FILE.xlsx, else csv)")

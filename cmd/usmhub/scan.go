@@ -12,19 +12,13 @@ import (
 
 func scanCommands() map[string]command {
 	return map[string]command{
-		"import":  scanImportCmd{},
-		"list":    scanListCmd{},
-		"compare": scanCompareCmd{},
+		"import":  leaf{"Import a baseline or progress scan (CSV or .xlsx: dimension,score)", runScanImport},
+		"list":    leaf{"List scans", runScanList},
+		"compare": leaf{"Compare the latest scan with the baseline per dimension", runScanCompare},
 	}
 }
 
-type scanImportCmd struct{}
-
-func (scanImportCmd) Synopsis() string {
-	return "Import a baseline or progress scan (CSV or .xlsx: dimension,score)"
-}
-
-func (scanImportCmd) Run(ctx context.Context, e *env, args []string) int {
+func runScanImport(ctx context.Context, e *env, args []string) int {
 	fs := e.newFlags("scan import", "scan import [-initiative K] -kind baseline|progress -method NAME -method-version V -date YYYY-MM-DD [-finding TEXT]… FILE")
 	initiative := fs.String("initiative", "", "the initiative (default: the only one)")
 	kind := fs.String("kind", "", "baseline or progress (required)")
@@ -78,11 +72,7 @@ func (scanImportCmd) Run(ctx context.Context, e *env, args []string) int {
 	return exitOK
 }
 
-type scanListCmd struct{}
-
-func (scanListCmd) Synopsis() string { return "List scans" }
-
-func (scanListCmd) Run(ctx context.Context, e *env, args []string) int {
+func runScanList(ctx context.Context, e *env, args []string) int {
 	fs := e.newFlags("scan list", "scan list [-initiative K] [-json]")
 	initiative := fs.String("initiative", "", "the initiative (default: the only one)")
 	asJSON := fs.Bool("json", false, "print JSON")
@@ -116,13 +106,7 @@ func (scanListCmd) Run(ctx context.Context, e *env, args []string) int {
 	return exitOK
 }
 
-type scanCompareCmd struct{}
-
-func (scanCompareCmd) Synopsis() string {
-	return "Compare the latest scan with the baseline per dimension"
-}
-
-func (scanCompareCmd) Run(ctx context.Context, e *env, args []string) int {
+func runScanCompare(ctx context.Context, e *env, args []string) int {
 	fs := e.newFlags("scan compare", "scan compare [-initiative K] [-json]")
 	initiative := fs.String("initiative", "", "the initiative (default: the only one)")
 	asJSON := fs.Bool("json", false, "print JSON")

@@ -17,13 +17,7 @@ import (
 	"github.com/usmhub/usmhub/plugins/host"
 )
 
-type serveCmd struct{}
-
-func (serveCmd) Synopsis() string {
-	return "Run the hub daemon: syncs and reports on their schedules, HTTP health, metrics and triggers"
-}
-
-func (serveCmd) Run(ctx context.Context, e *env, args []string) int {
+func runServe(ctx context.Context, e *env, args []string) int {
 	fs := e.newFlags("serve", "serve [-listen ADDR]")
 	listen := fs.String("listen", "", "override hub.listen (host:port)")
 	if _, code, ok := parse(fs, args); !ok {

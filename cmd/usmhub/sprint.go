@@ -12,21 +12,15 @@ import (
 
 func sprintCommands() map[string]command {
 	return map[string]command{
-		"plan":  sprintPlanCmd{},
-		"list":  sprintListCmd{},
-		"show":  sprintShowCmd{},
-		"start": sprintMoveCmd{verb: "start"},
-		"close": sprintMoveCmd{verb: "close"},
+		"plan":  leaf{"Choose the next sprint's risks by the priority policy", runSprintPlan},
+		"list":  leaf{"List sprints", runSprintList},
+		"show":  leaf{"Show a sprint with its items and their status now", runSprintShow},
+		"start": leaf{"Start a planned sprint: its risks go in progress", sprintMove("start")},
+		"close": leaf{"Close a sprint: realised risks → realized, the rest back to accepted", sprintMove("close")},
 	}
 }
 
-type sprintPlanCmd struct{}
-
-func (sprintPlanCmd) Synopsis() string {
-	return "Choose the next sprint's risks by the priority policy"
-}
-
-func (sprintPlanCmd) Run(ctx context.Context, e *env, args []string) int {
+func runSprintPlan(ctx context.Context, e *env, args []string) int {
 	fs := e.newFlags("sprint plan", "sprint plan [-initiative K] -start DATE -end DATE [-capacity N] [-goal TEXT] [-dry-run] [-json]")
 	initiative := fs.String("initiative", "", "the initiative (default: the only one)")
 	start := fs.String("start", "", "first day, YYYY-MM-DD (required)")
@@ -82,11 +76,7 @@ func (sprintPlanCmd) Run(ctx context.Context, e *env, args []string) int {
 	return exitOK
 }
 
-type sprintListCmd struct{}
-
-func (sprintListCmd) Synopsis() string { return "List sprints" }
-
-func (sprintListCmd) Run(ctx context.Context, e *env, args []string) int {
+func runSprintList(ctx context.Context, e *env, args []string) int {
 	fs := e.newFlags("sprint list", "sprint list [-initiative K] [-json]")
 	initiative := fs.String("initiative", "", "only this initiative's sprints")
 	asJSON := fs.Bool("json", false, "print JSON")
@@ -130,11 +120,7 @@ func sprintRef(e *env, initiative string, pos []string) (string, int, error) {
 	return in.Key, n, nil
 }
 
-type sprintShowCmd struct{}
-
-func (sprintShowCmd) Synopsis() string { return "Show a sprint with its items and their status now" }
-
-func (sprintShowCmd) Run(ctx context.Context, e *env, args []string) int {
+func runSprintShow(ctx context.Context, e *env, args []string) int {
 	fs := e.newFlags("sprint show", "sprint show [-initiative K] N [-json]")
 	initiative := fs.String("initiative", "", "the initiative (default: the only one)")
 	asJSON := fs.Bool("json", false, "print JSON")
@@ -174,25 +160,21 @@ func (sprintShowCmd) Run(ctx context.Context, e *env, args []string) int {
 	return exitOK
 }
 
-type sprintMoveCmd struct{ verb string }
-
-func (c sprintMoveCmd) Synopsis() string {
-	if c.verb == "start" {
-		return "Start a planned sprint: its risks go in progress"
-	}
-	return "Close a sprint: realised risks → realized, the rest back to accepted"
+// sprintMove is sprint start or sprint close (verb).
+func sprintMove(verb string) func(ctx context.Context, e *env, args []string) int {
+	return func(ctx context.Context, e *env, args []string) int { return runSprintMove(ctx, e, args, verb) }
 }
 
-func (c sprintMoveCmd) Run(ctx context.Context, e *env, args []string) int {
+func runSprintMove(ctx context.Context, e *env, args []string, verb string) int {
 	usage := "sprint start [-initiative K] [-json] N"
-	if c.verb == "close" {
+	if verb == "close" {
 		usage = "sprint close [-initiative K] [-realized R-1,R-2] [-json] N"
 	}
-	fs := e.newFlags("sprint "+c.verb, usage)
+	fs := e.newFlags("sprint "+verb, usage)
 	initiative := fs.String("initiative", "", "the initiative (default: the only one)")
 	asJSON := fs.Bool("json", false, "print the sprint as JSON (as sprint list -json)")
 	var realized *string
-	if c.verb == "close" {
+	if verb == "close" {
 		realized = fs.String("realized", "", "keys of the items realised in this sprint, comma-separated")
 	}
 	pos, code, ok := parse(fs, args)
@@ -208,13 +190,13 @@ func (c sprintMoveCmd) Run(ctx context.Context, e *env, args []string) int {
 		return e.fail(err)
 	}
 	var s model.Sprint
-	if c.verb == "start" {
+	if verb == "start" {
 		s, err = app.StartSprint(ctx, st, e.actor(), key, n)
 	} else {
 		s, err = app.CloseSprint(ctx, st, e.actor(), key, n, commaList(*realized))
 	}
 	if err != nil {
-		return e.fail(fmt.Errorf("%s sprint %d: %w", c.verb, n, err))
+		return e.fail(fmt.Errorf("%s sprint %d: %w", verb, n, err))
 	}
 	if *asJSON {
 		return e.printJSON(s)

@@ -8,13 +8,7 @@ import (
 	"github.com/usmhub/usmhub/core/app"
 )
 
-type statusCmd struct{}
-
-func (statusCmd) Synopsis() string {
-	return "Show each sync's health: last success, failures, pause, links and quarantined records"
-}
-
-func (statusCmd) Run(ctx context.Context, e *env, args []string) int {
+func runStatus(ctx context.Context, e *env, args []string) int {
 	fs := e.newFlags("status", "status [-json] [SYNC…]")
 	asJSON := fs.Bool("json", false, "print JSON")
 	names, code, ok := parse(fs, args)

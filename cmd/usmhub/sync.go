@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/usmhub/usmhub/core/app"
@@ -13,9 +12,9 @@ import (
 	"github.com/usmhub/usmhub/core/reconcile"
 )
 
-// runSyncs runs (or plans) the named syncs one after the other
+// runOrPlan runs (or plans) the named syncs one after the other
 // (app.RunSyncs); a failing binding does not stop the others.
-func runSyncs(ctx context.Context, e *env, names []string, opts reconcile.Options) ([]*reconcile.Result, []error, int) {
+func runOrPlan(ctx context.Context, e *env, names []string, opts reconcile.Options) ([]*reconcile.Result, []error, int) {
 	cfg, err := e.config()
 	if err != nil {
 		return nil, nil, e.fail(err)
@@ -36,13 +35,7 @@ func runSyncs(ctx context.Context, e *env, names []string, opts reconcile.Option
 	return results, errs, exitOK
 }
 
-type planCmd struct{}
-
-func (planCmd) Synopsis() string {
-	return "Show what a sync would change, field by field (exit 0 none, 2 changes, 1 error)"
-}
-
-func (planCmd) Run(ctx context.Context, e *env, args []string) int {
+func runPlan(ctx context.Context, e *env, args []string) int {
 	fs := e.newFlags("plan", "plan [-full] [-summary | -record KEY…] [-json] [SYNC…]")
 	full := fs.Bool("full", false, "plan a full reconcile (list every remote record)")
 	summary := fs.Bool("summary", false, "print only the counts per sync and direction, not the changes field by field")
@@ -56,16 +49,12 @@ func (planCmd) Run(ctx context.Context, e *env, args []string) int {
 	if *summary && len(records) > 0 {
 		return e.usageErr(fs, "-summary prints no changes; -record prints those of named records: give one of them")
 	}
-	results, errs, code := runSyncs(ctx, e, names, reconcile.Options{Plan: true, Full: *full})
+	results, errs, code := runOrPlan(ctx, e, names, reconcile.Options{Plan: true, Full: *full})
 	if code != exitOK {
 		return code
 	}
 	changes := app.Pending(results)
-	if len(records) > 0 {
-		for _, r := range results {
-			r.Changes = app.ChangesOf(r.Changes, records)
-		}
-	}
+	app.KeepRecords(results, records)
 	switch {
 	case *asJSON && *summary:
 		for _, r := range results {
@@ -95,13 +84,7 @@ func (planCmd) Run(ctx context.Context, e *env, args []string) int {
 	return exitOK
 }
 
-type syncCmd struct{}
-
-func (syncCmd) Synopsis() string {
-	return "Sync the hub with its tools now (all syncs, or the named ones)"
-}
-
-func (syncCmd) Run(ctx context.Context, e *env, args []string) int {
+func runSync(ctx context.Context, e *env, args []string) int {
 	fs := e.newFlags("sync", "sync [-full] [-force] [-allow-deletes] [-json] [SYNC…]")
 	full := fs.Bool("full", false, "full reconcile: list every remote record, compare every linked record field by field, settle deletions, send refused values again")
 	force := fs.Bool("force", false, "run bindings that are paused after repeated failures")
@@ -121,7 +104,7 @@ func (syncCmd) Run(ctx context.Context, e *env, args []string) int {
 			meters[binding].Update(phase, n, 0)
 		}
 	}
-	results, errs, code := runSyncs(ctx, e, names, opts)
+	results, errs, code := runOrPlan(ctx, e, names, opts)
 	for _, m := range meters {
 		m.Finish()
 	}
@@ -168,13 +151,9 @@ func printResult(w io.Writer, r *reconcile.Result, plan bool) {
 	if plan {
 		head = "plan for"
 	}
-	errs := c.Errors
-	if r.Err != "" && !strings.Contains(r.Err, reconcile.ErrIncomplete.Error()) {
-		errs++ // the run itself failed
-	}
 	fmt.Fprintf(w, "%s %s (run %s, %s): pulled %d; hub: %d created, %d updated, %d deleted; remote: %d created, %d updated; %d conflict(s), %d quarantined, %d error(s)\n",
 		head, r.Binding, r.RunID[:8], r.Duration.Round(time.Millisecond), c.Pulled, c.HubCreates, c.HubUpdates, c.HubDeletes,
-		c.PushCreates, c.PushUpdates, c.Conflicts, c.Quarantined, errs)
+		c.PushCreates, c.PushUpdates, c.Conflicts, c.Quarantined, app.Errors(r))
 	if r.Err != "" {
 		fmt.Fprintf(w, "  FAILED: %s\n", r.Err)
 	}

@@ -7,11 +7,7 @@ import (
 	"github.com/usmhub/usmhub/core/app"
 )
 
-type validateCmd struct{}
-
-func (validateCmd) Synopsis() string { return "Load and check the config without doing anything else" }
-
-func (validateCmd) Run(ctx context.Context, e *env, args []string) int {
+func runValidate(ctx context.Context, e *env, args []string) int {
 	fs := e.newFlags("validate", "validate [-offline] [-json]")
 	offline := fs.Bool("offline", false, "do not launch connectors to check the tools")
 	asJSON := fs.Bool("json", false, "print the outcome as JSON")

@@ -8,11 +8,7 @@ import (
 	"github.com/usmhub/usmhub/core/register"
 )
 
-type voteCmd struct{}
-
-func (voteCmd) Synopsis() string { return "Cast or retract a sounding-board vote on a risk" }
-
-func (voteCmd) Run(ctx context.Context, e *env, args []string) int {
+func runVote(ctx context.Context, e *env, args []string) int {
 	fs := e.newFlags("vote", "vote R-n -voter NAME [-weight N] [-retract] [-json]")
 	voter := fs.String("voter", "", "the sounding-board member who votes (required)")
 	weight := fs.Int("weight", 1, "the vote's weight (≥ 1)")

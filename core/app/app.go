@@ -1,9 +1,12 @@
 // Package app composes the hub's work that spans the store, the
 // reconciler, reports and the tools: running or planning the syncs of a
-// config (RunSyncs), checking the connectors (CheckConnectors,
-// ConfigureAll), building and publishing reports (MakeReport, Publish),
-// and the daemon's runtime — its scheduled jobs, pages and listener — for
-// `usmhub serve` (Runtime).
+// config (RunSyncs, with what a plan leaves pending and a run's errors),
+// checking the config and its connectors (Validate, CheckConnectors,
+// ConfigureAll), readiness, sprints and scans (PlanSprint, ReadScan,
+// ImportScan, CompareScans …), building and publishing reports
+// (MakeReport, Publish), the daemon's runtime — its scheduled jobs, pages
+// and listener, loaded again on SIGHUP — for `usmhub serve` (Runtime,
+// Loads), and who and how the hub logs and audits (Logger, UserActor).
 //
 // It is the application layer under cmd/usmhub: the command parses flags,
 // calls one of these, and prints. It reaches tools only through

@@ -88,9 +88,31 @@ func RunSyncs(ctx context.Context, cfg *config.Config, st store.Store, cs Connec
 	return results, errs
 }
 
-// ChangesOf keeps the changes of the named records (hub key or remote id,
-// any case; a name may be a comma-separated list).
-func ChangesOf(changes []reconcile.Change, names []string) []reconcile.Change {
+// KeepRecords keeps, in each result, only the changes of the named records
+// (hub key or remote id, any case; a name may be a comma-separated list).
+// No names keeps every change. The counts stay those of the whole run.
+func KeepRecords(results []*reconcile.Result, names []string) {
+	if len(names) == 0 {
+		return
+	}
+	for _, r := range results {
+		r.Changes = changesOf(r.Changes, names)
+	}
+}
+
+// Errors counts a run's errors: its records that failed, and the run
+// itself when it failed (an incomplete run's error only sums up its
+// records').
+func Errors(r *reconcile.Result) int {
+	n := r.Counts.Errors
+	if r.Err != "" && !strings.Contains(r.Err, reconcile.ErrIncomplete.Error()) {
+		n++
+	}
+	return n
+}
+
+// changesOf keeps the changes of the named records.
+func changesOf(changes []reconcile.Change, names []string) []reconcile.Change {
 	want := map[string]bool{}
 	for _, n := range names {
 		for _, one := range strings.Split(n, ",") {
