@@ -75,7 +75,7 @@ test: vet
 FUZZTIME ?= 30s
 FUZZ_TARGETS := core/config:FuzzLoad core/ingest:FuzzImport core/ingest:FuzzFormulaRoundTrip \
 	core/ingest:FuzzImportXLSX core/report:FuzzText core/report:FuzzReportEscaping \
-	plugins/internal/wire:FuzzRecordFromProto
+	plugins/internal/wire:FuzzRecordFromProto core/store:FuzzFieldsJSON
 
 fuzz:
 	@for t in $(FUZZ_TARGETS); do \

@@ -128,7 +128,8 @@ func scanLink(sc scanner) (Link, error) {
 		return l, err
 	}
 	l.ExternalID, l.State = ext.String, LinkState(state)
-	if err := json.Unmarshal([]byte(base), &l.Base); err != nil {
+	var err error
+	if l.Base, err = unmarshalFields(base); err != nil {
 		return l, fmt.Errorf("link %s/%s: base: %w", l.Binding, l.HubID, err)
 	}
 	if err := unmarshalHeld(held, &l.Held); err != nil {
@@ -481,7 +482,7 @@ func scanRiskLinkSeq(rows *sql.Rows, seq *int64) (model.Risk, *Link, error) {
 	}
 	l := &Link{Binding: binding.String, HubID: hubID.String, ExternalID: ext.String, State: LinkState(state.String),
 		RemoteVersion: rv.String, HubVersion: hubVersion.Int64, Reason: reason.String, SeenRun: seen.String}
-	if err := json.Unmarshal([]byte(base.String), &l.Base); err != nil {
+	if l.Base, err = unmarshalFields(base.String); err != nil {
 		return r, nil, fmt.Errorf("link %s: base: %w", l.HubID, err)
 	}
 	if err := unmarshalHeld(held.String, &l.Held); err != nil {
@@ -508,7 +509,7 @@ func (r *reader) Quarantine(binding string, fn func(Quarantined) error) error {
 		if err := rows.Scan(&q.Binding, &q.ExternalID, &q.HubID, &q.Reason, &fields, &at); err != nil {
 			return fmt.Errorf("read quarantine of %s: %w", binding, err)
 		}
-		if err := json.Unmarshal([]byte(fields), &q.Fields); err != nil {
+		if q.Fields, err = unmarshalFields(fields); err != nil {
 			return fmt.Errorf("quarantined %s: %w", q.ExternalID, err)
 		}
 		if q.At, err = parseTime(at); err != nil {
@@ -527,11 +528,7 @@ func (w *writer) PutLink(l Link) error {
 	if l.Binding == "" || l.HubID == "" || l.State == "" {
 		return errors.New("put link: binding, hub id and state are required")
 	}
-	base := l.Base
-	if base == nil {
-		base = map[string]string{}
-	}
-	b, err := json.Marshal(base)
+	b, err := marshalFields(l.Base)
 	if err != nil {
 		return fmt.Errorf("put link: %w", err)
 	}
