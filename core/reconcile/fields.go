@@ -103,17 +103,19 @@ func (m statusMap) hubFields(f map[string]string) (fields, unmapped map[string]s
 	return out, map[string]string{connector.FieldStatus: err.Error()}
 }
 
-// hub maps remote fields to the hub's spelling (a copy); an unknown remote
-// status is an error when a map is configured.
+// hub maps remote fields to the hub's spelling; an unknown remote status
+// is an error when a map is configured. Without a map (or a status) the
+// fields are already the hub's spelling and f itself is returned: callers
+// treat the result as read-only, as they do a record's own fields.
 func (m statusMap) hub(f map[string]string) (map[string]string, error) {
+	if _, ok := f[connector.FieldStatus]; !ok || len(m.toHub) == 0 {
+		return f, nil
+	}
 	out := make(map[string]string, len(f))
 	for k, v := range f {
 		out[k] = v
 	}
-	v, ok := f[connector.FieldStatus]
-	if !ok || len(m.toHub) == 0 {
-		return out, nil
-	}
+	v := f[connector.FieldStatus]
 	hv, ok := m.toHub[strings.ToLower(v)]
 	if !ok {
 		if model.Status(v).Valid() {

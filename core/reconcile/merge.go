@@ -64,7 +64,7 @@ func (m MergeResult) Conflicts() int {
 //	h = r → agree
 //	else  → conflict: the owner wins
 func Merge(b, h, r map[string]string, owner func(field string) Side) MergeResult {
-	res := MergeResult{ToHub: map[string]string{}, ToRemote: map[string]string{}, NewBase: make(map[string]string, len(b)+len(r))}
+	res := MergeResult{ToHub: map[string]string{}, ToRemote: map[string]string{}, NewBase: make(map[string]string, max(len(b), len(r))+1)}
 	for k, v := range b {
 		res.NewBase[k] = v
 	}
