@@ -941,7 +941,7 @@ func (r *run) keptOut(rd store.Reader) (keptOut, error) {
 
 // toolSays begins the reason of a record quarantined on its connector's
 // word.
-const toolSays = "the tool says: "
+const toolSays = store.ToolSays
 
 // markerKey keeps, in a link's base, the hub marker the remote record was
 // last seen carrying: a record without ours (created remotely, or adopted)

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/usmhub/usmhub/core/config"
@@ -98,8 +99,12 @@ func readOne(r store.Reader, s *config.Sync, now time.Time) (Binding, error) {
 		b.PendingClear = fmt.Sprintf("usmhub sync %s: it looks each up by its marker before creating anything", s.Name)
 	}
 	if err := r.Quarantine(s.Name, func(q store.Quarantined) error {
-		b.Quarantined = append(b.Quarantined, Quarantined{Quarantined: q,
-			Clear: fmt.Sprintf("fix the record in %s (the next sync takes it), or: usmhub sync -full %s", s.Connector, s.Name)})
+		hint := fmt.Sprintf("fix the record in %s (the next sync takes it), or: usmhub sync -full %s", s.Connector, s.Name)
+		if strings.HasPrefix(q.Reason, store.ToolSays) {
+			// The tool refuses the record itself: a full sync reads it the same.
+			hint = fmt.Sprintf("mend the record in %s as it says; the next sync takes it", s.Connector)
+		}
+		b.Quarantined = append(b.Quarantined, Quarantined{Quarantined: q, Clear: hint})
 		return nil
 	}); err != nil {
 		return b, fmt.Errorf("quarantine: %w", err)

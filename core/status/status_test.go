@@ -44,7 +44,11 @@ func TestReadListsWhatNeedsAPerson(t *testing.T) {
 			Held: map[string]store.Hold{"status": {Side: store.HoldPush, Value: "Closed", Reason: "workflow refused", Since: now}}}); err != nil {
 			return err
 		}
-		return tx.QuarantineRecord(store.Quarantined{Binding: "risks", ExternalID: "42", Reason: "likelihood: must be 1..5", Fields: map[string]string{"likelihood": "9"}})
+		if err := tx.QuarantineRecord(store.Quarantined{Binding: "risks", ExternalID: "42", Reason: "likelihood: must be 1..5", Fields: map[string]string{"likelihood": "9"}}); err != nil {
+			return err
+		}
+		return tx.QuarantineRecord(store.Quarantined{Binding: "risks", ExternalID: "43",
+			Reason: store.ToolSays + "risks.csv:2 and risks.csv:4 both have key R-1: give each row its own key", Fields: map[string]string{"key": "R-1"}})
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -70,9 +74,15 @@ func TestReadListsWhatNeedsAPerson(t *testing.T) {
 	if b.Links[string(store.LinkPending)] != 1 || !strings.Contains(b.PendingClear, "usmhub sync risks") {
 		t.Errorf("pending %d, clear %q", b.Links[string(store.LinkPending)], b.PendingClear)
 	}
-	if len(b.Quarantined) != 1 || b.Quarantined[0].ExternalID != "42" || b.Quarantined[0].Reason != "likelihood: must be 1..5" ||
+	if len(b.Quarantined) != 2 || b.Quarantined[0].ExternalID != "42" || b.Quarantined[0].Reason != "likelihood: must be 1..5" ||
 		!strings.Contains(b.Quarantined[0].Clear, "usmhub sync -full risks") {
 		t.Errorf("quarantined %+v", b.Quarantined)
+	}
+	// A record the tool itself refuses is not cleared by a full sync: the
+	// hint says to mend it there.
+	if len(b.Quarantined) == 2 && (b.Quarantined[1].ExternalID != "43" || strings.Contains(b.Quarantined[1].Clear, "-full") ||
+		!strings.Contains(b.Quarantined[1].Clear, "mend the record in redmine.main")) {
+		t.Errorf("a clash's hint: %+v", b.Quarantined[1])
 	}
 	if len(b.Held) != 1 || b.Held[0].Key != risk.Key || b.Held[0].Field != "status" || b.Held[0].Reason != "workflow refused" ||
 		!strings.Contains(b.Held[0].Clear, "usmhub sync -full risks") {

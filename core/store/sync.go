@@ -94,6 +94,11 @@ type BindingState struct {
 	PushedScope string
 }
 
+// ToolSays begins the Reason of a record quarantined on its connector's
+// word (the tool itself found the record bad, e.g. two rows of a sheet with
+// one key): only mending the record in the tool clears it.
+const ToolSays = "the tool says: "
+
 // Quarantined is a remote record the hub could not take.
 type Quarantined struct {
 	Binding    string            `json:"binding"`
