@@ -2,7 +2,6 @@ package dashboard
 
 import (
 	"bytes"
-	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -231,6 +230,7 @@ func connectorHealth(hs []SyncHealth) []readiness.ConnectorHealth {
 type riskRow struct {
 	model.Risk
 	Score *float64
+	rank  priority.Rank
 }
 
 // riskQuery is a risk list's filters and page.
@@ -297,8 +297,8 @@ func joinStrings[T ~string](vs []T) string {
 }
 
 // rankRisks streams the matching risks and keeps the best offset+limit of
-// them by priority (scored first, higher score first, then older, then
-// key in its natural order), so that memory holds one page's worth, not the register. It returns
+// them in priority order (priority.Compare), so that memory holds one
+// page's worth, not the register. It returns
 // the page's rows and how many risks matched.
 func rankRisks(rd store.Reader, rq riskQuery, policy *priority.Policy, now time.Time) ([]riskRow, int, error) {
 	keep := rq.Page * rq.Limit
@@ -316,6 +316,7 @@ func rankRisks(rd store.Reader, rq riskQuery, policy *priority.Policy, now time.
 				row.Score = &s
 			}
 		}
+		row.rank = priority.RankOf(row.Score, risk.CreatedAt, risk.Key, risk.ID)
 		if len(best) == keep && compareRows(&row, &best[keep-1]) >= 0 {
 			return nil
 		}
@@ -333,27 +334,7 @@ func rankRisks(rd store.Reader, rq riskQuery, policy *priority.Policy, now time.
 	return best[from:], total, nil
 }
 
-func compareRows(a, b *riskRow) int {
-	if (a.Score == nil) != (b.Score == nil) {
-		if a.Score != nil {
-			return -1
-		}
-		return 1
-	}
-	if a.Score != nil {
-		if c := cmp.Compare(*b.Score, *a.Score); c != 0 {
-			return c
-		}
-	}
-	if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
-		return c
-	}
-	// Keys in their natural order (R-2 before R-10), as `risk list` has them.
-	if c := cmp.Compare(model.KeySeq(a.Key), model.KeySeq(b.Key)); c != 0 {
-		return c
-	}
-	return strings.Compare(a.Key, b.Key)
-}
+func compareRows(a, b *riskRow) int { return priority.Compare(a.rank, b.rank) }
 
 // policyOf returns an initiative's priority policy, or nil.
 func (d *Dashboard) policyOf(in *config.Initiative) *priority.Policy {

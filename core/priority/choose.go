@@ -1,11 +1,7 @@
 package priority
 
 import (
-	"cmp"
 	"slices"
-	"strings"
-
-	"github.com/usmhub/usmhub/core/model"
 )
 
 // Choose picks a sprint's risks: it ranks the candidates by descending
@@ -19,15 +15,9 @@ func Choose(cands []Candidate, capacity float64) (chosen []Candidate, used float
 	order := make([]ranked, len(cands))
 	for i := range cands {
 		c := &cands[i]
-		order[i] = ranked{
-			score: c.Score,
-			sec:   c.Risk.CreatedAt.Unix(),
-			nsec:  int32(c.Risk.CreatedAt.Nanosecond()),
-			seq:   model.KeySeq(c.Risk.Key),
-			c:     c,
-		}
+		order[i] = ranked{Rank: RankOf(&c.Score, c.Risk.CreatedAt, c.Risk.Key, c.Risk.ID), c: c}
 	}
-	slices.SortFunc(order, compareRanked)
+	slices.SortFunc(order, func(a, b ranked) int { return Compare(a.Rank, b.Rank) })
 
 	// A tolerance so that efforts such as 0.1+0.2 fill a capacity of 0.3.
 	const eps = 1e-9
@@ -44,31 +34,9 @@ func Choose(cands []Candidate, capacity float64) (chosen []Candidate, used float
 	return chosen, used
 }
 
-// ranked holds a candidate's sort keys next to each other, so that sorting
-// does not chase pointers for the common comparisons.
+// ranked holds a candidate's rank next to the candidate, so that sorting
+// does not chase pointers for the comparisons.
 type ranked struct {
-	score float64
-	sec   int64 // creation time
-	nsec  int32
-	seq   int64 // key sequence; -1 when the key has none
-	c     *Candidate
-}
-
-func compareRanked(a, b ranked) int {
-	if c := cmp.Compare(b.score, a.score); c != 0 { // descending
-		return c
-	}
-	if c := cmp.Compare(a.sec, b.sec); c != 0 {
-		return c
-	}
-	if c := cmp.Compare(a.nsec, b.nsec); c != 0 {
-		return c
-	}
-	if c := cmp.Compare(a.seq, b.seq); c != 0 {
-		return c
-	}
-	if c := strings.Compare(a.c.Risk.Key, b.c.Risk.Key); c != 0 {
-		return c
-	}
-	return strings.Compare(a.c.Risk.ID, b.c.Risk.ID)
+	Rank
+	c *Candidate
 }

@@ -49,6 +49,7 @@ type Risk struct {
 	CreatedAt   time.Time `json:"created_at"`
 	UpdatedAt   time.Time `json:"updated_at"`
 	seq         int64
+	rank        priority.Rank
 }
 
 // Scorer returns a function scoring a risk under its initiative's policy
@@ -77,10 +78,12 @@ func Scorer(cfg *config.Config, now time.Time) func(model.Risk) *float64 {
 
 // Listed is r in its JSON shape, with the priority score gives it.
 func Listed(r model.Risk, score func(model.Risk) *float64) Risk {
-	return Risk{Key: r.Key, ID: r.ID, Initiative: r.Initiative, Title: r.Title, Kind: string(r.Kind),
+	out := Risk{Key: r.Key, ID: r.ID, Initiative: r.Initiative, Title: r.Title, Kind: string(r.Kind),
 		Process: string(r.Process), Source: r.Source, Likelihood: r.Likelihood, Impact: r.Impact, Effort: r.Effort,
 		Votes: r.Votes, Priority: score(r), Status: string(r.Status), Owner: r.Owner, Description: r.Description,
 		Version: r.Version, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt, seq: model.KeySeq(r.Key)}
+	out.rank = priority.RankOf(out.Priority, r.CreatedAt, r.Key, r.ID)
+	return out
 }
 
 // Scored is r in its JSON shape with its priority now.
@@ -94,25 +97,10 @@ const (
 	ByKey      = "key"
 )
 
-// SortByPriority orders by descending priority (unscored last), then older
-// first, then by key.
+// SortByPriority orders in priority order (priority.Compare): higher
+// priority first, unscored last, then older first, then by key.
 func SortByPriority(items []Risk) {
-	slices.SortStableFunc(items, func(a, b Risk) int {
-		switch {
-		case a.Priority != nil && b.Priority == nil:
-			return -1
-		case a.Priority == nil && b.Priority != nil:
-			return 1
-		case a.Priority != nil && *a.Priority != *b.Priority:
-			if *a.Priority > *b.Priority {
-				return -1
-			}
-			return 1
-		case !a.CreatedAt.Equal(b.CreatedAt):
-			return a.CreatedAt.Compare(b.CreatedAt)
-		}
-		return cmp.Compare(a.seq, b.seq)
-	})
+	slices.SortFunc(items, func(a, b Risk) int { return priority.Compare(a.rank, b.rank) })
 }
 
 // ListRisks reads the matching risks with their priority now, sorted by

@@ -1,10 +1,8 @@
 package report
 
 import (
-	"cmp"
 	"fmt"
 	"slices"
-	"strings"
 
 	"github.com/usmhub/usmhub/core/model"
 	"github.com/usmhub/usmhub/core/priority"
@@ -128,7 +126,7 @@ func buildRegister(r *Report, in Input, opts Options) error {
 		rr.Open++
 		rr.Heatmap.add(&risk)
 		risk.Description = "" // not shown; the heap keeps only what it ranks and shows
-		e := entry{risk: risk, seq: model.KeySeq(risk.Key)}
+		var score *float64
 		if policy != nil {
 			s, err := policy.Score(priority.InputsOf(risk, in.Now))
 			if err != nil {
@@ -137,10 +135,10 @@ func buildRegister(r *Report, in Input, opts Options) error {
 					rr.ScoreError = fmt.Sprintf("%s: %v", risk.Key, err)
 				}
 			} else {
-				e.score, e.scored = s, true
+				score = &s
 			}
 		}
-		h.offer(e)
+		h.offer(entry{risk: risk, rank: priority.RankOf(score, risk.CreatedAt, risk.Key, risk.ID)})
 		return nil
 	})
 	if err != nil {
@@ -153,8 +151,8 @@ func buildRegister(r *Report, in Input, opts Options) error {
 		x := e.risk
 		rr.Top[i] = RankedRisk{Rank: i + 1, Key: x.Key, Title: x.Title, Kind: x.Kind, Process: x.Process,
 			Status: x.Status, Likelihood: x.Likelihood, Impact: x.Impact, Effort: x.Effort, Votes: x.Votes, Owner: x.Owner}
-		if e.scored {
-			s := e.score
+		if e.rank.Scored {
+			s := e.rank.Score
 			rr.Top[i].Score = &s
 		}
 		if rr.Top[i].Affects, err = in.Reader.Affects(x.ID); err != nil {
@@ -205,45 +203,16 @@ func counts[T ~string](known []T, seen map[T]int, emptyName string) []Count {
 	return out
 }
 
-// entry is a risk with its rank keys.
+// entry is a risk with its rank.
 type entry struct {
-	risk   model.Risk
-	score  float64
-	scored bool
-	seq    int64
+	risk model.Risk
+	rank priority.Rank
 }
 
-// better reports whether a ranks before b: scored before unscored, a higher
-// score first, then the older risk, then the lower key sequence (R-2 before
-// R-10), then the key and the ID — the order of `usmhub risk list` and of
+// better reports whether a ranks before b in priority order
+// (priority.Compare): the order of `usmhub risk list`, the dashboard and
 // the sprint planner.
-func better(a, b *entry) bool {
-	return compareEntries(a, b) < 0
-}
-
-func compareEntries(a, b *entry) int {
-	if a.scored != b.scored {
-		if a.scored {
-			return -1
-		}
-		return 1
-	}
-	if a.scored {
-		if c := cmp.Compare(b.score, a.score); c != 0 {
-			return c
-		}
-		if c := a.risk.CreatedAt.Compare(b.risk.CreatedAt); c != 0 {
-			return c
-		}
-	}
-	if c := cmp.Compare(a.seq, b.seq); c != 0 {
-		return c
-	}
-	if c := strings.Compare(a.risk.Key, b.risk.Key); c != 0 {
-		return c
-	}
-	return strings.Compare(a.risk.ID, b.risk.ID)
-}
+func better(a, b *entry) bool { return priority.Compare(a.rank, b.rank) < 0 }
 
 // topHeap keeps the n best entries offered, as a heap whose root is the
 // worst of them, so memory stays bounded by n however many are offered.
@@ -301,6 +270,6 @@ func (h *topHeap) down(i int) {
 // sorted returns the kept entries best first.
 func (h *topHeap) sorted() []entry {
 	out := slices.Clone(h.e)
-	slices.SortFunc(out, func(a, b entry) int { return compareEntries(&a, &b) })
+	slices.SortFunc(out, func(a, b entry) int { return priority.Compare(a.rank, b.rank) })
 	return out
 }

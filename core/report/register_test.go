@@ -95,11 +95,14 @@ func bruteTop(m *memStore, p *priority.Policy, at time.Time, n int) []string {
 		if a.ok && a.s != b.s {
 			return a.s > b.s
 		}
-		if a.ok && !a.r.CreatedAt.Equal(b.r.CreatedAt) {
+		if !a.r.CreatedAt.Equal(b.r.CreatedAt) {
 			return a.r.CreatedAt.Before(b.r.CreatedAt)
 		}
 		if num(a.r.Key) != num(b.r.Key) {
 			return num(a.r.Key) < num(b.r.Key)
+		}
+		if a.r.Key != b.r.Key {
+			return a.r.Key < b.r.Key
 		}
 		return a.r.ID < b.r.ID
 	})
