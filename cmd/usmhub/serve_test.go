@@ -527,17 +527,23 @@ func TestServeReloadChecksEverything(t *testing.T) {
 	s.exited(10 * time.Second)
 }
 
-// holdFIFO makes a FIFO at path and, once a reader has opened it, holds
-// its write end open without writing: the reader is then stuck in a read
-// that no context reaches. It returns when the reader is stuck (or fails
-// the test after 60s: under load a reload can take a while to reach it).
+// makeFIFO makes a FIFO at path. It must exist before a load reads the
+// config that names it: a load that finds no file fails, and never opens
+// it.
+func makeFIFO(t *testing.T, path string) {
+	t.Helper()
+	if err := syscall.Mkfifo(path, 0o600); err != nil {
+		t.Skipf("requires FIFOs (mkfifo failed: %v)", err)
+	}
+}
+
+// holdFIFO waits until a reader has opened the FIFO at path (makeFIFO),
+// then holds its write end open without writing: the reader is then stuck
+// in a read that no context reaches. It returns when the reader is stuck
+// (or fails the test after 60s: under load a reload can take a while to
+// reach it).
 func holdFIFO(t *testing.T, path string, alive func()) {
 	t.Helper()
-	if _, err := os.Stat(path); os.IsNotExist(err) {
-		if err := syscall.Mkfifo(path, 0o600); err != nil {
-			t.Skipf("requires FIFOs (mkfifo failed: %v)", err)
-		}
-	}
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		// Opening the write end without blocking works once a reader
@@ -574,6 +580,7 @@ func TestServeStopsDuringALoad(t *testing.T) {
 			code, _ := s.get("/healthz")
 			return code == http.StatusOK
 		}, s.logs.String)
+		makeFIFO(t, filepath.Join(h.dir, "token.fifo"))
 		h.write("usmhub.hcl", stuck)
 		s.signal(syscall.SIGHUP)
 		holdFIFO(t, filepath.Join(h.dir, "token.fifo"), s.alive)
@@ -586,6 +593,7 @@ func TestServeStopsDuringALoad(t *testing.T) {
 
 	t.Run("at start", func(t *testing.T) {
 		h := newHub(t, stuck)
+		makeFIFO(t, filepath.Join(h.dir, "token.fifo"))
 		s := startServe(t, h)
 		holdFIFO(t, filepath.Join(h.dir, "token.fifo"), s.alive)
 		s.signal(syscall.SIGTERM)
