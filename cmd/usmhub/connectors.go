@@ -65,8 +65,7 @@ func runPluginsLock(_ context.Context, e *env, args []string) int {
 	if err != nil {
 		return e.fail(err)
 	}
-	tw := e.table()
-	fmt.Fprintln(tw, "TYPE\tSHA256\tPATH\tWAS")
+	tw := e.table("TYPE\tSHA256\tPATH\tWAS")
 	for _, l := range locked {
 		was := l.Was
 		switch was {
@@ -98,8 +97,7 @@ func runPluginsList(_ context.Context, e *env, args []string) int {
 	if *asJSON {
 		return e.printJSON(found)
 	}
-	tw := e.table()
-	fmt.Fprintln(tw, "TYPE\tSHA256\tPATH")
+	tw := e.table("TYPE\tSHA256\tPATH")
 	for _, p := range found {
 		fmt.Fprintf(tw, "%s\t%s\t%s\n", p.Type, p.SHA256, p.Path)
 	}
@@ -158,8 +156,7 @@ func printDescription(e *env, d connector.Description) {
 		return "-"
 	}
 	fmt.Fprintf(e.stdout, "%s %s (protocol %d)\n\nCapabilities:\n", d.Name, d.Version, d.ProtocolVersion)
-	tw := e.table()
-	fmt.Fprintln(tw, "  KIND\tPULL\tPUSH\tDELETE")
+	tw := e.table("  KIND\tPULL\tPUSH\tDELETE")
 	for _, c := range d.Capabilities {
 		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", c.Kind, yes(c.Pull), yes(c.Push), yes(c.Delete))
 	}
@@ -178,8 +175,7 @@ func printDescription(e *env, d connector.Description) {
 		fmt.Fprintf(e.stdout, "  also: %s\n", strings.Join(also, "; "))
 	}
 	fmt.Fprintf(e.stdout, "\nAttributes:\n")
-	tw = e.table()
-	fmt.Fprintln(tw, "  NAME\tTYPE\tREQUIRED\tSENSITIVE\tDESCRIPTION")
+	tw = e.table("  NAME\tTYPE\tREQUIRED\tSENSITIVE\tDESCRIPTION")
 	sensitive := false
 	for _, a := range d.Schema.Attributes {
 		sensitive = sensitive || a.Sensitive

@@ -181,9 +181,15 @@ func (e *env) printJSON(v any) int {
 	return exitOK
 }
 
-// table returns a tab writer for aligned columns; call Flush when done.
-func (e *env) table() *tabwriter.Writer {
-	return tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+// table returns a tab writer for aligned columns on stdout, with the
+// header row (tab-separated column names) unless it is empty; call Flush
+// when done.
+func (e *env) table(header string) *tabwriter.Writer {
+	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	if header != "" {
+		fmt.Fprintln(tw, header)
+	}
+	return tw
 }
 
 // newFlags makes a command's flag set; usage errors print to stderr.

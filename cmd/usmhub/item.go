@@ -48,8 +48,7 @@ func runItemList(ctx context.Context, e *env, args []string) int {
 	if *asJSON {
 		return e.printJSON(items)
 	}
-	tw := e.table()
-	fmt.Fprintln(tw, "KEY\tNAME\tTYPE\tSTATUS\tOWNER\tSOURCE\tRISKS")
+	tw := e.table("KEY\tNAME\tTYPE\tSTATUS\tOWNER\tSOURCE\tRISKS")
 	for _, it := range items {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", it.Key, it.Name, dash(it.Type), it.Status, dash(it.Owner),
 			dash(it.Source), dash(strings.Join(it.AffectedBy, ",")))
@@ -82,7 +81,7 @@ func runItemShow(ctx context.Context, e *env, args []string) int {
 		return e.printJSON(out)
 	}
 	it := out.Item
-	tw := e.table()
+	tw := e.table("")
 	fmt.Fprintf(tw, "Key:\t%s (%s)\n", it.Key, it.ID)
 	fmt.Fprintf(tw, "Name:\t%s\n", it.Name)
 	fmt.Fprintf(tw, "Type:\t%s\n", dash(it.Type))

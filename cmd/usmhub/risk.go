@@ -165,8 +165,7 @@ func runRiskList(ctx context.Context, e *env, args []string) int {
 	if *asJSON {
 		return e.printJSON(items)
 	}
-	tw := e.table()
-	fmt.Fprintln(tw, "KEY\tPRIORITY\tSTATUS\tKIND\tL\tI\tEFFORT\tVOTES\tPROCESS\tOWNER\tTITLE")
+	tw := e.table("KEY\tPRIORITY\tSTATUS\tKIND\tL\tI\tEFFORT\tVOTES\tPROCESS\tOWNER\tTITLE")
 	for _, it := range items {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%g\t%d\t%s\t%s\t%s\n", it.Key, fmtScore(it.Priority), it.Status, it.Kind,
 			it.Likelihood, it.Impact, it.Effort, it.Votes, dash(it.Process), dash(it.Owner), it.Title)
@@ -216,7 +215,7 @@ func runRiskShow(ctx context.Context, e *env, args []string) int {
 		return e.printJSON(out)
 	}
 	r := out.Risk
-	tw := e.table()
+	tw := e.table("")
 	fmt.Fprintf(tw, "Key:\t%s (%s)\n", r.Key, r.ID)
 	fmt.Fprintf(tw, "Title:\t%s\n", r.Title)
 	fmt.Fprintf(tw, "Initiative:\t%s\n", r.Initiative)
@@ -257,7 +256,7 @@ func runRiskShow(ctx context.Context, e *env, args []string) int {
 }
 
 func printAudit(e *env, entries []model.AuditEntry) {
-	tw := e.table()
+	tw := e.table("")
 	for _, a := range entries {
 		change := fmt.Sprintf("%s: %q → %q", a.Field, a.Old, a.New)
 		if a.Field == "created" {

@@ -97,8 +97,7 @@ func runScanList(ctx context.Context, e *env, args []string) int {
 		}
 		return e.printJSON(scans)
 	}
-	tw := e.table()
-	fmt.Fprintln(tw, "DATE\tKIND\tMETHOD\tVERSION\tDIMENSIONS")
+	tw := e.table("DATE\tKIND\tMETHOD\tVERSION\tDIMENSIONS")
 	for _, s := range scans {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\n", s.TakenOn, s.Kind, s.Method, s.MethodVersion, len(s.Scores))
 	}
@@ -133,8 +132,7 @@ func runScanCompare(ctx context.Context, e *env, args []string) int {
 		return e.printJSON(rows)
 	}
 	fmt.Fprintf(e.stdout, "baseline %s (%s %s) → latest %s (%s)\n", cmp.Baseline.TakenOn, cmp.Baseline.Method, cmp.Baseline.MethodVersion, cmp.Latest.TakenOn, cmp.Latest.Kind)
-	tw := e.table()
-	fmt.Fprintln(tw, "DIMENSION\tBASELINE\tLATEST\tDELTA")
+	tw := e.table("DIMENSION\tBASELINE\tLATEST\tDELTA")
 	for _, r := range cmp.Rows {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.Dimension, fmtNum(r.Baseline), fmtNum(r.Latest), fmtDelta(r.Delta))
 	}

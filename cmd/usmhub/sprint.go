@@ -64,8 +64,7 @@ func runSprintPlan(ctx context.Context, e *env, args []string) int {
 		fmt.Fprintln(e.stdout, "no accepted risk fits; accept risks with 'usmhub risk update R-n -status accepted'")
 		return exitOK
 	}
-	tw := e.table()
-	fmt.Fprintln(tw, "KEY\tSCORE\tEFFORT\tTITLE")
+	tw := e.table("KEY\tSCORE\tEFFORT\tTITLE")
 	for _, it := range out.Items {
 		fmt.Fprintf(tw, "%s\t%.2f\t%g\t%s\n", it.Key, it.Score, it.Effort, it.Title)
 	}
@@ -94,8 +93,7 @@ func runSprintList(ctx context.Context, e *env, args []string) int {
 	if *asJSON {
 		return e.printJSON(sprints)
 	}
-	tw := e.table()
-	fmt.Fprintln(tw, "INITIATIVE\tNUMBER\tSTATUS\tSTART\tEND\tUSED/CAPACITY\tITEMS\tGOAL")
+	tw := e.table("INITIATIVE\tNUMBER\tSTATUS\tSTART\tEND\tUSED/CAPACITY\tITEMS\tGOAL")
 	for _, s := range sprints {
 		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%g/%g\t%d\t%s\n", s.Initiative, s.Number, s.Status, s.Start, s.End, s.Used, s.Capacity, len(s.Items), s.Goal)
 	}
@@ -151,8 +149,7 @@ func runSprintShow(ctx context.Context, e *env, args []string) int {
 		fmt.Fprintf(e.stdout, "Goal: %s\n", s.Goal)
 	}
 	fmt.Fprintf(e.stdout, "Capacity: %g used of %g\nPolicy: %s\n\n", s.Used, s.Capacity, s.Policy)
-	tw := e.table()
-	fmt.Fprintln(tw, "KEY\tSCORE WHEN CHOSEN\tEFFORT\tSTATUS NOW\tTITLE")
+	tw := e.table("KEY\tSCORE WHEN CHOSEN\tEFFORT\tSTATUS NOW\tTITLE")
 	for _, it := range items {
 		fmt.Fprintf(tw, "%s\t%.2f\t%g\t%s\t%s\n", it.Key, it.Score, it.Effort, it.Status, it.Title)
 	}
