@@ -252,8 +252,8 @@ func (r *Report) registerMarkdown(b *strings.Builder) {
 		for _, c := range part.counts {
 			rows = append(rows, []string{label(c.Name), strconv.Itoa(c.Count)})
 		}
-		rows = append(rows, []string{"**Total**", "**" + strconv.Itoa(g.Total) + "**"})
-		table(b, []string{part.column, "Risks"}, "lr", rows)
+		rows = append(rows, []string{"Total", strconv.Itoa(g.Total)})
+		table(b, []string{part.column, "Risks"}, "lr", rows, withTotal)
 	}
 }
 
@@ -300,7 +300,12 @@ func nextStep(b *strings.Builder, next string) {
 
 // table writes a GitHub-style table. align holds one letter per column:
 // l (left) or r (right). Cells are made single-line and their pipes escaped.
-func table(b *strings.Builder, header []string, align string, rows [][]string) {
+// withTotal, given to table, makes its last row the table's total, in bold.
+const withTotal = true
+
+// table writes a Markdown table whose cells are escaped (cell); with
+// total (withTotal) the last row's cells are set in bold.
+func table(b *strings.Builder, header []string, align string, rows [][]string, total ...bool) {
 	b.WriteString("|")
 	for _, h := range header {
 		b.WriteString(" " + cell(h) + " |")
@@ -314,7 +319,8 @@ func table(b *strings.Builder, header []string, align string, rows [][]string) {
 		}
 	}
 	b.WriteString("\n")
-	for _, row := range rows {
+	bold := len(total) > 0 && total[0]
+	for r, row := range rows {
 		b.WriteString("|")
 		for i := range header {
 			v := ""
@@ -323,6 +329,8 @@ func table(b *strings.Builder, header []string, align string, rows [][]string) {
 			}
 			if v = cell(v); v == "" {
 				b.WriteString(" |")
+			} else if bold && r == len(rows)-1 {
+				b.WriteString(" **" + v + "** |")
 			} else {
 				b.WriteString(" " + v + " |")
 			}

@@ -1,6 +1,7 @@
 package report
 
 import (
+	"regexp"
 	"strings"
 	"testing"
 
@@ -134,6 +135,10 @@ func TestMarkdownTablesHoldTogether(t *testing.T) {
 		}
 		if kind == KindRegister && !strings.Contains(md, `| a \| b \| c \| d\\\|e |`) {
 			t.Errorf("register: the nasty title is not escaped as expected:\n%s", md)
+		}
+		// The totals are bold, not escaped into asterisks shown as text.
+		if kind == KindRegister && (!regexp.MustCompile(`(?m)^\| \*\*Total\*\* \| \*\*\d+\*\* \|$`).MatchString(md) || strings.Contains(md, `\*\*`)) {
+			t.Errorf("register: the total rows are not in bold:\n%s", md)
 		}
 	}
 }
