@@ -581,6 +581,13 @@ func TestValidatePointsIntoTheConnectorBlock(t *testing.T) {
 	if out := h.ok("validate"); !strings.Contains(out, "connector file.sheet: ok") {
 		t.Fatalf("validate: %s", out)
 	}
+	// What the connector's check finds (a folder that is not there) points
+	// at the attribute too.
+	h.write("usmhub.hcl", strings.Replace(strings.Replace(connectorConfig, `  format = "xml"`, ``, 1), `"sheet"`+"\n", `"shete"`+"\n", 1))
+	_, errs, code = h.run("validate")
+	if code != 1 || !strings.HasPrefix(errs, "usmhub.hcl:8,12: dir: folder "+filepath.Join(h.dir, "shete")+" does not exist") {
+		t.Fatalf("a mistyped folder: exit %d, stderr %q", code, errs)
+	}
 	h.write("usmhub.hcl", strings.Replace(connectorConfig, `  format = "xml"`, `  plugin_sha256 = "`+strings.Repeat("ab", 32)+`"`, 1))
 	_, errs, code = h.run("validate")
 	if code != 1 || !strings.Contains(errs, "plugin sha256 mismatch: expected "+strings.Repeat("ab", 32)+", got ") {

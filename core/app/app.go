@@ -39,6 +39,11 @@ type Connectors interface {
 	Fingerprint(id string) string
 	// Scrub removes every secret handed to a connector from msg.
 	Scrub(msg string) string
+	// Problem returns an error of connector id as the hub shows it: every
+	// secret scrubbed, and a *connector.ConfigError (its Check found a bad
+	// value) as a *config.DiagError pointing at the attribute in the
+	// connector's block.
+	Problem(id string, err error) error
 	// Close stops every connector launched.
 	Close()
 }
@@ -60,7 +65,7 @@ func Health(ctx context.Context, cs Connectors, id string, offline bool) readine
 		case errors.Is(err, connector.ErrUnsupported):
 			h.Checked = false
 		case err != nil:
-			h.Err = errors.New(cs.Scrub(err.Error()))
+			h.Err = cs.Problem(id, err)
 		}
 	}
 	return h

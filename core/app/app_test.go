@@ -34,6 +34,9 @@ func (s fakeSet) Get(_ context.Context, id string) (connector.Connector, error) 
 func (fakeSet) Fingerprint(string) string { return "" }
 func (fakeSet) Scrub(msg string) string   { return strings.ReplaceAll(msg, "s3cret", "***") }
 func (fakeSet) Close()                    {}
+func (s fakeSet) Problem(_ string, err error) error {
+	return errors.New(s.Scrub(err.Error()))
+}
 
 // A connector that cannot check its remote is not checked, never healthy;
 // a failed check comes back scrubbed; offline checks nothing but still

@@ -121,6 +121,21 @@ func (s *Set) Scrub(msg string) string {
 	return Scrub(msg, s.secrets)
 }
 
+// Problem returns an error of connector id as the hub shows it: every
+// secret scrubbed, and a *connector.ConfigError (Check found a bad value,
+// such as a dir that does not exist) as a *config.DiagError pointing at the
+// attribute in the connector's block, as Configure's are.
+func (s *Set) Problem(id string, err error) error {
+	s.mu.Lock()
+	secrets := s.secrets
+	s.mu.Unlock()
+	var ce *connector.ConfigError
+	if c := s.cfg.Connector(id); c != nil && errors.As(err, &ce) {
+		return &config.DiagError{Diags: ScrubDiagnostics(ConfigureDiagnostics(err, c.Body), secrets)}
+	}
+	return errors.New(Scrub(err.Error(), secrets))
+}
+
 // Close stops every plugin the set launched.
 func (s *Set) Close() {
 	_ = s.host.Close()
