@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/usmhub/usmhub/core/reconcile"
 	"github.com/usmhub/usmhub/core/store"
 )
 
@@ -70,5 +71,20 @@ sync "risks" {
 	if len(js) != 1 || js[0].PauseCause != cause || js[0].PausedUntil == nil || !js[0].PausedUntil.Equal(until) ||
 		len(js[0].Quarantined) != 1 || js[0].Quarantined[0].Clear == "" {
 		t.Errorf("status -json: %+v", js)
+	}
+}
+
+// A held field's line says what the hub keeps and what waits (it said
+// `"5" → "5"`: the base and the hub's value).
+func TestPrintResultShowsAHoldsValues(t *testing.T) {
+	var b strings.Builder
+	printResult(&b, &reconcile.Result{RunID: "35ab9543-a1f9", Binding: "risks", Changes: []reconcile.Change{{
+		Direction: "pull", Op: "hold", Key: "R-2", ExternalID: "K-R-2", Reason: "likelihood: must be 1 to 5, not 9",
+		Fields: []reconcile.FieldChange{{Field: "likelihood", Base: "5", Hub: "5", Remote: "9"}},
+	}}}, false)
+	want := "  hub ← remote  hold       R-2 (K-R-2): likelihood: must be 1 to 5, not 9\n" +
+		"      likelihood: hub keeps \"5\", remote \"9\" waits\n"
+	if !strings.Contains(b.String(), want) {
+		t.Fatalf("printed:\n%s\nwant the lines:\n%s", b.String(), want)
 	}
 }

@@ -189,6 +189,8 @@ func printResult(w io.Writer, r *reconcile.Result, plan bool) {
 			switch {
 			case f.Conflict:
 				fmt.Fprintf(w, "      %s: CONFLICT base %q, hub %q, remote %q → %s wins\n", f.Field, f.Base, f.Hub, f.Remote, f.Winner)
+			case ch.Op == "hold":
+				fmt.Fprintf(w, "      %s: hub keeps %q, remote %q waits\n", f.Field, f.Hub, f.Remote)
 			case ch.Op == "create" && ch.Direction == "push":
 				fmt.Fprintf(w, "      %s = %q\n", f.Field, f.Hub)
 			case ch.Op == "create":
