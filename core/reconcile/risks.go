@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/usmhub/usmhub/core/connector"
 	"github.com/usmhub/usmhub/core/ingest"
@@ -1479,9 +1480,18 @@ func (r *run) auditPush(tx store.Tx, it pushItem, externalID string) error {
 	for _, f := range sortedKeys(it.change.Fields) {
 		v := it.change.Fields[f]
 		if len(v) > 120 {
-			v = v[:117] + "..."
+			cut := 117
+			for cut > 0 && !utf8.RuneStart(v[cut]) {
+				cut-- // never half a character
+			}
+			v = v[:cut] + "..."
 		}
 		parts = append(parts, fmt.Sprintf("%s=%q", f, v))
+	}
+	if len(parts) == 0 && it.change.Marker != "" {
+		// No field changed: the push wrote the hub's marker on a record
+		// that lacked it (created remotely, or found by its fields).
+		parts = append(parts, fmt.Sprintf("marker=%q", it.change.Marker))
 	}
 	return tx.RecordAudit(model.AuditEntry{Entity: r.entity(), EntityID: it.hubID, Field: "push:" + string(it.change.Op),
 		New: fmt.Sprintf("%s %s: %s", r.b.Connector, externalID, strings.Join(parts, " "))})

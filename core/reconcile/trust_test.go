@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/usmhub/usmhub/core/connector"
 	"github.com/usmhub/usmhub/core/model"
@@ -293,6 +294,21 @@ func TestPushesAudited(t *testing.T) {
 	}
 	if !found {
 		t.Errorf("the update push is not in the risk's audit log")
+	}
+	// A long value is cut in the log, never inside a character.
+	h.editRisk(r.ID, func(r *model.Risk) { r.Description = "xx" + strings.Repeat("é", 100) })
+	res = h.sync(b, conn)
+	found = false
+	for _, e := range h.audit(store.AuditFilter{EntityID: r.Key}) {
+		if e.Field == "push:update" && e.RunID == res.RunID {
+			found = true
+			if !utf8.ValidString(e.New) || !strings.Contains(e.New, `éé..."`) {
+				t.Errorf("a long value in the log: %q", e.New)
+			}
+		}
+	}
+	if !found {
+		t.Errorf("the second update push is not in the risk's audit log")
 	}
 }
 
