@@ -8,6 +8,16 @@ BIN      := bin
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS  := -X main.version=$(VERSION)
 CONNECTORS := $(notdir $(wildcard connectors/*))
+# Connector plugins are built static (no cgo: none needs it, and a dynamic
+# binary pays the loader at every launch), without gRPC's x/net/trace
+# (grpcnotrace) and without symbol table and DWARF (-s -w: a third smaller,
+# so the hub's sha256 of a binary at its first launch costs a third less;
+# panics still print full stack traces). A plugin process then reaches its
+# handshake several ms of CPU sooner (docs/BENCHMARKS.md, "Launch to first
+# call"). The hub keeps cgo: its SQLite driver (mattn/go-sqlite3) needs it.
+# plugins/connectortest.BuildBinary and plugins/host's tests build the same way.
+CONNECTOR_GOENV   := CGO_ENABLED=0
+CONNECTOR_GOFLAGS := -tags grpcnotrace -ldflags '-s -w'
 
 .PHONY: all build run tour test bench proto vet clean install fuzz
 
@@ -17,7 +27,7 @@ build:
 	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/usmhub ./cmd/usmhub
 	@for c in $(CONNECTORS); do \
 		if ls connectors/$$c/*.go >/dev/null 2>&1; then \
-			$(GO) build -o $(BIN)/usmhub-connector-$$c ./connectors/$$c || exit 1; \
+			$(CONNECTOR_GOENV) $(GO) build $(CONNECTOR_GOFLAGS) -o $(BIN)/usmhub-connector-$$c ./connectors/$$c || exit 1; \
 		fi; \
 	done
 

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/usmhub/usmhub/plugins/connectortest"
 )
 
 // usmhubBin is the usmhub binary built once for the CLI tests.
@@ -29,10 +30,9 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, "build usmhub:", err)
 		os.Exit(1)
 	}
-	// The file connector next to usmhub, where the hub looks for plugins.
-	build = exec.Command("go", "build", "-o", filepath.Join(dir, "usmhub-connector-file"), "../../connectors/file")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
+	// The file connector next to usmhub, where the hub looks for plugins,
+	// built as `make build` builds it.
+	if _, err := connectortest.BuildBinary("../../connectors/file", "file", dir); err != nil {
 		fmt.Fprintln(os.Stderr, "build the file connector:", err)
 		os.Exit(1)
 	}

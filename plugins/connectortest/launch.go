@@ -2,6 +2,7 @@ package connectortest
 
 import (
 	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
@@ -75,13 +76,17 @@ func Binary(path string) func(t *testing.T) sdk.Connector {
 // a ./relative folder resolved against the current directory, which under
 // go test is the test's package folder) into dir as the plugin binary of
 // connector type typ, and returns its path. TestMain calls it, so that the
-// tests run the connector exactly as the hub would.
+// tests run the connector exactly as the hub would, built as `make build`
+// builds connectors: static (CGO_ENABLED=0), with the grpcnotrace tag and
+// -ldflags '-s -w' (the Makefile's CONNECTOR_GOENV and CONNECTOR_GOFLAGS).
 func BuildBinary(pkg, typ, dir string) (string, error) {
 	exe := filepath.Join(dir, host.BinaryPrefix+typ)
 	if runtime.GOOS == "windows" {
 		exe += ".exe"
 	}
-	out, err := exec.Command("go", "build", "-o", exe, pkg).CombinedOutput()
+	cmd := exec.Command("go", "build", "-tags", "grpcnotrace", "-ldflags", "-s -w", "-o", exe, pkg)
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	out, err := cmd.CombinedOutput()
 	if err != nil {
 		return "", fmt.Errorf("go build -o %s %s: %w\n%s", exe, pkg, err, out)
 	}

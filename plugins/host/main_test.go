@@ -38,14 +38,23 @@ func run(m *testing.M) int {
 	}
 	defer os.RemoveAll(dir)
 	binDir = dir
-	cmd := exec.Command("go", "build", "-o", filepath.Join(dir, "usmhub-connector-test"), "../internal/testconnector/cmd/usmhub-connector-test")
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	if err := cmd.Run(); err != nil {
+	if err := buildConnector(filepath.Join(dir, "usmhub-connector-test"), "../internal/testconnector/cmd/usmhub-connector-test"); err != nil {
 		fmt.Fprintln(os.Stderr, "build test connector:", err)
 		return 1
 	}
 	defer plugin.CleanupClients()
 	return m.Run()
+}
+
+// buildConnector builds the plugin main package pkg into path the way
+// `make build` builds connectors (the Makefile's CONNECTOR_GOENV and
+// CONNECTOR_GOFLAGS; connectortest.BuildBinary does the same), so that the
+// benchmarks launch what ships.
+func buildConnector(path, pkg string) error {
+	cmd := exec.Command("go", "build", "-tags", "grpcnotrace", "-ldflags", "-s -w", "-o", path, pkg)
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	return cmd.Run()
 }
 
 // runHelperHub launches the test connector from binDir and prints the
