@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -383,21 +384,53 @@ func (c launchCPU) report(b *testing.B) {
 	b.ReportMetric(float64(children-c.children)/n, "plugin-cpu-ms/op")
 }
 
+// minimalHandshake is the handshake of the minimal plugin
+// (plugins/internal/testconnector/cmd/usmhub-minimal-plugin).
+var minimalHandshake = plugin.HandshakeConfig{ProtocolVersion: 1, MagicCookieKey: "USMHUB_MINIMAL_PLUGIN_COOKIE", MagicCookieValue: "minimal"}
+
+// minimalBinary builds the minimal plugin once, the way connectors are
+// built (buildConnector), and returns its path.
+var minimalBinary = sync.OnceValues(func() (string, error) {
+	path := filepath.Join(binDir, "usmhub-minimal-plugin")
+	return path, buildConnector(path, "../internal/testconnector/cmd/usmhub-minimal-plugin")
+})
+
+// BenchmarkLaunchMinimal is the floor of a launch on this machine: go-plugin
+// alone (gRPC, AutoMTLS) starts the smallest go-plugin gRPC plugin there is
+// (usmhub-minimal-plugin: go-plugin, gRPC and the bench protocol, no SDK, no
+// connector code), dispenses it and makes one call, as BenchmarkLaunchBare
+// does with the test connector binary. LaunchBare ÷ LaunchMinimal is what
+// the connector binary's own code costs at a launch.
+func BenchmarkLaunchMinimal(b *testing.B) {
+	bin, err := minimalBinary()
+	if err != nil {
+		b.Fatal(err)
+	}
+	benchBareLaunch(b, bin, nil, minimalHandshake, "minimal")
+}
+
 // BenchmarkLaunchBare is the launch baseline: go-plugin alone (gRPC,
 // AutoMTLS, no checksum, no SDK) starts the test connector binary as the
 // bare plugin, dispenses it and makes one call (a Pull of one record); the
 // kill is not timed. BenchmarkLaunch ÷ BenchmarkLaunchBare is what the host
 // adds to a launch.
 func BenchmarkLaunchBare(b *testing.B) {
+	benchBareLaunch(b, filepath.Join(binDir, "usmhub-connector-test"), []string{"USMHUB_TESTCONNECTOR_BARE=1"},
+		wire.Handshake(wire.ProtocolVersion), wire.PluginName)
+}
+
+// benchBareLaunch launches the bare plugin named name from bin with env and
+// handshake hs through go-plugin alone, b.N times, and makes one call each.
+func benchBareLaunch(b *testing.B, bin string, env []string, hs plugin.HandshakeConfig, name string) {
 	ctx := context.Background()
 	cpu := startCPU()
 	b.ResetTimer()
 	for range b.N {
-		cmd := exec.Command(filepath.Join(binDir, "usmhub-connector-test"))
-		cmd.Env = []string{"USMHUB_TESTCONNECTOR_BARE=1"}
+		cmd := exec.Command(bin)
+		cmd.Env = env
 		client := plugin.NewClient(&plugin.ClientConfig{
-			HandshakeConfig:  wire.Handshake(wire.ProtocolVersion),
-			Plugins:          plugin.PluginSet{wire.PluginName: &testconnector.BarePlugin{}},
+			HandshakeConfig:  hs,
+			Plugins:          plugin.PluginSet{name: &testconnector.BarePlugin{}},
 			Cmd:              cmd,
 			AutoMTLS:         true,
 			AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
@@ -407,7 +440,7 @@ func BenchmarkLaunchBare(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		raw, err := rpc.Dispense(wire.PluginName)
+		raw, err := rpc.Dispense(name)
 		if err != nil {
 			b.Fatal(err)
 		}
