@@ -34,6 +34,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-plugin"
+	"github.com/usmhub/usmhub/plugins/internal/warmcurve"
 )
 
 // DefaultCallTimeout bounds each call to a connector unless
@@ -134,6 +135,11 @@ func New(opts Options) (*Host, error) {
 //
 // The instance is not configured yet: call Configure next.
 func (h *Host) Launch(ctx context.Context, typ, name, pinSHA256 string) (*Instance, error) {
+	// go-plugin's AutoMTLS makes a P-521 certificate before each exec, and
+	// the process's first one builds the curve's generator table (~5 ms of
+	// CPU): begin it now, beside the binary's sha256 (a first launch of it
+	// reads it whole), instead of after.
+	warmOnce.Do(func() { go warmcurve.Warm() })
 	h.mu.Lock()
 	closed := h.closed
 	h.mu.Unlock()
@@ -264,6 +270,9 @@ func (l *launcher) start(ctx context.Context, client *plugin.Client) error {
 		return ctx.Err()
 	}
 }
+
+// warmOnce starts warmcurve.Warm at the process's first launch.
+var warmOnce sync.Once
 
 // errClosed is returned by calls on a closed Instance.
 var errClosed = errors.New("connector instance is closed")

@@ -6,6 +6,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-plugin"
+	_ "github.com/usmhub/usmhub/plugins/internal/warmcurve" // begins AutoMTLS's P-521 work during init
 	"github.com/usmhub/usmhub/plugins/internal/wire"
 )
 
