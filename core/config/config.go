@@ -112,6 +112,7 @@ func LoadWith(path string, opts Options) (*Config, error) {
 	l.syncs(fs.Syncs)
 	l.reports(fs.Reports)
 
+	hintAllowed(l.diags, file.Body)
 	diags = explain(l.diags)
 	for _, d := range diags { // what errorf did not write (gohcl's, policies')
 		d.Summary, d.Detail = l.fv.Hide(d.Summary), l.fv.Hide(d.Detail)

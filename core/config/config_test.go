@@ -183,6 +183,10 @@ func TestLoadErrors(t *testing.T) {
 	}{
 		{"unknown_block.hcl", `testdata/unknown_block.hcl:3,1: Unsupported block type: Blocks of type "initiatve" are not expected here. Did you mean "initiative"?`},
 		{"unknown_attribute.hcl", `testdata/unknown_attribute.hcl:3,3: Unsupported argument: An argument named "sponser" is not expected here. Did you mean "sponsor"?`},
+		// No name is close to these: the message lists what the block takes.
+		{"unknown_far.hcl", `testdata/unknown_far.hcl:3,3: Unsupported argument: An argument named "colour" is not expected here. The hub block takes the arguments api_token, data_dir, listen, log_format, log_level, plugin_dir, public_url, read_token, require_plugin_pins, strategy, tls_cert, tls_key.
+testdata/unknown_far.hcl:7,3: Unsupported argument: An argument named "start" is not expected here. The initiative block takes the arguments approach, committed_on, lead, name, priority, rationale, scope, sounding_board, sponsor, sprint_capacity, team and the blocks training.
+testdata/unknown_far.hcl:9,1: Unsupported block type: Blocks of type "mystery" are not expected here. The config takes the blocks connector, hub, initiative, priority, report, sync.`},
 		{"bad_public_url.hcl", `testdata/bad_public_url.hcl:2,16: Invalid public_url: "usm.example.org/hub" is not where people reach the dashboard; write an http or https URL without user, query or fragment, e.g. "https://usm.example.org" or "https://example.org/usmhub".`},
 		{"bad_log_format.hcl", `testdata/bad_log_format.hcl:2,16: Invalid log_format: "xml" is not a log format; use one of: text, json.`},
 		{"bad_date.hcl", `testdata/bad_date.hcl:3,18: Invalid date: "2025-02-30" is not a date; write committed_on as YYYY-MM-DD, e.g. 2025-03-01.
