@@ -113,7 +113,7 @@ func LoadWith(path string, opts Options) (*Config, error) {
 	l.reports(fs.Reports)
 
 	hintAllowed(l.diags, file.Body)
-	diags = explain(l.diags)
+	diags = Explain(l.diags)
 	for _, d := range diags { // what errorf did not write (gohcl's, policies')
 		d.Summary, d.Detail = l.fv.Hide(d.Summary), l.fv.Hide(d.Detail)
 	}

@@ -364,6 +364,12 @@ func TestConnectorBodyDecodesWithHCLDec(t *testing.T) {
 	if diff := cmp.Diff(wantDiag, FormatDiagnostics(diags)); diff != "" {
 		t.Errorf("diagnostics (-want +got):\n%s", diff)
 	}
+	// Explain (which the plugin host applies to connector blocks) makes it
+	// read as it does anywhere else in the config.
+	wantDiag = `testdata/full.hcl:53,19: Environment variable not set: Set the environment variable USMHUB_TEST_REDMINE_KEY or remove the reference.`
+	if diff := cmp.Diff(wantDiag, FormatDiagnostics(Explain(diags))); diff != "" {
+		t.Errorf("explained diagnostics (-want +got):\n%s", diff)
+	}
 }
 
 func TestFileFunction(t *testing.T) {

@@ -71,10 +71,12 @@ func sortDiagnostics(diags hcl.Diagnostics) {
 	})
 }
 
-// explain rewrites the diagnostics of env() and file() failures into ones
+// Explain rewrites the diagnostics of env() and file() failures into ones
 // that say what to do, and drops gohcl's follow-up "value must be known"
-// for an attribute whose expression already failed.
-func explain(diags hcl.Diagnostics) hcl.Diagnostics {
+// for an attribute whose expression already failed. Load applies it; the
+// plugin host applies it to the connector blocks it decodes, so that an
+// unset variable reads the same wherever it is used.
+func Explain(diags hcl.Diagnostics) hcl.Diagnostics {
 	out := diags[:0]
 	for _, d := range diags {
 		if d.Summary == "Unsuitable value type" && d.Detail == "Unsuitable value: value must be known" {

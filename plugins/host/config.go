@@ -10,6 +10,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hcldec"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/usmhub/usmhub/core/config"
 	"github.com/usmhub/usmhub/plugins/sdk"
 	"github.com/zclconf/go-cty/cty"
 	ctyjson "github.com/zclconf/go-cty/cty/json"
@@ -81,7 +82,7 @@ func DecodeConfig(body hcl.Body, schema sdk.Schema, ctx *hcl.EvalContext) (sdk.C
 		}}
 	}
 	val, diags := hcldec.Decode(body, spec, ctx)
-	diags = hideSensitive(diags, body, schema)
+	diags = hideSensitive(config.Explain(diags), body, schema)
 	if diags.HasErrors() {
 		return sdk.Config{}, diags
 	}
