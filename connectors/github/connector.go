@@ -103,10 +103,26 @@ func (c *Connector) Describe(context.Context) (sdk.Description, error) {
 	}, nil
 }
 
+// ownerRE and repoRE are what GitHub owner (organisation or user) and
+// repository names look like; validOwner and validRepo also bound their
+// length. Written as bounded repetitions ({0,38}, {1,100}) they cost
+// ~1.5 ms of CPU and 2 500 allocations to compile at every plugin start.
 var (
-	ownerRE = regexp.MustCompile(`^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$`)
-	repoRE  = regexp.MustCompile(`^[A-Za-z0-9._-]{1,100}$`)
+	ownerRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9-]*$`)
+	repoRE  = regexp.MustCompile(`^[A-Za-z0-9._-]+$`)
 )
+
+// The longest owner and repository names GitHub allows, in bytes (all ASCII).
+const (
+	maxOwner = 39
+	maxRepo  = 100
+)
+
+// validOwner says whether s is a GitHub organisation or user name.
+func validOwner(s string) bool { return len(s) <= maxOwner && ownerRE.MatchString(s) }
+
+// validRepo says whether s has the form of a repository name.
+func validRepo(s string) bool { return len(s) <= maxRepo && repoRE.MatchString(s) }
 
 // Configure checks the config block without reaching GitHub (Check does).
 func (c *Connector) Configure(_ context.Context, raw sdk.Config) error {
@@ -126,14 +142,14 @@ func (c *Connector) Configure(_ context.Context, raw sdk.Config) error {
 	switch {
 	case cfg.Owner == "":
 		add("owner", "an owner is required", `Name the organisation or user owning the repository, e.g. owner = "acme".`)
-	case !ownerRE.MatchString(cfg.Owner):
+	case !validOwner(cfg.Owner):
 		add("owner", fmt.Sprintf("%q is not a GitHub organisation or user name", cfg.Owner), `Use the name as in the repository's URL (github.com/<owner>/<repo>): letters, digits and -.`)
 	}
 	cfg.Repo = strings.TrimSuffix(strings.TrimSpace(cfg.Repo), ".git")
 	switch {
 	case cfg.Repo == "":
 		add("repo", "a repository is required", `Name the repository whose issues hold the risk register, e.g. repo = "service-improvement".`)
-	case !repoRE.MatchString(cfg.Repo) || cfg.Repo == "." || cfg.Repo == "..":
+	case !validRepo(cfg.Repo) || cfg.Repo == "." || cfg.Repo == "..":
 		add("repo", fmt.Sprintf("%q is not a repository name", cfg.Repo), `Give the name alone, as in github.com/<owner>/<repo>, e.g. repo = "service-improvement".`)
 	}
 	cfg.Token = strings.TrimSpace(cfg.Token)
@@ -177,7 +193,7 @@ func (c *Connector) Configure(_ context.Context, raw sdk.Config) error {
 		add("kind_label_prefix", "must be set and differ from status_label_prefix", `Keep the default "kind: " or choose another prefix.`)
 	}
 	for login, member := range cfg.Voters {
-		if !ownerRE.MatchString(strings.TrimSpace(login)) || strings.TrimSpace(member) == "" {
+		if !validOwner(strings.TrimSpace(login)) || strings.TrimSpace(member) == "" {
 			add("voters", fmt.Sprintf("%q = %q is not a GitHub login mapped to a sounding-board member", login, member), `E.g. voters = { "kmulder" = "k.mulder" }.`)
 			break
 		}

@@ -490,7 +490,7 @@ func withLabels(labels []string, prefix, want string) []string {
 // leaves the assignees alone and says why.
 func (c *Connector) owner(ctx context.Context, cfg *config, a *api, login string) (assignees []string, refused string, err error) {
 	login = strings.TrimSpace(login)
-	if login == "" || !ownerRE.MatchString(login) {
+	if login == "" || !validOwner(login) {
 		return []string{}, "", nil
 	}
 	c.amu.Lock()
