@@ -11,7 +11,10 @@
 // a sync.Once): about 5 ms of CPU on the critical path of every launch.
 // Begun here, that work runs on another core during package init; the key
 // made here is thrown away, and the table is the one go-plugin's key then
-// uses. Elsewhere (the hub imports the SDK too) it does nothing.
+// uses. Elsewhere (the hub imports the SDK too) it does nothing. It costs
+// 1-2 ms more CPU (its own scalar multiplication, a thread started
+// earlier) for 3-4 ms less from exec to the handshake line on an idle core
+// (docs/BENCHMARKS.md).
 //
 // plugins/sdk imports it for its side effect only. It imports nothing but
 // os and crypto/ecdh (not crypto/rand, which needs math/big), so that Go
