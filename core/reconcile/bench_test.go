@@ -661,16 +661,6 @@ func openBare(b *testing.B) *sql.DB {
 // hash (0: the plain hash). It returns the rows read and written.
 func barePass(b *testing.B, db *sql.DB, path string, salt int) (n, written int) {
 	b.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer f.Close()
-	r := csv.NewReader(bufio.NewReaderSize(f, 64<<10))
-	r.ReuseRecord = true
-	if _, err := r.Read(); err != nil {
-		b.Fatal(err)
-	}
 	get, err := db.Prepare(`SELECT hash FROM recs WHERE id = ?`)
 	if err != nil {
 		b.Fatal(err)
@@ -707,11 +697,51 @@ func barePass(b *testing.B, db *sql.DB, path string, salt int) (n, written int) 
 		written += len(batch)
 		batch = batch[:0]
 	}
+	n = streamSheet(b, path, salt, nil, func(row []string, hash uint64) {
+		sum := int64(hash)
+		var stored int64
+		err := get.QueryRow(row[0]).Scan(&stored)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			b.Fatal(err)
+		}
+		if err == nil && stored == sum {
+			return
+		}
+		fields, _ := json.Marshal(row[1:])
+		batch = append(batch, rec{id: row[0], hash: sum, fields: string(fields)})
+		if len(batch) == 500 {
+			flush()
+		}
+	})
+	flush()
+	return n, written
+}
+
+// streamSheet reads the sheet with encoding/csv and hands each row to fn
+// with the FNV-1a hash of its fields after the id (salt changes every
+// hash; 0: the plain one), and the header to head (if given). It returns
+// the rows read.
+func streamSheet(b *testing.B, path string, salt int, head func([]string), fn func(row []string, hash uint64)) (n int) {
+	b.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	r := csv.NewReader(bufio.NewReaderSize(f, 64<<10))
+	r.ReuseRecord = true
+	header, err := r.Read()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if head != nil {
+		head(header)
+	}
 	h := fnv.New64a()
 	for {
 		row, err := r.Read()
 		if err == io.EOF {
-			break
+			return n
 		}
 		if err != nil {
 			b.Fatal(err)
@@ -723,23 +753,8 @@ func barePass(b *testing.B, db *sql.DB, path string, salt int) (n, written int) 
 			h.Write([]byte(v))
 			h.Write([]byte{0})
 		}
-		sum := int64(h.Sum64())
-		var stored int64
-		err = get.QueryRow(row[0]).Scan(&stored)
-		if err != nil && !errors.Is(err, sql.ErrNoRows) {
-			b.Fatal(err)
-		}
-		if err == nil && stored == sum {
-			continue
-		}
-		fields, _ := json.Marshal(row[1:])
-		batch = append(batch, rec{id: row[0], hash: sum, fields: string(fields)})
-		if len(batch) == 500 {
-			flush()
-		}
+		fn(row, h.Sum64())
 	}
-	flush()
-	return n, written
 }
 
 // bareOpener returns the pass of mode over a database of its own, and
@@ -776,18 +791,6 @@ func openFloor(b *testing.B, f *fixture) *sql.DB {
 // cost; what the bare pipeline does not do is what the schema costs.
 func floorPass(b *testing.B, db *sql.DB, path string, salt int) (n, written int) {
 	b.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer f.Close()
-	r := csv.NewReader(bufio.NewReaderSize(f, 64<<10))
-	r.ReuseRecord = true
-	header, err := r.Read()
-	if err != nil {
-		b.Fatal(err)
-	}
-	title := slices.Index(header, "title")
 	get, err := db.Prepare(`SELECT l.hub_id, l.remote_version, r.version FROM links l
 		JOIN risks r ON r.id = l.hub_id WHERE l.binding = 'risks' AND l.external_id = ?`)
 	if err != nil {
@@ -839,29 +842,15 @@ func floorPass(b *testing.B, db *sql.DB, path string, salt int) (n, written int)
 		written += len(batch)
 		batch = batch[:0]
 	}
-	h := fnv.New64a()
-	for {
-		row, err := r.Read()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			b.Fatal(err)
-		}
-		n++
-		h.Reset()
-		fmt.Fprint(h, salt)
-		for _, v := range row[1:] {
-			h.Write([]byte(v))
-			h.Write([]byte{0})
-		}
-		sum := strconv.FormatUint(h.Sum64(), 16)
+	title := -1
+	n = streamSheet(b, path, salt, func(header []string) { title = slices.Index(header, "title") }, func(row []string, hash uint64) {
+		sum := strconv.FormatUint(hash, 16)
 		var x rec
 		if err := get.QueryRow(row[0]).Scan(&x.hubID, &x.hash, &x.version); err != nil {
 			b.Fatalf("floor: row %s: %v", row[0], err)
 		}
 		if x.hash == sum {
-			continue
+			return
 		}
 		fields, _ := json.Marshal(row[1:])
 		x.hash, x.title, x.fields = sum, row[title]+" "+sum, string(fields)
@@ -869,7 +858,7 @@ func floorPass(b *testing.B, db *sql.DB, path string, salt int) (n, written int)
 		if len(batch) == 500 {
 			flush()
 		}
-	}
+	})
 	flush()
 	return n, written
 }
