@@ -1,12 +1,10 @@
 package priority
 
-import (
-	"slices"
-)
+import "slices"
 
-// Choose picks a sprint's risks: it ranks the candidates by descending
-// score — ties go to the risk created first, then to the lower key sequence
-// (R-2 before R-10), then to the lower ID — and walks the ranking once,
+// Choose picks a sprint's risks: it ranks the candidates in priority
+// order (Compare: descending score; ties to the risk created first, then
+// the lower key number, the key, the ID) and walks the ranking once,
 // taking every candidate whose effort fits in what is left of capacity and
 // skipping those that do not. It returns the chosen candidates in ranking
 // order and the capacity they use. The result depends only on the
