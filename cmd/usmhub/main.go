@@ -69,7 +69,7 @@ func commands() map[string]command {
 		"log":       leaf{"Show the audit trail of changes", runLog},
 		"version":   leaf{"Print the version", runVersion},
 		"report":    leaf{"Build a sprint, scan, register or readiness report; print or publish it", runReport},
-		"plan":      leaf{"Show what a sync would change, field by field (exit 0 none, 2 changes, 1 error)", runPlan},
+		"plan":      leaf{"Show what a sync would change, field by field (exit 0 nothing, 2 changes or something waiting for a person, 1 error)", runPlan},
 		"serve":     leaf{"Run the hub daemon: syncs and reports on their schedules, HTTP health, metrics and triggers", runServe},
 		"status":    leaf{"Show each sync's health: last success, failures, pause, links and quarantined records", runStatus},
 		"sync":      leaf{"Sync the hub with its tools now (all syncs, or the named ones)", runSync},
