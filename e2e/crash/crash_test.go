@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/usmhub/usmhub/core/model"
+	"github.com/usmhub/usmhub/e2e/internal/procs"
 	"github.com/usmhub/usmhub/internal/testconnectors/fault"
 )
 
@@ -165,13 +166,13 @@ func (r *crashRun) killHub() {
 	r.t.Helper()
 	_ = r.cmd.Process.Signal(syscall.SIGKILL)
 	<-r.done
-	waitNoPlugins(r.t, faultPlugin, 5*time.Second)
+	procs.WaitGone(r.t, faultPlugin, 5*time.Second)
 }
 
 // killPlugin SIGKILLs the fault connector usmhub launched; usmhub goes on.
 func (r *crashRun) killPlugin() {
 	r.t.Helper()
-	pids := childPlugins(faultPlugin, r.cmd.Process.Pid)
+	pids := procs.Children(faultPlugin, r.cmd.Process.Pid)
 	if len(pids) != 1 {
 		r.t.Fatalf("%d fault connectors are children of the hub (%d), want 1", len(pids), r.cmd.Process.Pid)
 	}
@@ -188,7 +189,7 @@ func (r *crashRun) wait(within time.Duration) int {
 	case <-time.After(within):
 		r.t.Fatalf("the sync did not end within %s:\n%s", within, r.stderr.String())
 	}
-	waitNoPlugins(r.t, faultPlugin, 5*time.Second)
+	procs.WaitGone(r.t, faultPlugin, 5*time.Second)
 	if ee, ok := r.waitErr.(*exec.ExitError); ok {
 		return ee.ExitCode()
 	} else if r.waitErr != nil {
@@ -336,7 +337,7 @@ func TestKilledMidPull(t *testing.T) {
 		code := r.wait(5 * time.Minute)
 		t.Logf("the run whose plugin was killed exited %d", code)
 		h.ok("sync")
-		waitNoPlugins(t, faultPlugin, 5*time.Second)
+		procs.WaitGone(t, faultPlugin, 5*time.Second)
 
 		st := readRemote(t, remote)
 		if len(st.PullCursors) < 2 {
@@ -376,7 +377,7 @@ func TestKilledMidPull(t *testing.T) {
 		clearFaults(t, remote)
 		h.ok("sync")
 		h.ok("sync")
-		waitNoPlugins(t, faultPlugin, 5*time.Second)
+		procs.WaitGone(t, faultPlugin, 5*time.Second)
 		nothingLostNothingDoubled(t, h, remote, n)
 	})
 }
@@ -482,7 +483,7 @@ func TestKilledBeforePushNoSpuriousConflict(t *testing.T) {
 	})
 	h.ok("sync")
 	h.ok("sync")
-	waitNoPlugins(t, faultPlugin, 5*time.Second)
+	procs.WaitGone(t, faultPlugin, 5*time.Second)
 
 	var audit []model.AuditEntry
 	h.jsonOf(&audit, "log")
@@ -515,7 +516,7 @@ func TestPluginKilledAfterCommittingCreates(t *testing.T) {
 	h.write("inventory.csv", "title,likelihood,impact,status\nOne,1,3,accepted\nTwo,2,3,accepted\nThree,3,3,accepted\nFour,4,3,accepted\nFive,5,3,accepted\n")
 	h.ok("risk", "import", "inventory.csv")
 	_, errs, code := h.run("sync")
-	waitNoPlugins(t, faultPlugin, 5*time.Second)
+	procs.WaitGone(t, faultPlugin, 5*time.Second)
 	t.Logf("the run whose plugin killed itself exited %d", code)
 	st := readRemote(t, remote)
 	if !slices.Contains(st.Spent, "push:after_commit:3") {
@@ -523,7 +524,7 @@ func TestPluginKilledAfterCommittingCreates(t *testing.T) {
 	}
 	h.ok("sync")
 	h.ok("sync")
-	waitNoPlugins(t, faultPlugin, 5*time.Second)
+	procs.WaitGone(t, faultPlugin, 5*time.Second)
 
 	st = readRemote(t, remote)
 	// The fault connector takes a create carrying a marker it holds as a

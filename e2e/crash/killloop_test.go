@@ -33,6 +33,7 @@ import (
 	"github.com/usmhub/usmhub/core/model"
 	"github.com/usmhub/usmhub/core/reconcile"
 	"github.com/usmhub/usmhub/core/store"
+	"github.com/usmhub/usmhub/e2e/internal/procs"
 )
 
 // syncConfig is a hub under strategy erp with one initiative and the file
@@ -318,8 +319,8 @@ func kill(t *testing.T, cmd *exec.Cmd, target, plugin string, done <-chan error,
 		_ = cmd.Process.Signal(syscall.SIGKILL)
 		return false, <-done
 	}
-	for _, pid := range pluginPids(plugin) {
-		if st, _ := procStat(pid); st.ppid == cmd.Process.Pid && syscall.Kill(pid, syscall.SIGKILL) == nil {
+	for _, pid := range procs.Children(plugin, cmd.Process.Pid) {
+		if syscall.Kill(pid, syscall.SIGKILL) == nil {
 			pluginKilled = true
 		}
 	}
@@ -452,7 +453,7 @@ func TestSyncKillLoop(t *testing.T) {
 		t.Fatalf("the probe run failed: exit %d\n%s", full.code, full.stderr)
 	}
 	small := runKilled(t, probe.dir, time.Minute, killHub, nil)
-	waitNoPlugins(t, plugin, 5*time.Second)
+	procs.WaitGone(t, plugin, 5*time.Second)
 	t.Logf("a full first run takes %s, a run with nothing to do %s", full.duration.Round(time.Millisecond), small.duration.Round(time.Millisecond))
 
 	seed := uint64(time.Now().UnixNano())
@@ -704,7 +705,7 @@ func TestSyncKillLoop(t *testing.T) {
 			newRemoteTitles = append(newRemoteTitles, duringTitle)
 		}
 		// The hub is gone; its plugin must follow (parent-death signal).
-		waitNoPlugins(t, plugin, 5*time.Second)
+		procs.WaitGone(t, plugin, 5*time.Second)
 		after := snapshot(t, h)
 		a := attempt{out: out, runs: runs.since(t), phase: phaseOf(before, after, out)}
 		// A sheet saved while the run pushes makes pushes of the rows it
@@ -778,13 +779,13 @@ func TestSyncKillLoop(t *testing.T) {
 	h.jsonOf(&results, "sync")
 	attempts = append(attempts, attempt{runs: runs.since(t), phase: "settling"})
 	t.Logf("settling run: %+v", results[0].Counts)
-	waitNoPlugins(t, plugin, 5*time.Second)
+	procs.WaitGone(t, plugin, 5*time.Second)
 	h.jsonOf(&results, "sync")
 	attempts = append(attempts, attempt{runs: runs.since(t), phase: "settled"})
 	if c := results[0].Counts; c.Changes() || c.Errors > 0 {
 		t.Errorf("the second run after the loop still changed something: %+v", c)
 	}
-	waitNoPlugins(t, plugin, 5*time.Second)
+	procs.WaitGone(t, plugin, 5*time.Second)
 
 	// The hub's risks, their links and the audit log.
 	st, err := store.Open(ctx, dbPath)
@@ -1048,16 +1049,13 @@ func TestSyncKillLoop(t *testing.T) {
 		writes, writes-overwritten, overwritten, held, overruled, undone, lost, len(logged), spurious)
 
 	integrityCheck(t, dbPath)
-	waitNoPlugins(t, plugin, 5*time.Second)
+	procs.WaitGone(t, plugin, 5*time.Second)
 }
 
 // pluginHolds reports whether a connector process (running exe) launched
 // by the process parent has the file at path open.
 func pluginHolds(exe string, parent int, path string) bool {
-	for _, pid := range pluginPids(exe) {
-		if st, _ := procStat(pid); st.ppid != parent {
-			continue
-		}
+	for _, pid := range procs.Children(exe, parent) {
 		fds, _ := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
 		for _, fd := range fds {
 			if target, err := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", pid, fd.Name())); err == nil && target == path {

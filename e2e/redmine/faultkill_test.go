@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/usmhub/usmhub/e2e/internal/procs"
 )
 
 // The kill loop against the real Redmine, with the fault proxy injecting
@@ -74,7 +76,7 @@ func TestFaultKillLoop(t *testing.T) {
 			t.Errorf("the loop ran out of time after %d rounds and %d kills", round-1, kills)
 			break
 		}
-		waitConnectorsGone(t, plugin, 10*time.Second)
+		procs.WaitGone(t, plugin, 10*time.Second)
 
 		// Edits on both sides.
 		editStart := time.Now()
@@ -210,7 +212,7 @@ func TestFaultKillLoop(t *testing.T) {
 
 	// Run the sync to completion, no faults.
 	p.passThrough()
-	waitConnectorsGone(t, plugin, 10*time.Second)
+	procs.WaitGone(t, plugin, 10*time.Second)
 	var final []syncRun
 	settled := false
 	for i := 1; i <= 8 && !settled; i++ {
@@ -580,11 +582,9 @@ func runAndKill(t *testing.T, h *hub, plugin string, lr *loopRun, delay time.Dur
 			if timer != nil {
 				continue
 			}
-			for _, pid := range connectorPids(plugin) {
-				if ppid, _ := parentOf(pid); ppid == cmd.Process.Pid && syscall.Kill(pid, syscall.SIGKILL) == nil {
-					lr.killed, lr.at = true, time.Since(lr.start)
-					break wait
-				}
+			if procs.KillChild(plugin, cmd.Process.Pid) {
+				lr.killed, lr.at = true, time.Since(lr.start)
+				break wait
 			}
 		}
 	}
@@ -608,63 +608,6 @@ func runAndKill(t *testing.T, h *hub, plugin string, lr *loopRun, delay time.Dur
 		t.Fatal(err)
 	}
 	lr.run = parseSyncRun(code, out.String(), errb.String())
-}
-
-// connectorPids returns the live processes running the binary exe.
-func connectorPids(exe string) []int {
-	entries, _ := os.ReadDir("/proc")
-	var pids []int
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		target, err := os.Readlink(filepath.Join("/proc", e.Name(), "exe"))
-		if err != nil || strings.TrimSuffix(target, " (deleted)") != exe {
-			continue
-		}
-		if st, _, err := procState(pid); err == nil && st != "Z" && st != "X" {
-			pids = append(pids, pid)
-		}
-	}
-	return pids
-}
-
-func parentOf(pid int) (int, error) {
-	_, ppid, err := procState(pid)
-	return ppid, err
-}
-
-// procState reads a process's state and parent from /proc/PID/stat.
-func procState(pid int) (string, int, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return "", 0, err
-	}
-	s := string(b)
-	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-	if len(f) < 2 {
-		return "", 0, fmt.Errorf("/proc/%d/stat: %q", pid, s)
-	}
-	ppid, _ := strconv.Atoi(f[1])
-	return f[0], ppid, nil
-}
-
-// waitConnectorsGone waits until no process runs the connector binary (the
-// connectors of killed runs die with them).
-func waitConnectorsGone(t *testing.T, exe string, within time.Duration) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for {
-		pids := connectorPids(exe)
-		if len(pids) == 0 {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("connector processes %v still run %s after their usmhub ended", pids, within)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }
 
 // linkedIssues replaces, in byKey, the issue of a key held by several

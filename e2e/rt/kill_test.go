@@ -1,18 +1,19 @@
 package rt_test
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/usmhub/usmhub/e2e/internal/procs"
 )
 
 // The kill loop against the real RT, modelled on e2e/github's and
@@ -69,7 +70,7 @@ func TestKillLoop(t *testing.T) {
 			t.Errorf("the loop ran out of time after %d rounds and %d kills", rounds-1, kills)
 			break
 		}
-		waitConnectorsGone(t, plugin)
+		procs.WaitGone(t, plugin, 10*time.Second)
 		if rounds > 1 {
 			var hubTitled []string // keys whose title the hub edited this round
 			for j, k := 0, rnd.IntN(3); j < k; j++ {
@@ -112,7 +113,7 @@ func TestKillLoop(t *testing.T) {
 		}
 		victim := []string{"", "usmhub", "usmhub", "connector", "connector"}[rnd.IntN(5)]
 		delay := 10*time.Millisecond + time.Duration(rnd.Float64()*float64(est))
-		killed, took := runAndKill(t, h, plugin, victim, delay)
+		killed, took := procs.RunAndKill(t, h.command("sync", "risks", "-json"), plugin, victim, delay, 3*time.Minute)
 		if killed {
 			kills++
 			if victim == "usmhub" {
@@ -126,7 +127,7 @@ func TestKillLoop(t *testing.T) {
 	}
 
 	// Run the sync to completion.
-	waitConnectorsGone(t, plugin)
+	procs.WaitGone(t, plugin, 10*time.Second)
 	settled := false
 	var last string
 	for i := 0; i < 8 && !settled; i++ {
@@ -194,7 +195,7 @@ func TestKillLoop(t *testing.T) {
 			t.Errorf("LOST: %s edit of %s %s to %q at round %d: the hub has %q, RT %q; conflicts logged: %q", e.side, e.key, e.field, e.value, e.round, hv, rv, conflicts[kf])
 		}
 	}
-	for _, key := range sortedKeys(hub) {
+	for _, key := range slices.Sorted(maps.Keys(hub)) {
 		if tk, ok := byKey[key]; ok {
 			for _, fl := range []string{"title", "likelihood", "impact"} {
 				if hv, rv := hubValue(hub[key], fl), rtValue(tk, fl); hv != rv {
@@ -248,113 +249,4 @@ func rtValue(tk rtTicket, field string) string {
 		return tk.cf("USM impact")
 	}
 	return "?"
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}
-
-// runAndKill runs `usmhub sync risks -json` and SIGKILLs it (victim
-// "usmhub") or its connector process ("connector") after delay, or lets it
-// end (""). It reports whether a kill landed and how long the run took.
-func runAndKill(t *testing.T, h *hub, plugin, victim string, delay time.Duration) (bool, time.Duration) {
-	t.Helper()
-	cmd := h.command("sync", "risks", "-json")
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	start := time.Now()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	killed := false
-	timer := time.After(delay)
-	ended := false
-wait:
-	for victim != "" {
-		select {
-		case <-done:
-			ended = true
-			break wait
-		case <-timer:
-			if victim == "usmhub" {
-				killed = cmd.Process.Signal(syscall.SIGKILL) == nil
-				break wait
-			}
-			for _, pid := range connectorPids(plugin) {
-				if ppid, _ := parentOf(pid); ppid == cmd.Process.Pid && syscall.Kill(pid, syscall.SIGKILL) == nil {
-					killed = true
-					break wait
-				}
-			}
-			timer = time.After(2 * time.Millisecond)
-		}
-	}
-	if !ended {
-		select {
-		case <-done:
-		case <-time.After(3 * time.Minute):
-			_ = cmd.Process.Signal(syscall.SIGKILL)
-			<-done
-			t.Errorf("a run did not end within three minutes (victim %q); killed\nstderr: %s", victim, errb.String())
-		}
-	}
-	return killed, time.Since(start)
-}
-
-// connectorPids returns the live processes running the binary exe.
-func connectorPids(exe string) []int {
-	entries, _ := os.ReadDir("/proc")
-	var pids []int
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		target, err := os.Readlink(filepath.Join("/proc", e.Name(), "exe"))
-		if err != nil || strings.TrimSuffix(target, " (deleted)") != exe {
-			continue
-		}
-		if st, _, err := procState(pid); err == nil && st != "Z" && st != "X" {
-			pids = append(pids, pid)
-		}
-	}
-	return pids
-}
-
-func parentOf(pid int) (int, error) {
-	_, ppid, err := procState(pid)
-	return ppid, err
-}
-
-func procState(pid int) (string, int, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return "", 0, err
-	}
-	s := string(b)
-	fl := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-	if len(fl) < 2 {
-		return "", 0, fmt.Errorf("/proc/%d/stat: %q", pid, s)
-	}
-	ppid, _ := strconv.Atoi(fl[1])
-	return fl[0], ppid, nil
-}
-
-// waitConnectorsGone waits until no process runs the connector binary.
-func waitConnectorsGone(t *testing.T, exe string) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for len(connectorPids(exe)) > 0 {
-		if time.Now().After(deadline) {
-			t.Fatalf("connector processes %v still run after their usmhub ended", connectorPids(exe))
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }
