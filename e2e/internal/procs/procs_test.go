@@ -1,11 +1,14 @@
 package procs
 
 import (
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -112,4 +115,35 @@ func TestRunAndKill(t *testing.T) {
 		t.Fatalf("hub: killed %v after %s (%v), want a kill", killed, took, cmd.ProcessState)
 	}
 	WaitGone(t, exe, 5*time.Second)
+}
+
+// fatalTB records a Fatalf and ends the goroutine as testing.T does.
+type fatalTB struct {
+	testing.TB
+	msg string
+}
+
+func (f *fatalTB) Helper() {}
+
+func (f *fatalTB) Fatalf(format string, args ...any) {
+	f.msg = fmt.Sprintf(format, args...)
+	runtime.Goexit()
+}
+
+// WaitGone fails the test, naming the process, when one still runs exe
+// after the bound.
+func TestWaitGoneFails(t *testing.T) {
+	exe := binary(t)
+	cmd := exec.Command(exe, "30")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	f := &fatalTB{TB: t}
+	done := make(chan struct{})
+	go func() { defer close(done); WaitGone(f, exe, 20*time.Millisecond) }()
+	<-done
+	if want := fmt.Sprintf("connector processes [%d] still run", cmd.Process.Pid); !strings.HasPrefix(f.msg, want) {
+		t.Fatalf("WaitGone with a live process: %q, want it to fail with %q…", f.msg, want)
+	}
 }
