@@ -207,8 +207,16 @@ type storedPull struct {
 
 func readStoredPull(t *testing.T, dbPath string) storedPull {
 	t.Helper()
-	db := openRO(t, dbPath)
-	defer db.Close()
+	conn := openRO(t, dbPath)
+	defer conn.Close()
+	// One read transaction, one snapshot: read one query at a time, the
+	// cursor could be a page older than the links (a page committed in
+	// between; the hub writes both in one transaction).
+	db, err := conn.Begin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Rollback()
 	var s storedPull
 	// No row yet: the hub stored nothing of the binding.
 	if err := db.QueryRow(`SELECT cursor FROM bindings WHERE binding = 'risks'`).Scan(&s.cursor); err != nil && !errors.Is(err, sql.ErrNoRows) {
