@@ -26,6 +26,7 @@ import (
 
 	"github.com/usmhub/usmhub/core/daemon"
 	"github.com/usmhub/usmhub/core/store"
+	"github.com/usmhub/usmhub/internal/procs"
 )
 
 // lockedBuffer collects a process's output while the test reads it.
@@ -276,13 +277,7 @@ func TestServe(t *testing.T) {
 		_, body := get("/metrics")
 		return metricValue(body, "usmhub_runs_total", `result="success",task="mirror"`) >= 1
 	}, logs.String)
-	var children []int
-	for _, pid := range pluginPids(plugin) {
-		if st, _ := procStat(pid); st.ppid == servePid {
-			children = append(children, pid)
-		}
-	}
-	if len(children) > 1 {
+	if children := procs.Children(plugin, servePid); len(children) > 1 {
 		t.Errorf("after the reload %d connector processes run (%v): the old runtime's plugin was not closed", len(children), children)
 	}
 
@@ -340,7 +335,7 @@ func TestServe(t *testing.T) {
 			t.Logf("logged: %s", line)
 		}
 	}
-	waitNoPlugins(t, plugin, 2*time.Second)
+	procs.WaitGone(t, plugin, 2*time.Second)
 	integrityCheck(t, filepath.Join(h.dir, "data", "usmhub.db"))
 
 	// What the stopped run left is finished by the next one.
@@ -352,7 +347,7 @@ func TestServe(t *testing.T) {
 			t.Fatalf("row %s: owner %q after the run that followed the stop", s.get(r, "id"), s.get(r, "owner"))
 		}
 	}
-	waitNoPlugins(t, plugin, 2*time.Second)
+	procs.WaitGone(t, plugin, 2*time.Second)
 }
 
 // serving is one `usmhub serve` process of a test.

@@ -11,8 +11,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -21,6 +19,7 @@ import (
 
 	"github.com/usmhub/usmhub/core/model"
 	"github.com/usmhub/usmhub/core/reconcile"
+	"github.com/usmhub/usmhub/internal/procs"
 	"github.com/usmhub/usmhub/plugins/connectortest"
 )
 
@@ -73,65 +72,6 @@ sync "risks" {
 ` + syncExtra + `
 }
 `
-}
-
-// pluginPids returns the live processes running the binary at exe
-// (zombies excluded).
-func pluginPids(exe string) []int {
-	entries, _ := os.ReadDir("/proc")
-	var pids []int
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		target, err := os.Readlink(filepath.Join("/proc", e.Name(), "exe"))
-		if err != nil || strings.TrimSuffix(target, " (deleted)") != exe {
-			continue
-		}
-		if st, _ := procStat(pid); st.state == "Z" || st.state == "X" {
-			continue
-		}
-		pids = append(pids, pid)
-	}
-	return pids
-}
-
-type procState struct {
-	state string
-	ppid  int
-}
-
-// procStat reads a process's state and parent from /proc/PID/stat.
-func procStat(pid int) (procState, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return procState{}, err
-	}
-	// pid (comm) state ppid …; comm may hold spaces and parentheses.
-	s := string(b)
-	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-	if len(f) < 2 {
-		return procState{}, fmt.Errorf("/proc/%d/stat: %q", pid, s)
-	}
-	ppid, _ := strconv.Atoi(f[1])
-	return procState{state: f[0], ppid: ppid}, nil
-}
-
-// waitNoPlugins waits until no process runs the plugin binary exe.
-func waitNoPlugins(t *testing.T, exe string, within time.Duration) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for {
-		pids := pluginPids(exe)
-		if len(pids) == 0 {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("connector processes %v still run %s after their hub ended", pids, within)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }
 
 // openRO opens the hub's database read-only with database/sql.
@@ -233,5 +173,5 @@ func TestSyncFullReconcileKeepsUnchanged(t *testing.T) {
 	if len(rejected) > 0 {
 		t.Errorf("a full reconcile rejected %d risks whose remote records are all there: %v", len(rejected), rejected)
 	}
-	waitNoPlugins(t, plugin, 5*time.Second)
+	procs.WaitGone(t, plugin, 5*time.Second)
 }

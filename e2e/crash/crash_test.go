@@ -18,7 +18,7 @@ import (
 	"time"
 
 	"github.com/usmhub/usmhub/core/model"
-	"github.com/usmhub/usmhub/e2e/internal/procs"
+	"github.com/usmhub/usmhub/internal/procs"
 	"github.com/usmhub/usmhub/internal/testconnectors/fault"
 )
 

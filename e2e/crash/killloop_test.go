@@ -33,7 +33,7 @@ import (
 	"github.com/usmhub/usmhub/core/model"
 	"github.com/usmhub/usmhub/core/reconcile"
 	"github.com/usmhub/usmhub/core/store"
-	"github.com/usmhub/usmhub/e2e/internal/procs"
+	"github.com/usmhub/usmhub/internal/procs"
 )
 
 // syncConfig is a hub under strategy erp with one initiative and the file

@@ -16,7 +16,7 @@ import (
 
 	"github.com/google/go-github/v60/github"
 	"github.com/usmhub/usmhub/connectors/github/fakegithub"
-	"github.com/usmhub/usmhub/e2e/internal/procs"
+	"github.com/usmhub/usmhub/internal/procs"
 )
 
 // The kill loop, modelled on e2e/redmine's TestFaultKillLoop: `usmhub sync

@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/usmhub/usmhub/e2e/internal/procs"
+	"github.com/usmhub/usmhub/internal/procs"
 )
 
 // The kill loop against the real Redmine, with the fault proxy injecting

@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/usmhub/usmhub/e2e/internal/procs"
+	"github.com/usmhub/usmhub/internal/procs"
 )
 
 // The kill loop against the real RT, modelled on e2e/github's and

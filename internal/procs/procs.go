@@ -1,6 +1,7 @@
 // Package procs finds, inspects, kills and waits for the processes of the
-// end-to-end suites: the usmhub a test launches and the connector plugin
-// processes that usmhub launches in turn. It reads Linux's /proc, where a
+// tests that run usmhub for real (the CLI tests and the end-to-end suites):
+// the usmhub a test launches and the connector plugin processes that
+// usmhub launches in turn. It reads Linux's /proc, where a
 // connector is known by the binary it runs (/proc/PID/exe) and by its
 // parent (/proc/PID/stat), so a suite can kill the connector of one run and
 // prove no connector outlives its hub.
