@@ -17,12 +17,12 @@ import (
 // (restore); an existing file is refused.
 func TestBackupWhileServingAndRestore(t *testing.T) {
 	h := newHub(t, testConfig)
-	h.write("inventory.csv", inventory(300))
-	h.ok("risk", "import", "inventory.csv")
+	h.Write("inventory.csv", inventory(300))
+	h.OK("risk", "import", "inventory.csv")
 	want := h.list()
 
 	serve := exec.Command(usmhubBin, "serve", "-listen", freePort(t))
-	serve.Dir = h.dir
+	serve.Dir = h.Dir
 	serve.Env = append(os.Environ(), "USMHUB_CONFIG=")
 	var logs lockedBuffer
 	serve.Stdout, serve.Stderr = &logs, &logs
@@ -32,24 +32,24 @@ func TestBackupWhileServingAndRestore(t *testing.T) {
 	defer func() { _ = serve.Process.Kill(); _ = serve.Wait() }()
 	eventually(t, 20*time.Second, "serve started", func() bool { return strings.Contains(logs.String(), "daemon started") }, logs.String)
 
-	out := h.ok("backup", "backup.db")
+	out := h.OK("backup", "backup.db")
 	if !strings.Contains(out, "backup.db") || !strings.Contains(out, "integrity ok") {
 		t.Errorf("backup said: %q", out)
 	}
-	if _, errs, code := h.run("backup", "backup.db"); code != 1 || !strings.Contains(errs, "exists") {
+	if _, errs, code := h.Run("backup", "backup.db"); code != 1 || !strings.Contains(errs, "exists") {
 		t.Errorf("a second backup onto backup.db: exit %d, %q; want exit 1 saying it exists", code, errs)
 	}
 
 	// Restore: the backup as the store of a fresh hub.
 	r := newHub(t, testConfig)
-	if err := os.Mkdir(filepath.Join(r.dir, "data"), 0o700); err != nil {
+	if err := os.Mkdir(filepath.Join(r.Dir, "data"), 0o700); err != nil {
 		t.Fatal(err)
 	}
-	b, err := os.ReadFile(filepath.Join(h.dir, "backup.db"))
+	b, err := os.ReadFile(filepath.Join(h.Dir, "backup.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	r.write("data/usmhub.db", string(b))
+	r.Write("data/usmhub.db", string(b))
 	if diff := cmp.Diff(want, r.list()); diff != "" {
 		t.Errorf("the restored store differs (-backed up +restored):\n%s", diff)
 	}
@@ -59,8 +59,8 @@ func TestBackupWhileServingAndRestore(t *testing.T) {
 // refused with a message that says what to do, and left as it was.
 func TestOlderBinaryRefusesNewerStore(t *testing.T) {
 	h := newHub(t, testConfig)
-	h.ok("risk", "add", "-title", "kept")
-	db, err := sql.Open("sqlite3", filepath.Join(h.dir, "data", "usmhub.db"))
+	h.OK("risk", "add", "-title", "kept")
+	db, err := sql.Open("sqlite3", filepath.Join(h.Dir, "data", "usmhub.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,7 +68,7 @@ func TestOlderBinaryRefusesNewerStore(t *testing.T) {
 		t.Fatal(err)
 	}
 	db.Close()
-	_, errs, code := h.run("risk", "list")
+	_, errs, code := h.Run("risk", "list")
 	if code != 1 || !strings.Contains(errs, "database schema is newer than this usmhub") ||
 		!strings.Contains(errs, "schema version 999") || !strings.Contains(errs, "use a usmhub at least as new") {
 		t.Errorf("risk list on a newer store: exit %d, %q", code, errs)

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -11,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/usmhub/usmhub/internal/hubcli"
 	"github.com/usmhub/usmhub/plugins/connectortest"
 )
 
@@ -62,62 +63,11 @@ priority "p" {
 `
 
 // hub is a usmhub set up in a temporary folder.
-type hub struct {
-	t   *testing.T
-	dir string
-}
+type hub struct{ *hubcli.Hub }
 
 func newHub(t *testing.T, config string) *hub {
 	t.Helper()
-	h := &hub{t: t, dir: t.TempDir()}
-	h.write("usmhub.hcl", config)
-	return h
-}
-
-func (h *hub) write(name, content string) string {
-	h.t.Helper()
-	p := filepath.Join(h.dir, name)
-	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-		h.t.Fatal(err)
-	}
-	return p
-}
-
-// run runs usmhub in the hub's folder and returns stdout, stderr, exit code.
-func (h *hub) run(args ...string) (string, string, int) {
-	h.t.Helper()
-	cmd := exec.Command(usmhubBin, args...)
-	cmd.Dir = h.dir
-	cmd.Env = append(os.Environ(), "USMHUB_CONFIG=")
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		h.t.Fatalf("run usmhub %v: %v", args, err)
-	}
-	return out.String(), errb.String(), code
-}
-
-// ok runs usmhub and fails the test unless it exits 0.
-func (h *hub) ok(args ...string) string {
-	h.t.Helper()
-	out, errs, code := h.run(args...)
-	if code != 0 {
-		h.t.Fatalf("usmhub %s: exit %d\nstdout: %s\nstderr: %s", strings.Join(args, " "), code, out, errs)
-	}
-	return out
-}
-
-// jsonOf runs usmhub with -json and decodes its output into v.
-func (h *hub) jsonOf(v any, args ...string) {
-	h.t.Helper()
-	out := h.ok(append(args, "-json")...)
-	if err := json.Unmarshal([]byte(out), v); err != nil {
-		h.t.Fatalf("usmhub %s -json: %v\n%s", strings.Join(args, " "), err, out)
-	}
+	return &hub{hubcli.New(t, usmhubBin, config)}
 }
 
 type listed struct {
@@ -136,9 +86,9 @@ type listed struct {
 }
 
 func (h *hub) list(args ...string) []listed {
-	h.t.Helper()
+	h.T.Helper()
 	var items []listed
-	h.jsonOf(&items, append([]string{"risk", "list"}, args...)...)
+	h.JSONOf(&items, append([]string{"risk", "list"}, args...)...)
 	return items
 }
 
@@ -158,15 +108,15 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"version"}, 0},
 		{[]string{"help"}, 0},
 	} {
-		if _, _, code := h.run(tc.args...); code != tc.code {
+		if _, _, code := h.Run(tc.args...); code != tc.code {
 			t.Errorf("usmhub %v: exit %d, want %d", tc.args, code, tc.code)
 		}
 	}
 }
 
 func TestMissingConfigSaysWhatToDo(t *testing.T) {
-	h := &hub{t: t, dir: t.TempDir()}
-	_, errs, code := h.run("risk", "list")
+	h := &hub{hubcli.At(t, usmhubBin, t.TempDir())}
+	_, errs, code := h.Run("risk", "list")
 	if code != 1 || !strings.Contains(errs, "usmhub.hcl does not exist") || !strings.Contains(errs, "config.example.hcl") {
 		t.Fatalf("exit %d, stderr %q", code, errs)
 	}
@@ -191,8 +141,8 @@ func inventory(n int) string {
 
 func TestImport500RowsTwice(t *testing.T) {
 	h := newHub(t, testConfig)
-	path := h.write("inventory.csv", inventory(500))
-	if out := h.ok("risk", "import", path); !strings.Contains(out, "500 created, 0 updated, 0 unchanged") {
+	path := h.Write("inventory.csv", inventory(500))
+	if out := h.OK("risk", "import", path); !strings.Contains(out, "500 created, 0 updated, 0 unchanged") {
 		t.Fatalf("first import: %s", out)
 	}
 	items := h.list()
@@ -204,11 +154,11 @@ func TestImport500RowsTwice(t *testing.T) {
 			t.Fatalf("not sorted by priority at %d: %v then %v", i, *items[i-1].Priority, *items[i].Priority)
 		}
 	}
-	if out := h.ok("risk", "import", path); !strings.Contains(out, "0 created, 0 updated, 500 unchanged") {
+	if out := h.OK("risk", "import", path); !strings.Contains(out, "0 created, 0 updated, 500 unchanged") {
 		t.Fatalf("second import changed something: %s", out)
 	}
 	var log []json.RawMessage
-	h.jsonOf(&log, "log")
+	h.JSONOf(&log, "log")
 	if len(log) != 500 {
 		t.Fatalf("audit log has %d entries after importing 500 risks twice, want 500", len(log))
 	}
@@ -216,7 +166,7 @@ func TestImport500RowsTwice(t *testing.T) {
 
 func TestImportBadRowsStoresNothing(t *testing.T) {
 	h := newHub(t, testConfig)
-	h.write("bad.csv", strings.Join([]string{
+	h.Write("bad.csv", strings.Join([]string{
 		"title,likelihood,impact,kind,effort,status",
 		"Good one,3,3,threat,1,accepted",
 		"Too likely,7,3,threat,1,accepted",
@@ -226,7 +176,7 @@ func TestImportBadRowsStoresNothing(t *testing.T) {
 		"Cheap,3,3,threat,-2,maybe",
 		"Short row,3",
 	}, "\n")+"\n")
-	_, errs, code := h.run("risk", "import", "bad.csv")
+	_, errs, code := h.Run("risk", "import", "bad.csv")
 	if code != 1 {
 		t.Fatalf("exit %d, want 1; stderr %s", code, errs)
 	}
@@ -250,8 +200,8 @@ func TestImportBadRowsStoresNothing(t *testing.T) {
 
 func TestImportUnknownColumn(t *testing.T) {
 	h := newHub(t, testConfig)
-	h.write("cols.csv", "title,severity\nA,high\n")
-	_, errs, code := h.run("risk", "import", "cols.csv")
+	h.Write("cols.csv", "title,severity\nA,high\n")
+	_, errs, code := h.Run("risk", "import", "cols.csv")
 	if code != 1 || !strings.Contains(errs, "cols.csv:1,7: severity: unknown column") {
 		t.Fatalf("exit %d, stderr %s", code, errs)
 	}
@@ -259,16 +209,16 @@ func TestImportUnknownColumn(t *testing.T) {
 
 func TestImportJSONMatchesByKeyAndTitle(t *testing.T) {
 	h := newHub(t, testConfig)
-	h.write("risks.json", `[
+	h.Write("risks.json", `[
   {"key": "OPS-1", "title": "Keyed", "likelihood": 4, "impact": 5, "effort": 2, "status": "accepted"},
   {"title": "By title", "kind": "opportunity", "process": "improve"}
 ]`)
-	h.ok("risk", "import", "risks.json")
-	h.write("risks2.json", `[
+	h.OK("risk", "import", "risks.json")
+	h.Write("risks2.json", `[
   {"key": "OPS-1", "title": "Keyed, renamed", "likelihood": 4, "impact": 5, "effort": 2, "status": "accepted"},
   {"title": "By title", "kind": "opportunity", "process": "improve", "owner": "ann"}
 ]`)
-	if out := h.ok("risk", "import", "risks2.json"); !strings.Contains(out, "0 created, 2 updated, 0 unchanged") {
+	if out := h.OK("risk", "import", "risks2.json"); !strings.Contains(out, "0 created, 2 updated, 0 unchanged") {
 		t.Fatalf("second import: %s", out)
 	}
 	got := map[string]listed{}
@@ -278,11 +228,11 @@ func TestImportJSONMatchesByKeyAndTitle(t *testing.T) {
 	if got["OPS-1"].Title != "Keyed, renamed" || got["R-1"].Owner != "ann" || len(got) != 2 {
 		t.Fatalf("after re-import: %+v", got)
 	}
-	h.write("bad.json", `[
+	h.Write("bad.json", `[
   {"title": "ok"},
   {"title": "bad", "impact": 9, "colour": "red"}
 ]`)
-	_, errs, code := h.run("risk", "import", "bad.json")
+	_, errs, code := h.Run("risk", "import", "bad.json")
 	if code != 1 || !strings.Contains(errs, "bad.json:3,33: colour: unknown field") || !strings.Contains(errs, "bad.json:3,20: impact: must be 1 to 5, not 9") {
 		t.Fatalf("exit %d, stderr %s", code, errs)
 	}
@@ -290,8 +240,8 @@ func TestImportJSONMatchesByKeyAndTitle(t *testing.T) {
 
 func TestIllegalTransitionNamesBothStates(t *testing.T) {
 	h := newHub(t, testConfig)
-	h.ok("risk", "add", "-title", "Done thing", "-status", "realized")
-	_, errs, code := h.run("risk", "update", "R-1", "-status", "accepted")
+	h.OK("risk", "add", "-title", "Done thing", "-status", "realized")
+	_, errs, code := h.Run("risk", "update", "R-1", "-status", "accepted")
 	if code != 1 || !strings.Contains(errs, "from realized to accepted") {
 		t.Fatalf("exit %d, stderr %s", code, errs)
 	}
@@ -299,21 +249,21 @@ func TestIllegalTransitionNamesBothStates(t *testing.T) {
 
 func TestVotesChangePriority(t *testing.T) {
 	h := newHub(t, testConfig)
-	h.ok("risk", "add", "-title", "First", "-likelihood", "3", "-impact", "3", "-status", "accepted")
-	h.ok("risk", "add", "-title", "Second", "-likelihood", "3", "-impact", "3", "-status", "accepted")
+	h.OK("risk", "add", "-title", "First", "-likelihood", "3", "-impact", "3", "-status", "accepted")
+	h.OK("risk", "add", "-title", "Second", "-likelihood", "3", "-impact", "3", "-status", "accepted")
 	if items := h.list(); items[0].Key != "R-1" {
 		t.Fatalf("equal scores must list the older first, got %s", items[0].Key)
 	}
-	h.ok("vote", "R-2", "-voter", "ann")
-	h.ok("vote", "R-2", "-voter", "ann", "-weight", "2") // one vote per voter: replaces
+	h.OK("vote", "R-2", "-voter", "ann")
+	h.OK("vote", "R-2", "-voter", "ann", "-weight", "2") // one vote per voter: replaces
 	items := h.list()
 	if items[0].Key != "R-2" || items[0].Votes != 2 || *items[0].Priority != 13 {
 		t.Fatalf("after votes: %+v", items[0])
 	}
-	if _, errs, code := h.run("vote", "R-2", "-voter", "mallory"); code != 1 || !strings.Contains(errs, "not on the sounding board") {
+	if _, errs, code := h.Run("vote", "R-2", "-voter", "mallory"); code != 1 || !strings.Contains(errs, "not on the sounding board") {
 		t.Fatalf("a non-member's vote: exit %d, %s", code, errs)
 	}
-	h.ok("vote", "R-2", "-voter", "ann", "-retract")
+	h.OK("vote", "R-2", "-voter", "ann", "-retract")
 	if items := h.list(); items[0].Key != "R-1" || items[1].Votes != 0 {
 		t.Fatalf("after retracting: %+v", items)
 	}
@@ -332,7 +282,7 @@ type plan struct {
 
 func TestSprintPlanRespectsCapacityAndPolicy(t *testing.T) {
 	h := newHub(t, testConfig)
-	h.write("r.csv", strings.Join([]string{
+	h.Write("r.csv", strings.Join([]string{
 		"key,title,likelihood,impact,effort,status",
 		"A,score 25 effort 4,5,5,5,accepted", // score 5, effort 5: fits 5 exactly but is 2nd
 		"B,score 12 effort 1,4,3,1,accepted", // 12
@@ -340,11 +290,11 @@ func TestSprintPlanRespectsCapacityAndPolicy(t *testing.T) {
 		"D,score 8 effort 2,4,2,2,accepted",  // 4
 		"E,proposed,5,5,1,proposed",          // not accepted: never chosen
 	}, "\n")+"\n")
-	h.ok("risk", "import", "r.csv")
+	h.OK("risk", "import", "r.csv")
 	var dry plan
-	h.jsonOf(&dry, "sprint", "plan", "-start", "2026-12-01", "-end", "2026-12-14", "-dry-run")
+	h.JSONOf(&dry, "sprint", "plan", "-start", "2026-12-01", "-end", "2026-12-14", "-dry-run")
 	var p plan
-	h.jsonOf(&p, "sprint", "plan", "-start", "2026-12-01", "-end", "2026-12-14", "-goal", "g")
+	h.JSONOf(&p, "sprint", "plan", "-start", "2026-12-01", "-end", "2026-12-14", "-goal", "g")
 	if diff := cmp.Diff(dry, p); diff != "" {
 		t.Fatalf("dry run differs from the real plan (-dry +real):\n%s", diff)
 	}
@@ -363,8 +313,8 @@ func TestSprintPlanRespectsCapacityAndPolicy(t *testing.T) {
 	if want := map[string]string{"A": "accepted", "B": "planned", "C": "accepted", "D": "planned", "E": "proposed"}; !cmp.Equal(status, want) {
 		t.Fatalf("statuses after planning: %v", status)
 	}
-	h.ok("sprint", "start", "1")
-	h.ok("sprint", "close", "1", "-realized", "B")
+	h.OK("sprint", "start", "1")
+	h.OK("sprint", "close", "1", "-realized", "B")
 	status = map[string]string{}
 	for _, it := range h.list() {
 		status[it.Key] = it.Status
@@ -373,7 +323,7 @@ func TestSprintPlanRespectsCapacityAndPolicy(t *testing.T) {
 		t.Fatalf("after close: %v", status)
 	}
 	var p2 plan
-	h.jsonOf(&p2, "sprint", "plan", "-start", "2026-12-15", "-end", "2026-12-28", "-capacity", "8")
+	h.JSONOf(&p2, "sprint", "plan", "-start", "2026-12-15", "-end", "2026-12-28", "-capacity", "8")
 	if p2.Number != 2 || len(p2.Items) != 2 || p2.Items[0].Key != "A" || p2.Items[1].Key != "D" {
 		t.Fatalf("second sprint: %+v", p2)
 	}
@@ -383,8 +333,8 @@ func TestSprintPlanRefusesWithoutPolicy(t *testing.T) {
 	h := newHub(t, strings.Replace(testConfig, `priority "p" {
   score = (likelihood * impact + 2 * votes) / max(effort, 1)
 }`, "", 1))
-	h.ok("risk", "add", "-title", "x", "-status", "accepted")
-	_, errs, code := h.run("sprint", "plan", "-start", "2026-12-01", "-end", "2026-12-14")
+	h.OK("risk", "add", "-title", "x", "-status", "accepted")
+	_, errs, code := h.Run("sprint", "plan", "-start", "2026-12-01", "-end", "2026-12-14")
 	if code != 1 || !strings.Contains(errs, "prioritisation mechanism must be fixed before the first sprint") {
 		t.Fatalf("exit %d, stderr %s", code, errs)
 	}
@@ -392,10 +342,10 @@ func TestSprintPlanRefusesWithoutPolicy(t *testing.T) {
 
 func TestScansCompare(t *testing.T) {
 	h := newHub(t, testConfig)
-	h.write("base.csv", "dimension,score,respondents,note\nagree,2,10,\nchange,1.5,10,x\n")
-	h.write("prog.csv", "score,dimension\n3,agree\n1.25,change\n")
+	h.Write("base.csv", "dimension,score,respondents,note\nagree,2,10,\nchange,1.5,10,x\n")
+	h.Write("prog.csv", "score,dimension\n3,agree\n1.25,change\n")
 	scan := func(kind, version, date, file string) (string, int) {
-		_, errs, code := h.run("scan", "import", "-kind", kind, "-method", "USM scan", "-method-version", version, "-date", date, file)
+		_, errs, code := h.Run("scan", "import", "-kind", kind, "-method", "USM scan", "-method-version", version, "-date", date, file)
 		return errs, code
 	}
 	if errs, code := scan("progress", "2", "2026-10-01", "prog.csv"); code != 1 || !strings.Contains(errs, "no baseline scan") {
@@ -419,7 +369,7 @@ func TestScansCompare(t *testing.T) {
 		Latest    *float64 `json:"latest"`
 		Delta     *float64 `json:"delta"`
 	}
-	h.jsonOf(&rows, "scan", "compare")
+	h.JSONOf(&rows, "scan", "compare")
 	got := ""
 	for _, r := range rows {
 		got += fmt.Sprintf("%s %g %g %+g;", r.Dimension, *r.Baseline, *r.Latest, *r.Delta)
@@ -427,7 +377,7 @@ func TestScansCompare(t *testing.T) {
 	if want := "agree 2 3 +1;change 1.5 1.25 -0.25;"; got != want {
 		t.Fatalf("compare = %q, want %q", got, want)
 	}
-	h.write("dup.csv", "dimension,score\nagree,1\nagree,2\nmood,high\n")
+	h.Write("dup.csv", "dimension,score\nagree,1\nagree,2\nmood,high\n")
 	if errs, code := scan("progress", "2", "2026-11-01", "dup.csv"); code != 1 ||
 		!strings.Contains(errs, "dup.csv:3,1: dimension: \"agree\" is already scored on line 2") ||
 		!strings.Contains(errs, "dup.csv:4,6: score: must be a number, not \"high\"") {
@@ -445,7 +395,7 @@ func TestReadinessListsTenChecks(t *testing.T) {
 		Next         string `json:"next"`
 	}
 	var checks []check
-	h.jsonOf(&checks, "readiness", "-offline")
+	h.JSONOf(&checks, "readiness", "-offline")
 	if len(checks) != 10 {
 		t.Fatalf("%d checks, want 10", len(checks))
 	}
@@ -463,11 +413,11 @@ func TestReadinessListsTenChecks(t *testing.T) {
 	if diff := cmp.Diff(want, status()); diff != "" {
 		t.Fatalf("empty initiative (-want +got):\n%s", diff)
 	}
-	h.ok("risk", "add", "-title", "x", "-status", "accepted", "-kind", "opportunity")
-	h.ok("vote", "R-1", "-voter", "bob")
-	h.write("base.csv", "dimension,score\nagree,2\n")
-	h.ok("scan", "import", "-kind", "baseline", "-method", "m", "-method-version", "1", "-date", "2026-01-01", "base.csv")
-	h.jsonOf(&checks, "readiness", "-offline")
+	h.OK("risk", "add", "-title", "x", "-status", "accepted", "-kind", "opportunity")
+	h.OK("vote", "R-1", "-voter", "bob")
+	h.Write("base.csv", "dimension,score\nagree,2\n")
+	h.OK("scan", "import", "-kind", "baseline", "-method", "m", "-method-version", "1", "-date", "2026-01-01", "base.csv")
+	h.JSONOf(&checks, "readiness", "-offline")
 	want = map[int]string{1: "fail", 2: "pass", 3: "fail", 4: "pass", 5: "warn", 6: "pass", 7: "pass", 8: "pass", 9: "fail", 10: "pass"}
 	if diff := cmp.Diff(want, status()); diff != "" {
 		t.Fatalf("after data (-want +got):\n%s", diff)
@@ -476,24 +426,24 @@ func TestReadinessListsTenChecks(t *testing.T) {
 
 func TestValidatePointsAtTheMistake(t *testing.T) {
 	h := newHub(t, "hub {\n  data_dir = \"data\"\n  log_colour = \"red\"\n}\n")
-	_, errs, code := h.run("validate")
+	_, errs, code := h.Run("validate")
 	if code != 1 || !strings.HasPrefix(errs, "usmhub.hcl:3,3: Unsupported argument") {
 		t.Fatalf("exit %d, stderr %q", code, errs)
 	}
 	h = newHub(t, testConfig)
-	if out := h.ok("validate"); !strings.Contains(out, "usmhub.hcl: ok") {
+	if out := h.OK("validate"); !strings.Contains(out, "usmhub.hcl: ok") {
 		t.Fatalf("validate: %s", out)
 	}
 }
 
 func TestExportImportRoundTrip(t *testing.T) {
 	h := newHub(t, testConfig)
-	h.write("inv.csv", inventory(30))
-	h.ok("risk", "import", "inv.csv")
+	h.Write("inv.csv", inventory(30))
+	h.OK("risk", "import", "inv.csv")
 	for _, format := range []string{"csv", "json"} {
-		out := h.ok("risk", "export", "-format", format)
-		h.write("export."+format, out)
-		if got := h.ok("risk", "import", "export."+format); !strings.Contains(got, "0 created, 0 updated, 30 unchanged") {
+		out := h.OK("risk", "export", "-format", format)
+		h.Write("export."+format, out)
+		if got := h.OK("risk", "import", "export."+format); !strings.Contains(got, "0 created, 0 updated, 30 unchanged") {
 			t.Fatalf("re-importing the %s export: %s", format, got)
 		}
 	}
@@ -537,7 +487,7 @@ func TestTour(t *testing.T) {
 		}
 		// The sheet's rows carry the same keys as the imported risks: the
 		// sync adopts them instead of doubling the register.
-		h := &hub{t: t, dir: dir}
+		h := &hub{hubcli.At(t, usmhubBin, dir)}
 		if n := len(h.list()); n != 12 {
 			t.Fatalf("tour run %d: %d risks in the hub, want the 12 of the inventory\n%s", i+1, n, out)
 		}
@@ -565,31 +515,31 @@ connector "file" "sheet" {
 
 func TestValidatePointsIntoTheConnectorBlock(t *testing.T) {
 	h := newHub(t, connectorConfig)
-	if err := os.MkdirAll(filepath.Join(h.dir, "sheet"), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Join(h.Dir, "sheet"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	_, errs, code := h.run("validate")
+	_, errs, code := h.Run("validate")
 	if code != 1 || !strings.Contains(errs, "usmhub.hcl:9,12: ") || !strings.Contains(errs, "format") {
 		t.Fatalf("exit %d, stderr %q", code, errs)
 	}
-	h.write("usmhub.hcl", strings.Replace(connectorConfig, `  format = "xml"`, `  colour = "red"`, 1))
-	_, errs, code = h.run("validate")
+	h.Write("usmhub.hcl", strings.Replace(connectorConfig, `  format = "xml"`, `  colour = "red"`, 1))
+	_, errs, code = h.Run("validate")
 	if code != 1 || !strings.HasPrefix(errs, "usmhub.hcl:9,3: Unsupported argument") {
 		t.Fatalf("unknown connector attribute: exit %d, stderr %q", code, errs)
 	}
-	h.write("usmhub.hcl", strings.Replace(connectorConfig, `  format = "xml"`, ``, 1))
-	if out := h.ok("validate"); !strings.Contains(out, "connector file.sheet: ok") {
+	h.Write("usmhub.hcl", strings.Replace(connectorConfig, `  format = "xml"`, ``, 1))
+	if out := h.OK("validate"); !strings.Contains(out, "connector file.sheet: ok") {
 		t.Fatalf("validate: %s", out)
 	}
 	// What the connector's check finds (a folder that is not there) points
 	// at the attribute too.
-	h.write("usmhub.hcl", strings.Replace(strings.Replace(connectorConfig, `  format = "xml"`, ``, 1), `"sheet"`+"\n", `"shete"`+"\n", 1))
-	_, errs, code = h.run("validate")
-	if code != 1 || !strings.HasPrefix(errs, "usmhub.hcl:8,12: dir: folder "+filepath.Join(h.dir, "shete")+" does not exist") {
+	h.Write("usmhub.hcl", strings.Replace(strings.Replace(connectorConfig, `  format = "xml"`, ``, 1), `"sheet"`+"\n", `"shete"`+"\n", 1))
+	_, errs, code = h.Run("validate")
+	if code != 1 || !strings.HasPrefix(errs, "usmhub.hcl:8,12: dir: folder "+filepath.Join(h.Dir, "shete")+" does not exist") {
 		t.Fatalf("a mistyped folder: exit %d, stderr %q", code, errs)
 	}
-	h.write("usmhub.hcl", strings.Replace(connectorConfig, `  format = "xml"`, `  plugin_sha256 = "`+strings.Repeat("ab", 32)+`"`, 1))
-	_, errs, code = h.run("validate")
+	h.Write("usmhub.hcl", strings.Replace(connectorConfig, `  format = "xml"`, `  plugin_sha256 = "`+strings.Repeat("ab", 32)+`"`, 1))
+	_, errs, code = h.Run("validate")
 	if code != 1 || !strings.Contains(errs, "plugin sha256 mismatch: expected "+strings.Repeat("ab", 32)+", got ") {
 		t.Fatalf("a wrong pin: exit %d, stderr %q", code, errs)
 	}
@@ -602,7 +552,7 @@ func TestPluginsListAndDescribe(t *testing.T) {
 		Path   string `json:"path"`
 		SHA256 string `json:"sha256"`
 	}
-	h.jsonOf(&plugins, "plugins", "list")
+	h.JSONOf(&plugins, "plugins", "list")
 	found := false
 	for _, p := range plugins {
 		if p.Type == "file" {
@@ -612,7 +562,7 @@ func TestPluginsListAndDescribe(t *testing.T) {
 	if !found {
 		t.Fatalf("plugins list: %+v", plugins)
 	}
-	out := h.ok("plugins", "describe", "file")
+	out := h.OK("plugins", "describe", "file")
 	for _, want := range []string{`connector "file" "NAME" {`, "KIND  PULL  PUSH  DELETE", "risk  yes   yes   yes",
 		"NAME           TYPE    REQUIRED  SENSITIVE  DESCRIPTION", "dir            string  yes       -          The folder",
 		"format         string  -         -", "    dir = \"…\""} {
@@ -632,7 +582,7 @@ func TestPluginsListAndDescribe(t *testing.T) {
 			Required bool   `json:"required"`
 		} `json:"attributes"`
 	}
-	h.jsonOf(&d, "plugins", "describe", "file")
+	h.JSONOf(&d, "plugins", "describe", "file")
 	if d.Name != "file" || len(d.Capabilities) == 0 || d.Capabilities[0].Kind != "risk" || !d.Capabilities[0].Push ||
 		len(d.Attributes) == 0 || d.Attributes[0] != (struct {
 		Name     string `json:"name"`
@@ -641,7 +591,7 @@ func TestPluginsListAndDescribe(t *testing.T) {
 	}{"dir", "string", true}) {
 		t.Errorf("describe -json: %+v", d)
 	}
-	if _, errs, code := h.run("plugins", "describe", "nosuch"); code != 1 || errs == "" {
+	if _, errs, code := h.Run("plugins", "describe", "nosuch"); code != 1 || errs == "" {
 		t.Fatalf("unknown type: exit %d %q", code, errs)
 	}
 }
@@ -660,22 +610,22 @@ sync "risks" {
   connector = "file.sheet"
 }
 `)
-	if err := os.MkdirAll(filepath.Join(h.dir, "sheet"), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Join(h.Dir, "sheet"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	h.write("inv.csv", inventory(40))
-	h.ok("risk", "import", "inv.csv")
-	if _, _, code := h.run("plan"); code != 2 {
+	h.Write("inv.csv", inventory(40))
+	h.OK("risk", "import", "inv.csv")
+	if _, _, code := h.Run("plan"); code != 2 {
 		t.Fatalf("plan before the first sync: exit %d, want 2 (changes)", code)
 	}
-	out := h.ok("sync")
+	out := h.OK("sync")
 	if !strings.Contains(out, "remote: 40 created") {
 		t.Fatalf("sync: %s", out)
 	}
-	if out, errs, code := h.run("plan"); code != 0 {
+	if out, errs, code := h.Run("plan"); code != 0 {
 		t.Fatalf("plan after sync: exit %d, want 0 (nothing to do)\n%s%s", code, out, errs)
 	}
-	rows, err := os.ReadFile(filepath.Join(h.dir, "sheet", "risks.csv"))
+	rows, err := os.ReadFile(filepath.Join(h.Dir, "sheet", "risks.csv"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -686,11 +636,11 @@ sync "risks" {
 		Sync  string         `json:"sync"`
 		Links map[string]int `json:"links"`
 	}
-	h.jsonOf(&status, "status")
+	h.JSONOf(&status, "status")
 	if len(status) != 1 || status[0].Links["linked"] != 40 {
 		t.Fatalf("status: %+v", status)
 	}
-	if _, errs, code := h.run("sync", "nosuch"); code != 1 || !strings.Contains(errs, `no sync block is named "nosuch"; the syncs are: risks`) {
+	if _, errs, code := h.Run("sync", "nosuch"); code != 1 || !strings.Contains(errs, `no sync block is named "nosuch"; the syncs are: risks`) {
 		t.Fatalf("unknown sync: exit %d, %s", code, errs)
 	}
 }

@@ -18,9 +18,9 @@ func TestExportNeutralisesFormulas(t *testing.T) {
 		_ = cw.Write([]string{"R-" + string(rune('1'+i)), v, v, "\t" + v})
 	}
 	cw.Flush()
-	h.write("evil.csv", in.String())
-	h.ok("risk", "import", "evil.csv")
-	out := h.ok("risk", "export")
+	h.Write("evil.csv", in.String())
+	h.OK("risk", "import", "evil.csv")
+	out := h.OK("risk", "export")
 	rows, err := csv.NewReader(strings.NewReader(out)).ReadAll()
 	if err != nil {
 		t.Fatal(err)
@@ -32,8 +32,8 @@ func TestExportNeutralisesFormulas(t *testing.T) {
 			}
 		}
 	}
-	h.write("export.csv", out)
-	if got := h.ok("risk", "import", "export.csv"); !strings.Contains(got, "0 created, 0 updated, 5 unchanged") {
+	h.Write("export.csv", out)
+	if got := h.OK("risk", "import", "export.csv"); !strings.Contains(got, "0 created, 0 updated, 5 unchanged") {
 		t.Errorf("re-importing the export: %s", got)
 	}
 }

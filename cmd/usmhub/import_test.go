@@ -25,11 +25,11 @@ R-3,One intake form,3,4,9,cem,accepted
 // asSync changes a risk in the hub's store the way a sync run does: as the
 // actor sync:risks, with a run id, after recording a settled conflict.
 func (h *hub) asSync(key string, change func(*model.Risk)) {
-	h.t.Helper()
+	h.T.Helper()
 	ctx := context.Background()
-	st, err := store.Open(ctx, filepath.Join(h.dir, "data", "usmhub.db"))
+	st, err := store.Open(ctx, filepath.Join(h.Dir, "data", "usmhub.db"))
 	if err != nil {
-		h.t.Fatal(err)
+		h.T.Fatal(err)
 	}
 	defer st.Close()
 	err = st.Update(ctx, store.Actor{Name: "sync:risks", RunID: "run-1"}, func(tx store.Tx) error {
@@ -50,7 +50,7 @@ func (h *hub) asSync(key string, change func(*model.Risk)) {
 		return tx.UpdateRisk(&r)
 	})
 	if err != nil {
-		h.t.Fatal(err)
+		h.T.Fatal(err)
 	}
 }
 
@@ -71,15 +71,15 @@ func statusesAndTitles(h *hub) map[string]string {
 // backwards.
 func TestImportAgainKeepsLiveState(t *testing.T) {
 	h := newHub(t, testConfig)
-	h.write("risks.csv", reimportCSV)
-	if out := h.ok("risk", "import", "risks.csv"); !strings.Contains(out, "4 created, 0 updated, 0 unchanged, 0 kept (changed since last import)") {
+	h.Write("risks.csv", reimportCSV)
+	if out := h.OK("risk", "import", "risks.csv"); !strings.Contains(out, "4 created, 0 updated, 0 unchanged, 0 kept (changed since last import)") {
 		t.Fatalf("first import: %s", out)
 	}
-	h.ok("sprint", "plan", "-start", "2026-12-01", "-end", "2026-12-14")
-	h.ok("sprint", "start", "1")
+	h.OK("sprint", "plan", "-start", "2026-12-01", "-end", "2026-12-14")
+	h.OK("sprint", "start", "1")
 	h.asSync("R-1", func(r *model.Risk) { r.Title = "Badge changes need approval (Redmine)" })
 	h.asSync("R-2", func(r *model.Risk) { r.Owner = "dan" })
-	h.ok("risk", "update", "R-3", "-likelihood", "5")
+	h.OK("risk", "update", "R-3", "-likelihood", "5")
 	live := map[string]string{
 		"R-1": "in_progress Badge changes need approval (Redmine) ann",
 		"R-2": "in_progress Printer incidents solved again dan",
@@ -91,8 +91,8 @@ func TestImportAgainKeepsLiveState(t *testing.T) {
 	}
 
 	// The same file, but for R-3's impact, which only the file changed.
-	h.write("risks.csv", strings.Replace(reimportCSV, "R-3,One intake form,3,4,", "R-3,One intake form,3,5,", 1))
-	out, errs, code := h.run("risk", "import", "risks.csv")
+	h.Write("risks.csv", strings.Replace(reimportCSV, "R-3,One intake form,3,4,", "R-3,One intake form,3,5,", 1))
+	out, errs, code := h.Run("risk", "import", "risks.csv")
 	if code != 0 {
 		t.Fatalf("second import: exit %d\n%s%s", code, out, errs)
 	}
@@ -123,14 +123,14 @@ func TestImportAgainKeepsLiveState(t *testing.T) {
 	var hist struct {
 		History []model.AuditEntry `json:"history"`
 	}
-	h.jsonOf(&hist, "risk", "show", "R-3")
+	h.JSONOf(&hist, "risk", "show", "R-3")
 	last := hist.History[len(hist.History)-1]
 	if last.Field != "impact" || !strings.HasPrefix(last.Actor, "import:risks.csv") {
 		t.Fatalf("the import's change is audited as %+v", last)
 	}
 
 	// A dry run with -force says what it would change and keep, and writes nothing.
-	out, errs, code = h.run("risk", "import", "-dry-run", "-force", "risks.csv")
+	out, errs, code = h.Run("risk", "import", "-dry-run", "-force", "risks.csv")
 	if code != 0 {
 		t.Fatalf("dry run: exit %d\n%s%s", code, out, errs)
 	}
@@ -153,7 +153,7 @@ func TestImportAgainKeepsLiveState(t *testing.T) {
 
 	// -force: the file's fields win, the statuses still do not go back.
 	var res inv.RiskResult
-	h.jsonOf(&res, "risk", "import", "-force", "risks.csv")
+	h.JSONOf(&res, "risk", "import", "-force", "risks.csv")
 	if res.Created != 0 || res.Updated != 3 || res.Unchanged != 1 || res.Kept != 2 || len(res.KeptFields) != 2 ||
 		res.KeptFields[0].Reason != "status_backwards" || len(res.MatchedByTitle) != 1 || res.MatchedByTitle[0].Key != "R-4" {
 		t.Fatalf("forced import: %+v", res)
@@ -174,7 +174,7 @@ func TestImportAgainKeepsLiveState(t *testing.T) {
 func TestImportKeepsRisksNeverImported(t *testing.T) {
 	h := newHub(t, testConfig)
 	ctx := context.Background()
-	st, err := store.Open(ctx, filepath.Join(h.dir, "data", "usmhub.db"))
+	st, err := store.Open(ctx, filepath.Join(h.Dir, "data", "usmhub.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -186,13 +186,13 @@ func TestImportKeepsRisksNeverImported(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.write("r.csv", "key,title,likelihood\nOPS-1,From the sheet,4\n")
-	out, errs, code := h.run("risk", "import", "r.csv")
+	h.Write("r.csv", "key,title,likelihood\nOPS-1,From the sheet,4\n")
+	out, errs, code := h.Run("risk", "import", "r.csv")
 	if code != 0 || !strings.Contains(out, "0 created, 0 updated, 1 unchanged, 1 kept") ||
 		!strings.Contains(errs, "r.csv:2: warning: OPS-1 title: keeps \"From Redmine\", the file says \"From the sheet\": created by sync:risks run run-9") {
 		t.Fatalf("exit %d\nstdout: %s\nstderr: %s", code, out, errs)
 	}
-	if out := h.ok("risk", "import", "-force", "r.csv"); !strings.Contains(out, "0 created, 1 updated, 0 unchanged, 0 kept") {
+	if out := h.OK("risk", "import", "-force", "r.csv"); !strings.Contains(out, "0 created, 1 updated, 0 unchanged, 0 kept") {
 		t.Fatalf("forced: %s", out)
 	}
 	if it := h.list(); it[0].Title != "From the sheet" || it[0].Likelihood != 4 {

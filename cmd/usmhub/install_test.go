@@ -142,14 +142,14 @@ func TestInstalledServiceVerifies(t *testing.T) {
 // SIGHUP, STOPPING=1 at SIGTERM; the datagrams go to a socket of the test.
 func TestServeNotifiesSystemd(t *testing.T) {
 	h := newHub(t, testConfig)
-	sock := filepath.Join(h.dir, "notify.sock")
+	sock := filepath.Join(h.Dir, "notify.sock")
 	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer conn.Close()
 	cmd := exec.Command(usmhubBin, "serve", "-listen", freePort(t))
-	cmd.Dir = h.dir
+	cmd.Dir = h.Dir
 	cmd.Env = append(os.Environ(), "USMHUB_CONFIG=", "NOTIFY_SOCKET="+sock)
 	var logs lockedBuffer
 	cmd.Stdout, cmd.Stderr = &logs, &logs

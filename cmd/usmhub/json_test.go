@@ -12,21 +12,21 @@ import (
 // item show the one item list prints; context sits beside it.
 func TestOneJSONShapePerEntity(t *testing.T) {
 	h := newHub(t, testConfig)
-	h.write("cmdb.csv", "key,name,type,status\nCI-1,web-01,server,in use\n")
-	h.ok("item", "import", "cmdb.csv")
+	h.Write("cmdb.csv", "key,name,type,status\nCI-1,web-01,server,in use\n")
+	h.OK("item", "import", "cmdb.csv")
 	var added map[string]any
-	h.jsonOf(&added, "risk", "add", "-title", "Disk full", "-description", "it fills up")
+	h.JSONOf(&added, "risk", "add", "-title", "Disk full", "-description", "it fills up")
 	var updated map[string]any
-	h.jsonOf(&updated, "risk", "update", "R-1", "-affects", "CI-1")
+	h.JSONOf(&updated, "risk", "update", "R-1", "-affects", "CI-1")
 	var list []map[string]any
-	h.jsonOf(&list, "risk", "list")
+	h.JSONOf(&list, "risk", "list")
 	var show struct {
 		Risk    map[string]any    `json:"risk"`
 		Votes   []json.RawMessage `json:"votes"`
 		Affects []json.RawMessage `json:"affects"`
 		History []json.RawMessage `json:"history"`
 	}
-	h.jsonOf(&show, "risk", "show", "R-1")
+	h.JSONOf(&show, "risk", "show", "R-1")
 	if len(list) != 1 {
 		t.Fatalf("risk list: %d risks", len(list))
 	}
@@ -46,12 +46,12 @@ func TestOneJSONShapePerEntity(t *testing.T) {
 	}
 
 	var items []map[string]any
-	h.jsonOf(&items, "item", "list")
+	h.JSONOf(&items, "item", "list")
 	var item struct {
 		Item  map[string]any    `json:"item"`
 		Risks []json.RawMessage `json:"risks"`
 	}
-	h.jsonOf(&item, "item", "show", "CI-1")
+	h.JSONOf(&item, "item", "show", "CI-1")
 	if len(items) != 1 {
 		t.Fatalf("item list: %d items", len(items))
 	}

@@ -29,19 +29,19 @@ report "register" {
   publish_to = ["file.sheet"]
 }
 `)
-	if err := os.Mkdir(filepath.Join(h.dir, "remote"), 0o755); err != nil {
+	if err := os.Mkdir(filepath.Join(h.Dir, "remote"), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	communication := func() readinessCheck {
 		var checks []readinessCheck
-		h.jsonOf(&checks, "readiness", "-offline")
+		h.JSONOf(&checks, "readiness", "-offline")
 		return checks[8]
 	}
 	if c := communication(); c.Status != "warn" || !strings.Contains(c.Reason, "none published yet") {
 		t.Errorf("before any publication: %+v, want warn: none published yet", c)
 	}
-	h.ok("report", "register", "-publish", "file.sheet")
-	h.ok("report", "register", "-publish", "file.sheet")
+	h.OK("report", "register", "-publish", "file.sheet")
+	h.OK("report", "register", "-publish", "file.sheet")
 	if c := communication(); c.Status != "pass" || !strings.HasPrefix(c.Reason, "1 report(s) published to file.sheet; the latest, usmhub-t-register-") {
 		t.Errorf("after publishing: %+v, want pass naming the one report published", c)
 	}
@@ -80,14 +80,14 @@ func openPTY(t *testing.T) (ptm, pts *os.File) {
 // line before its summary; with stderr a file or pipe it says nothing of it.
 func TestImportShowsProgressOnATerminalOnly(t *testing.T) {
 	h := newHub(t, testConfig)
-	h.write("inventory.csv", inventory(20000))
-	h.write("again.csv", inventory(20000))
-	h.ok("risk", "list") // the store exists before the timed import
+	h.Write("inventory.csv", inventory(20000))
+	h.Write("again.csv", inventory(20000))
+	h.OK("risk", "list") // the store exists before the timed import
 
 	ptm, pts := openPTY(t)
 	defer ptm.Close()
 	cmd := exec.Command(usmhubBin, "risk", "import", "inventory.csv")
-	cmd.Dir = h.dir
+	cmd.Dir = h.Dir
 	cmd.Env = append(os.Environ(), "USMHUB_CONFIG=")
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, pts
@@ -113,7 +113,7 @@ func TestImportShowsProgressOnATerminalOnly(t *testing.T) {
 	}
 
 	// Not a terminal: no progress at all.
-	_, errs, code := h.run("risk", "import", "again.csv")
+	_, errs, code := h.Run("risk", "import", "again.csv")
 	if code != 0 || strings.Contains(errs, "\r") || strings.Contains(errs, "records") {
 		t.Errorf("import with stderr not a terminal: exit %d, stderr %q; want no progress", code, errs)
 	}
@@ -124,21 +124,21 @@ func TestImportShowsProgressOnATerminalOnly(t *testing.T) {
 func TestPlanSummaryAndRecords(t *testing.T) {
 	fileConnector(t)
 	h := newHub(t, syncConfig("", ""))
-	if err := os.Mkdir(filepath.Join(h.dir, "remote"), 0o755); err != nil {
+	if err := os.Mkdir(filepath.Join(h.Dir, "remote"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	h.write("inventory.csv", inventory(30))
-	h.ok("risk", "import", "inventory.csv")
+	h.Write("inventory.csv", inventory(30))
+	h.OK("risk", "import", "inventory.csv")
 
-	out, errs, code := h.run("plan", "-summary")
+	out, errs, code := h.Run("plan", "-summary")
 	if code != 2 || strings.TrimSpace(out) != "plan for risks: hub ← remote: 0 create(s), 0 update(s), 0 delete(s); hub → remote: 30 create(s), 0 update(s), 0 delete(s); 0 conflict(s)" {
 		t.Errorf("plan -summary: exit %d\n%s%s", code, out, errs)
 	}
-	out, _, code = h.run("plan", "-record", "r-3")
+	out, _, code = h.Run("plan", "-record", "r-3")
 	if code != 2 || !strings.Contains(out, "create     R-3\n") || strings.Contains(out, "R-4") || !strings.Contains(out, "title = ") {
 		t.Errorf("plan -record r-3: exit %d\n%s", code, out)
 	}
-	full, _, _ := h.run("plan")
+	full, _, _ := h.Run("plan")
 	if strings.Count(full, "create ") != 30 {
 		t.Errorf("plan without flags lists %d creates, want 30:\n%s", strings.Count(full, "create "), full)
 	}
@@ -150,9 +150,9 @@ func TestCommandsNeedNoHubSecrets(t *testing.T) {
 	h := newHub(t, strings.Replace(testConfig, `data_dir = "data"`, `data_dir = "data"
   api_token = env("USMHUB_TEST_TOKEN_SURELY_UNSET")`, 1))
 	os.Unsetenv("USMHUB_TEST_TOKEN_SURELY_UNSET")
-	h.ok("risk", "add", "-title", "One")
-	h.ok("log")
-	_, errs, code := h.run("validate", "-offline")
+	h.OK("risk", "add", "-title", "One")
+	h.OK("log")
+	_, errs, code := h.Run("validate", "-offline")
 	if code != 1 || !strings.Contains(errs, "usmhub.hcl:4,15: Environment variable not set: Set the environment variable USMHUB_TEST_TOKEN_SURELY_UNSET") {
 		t.Errorf("validate with the token unset: exit %d, %q", code, errs)
 	}
@@ -162,39 +162,39 @@ func TestCommandsNeedNoHubSecrets(t *testing.T) {
 // shape per entity (a risk as risk show/list, a sprint as sprint list).
 func TestEveryCommandTakesJSON(t *testing.T) {
 	h := newHub(t, testConfig)
-	h.ok("risk", "add", "-title", "One", "-status", "accepted", "-effort", "1")
+	h.OK("risk", "add", "-title", "One", "-status", "accepted", "-effort", "1")
 	var v struct {
 		Version string `json:"version"`
 	}
-	h.jsonOf(&v, "version")
+	h.JSONOf(&v, "version")
 	if v.Version == "" {
 		t.Error("version -json has no version")
 	}
 	var val app.Validation
-	h.jsonOf(&val, "validate", "-offline")
+	h.JSONOf(&val, "validate", "-offline")
 	if !val.OK || val.Initiatives != 1 || val.Priorities != 1 {
 		t.Errorf("validate -json = %+v", val)
 	}
 	var voted listed
-	h.jsonOf(&voted, "vote", "R-1", "-voter", "ann")
+	h.JSONOf(&voted, "vote", "R-1", "-voter", "ann")
 	if voted.Key != "R-1" || voted.Votes != 1 {
 		t.Errorf("vote -json = %+v, want R-1 with 1 vote", voted)
 	}
-	h.ok("sprint", "plan", "-start", "2026-12-01", "-end", "2026-12-14")
+	h.OK("sprint", "plan", "-start", "2026-12-01", "-end", "2026-12-14")
 	var sp struct {
 		Number int    `json:"number"`
 		Status string `json:"status"`
 	}
-	h.jsonOf(&sp, "sprint", "start", "1")
+	h.JSONOf(&sp, "sprint", "start", "1")
 	if sp.Number != 1 || sp.Status != "active" {
 		t.Errorf("sprint start -json = %+v", sp)
 	}
-	h.jsonOf(&sp, "sprint", "close", "1", "-realized", "R-1")
+	h.JSONOf(&sp, "sprint", "close", "1", "-realized", "R-1")
 	if sp.Status != "closed" {
 		t.Errorf("sprint close -json = %+v", sp)
 	}
 	var exported []map[string]any
-	h.jsonOf(&exported, "risk", "export")
+	h.JSONOf(&exported, "risk", "export")
 	if len(exported) != 1 {
 		t.Errorf("risk export -json: %v", exported)
 	}
@@ -205,21 +205,21 @@ func TestEveryCommandTakesJSON(t *testing.T) {
 func TestRiskKeysAsPeopleTypeThem(t *testing.T) {
 	h := newHub(t, testConfig)
 	for _, title := range []string{"One", "Two", "Three"} {
-		h.ok("risk", "add", "-title", title)
+		h.OK("risk", "add", "-title", title)
 	}
 	var r struct {
 		Risk listed `json:"risk"`
 	}
-	h.jsonOf(&r, "risk", "show", "r-2")
+	h.JSONOf(&r, "risk", "show", "r-2")
 	if r.Risk.Key != "R-2" {
 		t.Errorf("risk show r-2 = %+v", r)
 	}
-	h.ok("risk", "update", "r-3", "-impact", "5")
-	_, errs, code := h.run("risk", "show", "R-4")
+	h.OK("risk", "update", "r-3", "-impact", "5")
+	_, errs, code := h.Run("risk", "show", "R-4")
 	if code != 1 || !strings.Contains(errs, `risk "R-4": not found; did you mean R-1 (One), or R-2 (Two), or R-3 (Three)?`) {
 		t.Errorf("risk show R-4: exit %d, %q", code, errs)
 	}
-	_, help, _ := h.run("risk", "update", "-h")
+	_, help, _ := h.Run("risk", "update", "-h")
 	if strings.Contains(help, "default") || strings.Contains(help, "required") || strings.Contains(help, "-key") {
 		t.Errorf("risk update -h shows add's defaults:\n%s", help)
 	}
@@ -230,12 +230,12 @@ func TestRiskKeysAsPeopleTypeThem(t *testing.T) {
 // text, not a formula) that risk import takes back as the same risks.
 func TestXLSXExportImportRoundTrip(t *testing.T) {
 	h := newHub(t, testConfig)
-	h.ok("risk", "add", "-title", "=HYPERLINK(\"http://evil\",\"x\")", "-likelihood", "4", "-effort", "2.5")
-	h.ok("risk", "add", "-title", "Slow, manual resets", "-kind", "opportunity", "-status", "accepted")
+	h.OK("risk", "add", "-title", "=HYPERLINK(\"http://evil\",\"x\")", "-likelihood", "4", "-effort", "2.5")
+	h.OK("risk", "add", "-title", "Slow, manual resets", "-kind", "opportunity", "-status", "accepted")
 	want := h.list()
-	h.ok("risk", "export", "-o", "risks.xlsx")
+	h.OK("risk", "export", "-o", "risks.xlsx")
 
-	f, err := excelize.OpenFile(filepath.Join(h.dir, "risks.xlsx"))
+	f, err := excelize.OpenFile(filepath.Join(h.Dir, "risks.xlsx"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -251,12 +251,12 @@ func TestXLSXExportImportRoundTrip(t *testing.T) {
 	}
 
 	r := newHub(t, testConfig)
-	b, err := os.ReadFile(filepath.Join(h.dir, "risks.xlsx"))
+	b, err := os.ReadFile(filepath.Join(h.Dir, "risks.xlsx"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	r.write("risks.xlsx", string(b))
-	r.ok("risk", "import", "risks.xlsx")
+	r.Write("risks.xlsx", string(b))
+	r.OK("risk", "import", "risks.xlsx")
 	got := r.list()
 	if len(got) != len(want) {
 		t.Fatalf("imported %d risks, exported %d", len(got), len(want))

@@ -41,32 +41,32 @@ func notExecuted(t *testing.T, marker, what string) {
 func TestPluginDiscovery(t *testing.T) {
 	t.Run("no implicit plugins folder", func(t *testing.T) {
 		h := newHub(t, testConfig)
-		marker := filepath.Join(h.dir, "shadow-ran")
-		plantConnector(t, filepath.Join(h.dir, "plugins"), "file", marker)
-		out := h.ok("plugins", "describe", "file")
+		marker := filepath.Join(h.Dir, "shadow-ran")
+		plantConnector(t, filepath.Join(h.Dir, "plugins"), "file", marker)
+		out := h.OK("plugins", "describe", "file")
 		if !strings.Contains(out, `connector "file" "NAME" {`) {
 			t.Errorf("describe file did not describe the real connector:\n%s", out)
 		}
 		notExecuted(t, marker, "plugins describe file")
 		var listed []host.Binary
-		h.jsonOf(&listed, "plugins", "list")
+		h.JSONOf(&listed, "plugins", "list")
 		for _, p := range listed {
-			if strings.HasPrefix(p.Path, h.dir) {
+			if strings.HasPrefix(p.Path, h.Dir) {
 				t.Errorf("plugins list found %s in the config's folder", p.Path)
 			}
 		}
 	})
 	t.Run("plugin_dir first, listing runs nothing", func(t *testing.T) {
 		h := newHub(t, testConfig)
-		h.write("usmhub.hcl", strings.Replace(testConfig, `data_dir = "data"`, "data_dir = \"data\"\n  plugin_dir = \"extra\"", 1))
-		marker := filepath.Join(h.dir, "evil-ran")
-		evil := plantConnector(t, filepath.Join(h.dir, "extra"), "evil", marker)
+		h.Write("usmhub.hcl", strings.Replace(testConfig, `data_dir = "data"`, "data_dir = \"data\"\n  plugin_dir = \"extra\"", 1))
+		marker := filepath.Join(h.Dir, "evil-ran")
+		evil := plantConnector(t, filepath.Join(h.Dir, "extra"), "evil", marker)
 		// A file connector in plugin_dir wins over the one next to usmhub.
-		mine := filepath.Join(h.dir, "extra", "usmhub-connector-file")
+		mine := filepath.Join(h.Dir, "extra", "usmhub-connector-file")
 		if err := os.Symlink(filepath.Join(filepath.Dir(usmhubBin), "usmhub-connector-file"), mine); err != nil {
 			t.Fatal(err)
 		}
-		out := h.ok("plugins", "list", "-json")
+		out := h.OK("plugins", "list", "-json")
 		var listed []host.Binary
 		if err := json.Unmarshal([]byte(out), &listed); err != nil {
 			t.Fatalf("%v\n%s", err, out)
@@ -78,10 +78,10 @@ func TestPluginDiscovery(t *testing.T) {
 		if paths["evil"] != evil || paths["file"] != mine {
 			t.Errorf("plugins list: %+v; want evil at %s and file at %s", listed, evil, mine)
 		}
-		h.ok("plugins", "list")
+		h.OK("plugins", "list")
 		notExecuted(t, marker, "plugins list")
 		// Only describe launches, and then it is the chosen one.
-		if _, _, code := h.run("plugins", "describe", "evil"); code == 0 {
+		if _, _, code := h.Run("plugins", "describe", "evil"); code == 0 {
 			t.Errorf("describe of a script that exits 1 succeeded")
 		}
 		if _, err := os.Stat(marker); err != nil {
@@ -97,7 +97,7 @@ func TestPluginDiscovery(t *testing.T) {
 func TestPluginsLock(t *testing.T) {
 	h := newHub(t, "")
 	writeConfig := func(require bool) {
-		h.write("usmhub.hcl", fmt.Sprintf(`
+		h.Write("usmhub.hcl", fmt.Sprintf(`
 hub {
   data_dir            = "data"
   plugin_dir          = "extra"
@@ -109,14 +109,14 @@ connector "file" "sheet" {
 `, require))
 	}
 	writeConfig(false)
-	if err := os.MkdirAll(filepath.Join(h.dir, "sheet"), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Join(h.Dir, "sheet"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	bin := filepath.Join(h.dir, "extra", "usmhub-connector-file")
+	bin := filepath.Join(h.Dir, "extra", "usmhub-connector-file")
 	copyFile(t, filepath.Join(filepath.Dir(usmhubBin), "usmhub-connector-file"), bin)
-	lockPath := filepath.Join(h.dir, "usmhub.lock.hcl")
+	lockPath := filepath.Join(h.Dir, "usmhub.lock.hcl")
 
-	out := h.ok("plugins", "lock")
+	out := h.OK("plugins", "lock")
 	old := sha256Of(t, bin)
 	if !strings.Contains(out, "sha256:"+old) || !strings.Contains(out, "(new)") {
 		t.Errorf("plugins lock:\n%s", out)
@@ -124,7 +124,7 @@ connector "file" "sheet" {
 	if b, err := os.ReadFile(lockPath); err != nil || !strings.Contains(string(b), `connector "file" {`) || !strings.Contains(string(b), `sha256 = "sha256:`+old+`"`) {
 		t.Fatalf("lock file: %v\n%s", err, b)
 	}
-	h.ok("validate")
+	h.OK("validate")
 
 	// The binary changes (an upgrade, or someone planting another one).
 	f, err := os.OpenFile(bin, os.O_APPEND|os.O_WRONLY, 0)
@@ -137,7 +137,7 @@ connector "file" "sheet" {
 	f.Close()
 	changed := sha256Of(t, bin)
 	for _, args := range [][]string{{"validate"}, {"plugins", "describe", "file"}} {
-		_, errs, code := h.run(args...)
+		_, errs, code := h.Run(args...)
 		if code == 0 {
 			t.Errorf("usmhub %v launched a binary the lock file does not record", args)
 		}
@@ -148,28 +148,28 @@ connector "file" "sheet" {
 		}
 	}
 	// After an intended upgrade: lock again.
-	out = h.ok("plugins", "lock")
+	out = h.OK("plugins", "lock")
 	if !strings.Contains(out, "sha256:"+changed) || !strings.Contains(out, "sha256:"+old) {
 		t.Errorf("plugins lock after the change:\n%s", out)
 	}
-	h.ok("validate")
+	h.OK("validate")
 
 	// require_plugin_pins: no lock file and no plugin_sha256 refuses...
 	writeConfig(true)
 	if err := os.Remove(lockPath); err != nil {
 		t.Fatal(err)
 	}
-	if _, errs, code := h.run("validate"); code == 0 || !strings.Contains(errs, "hub.require_plugin_pins is set") {
+	if _, errs, code := h.Run("validate"); code == 0 || !strings.Contains(errs, "hub.require_plugin_pins is set") {
 		t.Errorf("validate of an unpinned connector under require_plugin_pins: exit %d\n%s", code, errs)
 	}
 	// ... and either pin lets it run.
-	h.ok("plugins", "lock")
-	h.ok("validate")
+	h.OK("plugins", "lock")
+	h.OK("validate")
 	if err := os.Remove(lockPath); err != nil {
 		t.Fatal(err)
 	}
-	h.write("usmhub.hcl", strings.Replace(readFile(t, filepath.Join(h.dir, "usmhub.hcl")), `dir = "sheet"`, "dir = \"sheet\"\n  plugin_sha256 = \"sha256:"+strings.ToUpper(changed)+"\"", 1))
-	h.ok("validate")
+	h.Write("usmhub.hcl", strings.Replace(readFile(t, filepath.Join(h.Dir, "usmhub.hcl")), `dir = "sheet"`, "dir = \"sheet\"\n  plugin_sha256 = \"sha256:"+strings.ToUpper(changed)+"\"", 1))
+	h.OK("validate")
 }
 
 func copyFile(t *testing.T, from, to string) {

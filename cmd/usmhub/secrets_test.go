@@ -77,12 +77,12 @@ func TestSecretsNeverLeak(t *testing.T) {
 	const apiSecret = "api-5b2c8e0f-planted"
 	t.Setenv("USMHUB_TEST_LEAKY_TOKEN", connSecret)
 	h := newHub(t, leakyConfig)
-	h.write("api-token.txt", apiSecret+"\n")
-	h.ok("risk", "add", "-title", "A risk to push")
+	h.Write("api-token.txt", apiSecret+"\n")
+	h.OK("risk", "add", "-title", "A risk to push")
 
 	var outputs []string
 	record := func(args ...string) (string, string, int) {
-		out, errs, code := h.run(args...)
+		out, errs, code := h.Run(args...)
 		outputs = append(outputs, "usmhub "+strings.Join(args, " ")+"\n"+out+errs)
 		return out, errs, code
 	}
@@ -137,7 +137,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 	outputs = append(outputs, "usmhub serve log\n"+s.logs.String())
 
 	// The store, byte by byte, and every other file the hub wrote.
-	err := filepath.Walk(filepath.Join(h.dir, "data"), func(path string, fi os.FileInfo, err error) error {
+	err := filepath.Walk(filepath.Join(h.Dir, "data"), func(path string, fi os.FileInfo, err error) error {
 		if err != nil || fi.IsDir() {
 			return err
 		}
@@ -194,7 +194,7 @@ connector "file" "sheet" {
   dir = env("USMHUB_TEST_SHEET_DIR")
 }
 `)
-	out, errs, code := h.run("validate")
+	out, errs, code := h.Run("validate")
 	if code != 1 || !strings.Contains(errs, "dir: folder ") || !strings.Contains(errs, "(sensitive value)") {
 		t.Errorf("validate: exit %d, want 1 and the missing folder, its name hidden\n%s%s", code, out, errs)
 	}

@@ -93,15 +93,15 @@ func TestServe(t *testing.T) {
   log_level = "info"`, `  batch_size = 20
   schedule   = "@every 1s"`)
 	h := newHub(t, cfg)
-	if err := os.Mkdir(filepath.Join(h.dir, "remote"), 0o755); err != nil {
+	if err := os.Mkdir(filepath.Join(h.Dir, "remote"), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	const n = 1500
-	h.write("inventory.csv", inventory(n))
-	h.ok("risk", "import", "inventory.csv")
+	h.Write("inventory.csv", inventory(n))
+	h.OK("risk", "import", "inventory.csv")
 
 	cmd := exec.Command(usmhubBin, "serve", "-listen", addr)
-	cmd.Dir = h.dir
+	cmd.Dir = h.Dir
 	cmd.Env = append(os.Environ(), "USMHUB_CONFIG=")
 	var logs lockedBuffer
 	cmd.Stdout, cmd.Stderr = &logs, &logs
@@ -224,13 +224,13 @@ func TestServe(t *testing.T) {
 	if v := metricValue(body, "usmhub_records_total", `direction="push",task="risks"`); v < n {
 		t.Errorf("usmhub_records_total{push} = %v, want at least %d", v, n)
 	}
-	if s := readSheet(t, filepath.Join(h.dir, "remote", "risks.csv")); s == nil || len(s.rows) != n {
+	if s := readSheet(t, filepath.Join(h.Dir, "remote", "risks.csv")); s == nil || len(s.rows) != n {
 		t.Fatalf("the scheduled runs did not fill the sheet")
 	}
 
 	// SIGHUP with a broken config: the diagnostics are logged, the old
 	// jobs keep running.
-	h.write("usmhub.hcl", strings.Replace(cfg, `strategy = "erp"`, "strategy = \"erp\"\n  log_colour = \"red\"", 1))
+	h.Write("usmhub.hcl", strings.Replace(cfg, `strategy = "erp"`, "strategy = \"erp\"\n  log_colour = \"red\"", 1))
 	if err := syscall.Kill(servePid, syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
@@ -259,7 +259,7 @@ func TestServe(t *testing.T) {
 
 	// SIGHUP with a good new config: the jobs are swapped.
 	good := strings.Replace(strings.Replace(cfg, `sync "risks"`, `sync "mirror"`, 1), `"@every 1s"`, `"@every 2s"`, 1)
-	h.write("usmhub.hcl", good)
+	h.Write("usmhub.hcl", good)
 	if err := syscall.Kill(servePid, syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
@@ -282,7 +282,7 @@ func TestServe(t *testing.T) {
 	}
 
 	// SIGTERM while a run has work: exit 0 within 10 seconds.
-	st, err := store.Open(context.Background(), filepath.Join(h.dir, "data", "usmhub.db"))
+	st, err := store.Open(context.Background(), filepath.Join(h.Dir, "data", "usmhub.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -336,12 +336,12 @@ func TestServe(t *testing.T) {
 		}
 	}
 	procs.WaitGone(t, plugin, 2*time.Second)
-	integrityCheck(t, filepath.Join(h.dir, "data", "usmhub.db"))
+	integrityCheck(t, filepath.Join(h.Dir, "data", "usmhub.db"))
 
 	// What the stopped run left is finished by the next one.
-	h.write("usmhub.hcl", good)
-	h.ok("sync")
-	s := readSheet(t, filepath.Join(h.dir, "remote", "risks.csv"))
+	h.Write("usmhub.hcl", good)
+	h.OK("sync")
+	s := readSheet(t, filepath.Join(h.Dir, "remote", "risks.csv"))
 	for _, r := range s.rows {
 		if s.get(r, "owner") != "after the reload" {
 			t.Fatalf("row %s: owner %q after the run that followed the stop", s.get(r, "id"), s.get(r, "owner"))
@@ -369,7 +369,7 @@ func startServe(t *testing.T, h *hub) *serving {
 	s := &serving{t: t, logs: &lockedBuffer{}, done: make(chan struct{}), base: "http://" + addr,
 		client: &http.Client{Timeout: 5 * time.Second}}
 	s.cmd = exec.Command(usmhubBin, "serve", "-listen", addr)
-	s.cmd.Dir = h.dir
+	s.cmd.Dir = h.Dir
 	s.cmd.Env = append(os.Environ(), "USMHUB_CONFIG=")
 	s.cmd.Stdout, s.cmd.Stderr = s.logs, s.logs
 	if err := s.cmd.Start(); err != nil {
@@ -459,7 +459,7 @@ func TestServeReloadChecksEverything(t *testing.T) {
 	fileConnector(t)
 	cfg := syncConfig(`  log_level = "info"`, `  schedule = "@every 1h"`)
 	h := newHub(t, cfg)
-	if err := os.Mkdir(filepath.Join(h.dir, "remote"), 0o755); err != nil {
+	if err := os.Mkdir(filepath.Join(h.Dir, "remote"), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	s := startServe(t, h)
@@ -488,7 +488,7 @@ func TestServeReloadChecksEverything(t *testing.T) {
 		{"200 000 unary minus signs in a priority", minus,
 			fmt.Sprintf("usmhub.hcl:%d,111: Expression too complex", lineOf(minus, "score"))},
 	} {
-		h.write("usmhub.hcl", tt.config)
+		h.Write("usmhub.hcl", tt.config)
 		s.signal(syscall.SIGHUP)
 		eventually(t, 10*time.Second, tt.name+": the refused reload is logged with its diagnostics", func() bool {
 			s.alive()
@@ -511,7 +511,7 @@ func TestServeReloadChecksEverything(t *testing.T) {
 	}
 
 	// A valid change is applied.
-	h.write("usmhub.hcl", strings.Replace(renamed, `"@every 1h"`, `"@every 2h"`, 1))
+	h.Write("usmhub.hcl", strings.Replace(renamed, `"@every 1h"`, `"@every 2h"`, 1))
 	s.signal(syscall.SIGHUP)
 	eventually(t, 20*time.Second, "the valid config is applied", func() bool {
 		s.alive()
@@ -566,7 +566,7 @@ func TestServeStopsDuringALoad(t *testing.T) {
 
 	t.Run("on SIGHUP", func(t *testing.T) {
 		h := newHub(t, cfg)
-		if err := os.Mkdir(filepath.Join(h.dir, "remote"), 0o755); err != nil {
+		if err := os.Mkdir(filepath.Join(h.Dir, "remote"), 0o755); err != nil {
 			t.Fatal(err)
 		}
 		s := startServe(t, h)
@@ -575,10 +575,10 @@ func TestServeStopsDuringALoad(t *testing.T) {
 			code, _ := s.get("/healthz")
 			return code == http.StatusOK
 		}, s.logs.String)
-		makeFIFO(t, filepath.Join(h.dir, "token.fifo"))
-		h.write("usmhub.hcl", stuck)
+		makeFIFO(t, filepath.Join(h.Dir, "token.fifo"))
+		h.Write("usmhub.hcl", stuck)
 		s.signal(syscall.SIGHUP)
-		holdFIFO(t, filepath.Join(h.dir, "token.fifo"), s.alive)
+		holdFIFO(t, filepath.Join(h.Dir, "token.fifo"), s.alive)
 		s.signal(syscall.SIGTERM)
 		s.exited(10 * time.Second)
 		if !strings.Contains(s.logs.String(), "the reload under way is abandoned") {
@@ -588,9 +588,9 @@ func TestServeStopsDuringALoad(t *testing.T) {
 
 	t.Run("at start", func(t *testing.T) {
 		h := newHub(t, stuck)
-		makeFIFO(t, filepath.Join(h.dir, "token.fifo"))
+		makeFIFO(t, filepath.Join(h.Dir, "token.fifo"))
 		s := startServe(t, h)
-		holdFIFO(t, filepath.Join(h.dir, "token.fifo"), s.alive)
+		holdFIFO(t, filepath.Join(h.Dir, "token.fifo"), s.alive)
 		s.signal(syscall.SIGTERM)
 		s.exited(10 * time.Second)
 		if !strings.Contains(s.logs.String(), "stopped while loading the configuration") {
@@ -613,7 +613,7 @@ func TestValidateRefusesParserBombs(t *testing.T) {
 		for _, args := range [][]string{{"validate"}, {"serve", "-listen", freePort(t)}} {
 			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 			cmd := exec.CommandContext(ctx, usmhubBin, args...)
-			cmd.Dir = h.dir
+			cmd.Dir = h.Dir
 			cmd.Env = append(os.Environ(), "USMHUB_CONFIG=")
 			var stderr bytes.Buffer
 			cmd.Stderr = &stderr

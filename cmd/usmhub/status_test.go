@@ -28,11 +28,11 @@ sync "risks" {
   connector = "file.sheet"
 }
 `)
-	if out := h.ok("status"); !strings.Contains(out, "risks (risk ↔ file.sheet): never synced") {
+	if out := h.OK("status"); !strings.Contains(out, "risks (risk ↔ file.sheet): never synced") {
 		t.Fatalf("status before any sync:\n%s", out)
 	}
 	ctx := context.Background()
-	st, err := store.Open(ctx, filepath.Join(h.dir, "data", "usmhub.db"))
+	st, err := store.Open(ctx, filepath.Join(h.Dir, "data", "usmhub.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,7 +48,7 @@ sync "risks" {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := h.ok("status")
+	out := h.OK("status")
 	for _, want := range []string{
 		"risks (risk ↔ file.sheet): PAUSED until " + until.Local().Format(time.DateTime) + ": " + cause,
 		"to resume:    wait (it tries again by itself then, or as soon as the connector's config or secrets change), or now: usmhub sync -force risks",
@@ -67,7 +67,7 @@ sync "risks" {
 			Clear      string `json:"clear"`
 		} `json:"quarantined"`
 	}
-	h.jsonOf(&js, "status")
+	h.JSONOf(&js, "status")
 	if len(js) != 1 || js[0].PauseCause != cause || js[0].PausedUntil == nil || !js[0].PausedUntil.Equal(until) ||
 		len(js[0].Quarantined) != 1 || js[0].Quarantined[0].Clear == "" {
 		t.Errorf("status -json: %+v", js)

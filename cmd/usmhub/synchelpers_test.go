@@ -152,15 +152,15 @@ func (s *sheet) get(r []string, col string) string {
 func TestSyncFullReconcileKeepsUnchanged(t *testing.T) {
 	plugin := fileConnector(t)
 	h := newHub(t, syncConfig("", ""))
-	if err := os.Mkdir(filepath.Join(h.dir, "remote"), 0o755); err != nil {
+	if err := os.Mkdir(filepath.Join(h.Dir, "remote"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	h.write("inventory.csv", inventory(20))
-	h.ok("risk", "import", "inventory.csv")
-	h.ok("sync")
-	h.ok("sync")
+	h.Write("inventory.csv", inventory(20))
+	h.OK("risk", "import", "inventory.csv")
+	h.OK("sync")
+	h.OK("sync")
 	var results []reconcile.Result
-	h.jsonOf(&results, "sync", "-full")
+	h.JSONOf(&results, "sync", "-full")
 	if c := results[0].Counts; c.Changes() {
 		t.Errorf("a full reconcile with nothing changed did: %+v", c)
 	}

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/usmhub/usmhub/core/model"
+	"github.com/usmhub/usmhub/internal/hubcli"
 	"github.com/usmhub/usmhub/internal/procs"
 	"github.com/usmhub/usmhub/internal/testconnectors/fault"
 )
@@ -57,8 +58,8 @@ func newFaultHub(t *testing.T) (*hub, string) {
 	if err := os.Mkdir(remote, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	h := &hub{t: t, dir: dir}
-	h.write("usmhub.hcl", faultConfig(remote))
+	h := &hub{hubcli.At(t, usmhubBin, dir)}
+	h.Write("usmhub.hcl", faultConfig(remote))
 	return h, remote
 }
 
@@ -134,7 +135,7 @@ func syncToCrashPoint(t *testing.T, h *hub, remote, point string) *crashRun {
 		reached <- strings.TrimSpace(line)
 	}()
 
-	r := &crashRun{t: t, cmd: h.command("sync"), done: make(chan struct{})}
+	r := &crashRun{t: t, cmd: h.Command("sync"), done: make(chan struct{})}
 	r.cmd.Env = append(r.cmd.Env, "USMHUB_LOG_LEVEL=info")
 	r.cmd.Stderr = &r.stderr
 	if err := r.cmd.Start(); err != nil {
@@ -274,7 +275,7 @@ func seedRemote(t *testing.T, remote string, n int) {
 // else.
 func nothingLostNothingDoubled(t *testing.T, h *hub, remote string, n int) {
 	t.Helper()
-	dbPath := filepath.Join(h.dir, "data", "usmhub.db")
+	dbPath := filepath.Join(h.Dir, "data", "usmhub.db")
 	db := openRO(t, dbPath)
 	var nRisks, nLinked, nOther, nIDs int
 	_ = db.QueryRow(`SELECT count(*) FROM risks`).Scan(&nRisks)
@@ -323,7 +324,7 @@ func TestKilledMidPull(t *testing.T) {
 		h, remote := newFaultHub(t)
 		seedRemote(t, remote, n)
 		setCrashPoint(t, remote, point)
-		dbPath := filepath.Join(h.dir, "data", "usmhub.db")
+		dbPath := filepath.Join(h.Dir, "data", "usmhub.db")
 		r := syncToCrashPoint(t, h, remote, point)
 		// The hub stores each page it gets: it holds all three before
 		// it waits for the fourth, which never comes.
@@ -344,7 +345,7 @@ func TestKilledMidPull(t *testing.T) {
 		r.killPlugin()
 		code := r.wait(5 * time.Minute)
 		t.Logf("the run whose plugin was killed exited %d", code)
-		h.ok("sync")
+		h.OK("sync")
 		procs.WaitGone(t, faultPlugin, 5*time.Second)
 
 		st := readRemote(t, remote)
@@ -370,7 +371,7 @@ func TestKilledMidPull(t *testing.T) {
 		h, remote := newFaultHub(t)
 		seedRemote(t, remote, n)
 		setCrashPoint(t, remote, point)
-		dbPath := filepath.Join(h.dir, "data", "usmhub.db")
+		dbPath := filepath.Join(h.Dir, "data", "usmhub.db")
 		r := syncToCrashPoint(t, h, remote, point)
 		r.killHub()
 		s := readStoredPull(t, dbPath)
@@ -383,8 +384,8 @@ func TestKilledMidPull(t *testing.T) {
 			t.Fatalf("stored cursor %q with %d records stored: want that of the last page stored", s.cursor, k)
 		}
 		clearFaults(t, remote)
-		h.ok("sync")
-		h.ok("sync")
+		h.OK("sync")
+		h.OK("sync")
 		procs.WaitGone(t, faultPlugin, 5*time.Second)
 		nothingLostNothingDoubled(t, h, remote, n)
 	})
@@ -396,10 +397,10 @@ func oneRiskSynced(t *testing.T) (*hub, string) {
 	t.Helper()
 	h, remote := newFaultHub(t)
 	clearFaults(t, remote)
-	h.write("inventory.csv", "title,likelihood,impact,status\nOnly risk,1,3,accepted\n")
-	h.ok("risk", "import", "inventory.csv")
-	h.ok("sync")
-	h.ok("sync")
+	h.Write("inventory.csv", "title,likelihood,impact,status\nOnly risk,1,3,accepted\n")
+	h.OK("risk", "import", "inventory.csv")
+	h.OK("sync")
+	h.OK("sync")
 	if live := readRemote(t, remote).Live(); len(live) != 1 || live[0].Fields["likelihood"] != "1" {
 		t.Fatalf("the remote after two syncs: %+v, want the one risk", live)
 	}
@@ -409,7 +410,7 @@ func oneRiskSynced(t *testing.T) (*hub, string) {
 // linkBase is the base (the last agreed fields) of the one link.
 func linkBase(t *testing.T, h *hub) map[string]string {
 	t.Helper()
-	db := openRO(t, filepath.Join(h.dir, "data", "usmhub.db"))
+	db := openRO(t, filepath.Join(h.Dir, "data", "usmhub.db"))
 	defer db.Close()
 	var base string
 	if err := db.QueryRow(`SELECT base FROM links WHERE binding = 'risks'`).Scan(&base); err != nil {
@@ -429,7 +430,7 @@ func linkBase(t *testing.T, h *hub) map[string]string {
 // overwrite silently: it must take it, or audit a conflict.
 func TestKilledAfterPushKeepsLaterRemoteEdit(t *testing.T) {
 	h, remote := oneRiskSynced(t)
-	h.ok("risk", "update", "R-1", "-likelihood", "4")
+	h.OK("risk", "update", "R-1", "-likelihood", "4")
 	point := fmt.Sprintf("push:after_commit:%d", readRemote(t, remote).PushWrites+1)
 	setCrashPoint(t, remote, point)
 	syncToCrashPoint(t, h, remote, point).killHub()
@@ -445,10 +446,10 @@ func TestKilledAfterPushKeepsLaterRemoteEdit(t *testing.T) {
 		_, err := s.Update(rec.ID, map[string]string{"likelihood": "1"})
 		return err
 	})
-	h.ok("sync")
-	h.ok("sync")
+	h.OK("sync")
+	h.OK("sync")
 	var audit []model.AuditEntry
-	h.jsonOf(&audit, "log")
+	h.JSONOf(&audit, "log")
 	// The remote's 1 equals the last agreed base: to the hub the update it
 	// sent may never have landed, so it sends it again (a conflict needs
 	// the remote to differ from the base). Nothing is hidden: the audit
@@ -473,7 +474,7 @@ func TestKilledAfterPushKeepsLaterRemoteEdit(t *testing.T) {
 // value.
 func TestKilledBeforePushNoSpuriousConflict(t *testing.T) {
 	h, remote := oneRiskSynced(t)
-	h.ok("risk", "update", "R-1", "-title", "Hub title")
+	h.OK("risk", "update", "R-1", "-title", "Hub title")
 	point := fmt.Sprintf("push:before_apply:%d", readRemote(t, remote).Calls["push"]+1)
 	setCrashPoint(t, remote, point)
 	syncToCrashPoint(t, h, remote, point).killHub()
@@ -489,12 +490,12 @@ func TestKilledBeforePushNoSpuriousConflict(t *testing.T) {
 		_, err := s.Update(rec.ID, map[string]string{"likelihood": "4"})
 		return err
 	})
-	h.ok("sync")
-	h.ok("sync")
+	h.OK("sync")
+	h.OK("sync")
 	procs.WaitGone(t, faultPlugin, 5*time.Second)
 
 	var audit []model.AuditEntry
-	h.jsonOf(&audit, "log")
+	h.JSONOf(&audit, "log")
 	for _, a := range audit {
 		if c, ok := parseConflict(a); ok && c.kind == "conflict" {
 			t.Errorf("spurious conflict on %s: hub %q, remote %q (%s): only the hub edited the title, only the remote the likelihood",
@@ -520,18 +521,18 @@ func TestKilledBeforePushNoSpuriousConflict(t *testing.T) {
 func TestPluginKilledAfterCommittingCreates(t *testing.T) {
 	h, remote := newFaultHub(t)
 	cfg := strings.Replace(faultConfig(remote), "page_size = 100", "page_size = 100\n  crash_at  = \"push:after_commit:3\"\n  crash_how = \"kill\"", 1)
-	h.write("usmhub.hcl", cfg)
-	h.write("inventory.csv", "title,likelihood,impact,status\nOne,1,3,accepted\nTwo,2,3,accepted\nThree,3,3,accepted\nFour,4,3,accepted\nFive,5,3,accepted\n")
-	h.ok("risk", "import", "inventory.csv")
-	_, errs, code := h.run("sync")
+	h.Write("usmhub.hcl", cfg)
+	h.Write("inventory.csv", "title,likelihood,impact,status\nOne,1,3,accepted\nTwo,2,3,accepted\nThree,3,3,accepted\nFour,4,3,accepted\nFive,5,3,accepted\n")
+	h.OK("risk", "import", "inventory.csv")
+	_, errs, code := h.Run("sync")
 	procs.WaitGone(t, faultPlugin, 5*time.Second)
 	t.Logf("the run whose plugin killed itself exited %d", code)
 	st := readRemote(t, remote)
 	if !slices.Contains(st.Spent, "push:after_commit:3") {
 		t.Fatalf("the crash point was not reached (spent %q):\n%s", st.Spent, errs)
 	}
-	h.ok("sync")
-	h.ok("sync")
+	h.OK("sync")
+	h.OK("sync")
 	procs.WaitGone(t, faultPlugin, 5*time.Second)
 
 	st = readRemote(t, remote)

@@ -33,6 +33,7 @@ import (
 	"github.com/usmhub/usmhub/core/model"
 	"github.com/usmhub/usmhub/core/reconcile"
 	"github.com/usmhub/usmhub/core/store"
+	"github.com/usmhub/usmhub/internal/hubcli"
 	"github.com/usmhub/usmhub/internal/procs"
 )
 
@@ -394,10 +395,10 @@ type dbSnapshot struct {
 func snapshot(t *testing.T, h *hub) dbSnapshot {
 	t.Helper()
 	var s dbSnapshot
-	if fi, err := os.Stat(filepath.Join(h.dir, "remote", "risks.csv")); err == nil {
+	if fi, err := os.Stat(filepath.Join(h.Dir, "remote", "risks.csv")); err == nil {
 		s.remoteMod = fi.ModTime()
 	}
-	dbPath := filepath.Join(h.dir, "data", "usmhub.db")
+	dbPath := filepath.Join(h.Dir, "data", "usmhub.db")
 	if _, err := os.Stat(dbPath); err != nil {
 		return s
 	}
@@ -430,9 +431,9 @@ func TestSyncKillLoop(t *testing.T) {
 	}
 	plugin := filePlugin
 	h := newHub(t, syncConfig("", "  batch_size = 20"))
-	remotePath := filepath.Join(h.dir, "remote", "risks.csv")
-	dbPath := filepath.Join(h.dir, "data", "usmhub.db")
-	if err := os.Mkdir(filepath.Join(h.dir, "remote"), 0o755); err != nil {
+	remotePath := filepath.Join(h.Dir, "remote", "risks.csv")
+	dbPath := filepath.Join(h.Dir, "data", "usmhub.db")
+	if err := os.Mkdir(filepath.Join(h.Dir, "remote"), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	const initial = 1000
@@ -441,18 +442,18 @@ func TestSyncKillLoop(t *testing.T) {
 	for i := 1; i <= initial; i++ {
 		fmt.Fprintf(&inv, "Risk %d,%d,%d,%d,accepted,owner%d\n", i, i%5+1, (i*3)%5+1, i%4, i%7)
 	}
-	h.write("inventory.csv", inv.String())
-	h.ok("risk", "import", "inventory.csv")
+	h.Write("inventory.csv", inv.String())
+	h.OK("risk", "import", "inventory.csv")
 
 	// Measure a full first run, and one with nothing to do, on a copy, to
 	// scale the kill delays.
-	probe := &hub{t: t, dir: t.TempDir()}
-	copyTree(t, h.dir, probe.dir)
-	full := runKilled(t, probe.dir, time.Minute, killHub, nil)
+	probe := &hub{hubcli.At(t, usmhubBin, t.TempDir())}
+	copyTree(t, h.Dir, probe.Dir)
+	full := runKilled(t, probe.Dir, time.Minute, killHub, nil)
 	if full.killed || full.code != 0 {
 		t.Fatalf("the probe run failed: exit %d\n%s", full.code, full.stderr)
 	}
-	small := runKilled(t, probe.dir, time.Minute, killHub, nil)
+	small := runKilled(t, probe.Dir, time.Minute, killHub, nil)
 	procs.WaitGone(t, plugin, 5*time.Second)
 	t.Logf("a full first run takes %s, a run with nothing to do %s", full.duration.Round(time.Millisecond), small.duration.Round(time.Millisecond))
 
@@ -542,7 +543,7 @@ func TestSyncKillLoop(t *testing.T) {
 		if rnd.IntN(3) == 0 {
 			field, value = "likelihood", strconv.Itoa(rnd.IntN(5)+1)
 		}
-		if out := h.ok("risk", "update", key, "-"+field, value); !strings.Contains(out, "unchanged") {
+		if out := h.OK("risk", "update", key, "-"+field, value); !strings.Contains(out, "unchanged") {
 			led.add(key, field, "hub", "", value, iter, false)
 			hubEdited[key] = iter
 			count("hub (cli)", 1)
@@ -697,7 +698,7 @@ func TestSyncKillLoop(t *testing.T) {
 			}
 		}
 		before := snapshot(t, h)
-		out := runKilled(t, h.dir, delay, target, during)
+		out := runKilled(t, h.Dir, delay, target, during)
 		if duringErr != nil {
 			t.Fatalf("iteration %d: editing during the sync: %v", iter, duringErr)
 		}
@@ -776,11 +777,11 @@ func TestSyncKillLoop(t *testing.T) {
 	// Run to completion: the first settles everything, the second must
 	// find nothing to do.
 	var results []reconcile.Result
-	h.jsonOf(&results, "sync")
+	h.JSONOf(&results, "sync")
 	attempts = append(attempts, attempt{runs: runs.since(t), phase: "settling"})
 	t.Logf("settling run: %+v", results[0].Counts)
 	procs.WaitGone(t, plugin, 5*time.Second)
-	h.jsonOf(&results, "sync")
+	h.JSONOf(&results, "sync")
 	attempts = append(attempts, attempt{runs: runs.since(t), phase: "settled"})
 	if c := results[0].Counts; c.Changes() || c.Errors > 0 {
 		t.Errorf("the second run after the loop still changed something: %+v", c)
@@ -898,7 +899,7 @@ func TestSyncKillLoop(t *testing.T) {
 
 	// The audit log's conflicts, each with the attempt whose run logged it.
 	var audit []model.AuditEntry
-	h.jsonOf(&audit, "log")
+	h.JSONOf(&audit, "log")
 	attemptOf := map[string]int{} // run id → attempt
 	for i, a := range attempts {
 		for _, id := range a.runs {

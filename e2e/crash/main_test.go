@@ -17,17 +17,16 @@ import (
 	"bytes"
 	"database/sql"
 	"encoding/csv"
-	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"testing"
 
 	_ "github.com/mattn/go-sqlite3"
 
+	"github.com/usmhub/usmhub/internal/hubcli"
 	"github.com/usmhub/usmhub/plugins/connectortest"
 )
 
@@ -64,71 +63,11 @@ func run(m *testing.M) int {
 }
 
 // hub is a usmhub set up in a temporary folder.
-type hub struct {
-	t   *testing.T
-	dir string
-}
+type hub struct{ *hubcli.Hub }
 
 func newHub(t *testing.T, config string) *hub {
 	t.Helper()
-	h := &hub{t: t, dir: t.TempDir()}
-	h.write("usmhub.hcl", config)
-	return h
-}
-
-func (h *hub) write(name, content string) string {
-	h.t.Helper()
-	p := filepath.Join(h.dir, name)
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		h.t.Fatal(err)
-	}
-	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-		h.t.Fatal(err)
-	}
-	return p
-}
-
-// command is usmhub with args in the hub's folder, its config found there.
-func (h *hub) command(args ...string) *exec.Cmd {
-	cmd := exec.Command(usmhubBin, args...)
-	cmd.Dir = h.dir
-	cmd.Env = append(os.Environ(), "USMHUB_CONFIG=")
-	return cmd
-}
-
-// run runs usmhub in the hub's folder and returns stdout, stderr, exit code.
-func (h *hub) run(args ...string) (string, string, int) {
-	h.t.Helper()
-	cmd := h.command(args...)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		h.t.Fatalf("run usmhub %v: %v", args, err)
-	}
-	return out.String(), errb.String(), code
-}
-
-// ok runs usmhub and fails the test unless it exits 0.
-func (h *hub) ok(args ...string) string {
-	h.t.Helper()
-	out, errs, code := h.run(args...)
-	if code != 0 {
-		h.t.Fatalf("usmhub %s: exit %d\nstdout: %s\nstderr: %s", strings.Join(args, " "), code, out, errs)
-	}
-	return out
-}
-
-// jsonOf runs usmhub with -json and decodes its output into v.
-func (h *hub) jsonOf(v any, args ...string) {
-	h.t.Helper()
-	out := h.ok(append(args, "-json")...)
-	if err := json.Unmarshal([]byte(out), v); err != nil {
-		h.t.Fatalf("usmhub %s -json: %v\n%s", strings.Join(args, " "), err, out)
-	}
+	return &hub{hubcli.New(t, usmhubBin, config)}
 }
 
 // listed is a risk as `usmhub risk list -json` shows it.
@@ -140,9 +79,9 @@ type listed struct {
 }
 
 func (h *hub) list() []listed {
-	h.t.Helper()
+	h.T.Helper()
 	var items []listed
-	h.jsonOf(&items, "risk", "list")
+	h.JSONOf(&items, "risk", "list")
 	return items
 }
 

@@ -60,7 +60,7 @@ func TestKillLoop(t *testing.T) {
 	for i := 1; i <= n; i++ {
 		fmt.Fprintf(&b, "R-%d,Kill risk %d,threat,operate,%d,%d,1,anna,proposed\n", i, i, 1+i%5, 1+(i*3)%5)
 	}
-	h.ok("risk", "import", h.write("risks.csv", b.String()))
+	h.OK("risk", "import", h.Write("risks.csv", b.String()))
 
 	var led []edit
 	kills, hubKills, pluginKills, rounds := 0, 0, 0, 0
@@ -85,7 +85,7 @@ func TestKillLoop(t *testing.T) {
 				} else {
 					e.field, e.value = "likelihood", strconv.Itoa(1+rnd.IntN(5))
 				}
-				h.ok("risk", "update", key, "-"+e.field, e.value)
+				h.OK("risk", "update", key, "-"+e.field, e.value)
 				e.at = time.Now()
 				led = append(led, e)
 				if e.field == "title" {
@@ -126,7 +126,7 @@ func TestKillLoop(t *testing.T) {
 		victim := []string{"", "usmhub", "usmhub", "connector", "connector"}[rnd.IntN(5)]
 		delay := 10*time.Millisecond + time.Duration(rnd.Float64()*float64(est))
 		// A run may sit out a spent search limit (≤ 61 s), hence three minutes.
-		killed, took := procs.RunAndKill(t, h.command("sync", "risks", "-json"), plugin, victim, delay, 3*time.Minute)
+		killed, took := procs.RunAndKill(t, h.Command("sync", "risks", "-json"), plugin, victim, delay, 3*time.Minute)
 		if killed {
 			kills++
 			if victim == "usmhub" {
@@ -144,7 +144,7 @@ func TestKillLoop(t *testing.T) {
 	settled := false
 	var last string
 	for i := 0; i < 8 && !settled; i++ {
-		out, errs, code := h.run("sync", "risks", "-json")
+		out, errs, code := h.Run("sync", "risks", "-json")
 		var res []struct {
 			Counts map[string]int `json:"counts"`
 		}
@@ -177,7 +177,7 @@ func TestKillLoop(t *testing.T) {
 		Old      string `json:"old"`
 		New      string `json:"new"`
 	}
-	h.jsonOf(&audit, "log")
+	h.JSONOf(&audit, "log")
 	keyOf := map[string]string{}
 	for k, r := range hub {
 		keyOf[r.ID] = k

@@ -11,8 +11,6 @@
 package github_test
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -23,6 +21,7 @@ import (
 	_ "time/tzdata"
 
 	"github.com/usmhub/usmhub/connectors/github/fakegithub"
+	"github.com/usmhub/usmhub/internal/hubcli"
 	"github.com/usmhub/usmhub/plugins/connectortest"
 )
 
@@ -68,11 +67,9 @@ func newFake(t *testing.T) *fakegithub.Server {
 	return f
 }
 
-// hub is a usmhub in a folder of its own, configured against the fake.
-type hub struct {
-	t   *testing.T
-	dir string
-}
+// hub is a usmhub in a folder of its own, configured against the fake;
+// no run may show the token.
+type hub struct{ *hubcli.Hub }
 
 const hubConfig = `
 hub {
@@ -141,73 +138,22 @@ sync "votes" {
 
 func newHub(t *testing.T, baseURL string) *hub {
 	t.Helper()
-	h := &hub{t: t, dir: t.TempDir()}
-	h.write("usmhub.hcl", hubConfigFor(baseURL))
+	h := &hub{hubcli.New(t, usmhubBin, hubConfigFor(baseURL), "USMHUB_E2E_GITHUB_TOKEN="+token)}
+	h.Secret = token
 	return h
 }
 
 func hubConfigFor(baseURL string) string { return fmt.Sprintf(hubConfig, owner, repo, baseURL) }
 
-func (h *hub) write(name, content string) string {
-	h.t.Helper()
-	p := filepath.Join(h.dir, name)
-	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-		h.t.Fatal(err)
-	}
-	return p
-}
-
-func (h *hub) command(args ...string) *exec.Cmd {
-	cmd := exec.Command(usmhubBin, args...)
-	cmd.Dir = h.dir
-	cmd.Env = append(os.Environ(), "USMHUB_CONFIG=", "USMHUB_E2E_GITHUB_TOKEN="+token)
-	return cmd
-}
-
-func (h *hub) run(args ...string) (string, string, int) {
-	h.t.Helper()
-	cmd := h.command(args...)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		h.t.Fatalf("run usmhub %v: %v", args, err)
-	}
-	if strings.Contains(out.String()+errb.String(), token) {
-		h.t.Errorf("usmhub %v showed the token", args)
-	}
-	return out.String(), errb.String(), code
-}
-
-func (h *hub) ok(args ...string) string {
-	h.t.Helper()
-	out, errs, code := h.run(args...)
-	if code != 0 {
-		h.t.Fatalf("usmhub %s: exit %d\nstdout: %s\nstderr: %s", strings.Join(args, " "), code, out, errs)
-	}
-	return out
-}
-
-func (h *hub) jsonOf(v any, args ...string) {
-	h.t.Helper()
-	out := h.ok(append(args, "-json")...)
-	if err := json.Unmarshal([]byte(out), v); err != nil {
-		h.t.Fatalf("usmhub %s -json: %v\n%s", strings.Join(args, " "), err, out)
-	}
-}
-
 // sync runs `usmhub sync` (all syncs, or the named ones) and returns each
 // binding's counts.
 func (h *hub) sync(names ...string) map[string]map[string]int {
-	h.t.Helper()
+	h.T.Helper()
 	var res []struct {
 		Binding string         `json:"binding"`
 		Counts  map[string]int `json:"counts"`
 	}
-	h.jsonOf(&res, append([]string{"sync"}, names...)...)
+	h.JSONOf(&res, append([]string{"sync"}, names...)...)
 	out := map[string]map[string]int{}
 	for _, r := range res {
 		out[r.Binding] = r.Counts
@@ -228,9 +174,9 @@ type hubRisk struct {
 }
 
 func (h *hub) risks() map[string]hubRisk {
-	h.t.Helper()
+	h.T.Helper()
 	var list []hubRisk
-	h.jsonOf(&list, "risk", "list")
+	h.JSONOf(&list, "risk", "list")
 	out := map[string]hubRisk{}
 	for _, r := range list {
 		out[r.Key] = r
@@ -257,7 +203,7 @@ func (h *hub) inventory(n int) string {
 		fmt.Fprintf(&b, "R-%d,Risk %d: repeat incidents at desk %d,%s,%s,e2e inventory,%d,%d,%d,%s,%s,\"Found in the baseline scan.\nSecond line of risk %d.\"\n",
 			i, i, i%7, kind, processes[i%5], 1+i%5, 1+(i*3)%5, 1+i%4, owners[i%6], status, i)
 	}
-	return h.write("risks.csv", b.String())
+	return h.Write("risks.csv", b.String())
 }
 
 // changed reports whether a sync's counts hold a change.

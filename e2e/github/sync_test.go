@@ -58,7 +58,7 @@ func TestSyncWithGitHub(t *testing.T) {
 	f := newFake(t)
 	h := newHub(t, f.BaseURL())
 	const n = 200
-	h.ok("risk", "import", h.inventory(n))
+	h.OK("risk", "import", h.inventory(n))
 
 	c := h.sync("risks")["risks"]
 	if c["push_creates"] != n || c["errors"] != 0 || c["quarantined"] != 0 {
@@ -109,7 +109,7 @@ func TestSyncWithGitHub(t *testing.T) {
 	})
 
 	t.Run("hub_changes_go_out", func(t *testing.T) {
-		h.ok("risk", "update", "R-10", "-likelihood", "5", "-description", "Rewritten in the hub.\nTwo lines.", "-status", "accepted")
+		h.OK("risk", "update", "R-10", "-likelihood", "5", "-description", "Rewritten in the hub.\nTwo lines.", "-status", "accepted")
 		c := h.sync("risks")["risks"]
 		if c["push_updates"] != 1 || c["errors"] != 0 {
 			t.Errorf("sync after a change in the hub: %v, want 1 push update", c)
@@ -128,7 +128,7 @@ func TestSyncWithGitHub(t *testing.T) {
 		h.sync("risks")
 		quiet := countSync(t, h, f)
 		for i := 20; i < 30; i++ {
-			h.ok("risk", "update", "R-"+strconv.Itoa(i), "-likelihood", strconv.Itoa(1+(i+2)%5))
+			h.OK("risk", "update", "R-"+strconv.Itoa(i), "-likelihood", strconv.Itoa(1+(i+2)%5))
 		}
 		busy := countSync(t, h, f)
 		t.Logf("GitHub requests of `usmhub sync risks` (%d linked risks, lookback 2s): 0 changed: %s; 10 changed: %s", n, quiet, busy)
@@ -144,13 +144,13 @@ func TestSyncWithGitHub(t *testing.T) {
 	})
 
 	t.Run("sprint_becomes_milestone", func(t *testing.T) {
-		h.ok("sprint", "plan", "-start", "2026-12-01", "-end", "2026-12-14", "-goal", "Fewer repeat incidents")
+		h.OK("sprint", "plan", "-start", "2026-12-01", "-end", "2026-12-14", "-goal", "Fewer repeat incidents")
 		var s struct {
 			Items []struct {
 				Key string `json:"key"`
 			} `json:"items"`
 		}
-		h.jsonOf(&s, "sprint", "show", "1")
+		h.JSONOf(&s, "sprint", "show", "1")
 		if len(s.Items) == 0 {
 			t.Fatal("the planned sprint has no items")
 		}
@@ -183,8 +183,8 @@ func TestSyncWithGitHub(t *testing.T) {
 		if c := h.sync("risks", "sprints"); changed(c["risks"]) || changed(c["sprints"]) {
 			t.Errorf("the sync after the sprint changed things: %v", c)
 		}
-		h.ok("sprint", "start", "1")
-		h.ok("sprint", "close", "1", "-realized", want[0])
+		h.OK("sprint", "start", "1")
+		h.OK("sprint", "close", "1", "-realized", want[0])
 		h.sync("risks", "sprints")
 		if ms := f.Milestones(owner, repo); ms[0].GetState() != "closed" {
 			t.Errorf("after closing the sprint its milestone is %q, want closed", ms[0].GetState())
@@ -215,8 +215,8 @@ func TestSyncWithGitHub(t *testing.T) {
 	})
 
 	t.Run("report_published_twice_is_one_issue", func(t *testing.T) {
-		first := h.ok("report", "sprint", "-sprint", "1", "-publish", "github.main")
-		second := h.ok("report", "sprint", "-sprint", "1", "-publish", "github.main")
+		first := h.OK("report", "sprint", "-sprint", "1", "-publish", "github.main")
+		second := h.OK("report", "sprint", "-sprint", "1", "-publish", "github.main")
 		if !strings.HasPrefix(first, "created ") || !strings.HasPrefix(second, "updated ") {
 			t.Errorf("publishes said %q then %q, want created then updated", first, second)
 		}

@@ -17,7 +17,7 @@ func TestValidate(t *testing.T) {
 	f.AddToken("classic-no-repo", fakegithub.Token{Login: "usmhub-bot", Scopes: []string{"read:org"}})
 	f.AddToken("fine-no-issues", fakegithub.Token{Login: "usmhub-bot", Issues: "none"})
 	h := newHub(t, f.BaseURL())
-	out, errs, code := h.run("validate")
+	out, errs, code := h.Run("validate")
 	if code != 0 || !strings.Contains(errs, `label \"usm-risk\" does not exist`) && !strings.Contains(errs, `label "usm-risk" does not exist`) || !strings.Contains(errs, "the first sync creates it") {
 		t.Errorf("validate of a good config without labels: exit %d\nstdout: %s\nstderr: %s\nwant exit 0 and a warning that the first sync creates the label", code, out, errs)
 	}
@@ -32,9 +32,9 @@ func TestValidate(t *testing.T) {
 	} {
 		h := newHub(t, f.BaseURL())
 		if tc.repo != repo {
-			h.write("usmhub.hcl", strings.Replace(hubConfigFor(f.BaseURL()), `repo              = "`+repo+`"`, `repo              = "`+tc.repo+`"`, 1))
+			h.Write("usmhub.hcl", strings.Replace(hubConfigFor(f.BaseURL()), `repo              = "`+repo+`"`, `repo              = "`+tc.repo+`"`, 1))
 		}
-		cmd := h.command("validate")
+		cmd := h.Command("validate")
 		for i, e := range cmd.Env {
 			if strings.HasPrefix(e, "USMHUB_E2E_GITHUB_TOKEN=") {
 				cmd.Env[i] = "USMHUB_E2E_GITHUB_TOKEN=" + tc.token

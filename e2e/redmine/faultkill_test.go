@@ -58,7 +58,7 @@ func TestFaultKillLoop(t *testing.T) {
 	project := rm.newProject("fkill")
 	p := newFaultProxy(t, redmine["REDMINE_URL"], seed)
 	h := newHubVia(t, project, p.URL)
-	h.ok("risk", "import", h.faultInventory(n))
+	h.OK("risk", "import", h.faultInventory(n))
 	statusNew, statusRejected := rm.statusID("New"), rm.statusID("Rejected")
 	p.set(killLoopFaults()...)
 
@@ -99,7 +99,7 @@ func TestFaultKillLoop(t *testing.T) {
 					}
 					e.field, e.old, e.value = "likelihood", strconv.Itoa(cur.Likelihood), strconv.Itoa(v)
 				}
-				h.ok("risk", "update", key, "-"+e.field, e.value)
+				h.OK("risk", "update", key, "-"+e.field, e.value)
 				e.at = time.Now()
 				led.add(e)
 				if e.field == "title" {
@@ -242,7 +242,7 @@ func TestFaultKillLoop(t *testing.T) {
 		Old      string    `json:"old"`
 		New      string    `json:"new"`
 	}
-	h.jsonOf(&audit, "log")
+	h.JSONOf(&audit, "log")
 	keyOf := map[string]string{}
 	for k, r := range hubRisks {
 		keyOf[r.ID] = k
@@ -545,7 +545,7 @@ func runsAfter(runs []*loopRun, t time.Time, max int) string {
 // it or its connector process after delay.
 func runAndKill(t *testing.T, h *hub, plugin string, lr *loopRun, delay time.Duration) {
 	t.Helper()
-	cmd := h.command("sync", "risks", "-json")
+	cmd := h.Command("sync", "risks", "-json")
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	lr.start = time.Now()

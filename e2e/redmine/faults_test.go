@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/usmhub/usmhub/internal/hubcli"
 )
 
 // The proof of "nothing lost, nothing doubled, nothing hidden" against a
@@ -20,8 +22,8 @@ import (
 // newHubVia is newHub with the connector pointed at url (the proxy).
 func newHubVia(t *testing.T, project, url string) *hub {
 	t.Helper()
-	h := &hub{t: t, dir: t.TempDir(), project: project}
-	h.write("usmhub.hcl", fmt.Sprintf(hubConfig, url, project))
+	h := &hub{Hub: hubcli.At(t, usmhubBin, t.TempDir(), "USMHUB_E2E_REDMINE_KEY="+redmine["REDMINE_API_KEY"]), project: project}
+	h.Write("usmhub.hcl", fmt.Sprintf(hubConfig, url, project))
 	return h
 }
 
@@ -34,7 +36,7 @@ func (h *hub) faultInventory(n int) string {
 	for i := 1; i <= n; i++ {
 		fmt.Fprintf(&b, "R-%d,Fault risk %d,threat,%s,%d,%d,%d,anna,proposed\n", i, i, processes[i%5], 1+i%5, 1+(i*3)%5, 1+i%3)
 	}
-	return h.write("risks.csv", b.String())
+	return h.Write("risks.csv", b.String())
 }
 
 // syncRun is how one `usmhub sync risks -json` ended.
@@ -77,8 +79,8 @@ func parseSyncRun(code int, stdout, stderr string) syncRun {
 
 // syncRisks runs `usmhub sync risks -json` once, whatever its exit code.
 func (h *hub) syncRisks() syncRun {
-	h.t.Helper()
-	out, errs, code := h.run("sync", "risks", "-json")
+	h.T.Helper()
+	out, errs, code := h.Run("sync", "risks", "-json")
 	return parseSyncRun(code, out, errs)
 }
 
@@ -94,7 +96,7 @@ func checkHonest(t *testing.T, what string, r syncRun) {
 // settle runs the risk sync until a run exits 0 with nothing left to
 // change, at most max times; it returns the runs.
 func (h *hub) settle(max int) ([]syncRun, bool) {
-	h.t.Helper()
+	h.T.Helper()
 	var runs []syncRun
 	for i := 0; i < max; i++ {
 		r := h.syncRisks()
@@ -133,14 +135,14 @@ func (s hubStatus) String() string {
 }
 
 func (h *hub) status() hubStatus {
-	h.t.Helper()
+	h.T.Helper()
 	var list []hubStatus
-	h.jsonOf(&list, "status", "risks")
+	h.JSONOf(&list, "status", "risks")
 	if len(list) != 1 {
-		h.t.Fatalf("usmhub status risks -json: %d entries", len(list))
+		h.T.Fatalf("usmhub status risks -json: %d entries", len(list))
 	}
 	s := list[0]
-	text := h.ok("status", "risks")
+	text := h.OK("status", "risks")
 	first, _, _ := strings.Cut(text, "\n")
 	if _, health, ok := strings.Cut(first, "): "); ok {
 		s.Health = strings.TrimSpace(health)
@@ -161,9 +163,9 @@ type hubRiskID struct {
 }
 
 func (h *hub) risksByKey() map[string]hubRiskID {
-	h.t.Helper()
+	h.T.Helper()
 	var list []hubRiskID
-	h.jsonOf(&list, "risk", "list")
+	h.JSONOf(&list, "risk", "list")
 	out := map[string]hubRiskID{}
 	for _, r := range list {
 		out[r.Key] = r
@@ -268,7 +270,7 @@ func TestFaultCreate503AfterStored(t *testing.T) {
 		project := rm.newProject("f503all")
 		p := newFaultProxy(t, redmine["REDMINE_URL"], 1)
 		h := newHubVia(t, project, p.URL)
-		h.ok("risk", "import", h.faultInventory(n))
+		h.OK("risk", "import", h.faultInventory(n))
 		post := &faultRule{Method: "POST", Path: re(`^/issues\.json$`), Fault: fault5xxAfter, Count: 1000, Name: "POST stored by Redmine, answered 503"}
 		p.set(post, &faultRule{Fault: fault5xxBefore, Count: 1000, OnlyAfter: post, Name: "Redmine failing since"})
 		first := h.syncRisks()
@@ -312,7 +314,7 @@ func TestFaultCreate503AfterStored(t *testing.T) {
 		project := rm.newProject("f503one")
 		p := newFaultProxy(t, redmine["REDMINE_URL"], 2)
 		h := newHubVia(t, project, p.URL)
-		h.ok("risk", "import", h.faultInventory(n))
+		h.OK("risk", "import", h.faultInventory(n))
 		post := &faultRule{Method: "POST", Path: re(`^/issues\.json$`), Fault: fault5xxAfter, Count: 1, Name: "POST stored by Redmine, answered 503"}
 		p.set(post)
 		first := h.syncRisks()
@@ -364,12 +366,12 @@ func truncatedUpdate(t *testing.T, faults func() (*faultRule, []*faultRule)) {
 	p := newFaultProxy(t, redmine["REDMINE_URL"], 3)
 	h := newHubVia(t, project, p.URL)
 	const n = 3
-	h.ok("risk", "import", h.faultInventory(n))
+	h.OK("risk", "import", h.faultInventory(n))
 	if runs, ok := h.settle(4); !ok {
 		t.Fatalf("the first syncs (no faults) did not settle: %s", runs[len(runs)-1])
 	}
 
-	h.ok("risk", "update", "R-2", "-likelihood", "5", "-title", "Truncated answer, stored update")
+	h.OK("risk", "update", "R-2", "-likelihood", "5", "-title", "Truncated answer, stored update")
 	must, rules := faults()
 	p.set(rules...)
 	faulted := h.syncRisks()
@@ -424,7 +426,7 @@ func TestFault429RetryAfter(t *testing.T) {
 	p := newFaultProxy(t, redmine["REDMINE_URL"], 4)
 	h := newHubVia(t, project, p.URL)
 	const n = 3
-	h.ok("risk", "import", h.faultInventory(n))
+	h.OK("risk", "import", h.faultInventory(n))
 
 	list := &faultRule{Method: "GET", Path: re(`^/issues\.json$`), Fault: fault429, Count: 1, RetryAfter: 2, Name: "listing rate-limited"}
 	post := &faultRule{Method: "POST", Path: re(`^/issues\.json$`), Fault: fault429, Count: 1, RetryAfter: 2, Name: "create rate-limited"}
@@ -442,7 +444,7 @@ func TestFault429RetryAfter(t *testing.T) {
 		t.Fatalf("the syncs after the creates did not settle: %s", runs[len(runs)-1])
 	}
 
-	h.ok("risk", "update", "R-1", "-likelihood", "4")
+	h.OK("risk", "update", "R-1", "-likelihood", "4")
 	put := &faultRule{Method: "PUT", Path: re(`^/issues/\d+\.json$`), Fault: fault429, Count: 2, RetryAfter: 1, Name: "update rate-limited twice"}
 	p.set(put)
 	second := h.syncRisks()

@@ -1,21 +1,19 @@
 package redmine_test
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/usmhub/usmhub/internal/hubcli"
 )
 
 // hub is a usmhub in a folder of its own, configured against a Redmine
 // project, whose connector logs every Redmine request to requests.log.
 type hub struct {
-	t       *testing.T
-	dir     string
+	*hubcli.Hub
 	project string
 }
 
@@ -77,60 +75,8 @@ sync "sprints" {
 
 func newHub(t *testing.T, project string) *hub {
 	t.Helper()
-	h := &hub{t: t, dir: t.TempDir(), project: project}
-	h.write("usmhub.hcl", fmt.Sprintf(hubConfig, redmine["REDMINE_URL"], project))
-	return h
-}
-
-func (h *hub) write(name, content string) string {
-	h.t.Helper()
-	p := filepath.Join(h.dir, name)
-	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-		h.t.Fatal(err)
-	}
-	return p
-}
-
-// command returns usmhub with args, run in the hub's folder.
-func (h *hub) command(args ...string) *exec.Cmd {
-	cmd := exec.Command(usmhubBin, args...)
-	cmd.Dir = h.dir
-	cmd.Env = append(os.Environ(), "USMHUB_CONFIG=", "USMHUB_E2E_REDMINE_KEY="+redmine["REDMINE_API_KEY"])
-	return cmd
-}
-
-// run runs usmhub and returns stdout, stderr and the exit code.
-func (h *hub) run(args ...string) (string, string, int) {
-	h.t.Helper()
-	cmd := h.command(args...)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		h.t.Fatalf("run usmhub %v: %v", args, err)
-	}
-	return out.String(), errb.String(), code
-}
-
-// ok runs usmhub and fails the test unless it exits 0.
-func (h *hub) ok(args ...string) string {
-	h.t.Helper()
-	out, errs, code := h.run(args...)
-	if code != 0 {
-		h.t.Fatalf("usmhub %s: exit %d\nstdout: %s\nstderr: %s", strings.Join(args, " "), code, out, errs)
-	}
-	return out
-}
-
-func (h *hub) jsonOf(v any, args ...string) {
-	h.t.Helper()
-	out := h.ok(append(args, "-json")...)
-	if err := json.Unmarshal([]byte(out), v); err != nil {
-		h.t.Fatalf("usmhub %s -json: %v\n%s", strings.Join(args, " "), err, out)
-	}
+	return &hub{Hub: hubcli.New(t, usmhubBin, fmt.Sprintf(hubConfig, redmine["REDMINE_URL"], project),
+		"USMHUB_E2E_REDMINE_KEY="+redmine["REDMINE_API_KEY"]), project: project}
 }
 
 // syncResult is one binding's result of `usmhub sync -json`.
@@ -142,9 +88,9 @@ type syncResult struct {
 // sync runs `usmhub sync` (all syncs, or the named ones) and returns each
 // binding's counts.
 func (h *hub) sync(names ...string) map[string]map[string]int {
-	h.t.Helper()
+	h.T.Helper()
 	var res []syncResult
-	h.jsonOf(&res, append([]string{"sync"}, names...)...)
+	h.JSONOf(&res, append([]string{"sync"}, names...)...)
 	out := map[string]map[string]int{}
 	for _, r := range res {
 		out[r.Binding] = r.Counts
@@ -154,13 +100,13 @@ func (h *hub) sync(names ...string) map[string]map[string]int {
 
 // requests returns the Redmine requests the connector logged so far.
 func (h *hub) requests() []string {
-	h.t.Helper()
-	b, err := os.ReadFile(filepath.Join(h.dir, "requests.log"))
+	h.T.Helper()
+	b, err := os.ReadFile(filepath.Join(h.Dir, "requests.log"))
 	if os.IsNotExist(err) {
 		return nil
 	}
 	if err != nil {
-		h.t.Fatal(err)
+		h.T.Fatal(err)
 	}
 	return strings.Split(strings.TrimRight(string(b), "\n"), "\n")
 }
@@ -179,9 +125,9 @@ type hubRisk struct {
 }
 
 func (h *hub) risks() map[string]hubRisk {
-	h.t.Helper()
+	h.T.Helper()
 	var list []hubRisk
-	h.jsonOf(&list, "risk", "list")
+	h.JSONOf(&list, "risk", "list")
 	out := map[string]hubRisk{}
 	for _, r := range list {
 		out[r.Key] = r
@@ -209,5 +155,5 @@ func (h *hub) inventory(n int) string {
 		fmt.Fprintf(&b, "R-%d,Risk %d: repeat incidents at desk %d,%s,%s,e2e inventory,%d,%d,%d,%s,%s,\"Found in the baseline scan.\nSecond line of risk %d.\"\n",
 			i, i, i%7, kind, processes[i%5], 1+i%5, 1+(i*3)%5, 1+i%4, owners[i%6], status, i)
 	}
-	return h.write("risks.csv", b.String())
+	return h.Write("risks.csv", b.String())
 }

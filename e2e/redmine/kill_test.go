@@ -19,7 +19,7 @@ func TestKillLoop(t *testing.T) {
 	project := rm.newProject("kill")
 	h := newHub(t, project)
 	const n, wantKills = 200, 20
-	h.ok("risk", "import", h.inventory(n))
+	h.OK("risk", "import", h.inventory(n))
 
 	kills, completed := 0, 0
 	for round := 0; kills < wantKills && round < 6*wantKills; round++ {
@@ -27,10 +27,10 @@ func TestKillLoop(t *testing.T) {
 			// Give the runs updates to push, too.
 			for j := 0; j < 5; j++ {
 				i := 1 + rand.IntN(n)
-				h.ok("risk", "update", "R-"+strconv.Itoa(i), "-likelihood", strconv.Itoa(1+rand.IntN(5)), "-effort", strconv.Itoa(1+rand.IntN(8)))
+				h.OK("risk", "update", "R-"+strconv.Itoa(i), "-likelihood", strconv.Itoa(1+rand.IntN(5)), "-effort", strconv.Itoa(1+rand.IntN(8)))
 			}
 		}
-		cmd := h.command("sync", "risks")
+		cmd := h.Command("sync", "risks")
 		var out strings.Builder
 		cmd.Stdout, cmd.Stderr = &out, &out
 		if err := cmd.Start(); err != nil {

@@ -51,11 +51,11 @@ func TestPublishChartsToRedmine(t *testing.T) {
 	rm := adminAPI(t)
 	project := rm.newProject("publish")
 	h := newHub(t, project)
-	h.ok("risk", "import", h.inventory(6))
+	h.OK("risk", "import", h.inventory(6))
 
 	publish := func(want string) {
 		t.Helper()
-		out := h.ok("report", "register", "-publish", "redmine.main")
+		out := h.OK("report", "register", "-publish", "redmine.main")
 		if !strings.HasPrefix(out, want+" ") {
 			t.Fatalf("publish: %q, want %s", out, want)
 		}
@@ -80,7 +80,7 @@ func TestPublishChartsToRedmine(t *testing.T) {
 	if r := h.risks()["R-1"]; r.Kind != "threat" || r.Likelihood == 5 {
 		t.Fatalf("R-1 is %+v, want a threat of likelihood other than 5", r)
 	}
-	h.ok("risk", "update", "R-1", "-likelihood", "5")
+	h.OK("risk", "update", "R-1", "-likelihood", "5")
 	publish("updated")
 	third := reportAttachments(t, rm, project)
 	if len(third) != len(first) {

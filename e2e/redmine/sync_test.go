@@ -23,7 +23,7 @@ func TestSyncWithRedmine(t *testing.T) {
 	project := rm.newProject("sync")
 	h := newHub(t, project)
 	const n = 200
-	h.ok("risk", "import", h.inventory(n))
+	h.OK("risk", "import", h.inventory(n))
 
 	// 200 risks → 200 issues, each with its marker and key.
 	counts := h.sync("risks")["risks"]
@@ -78,7 +78,7 @@ func TestSyncWithRedmine(t *testing.T) {
 	})
 
 	t.Run("hub_changes_go_out", func(t *testing.T) {
-		h.ok("risk", "update", "R-10", "-likelihood", "5", "-description", "Rewritten in the hub.\nTwo lines.", "-status", "accepted")
+		h.OK("risk", "update", "R-10", "-likelihood", "5", "-description", "Rewritten in the hub.\nTwo lines.", "-status", "accepted")
 		c := h.sync("risks")["risks"]
 		if c["push_updates"] != 1 || c["errors"] != 0 {
 			t.Errorf("sync after a change in the hub: %v, want 1 push update", c)
@@ -92,7 +92,7 @@ func TestSyncWithRedmine(t *testing.T) {
 	t.Run("conflict_owner_wins", func(t *testing.T) {
 		// Both change impact (Redmine owns it) and the title (the hub owns it).
 		is := issues["R-11"]
-		h.ok("risk", "update", "R-11", "-impact", "1", "-title", "Title from the hub")
+		h.OK("risk", "update", "R-11", "-impact", "1", "-title", "Title from the hub")
 		rm.setIssue(is.ID, map[string]any{"subject": "Title from Redmine", "custom_fields": []any{cfUpdate("IMPACT", "5")}})
 		c := h.sync("risks")["risks"]
 		if c["conflicts"] != 2 || c["errors"] != 0 {
@@ -106,7 +106,7 @@ func TestSyncWithRedmine(t *testing.T) {
 		if got.cf("IMPACT") != "5" || got.Subject != "Title from the hub" {
 			t.Errorf("issue of R-11: impact %q, subject %q; want 5 and the hub's title", got.cf("IMPACT"), got.Subject)
 		}
-		log := h.ok("log", "-entity", "R-11")
+		log := h.OK("log", "-entity", "R-11")
 		for _, want := range []string{"conflict:impact", "conflict:title", "remote wins", "hub wins"} {
 			if !strings.Contains(log, want) {
 				t.Errorf("usmhub log -entity R-11 lacks %q:\n%s", want, log)
@@ -121,7 +121,7 @@ func TestSyncWithRedmine(t *testing.T) {
 		h.sync("risks") // settle
 		quiet := h.countSync()
 		for i := 20; i < 30; i++ {
-			h.ok("risk", "update", "R-"+strconv.Itoa(i), "-likelihood", strconv.Itoa(1+(i+2)%5))
+			h.OK("risk", "update", "R-"+strconv.Itoa(i), "-likelihood", strconv.Itoa(1+(i+2)%5))
 		}
 		busy := h.countSync()
 		t.Logf("Redmine requests of `usmhub sync risks` (%d risks, lookback 1s): 0 changed: %d %v; 10 changed: %d %v",
@@ -137,14 +137,14 @@ func TestSyncWithRedmine(t *testing.T) {
 	})
 
 	t.Run("sprint_becomes_version", func(t *testing.T) {
-		h.ok("sprint", "plan", "-start", "2026-12-01", "-end", "2026-12-14", "-goal", "Fewer repeat incidents")
+		h.OK("sprint", "plan", "-start", "2026-12-01", "-end", "2026-12-14", "-goal", "Fewer repeat incidents")
 		var s struct {
 			Number int `json:"number"`
 			Items  []struct {
 				Key string `json:"key"`
 			} `json:"items"`
 		}
-		h.jsonOf(&s, "sprint", "show", "1")
+		h.JSONOf(&s, "sprint", "show", "1")
 		if len(s.Items) == 0 {
 			t.Fatal("the planned sprint has no items")
 		}
@@ -188,8 +188,8 @@ func TestSyncWithRedmine(t *testing.T) {
 		}
 
 		// Closing the sprint closes the version.
-		h.ok("sprint", "start", "1")
-		h.ok("sprint", "close", "1", "-realized", want[0])
+		h.OK("sprint", "start", "1")
+		h.OK("sprint", "close", "1", "-realized", want[0])
 		h.sync()
 		rm.call("GET", "projects/"+project+"/versions.json", nil, nil, &versions)
 		if v := versions.Versions[0]; v.Status != "closed" {
@@ -201,11 +201,11 @@ func TestSyncWithRedmine(t *testing.T) {
 	})
 
 	t.Run("report_published_twice_is_one_issue", func(t *testing.T) {
-		first := h.ok("report", "sprint", "-sprint", "1", "-publish", "redmine.main")
+		first := h.OK("report", "sprint", "-sprint", "1", "-publish", "redmine.main")
 		if !strings.HasPrefix(first, "created ") {
 			t.Errorf("first publish: %q, want created", first)
 		}
-		second := h.ok("report", "sprint", "-sprint", "1", "-publish", "redmine.main")
+		second := h.OK("report", "sprint", "-sprint", "1", "-publish", "redmine.main")
 		if !strings.HasPrefix(second, "updated ") {
 			t.Errorf("second publish: %q, want updated", second)
 		}
@@ -225,11 +225,11 @@ func TestSyncWithRedmine(t *testing.T) {
 
 // countSync runs `usmhub sync risks` and returns the Redmine requests it made.
 func (h *hub) countSync() []string {
-	h.t.Helper()
+	h.T.Helper()
 	before := len(h.requests())
 	c := h.sync("risks")["risks"]
 	if c["errors"] != 0 || c["quarantined"] != 0 {
-		h.t.Errorf("sync: %v", c)
+		h.T.Errorf("sync: %v", c)
 	}
 	return h.requests()[before:]
 }

@@ -1,23 +1,20 @@
 package rt_test
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/usmhub/usmhub/internal/hubcli"
 )
 
 // hub is a usmhub in a folder of its own, configured against an RT queue,
 // report queue and catalog, whose connector logs every RT request to
 // requests.log.
-type hub struct {
-	t   *testing.T
-	dir string
-}
+type hub struct{ *hubcli.Hub }
 
 // hubConfig is the e2e config: best of breed, RT holding both the risks
 // (authority remote, but the title is the hub's) and the BIR (its assets).
@@ -73,60 +70,8 @@ sync "items" {
 
 func newHub(t *testing.T, queue, reports, catalog string) *hub {
 	t.Helper()
-	h := &hub{t: t, dir: t.TempDir()}
-	h.write("usmhub.hcl", fmt.Sprintf(hubConfig, rt["RT_URL"], queue, reports, catalog))
-	return h
-}
-
-func (h *hub) write(name, content string) string {
-	h.t.Helper()
-	p := filepath.Join(h.dir, name)
-	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-		h.t.Fatal(err)
-	}
-	return p
-}
-
-// command returns usmhub with args, run in the hub's folder.
-func (h *hub) command(args ...string) *exec.Cmd {
-	cmd := exec.Command(usmhubBin, args...)
-	cmd.Dir = h.dir
-	cmd.Env = append(os.Environ(), "USMHUB_CONFIG=", "USMHUB_E2E_RT_TOKEN="+rt["RT_TOKEN"])
-	return cmd
-}
-
-// run runs usmhub and returns stdout, stderr and the exit code.
-func (h *hub) run(args ...string) (string, string, int) {
-	h.t.Helper()
-	cmd := h.command(args...)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		h.t.Fatalf("run usmhub %v: %v", args, err)
-	}
-	return out.String(), errb.String(), code
-}
-
-// ok runs usmhub and fails the test unless it exits 0.
-func (h *hub) ok(args ...string) string {
-	h.t.Helper()
-	out, errs, code := h.run(args...)
-	if code != 0 {
-		h.t.Fatalf("usmhub %s: exit %d\nstdout: %s\nstderr: %s", strings.Join(args, " "), code, out, errs)
-	}
-	return out
-}
-
-func (h *hub) jsonOf(v any, args ...string) {
-	h.t.Helper()
-	out := h.ok(append(args, "-json")...)
-	if err := json.Unmarshal([]byte(out), v); err != nil {
-		h.t.Fatalf("usmhub %s -json: %v\n%s", strings.Join(args, " "), err, out)
-	}
+	return &hub{hubcli.New(t, usmhubBin, fmt.Sprintf(hubConfig, rt["RT_URL"], queue, reports, catalog),
+		"USMHUB_E2E_RT_TOKEN="+rt["RT_TOKEN"])}
 }
 
 // syncResult is one binding's result of `usmhub sync -json`.
@@ -138,11 +83,11 @@ type syncResult struct {
 // syncCode runs `usmhub sync -json` (all syncs, or the named ones) and
 // returns each binding's counts and the exit code (1: something waits).
 func (h *hub) syncCode(names ...string) (map[string]map[string]int, int) {
-	h.t.Helper()
-	out, errs, code := h.run(append([]string{"sync", "-json"}, names...)...)
+	h.T.Helper()
+	out, errs, code := h.Run(append([]string{"sync", "-json"}, names...)...)
 	var res []syncResult
 	if err := json.Unmarshal([]byte(out), &res); err != nil {
-		h.t.Fatalf("usmhub sync -json %v: exit %d, %v\nstdout: %s\nstderr: %s", names, code, err, out, errs)
+		h.T.Fatalf("usmhub sync -json %v: exit %d, %v\nstdout: %s\nstderr: %s", names, code, err, out, errs)
 	}
 	counts := map[string]map[string]int{}
 	for _, r := range res {
@@ -153,24 +98,24 @@ func (h *hub) syncCode(names ...string) (map[string]map[string]int, int) {
 
 // sync is syncCode that fails the test unless the sync exits 0.
 func (h *hub) sync(names ...string) map[string]map[string]int {
-	h.t.Helper()
+	h.T.Helper()
 	c, code := h.syncCode(names...)
 	if code != 0 {
-		out, errs, _ := h.run("status")
-		h.t.Fatalf("usmhub sync %v: exit %d, counts %v\nstatus: %s%s", names, code, c, out, errs)
+		out, errs, _ := h.Run("status")
+		h.T.Fatalf("usmhub sync %v: exit %d, counts %v\nstatus: %s%s", names, code, c, out, errs)
 	}
 	return c
 }
 
 // requests returns the RT requests the connector logged so far.
 func (h *hub) requests() []string {
-	h.t.Helper()
-	b, err := os.ReadFile(filepath.Join(h.dir, "requests.log"))
+	h.T.Helper()
+	b, err := os.ReadFile(filepath.Join(h.Dir, "requests.log"))
 	if os.IsNotExist(err) {
 		return nil
 	}
 	if err != nil {
-		h.t.Fatal(err)
+		h.T.Fatal(err)
 	}
 	return strings.Split(strings.TrimRight(string(b), "\n"), "\n")
 }
@@ -188,9 +133,9 @@ type hubRisk struct {
 }
 
 func (h *hub) risks() map[string]hubRisk {
-	h.t.Helper()
+	h.T.Helper()
 	var list []hubRisk
-	h.jsonOf(&list, "risk", "list")
+	h.JSONOf(&list, "risk", "list")
 	out := map[string]hubRisk{}
 	for _, r := range list {
 		out[r.Key] = r
@@ -217,7 +162,7 @@ func (h *hub) inventory(n int) string {
 		fmt.Fprintf(&b, "R-%d,Risk %d: repeat incidents at desk %d,%s,%s,e2e inventory,%d,%d,%d,%s,%s,\"Found in the baseline scan.\nSecond line of risk %d.\"\n",
 			i, i, i%7, kind, processes[i%5], 1+i%5, 1+(i*3)%5, 1+i%4, owners[i%3], status, i)
 	}
-	return h.write("risks.csv", b.String())
+	return h.Write("risks.csv", b.String())
 }
 
 // changed reports whether a sync's counts hold a change.

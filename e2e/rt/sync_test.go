@@ -25,7 +25,7 @@ func TestSyncWithRT(t *testing.T) {
 	catalog := a.newCatalog("bir")
 	h := newHub(t, queue, reports, catalog)
 	const n = 200
-	h.ok("risk", "import", h.inventory(n))
+	h.OK("risk", "import", h.inventory(n))
 
 	counts := h.sync("risks")["risks"]
 	// On a slow RT a push call may run out of time: its creates not sent
@@ -77,7 +77,7 @@ func TestSyncWithRT(t *testing.T) {
 	})
 
 	t.Run("hub_changes_go_out", func(t *testing.T) {
-		h.ok("risk", "update", "R-10", "-likelihood", "5", "-description", "Rewritten in the hub.\nTwo lines.", "-status", "accepted")
+		h.OK("risk", "update", "R-10", "-likelihood", "5", "-description", "Rewritten in the hub.\nTwo lines.", "-status", "accepted")
 		c := h.sync("risks")["risks"]
 		if c["push_updates"] != 1 || c["errors"] != 0 {
 			t.Errorf("sync after a change in the hub: %v, want 1 push update", c)
@@ -95,7 +95,7 @@ func TestSyncWithRT(t *testing.T) {
 
 	t.Run("conflict_owner_wins", func(t *testing.T) {
 		// Both change impact (RT owns it) and the title (the hub owns it).
-		h.ok("risk", "update", "R-11", "-impact", "1", "-title", "Title from the hub")
+		h.OK("risk", "update", "R-11", "-impact", "1", "-title", "Title from the hub")
 		a.do("PUT", "/ticket/"+tickets["R-11"].ID, map[string]any{"Subject": "Title from RT", "CustomFields": map[string]string{"USM impact": "5"}}, nil)
 		c := h.sync("risks")["risks"]
 		if c["conflicts"] != 2 || c["errors"] != 0 {
@@ -107,7 +107,7 @@ func TestSyncWithRT(t *testing.T) {
 		if tk := a.risks(queue)["R-11"]; tk.cf("USM impact") != "5" || tk.Subject != "Title from the hub" {
 			t.Errorf("ticket of R-11: impact %q, subject %q; want 5 and the hub's title", tk.cf("USM impact"), tk.Subject)
 		}
-		log := h.ok("log", "-entity", "R-11")
+		log := h.OK("log", "-entity", "R-11")
 		for _, want := range []string{"conflict:impact", "conflict:title"} {
 			if !strings.Contains(log, want) {
 				t.Errorf("usmhub log -entity R-11 lacks %q:\n%s", want, log)
@@ -122,7 +122,7 @@ func TestSyncWithRT(t *testing.T) {
 		h.sync("risks") // settle
 		quiet := h.countSync()
 		for i := 20; i < 30; i++ {
-			h.ok("risk", "update", "R-"+strconv.Itoa(i), "-likelihood", strconv.Itoa(1+(i+2)%5))
+			h.OK("risk", "update", "R-"+strconv.Itoa(i), "-likelihood", strconv.Itoa(1+(i+2)%5))
 		}
 		busy := h.countSync()
 		t.Logf("RT requests of `usmhub sync risks` (%d risks): first sync (200 creates): %d %v; 0 changed: %d %v; 10 changed: %d %v",
@@ -147,12 +147,12 @@ func TestSyncWithRT(t *testing.T) {
 		// hub allows it.
 		id := tickets["R-12"].ID
 		for _, s := range []string{"planned", "in_progress"} {
-			h.ok("risk", "update", "R-12", "-status", s)
+			h.OK("risk", "update", "R-12", "-status", s)
 			if c := h.sync("risks")["risks"]; c["push_updates"] != 1 {
 				t.Fatalf("sync of R-12 → %s: %v", s, c)
 			}
 		}
-		h.ok("risk", "update", "R-12", "-status", "rejected", "-likelihood", "1")
+		h.OK("risk", "update", "R-12", "-status", "rejected", "-likelihood", "1")
 		c, code := h.syncCode("risks")
 		if code != 1 || c["risks"]["errors"]+c["risks"]["quarantined"] == 0 {
 			t.Errorf("sync of a refused status: exit %d, counts %v; want exit 1 and the field held", code, c["risks"])
@@ -161,7 +161,7 @@ func TestSyncWithRT(t *testing.T) {
 		if tk.Status != "in_progress" || tk.cf("USM likelihood") != "1" {
 			t.Errorf("ticket %s of R-12: status %q, likelihood %q; want in_progress kept and likelihood 1 sent", id, tk.Status, tk.cf("USM likelihood"))
 		}
-		out, errs, _ := h.run("status")
+		out, errs, _ := h.Run("status")
 		if text := out + errs; !strings.Contains(text, "R-12") || !strings.Contains(text, "You can't change status from 'in_progress' to 'rejected'") {
 			t.Errorf("usmhub status does not show R-12's status held with RT's reason:\n%s", text)
 		}
@@ -181,7 +181,7 @@ func TestSyncWithRT(t *testing.T) {
 		a.do("PUT", "/ticket/"+id, map[string]any{"Status": "accepted"}, nil)
 		a.do("PUT", "/ticket/"+id, map[string]any{"Status": "rejected"}, nil)
 		if c, code := h.syncCode("-full", "risks"); code != 0 {
-			out, errs, _ := h.run("status")
+			out, errs, _ := h.Run("status")
 			t.Fatalf("full sync after the person's fix: exit %d, %v\n%s%s", code, c, out, errs)
 		}
 		if tk := a.risks(queue)["R-12"]; tk.Status != "rejected" {
@@ -215,7 +215,7 @@ func TestSyncWithRT(t *testing.T) {
 		var items []struct {
 			Key, Name, Type, Status, Owner, Source string
 		}
-		h.jsonOf(&items, "item", "list")
+		h.JSONOf(&items, "item", "list")
 		byKey := map[string]int{}
 		for i, it := range items {
 			byKey[it.Key] = i
@@ -228,7 +228,7 @@ func TestSyncWithRT(t *testing.T) {
 		}
 		// USM's fifth precondition sees both halves in RT: the workflow
 		// (risks synced) and the BIR (items synced).
-		out, errs, _ := h.run("readiness", "-json")
+		out, errs, _ := h.Run("readiness", "-json")
 		var checks []struct {
 			Precondition   int
 			Status, Reason string
@@ -243,17 +243,17 @@ func TestSyncWithRT(t *testing.T) {
 		}
 		// The top risk affects two servers: risk show and the register say so.
 		var list []hubRisk
-		h.jsonOf(&list, "risk", "list")
+		h.JSONOf(&list, "risk", "list")
 		top := list[0].Key
-		h.ok("risk", "update", top, "-affects", "CI-3,CI-4")
+		h.OK("risk", "update", top, "-affects", "CI-3,CI-4")
 		var show struct {
 			Affects []struct{ Key, Name, Status string } `json:"affects"`
 		}
-		h.jsonOf(&show, "risk", "show", top)
+		h.JSONOf(&show, "risk", "show", top)
 		if len(show.Affects) != 2 || show.Affects[0].Name != "srv-03" || show.Affects[1].Key != "CI-4" || show.Affects[1].Status != "in_use" {
 			t.Errorf("risk show %s: affects %+v, want CI-3 (srv-03) and CI-4 in use", top, show.Affects)
 		}
-		if reg := h.ok("report", "register"); !strings.Contains(reg, "CI-3, CI-4") {
+		if reg := h.OK("report", "register"); !strings.Contains(reg, "CI-3, CI-4") {
 			t.Errorf("the register report does not list %s affecting CI-3, CI-4:\n%s", top, reg)
 		}
 		// An asset recycled in RT retires its item.
@@ -261,7 +261,7 @@ func TestSyncWithRT(t *testing.T) {
 		if c := h.sync("items")["items"]; c["hub_updates"] != 1 {
 			t.Errorf("item sync after a recycle: %v, want 1 hub update", c)
 		}
-		h.jsonOf(&show, "risk", "show", top)
+		h.JSONOf(&show, "risk", "show", top)
 		if len(show.Affects) != 2 || show.Affects[1].Status != "retired" {
 			t.Errorf("risk show %s after srv-04 was recycled: %+v, want CI-4 retired", top, show.Affects)
 		}
@@ -275,11 +275,11 @@ func TestSyncWithRT(t *testing.T) {
 	})
 
 	t.Run("report_published_twice_is_one_ticket", func(t *testing.T) {
-		first := h.ok("report", "register", "-publish", "rt.main")
+		first := h.OK("report", "register", "-publish", "rt.main")
 		if !strings.HasPrefix(first, "created ") {
 			t.Errorf("first publish: %q, want created", first)
 		}
-		second := h.ok("report", "register", "-publish", "rt.main")
+		second := h.OK("report", "register", "-publish", "rt.main")
 		if !strings.HasPrefix(second, "updated ") {
 			t.Errorf("second publish: %q, want updated", second)
 		}
@@ -312,11 +312,11 @@ func count(list []string, s string) int {
 
 // countSync runs `usmhub sync risks` and returns the RT requests it made.
 func (h *hub) countSync() []string {
-	h.t.Helper()
+	h.T.Helper()
 	before := len(h.requests())
 	c := h.sync("risks")["risks"]
 	if c["errors"] != 0 || c["quarantined"] != 0 {
-		h.t.Errorf("sync: %v", c)
+		h.T.Errorf("sync: %v", c)
 	}
 	return h.requests()[before:]
 }

@@ -13,7 +13,7 @@ func TestValidate(t *testing.T) {
 	a := api{t}
 	queue, reports, catalog := a.newRiskQueue("validate"), a.newQueue("validate-reports"), a.newCatalog("validate-bir")
 	h := newHub(t, queue, reports, catalog)
-	if out, errs, code := h.run("validate"); code != 0 {
+	if out, errs, code := h.Run("validate"); code != 0 {
 		t.Fatalf("validate of a good config: exit %d\nstdout: %s\nstderr: %s", code, out, errs)
 	}
 	// A custom field the queue lacks (here: disabled for the test, and
@@ -33,7 +33,7 @@ func TestValidate(t *testing.T) {
 	}
 	a.do("PUT", "/customfield/"+cfID, map[string]any{"Disabled": 1}, nil)
 	t.Cleanup(func() { a.do("PUT", "/customfield/"+cfID, map[string]any{"Disabled": 0}, nil) })
-	b, err := h.command("validate").CombinedOutput()
+	b, err := h.Command("validate").CombinedOutput()
 	if text := string(b); err == nil || !strings.Contains(text, `no ticket custom field "USM source"`) || !strings.Contains(text, "Admin → Custom Fields → Create") {
 		t.Errorf("validate with USM source missing: %v\n%s\nwant an error naming the field and how to create it", err, text)
 	}
@@ -48,7 +48,7 @@ func TestValidate(t *testing.T) {
 		{"wrong token", queue, catalog, "1-14-ffffffffffffffffffffffffffffffff", []string{"401", "Auth Tokens"}},
 	} {
 		h := newHub(t, tc.queue, reports, tc.catalog)
-		cmd := h.command("validate")
+		cmd := h.Command("validate")
 		cmd.Env = append(cmd.Env, "USMHUB_E2E_RT_TOKEN="+tc.token)
 		b, err := cmd.CombinedOutput()
 		text := string(b)
